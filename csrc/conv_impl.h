@@ -1,0 +1,278 @@
+/* Implicit-GEMM convolution drivers, written once for T = float / double.
+ * Included by conv.c with T, SFX (f32/f64) and the kernel fields (MR_FIELD, NR_FIELD,
+ * UKR_FIELD) defined. All index arithmetic is in ptrdiff_t. */
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define FN(name) CAT(name, CAT(_, SFX))
+
+static inline ptrdiff_t FN(min_idx)(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; }
+
+/* A GEMM row's position: image n, base pixel (bh, bw); advanced one row at a time. */
+typedef struct {
+    ptrdiff_t n, a, b;
+} FN(rowpos);
+
+static inline void FN(rowpos_init)(FN(rowpos) *p, ptrdiff_t m, ptrdiff_t rows_h, ptrdiff_t rows_w)
+{
+    const ptrdiff_t per = rows_h * rows_w;
+    p->n = m / per;
+    m -= p->n * per;
+    p->a = m / rows_w;
+    p->b = m - p->a * rows_w;
+}
+
+static inline void FN(rowpos_next)(FN(rowpos) *p, ptrdiff_t rows_h, ptrdiff_t rows_w)
+{
+    if (++p->b == rows_w) {
+        p->b = 0;
+        if (++p->a == rows_h) {
+            p->a = 0;
+            ++p->n;
+        }
+    }
+}
+
+void FN(fcnn_pack_b)(const T *b, ptrdiff_t ldb, ptrdiff_t k, ptrdiff_t n, int nr, T *out)
+{
+    for (ptrdiff_t j0 = 0; j0 < n; j0 += nr) {
+        const ptrdiff_t width = FN(min_idx)(nr, n - j0);
+        for (ptrdiff_t p = 0; p < k; ++p) {
+            const T *src = b + p * ldb + j0;
+            ptrdiff_t j = 0;
+            for (; j < width; ++j) out[j] = src[j];
+            for (; j < nr; ++j) out[j] = 0;
+            out += nr;
+        }
+    }
+}
+
+/* A block for rows [m0, m0 + mc) and reduction [k0, k0 + kc): micro-panels of `mr` rows,
+ * each kc steps of mr values. Rows past the end of the GEMM are zero. */
+static void FN(pack_rows)(const fcnn_gather *g, ptrdiff_t m_total, ptrdiff_t m0, ptrdiff_t mc,
+                          ptrdiff_t k0, ptrdiff_t kc, int mr, T *out)
+{
+    const T *src = (const T *)g->src;
+    const ptrdiff_t C = g->src_c, H = g->src_h, W = g->src_w, img = H * W * C;
+    const ptrdiff_t t_first = k0 / C, t_last = (k0 + kc - 1) / C;
+    const ptrdiff_t panels = (mc + mr - 1) / mr;
+    FN(rowpos) pos;
+    FN(rowpos_init)(&pos, m0, g->rows_h, g->rows_w);
+    for (ptrdiff_t i = 0; i < panels * mr; ++i) {
+        T *dst0 = out + (i / mr) * kc * mr + (i % mr);
+        if (i >= mc || m0 + i >= m_total) {
+            for (ptrdiff_t p = 0; p < kc; ++p) dst0[p * mr] = 0;
+            continue;
+        }
+        const T *image = src + pos.n * img;
+        const ptrdiff_t bh = g->base_h0 + pos.a * g->base_hs;
+        const ptrdiff_t bw = g->base_w0 + pos.b * g->base_ws;
+        for (ptrdiff_t t = t_first; t <= t_last; ++t) {
+            const ptrdiff_t c_lo = t == t_first ? k0 - t * C : 0;
+            const ptrdiff_t c_hi = t == t_last ? k0 + kc - t * C : C;
+            const ptrdiff_t ih = bh + g->tap_h[t], iw = bw + g->tap_w[t];
+            T *dst = dst0 + (t * C + c_lo - k0) * mr;
+            if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
+                const T *s = image + (ih * W + iw) * C;
+                for (ptrdiff_t c = c_lo; c < c_hi; ++c, dst += mr) *dst = s[c];
+            } else {
+                for (ptrdiff_t c = c_lo; c < c_hi; ++c, dst += mr) *dst = 0;
+            }
+        }
+        FN(rowpos_next)(&pos, g->rows_h, g->rows_w);
+    }
+}
+
+/* B block for dW: reduction over GEMM rows [p0, p0 + pc) (steps), columns [k0, k0 + kn) of
+ * the reduction index k = t*C + c (lanes), in panels of nr lanes: out[jp][p][nr]. */
+static void FN(pack_klanes)(const fcnn_gather *g, ptrdiff_t p0, ptrdiff_t pc, ptrdiff_t k0,
+                            ptrdiff_t kn, int nr, T *out)
+{
+    const T *src = (const T *)g->src;
+    const ptrdiff_t C = g->src_c, H = g->src_h, W = g->src_w, img = H * W * C;
+    ptrdiff_t seg_t[64], seg_c[64], seg_lane[64], seg_len[64];
+    for (ptrdiff_t ka = k0; ka < k0 + kn; ka += nr) {
+        const ptrdiff_t kb = FN(min_idx)(ka + nr, k0 + kn);
+        /* Split the panel's lanes where they cross from one tap to the next. */
+        int nseg = 0;
+        for (ptrdiff_t k = ka; k < kb;) {
+            const ptrdiff_t t = k / C, c = k - t * C;
+            const ptrdiff_t len = FN(min_idx)(C - c, kb - k);
+            seg_t[nseg] = t;
+            seg_c[nseg] = c;
+            seg_lane[nseg] = k - ka;
+            seg_len[nseg] = len;
+            ++nseg;
+            k += len;
+        }
+        const ptrdiff_t used = kb - ka;
+        FN(rowpos) pos;
+        FN(rowpos_init)(&pos, p0, g->rows_h, g->rows_w);
+        for (ptrdiff_t p = 0; p < pc; ++p, out += nr) {
+            const T *image = src + pos.n * img;
+            const ptrdiff_t bh = g->base_h0 + pos.a * g->base_hs;
+            const ptrdiff_t bw = g->base_w0 + pos.b * g->base_ws;
+            for (int s = 0; s < nseg; ++s) {
+                const ptrdiff_t ih = bh + g->tap_h[seg_t[s]], iw = bw + g->tap_w[seg_t[s]];
+                T *dst = out + seg_lane[s];
+                if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
+                    const T *v = image + (ih * W + iw) * C + seg_c[s];
+                    for (ptrdiff_t j = 0; j < seg_len[s]; ++j) dst[j] = v[j];
+                } else {
+                    for (ptrdiff_t j = 0; j < seg_len[s]; ++j) dst[j] = 0;
+                }
+            }
+            for (ptrdiff_t j = used; j < nr; ++j) out[j] = 0;
+            FN(rowpos_next)(&pos, g->rows_h, g->rows_w);
+        }
+    }
+}
+
+size_t FN(fcnn_conv_gemm_workspace)(void) { return (size_t)FCNN_MC * FCNN_KC; }
+
+void FN(fcnn_conv_gemm_block)(const fcnn_conv_gemm *g, ptrdiff_t m0, ptrdiff_t mc, T *work)
+{
+    const fcnn_isa *isa = fcnn_current_isa();
+    const int MR = isa->MR_FIELD, NR = isa->NR_FIELD;
+    const ptrdiff_t K = g->k, N = g->n;
+    const ptrdiff_t nkb = (K + FCNN_KC - 1) / FCNN_KC, kcb = (K + nkb - 1) / nkb;
+    const T *bias = (const T *)g->bias;
+    const T *b_packed = (const T *)g->b_packed;
+    T *rows[FCNN_MC];
+
+    {
+        const fcnn_scatter *s = &g->c;
+        T *dst = (T *)s->dst;
+        FN(rowpos) pos;
+        FN(rowpos_init)(&pos, m0, g->a.rows_h, g->a.rows_w);
+        for (ptrdiff_t r = 0; r < mc; ++r) {
+            const ptrdiff_t h = s->h0 + pos.a * s->hs, w = s->w0 + pos.b * s->ws;
+            rows[r] = dst + ((pos.n * s->dst_h + h) * s->dst_w + w) * s->ldc;
+            FN(rowpos_next)(&pos, g->a.rows_h, g->a.rows_w);
+        }
+    }
+    for (ptrdiff_t k0 = 0; k0 < K; k0 += kcb) {
+        const ptrdiff_t kc = FN(min_idx)(kcb, K - k0);
+        int flags = k0 == 0 ? (bias ? FCNN_BIAS : 0) : FCNN_ACCUMULATE;
+        if (g->relu && k0 + kc >= K) flags |= FCNN_RELU;
+        FN(pack_rows)(&g->a, g->m, m0, mc, k0, kc, MR, work);
+        for (ptrdiff_t j0 = 0; j0 < N; j0 += NR) {
+            const T *bp = b_packed + j0 * K + k0 * NR;
+            const int nr = (int)FN(min_idx)(NR, N - j0);
+            for (ptrdiff_t i0 = 0; i0 < mc; i0 += MR) {
+                const int mr = (int)FN(min_idx)(MR, mc - i0);
+                isa->UKR_FIELD(kc, work + i0 * kc, bp, rows + i0, j0, mr, nr, flags,
+                               bias ? bias + j0 : NULL);
+            }
+        }
+    }
+}
+
+size_t FN(fcnn_conv_dw_workspace)(ptrdiff_t f)
+{
+    const fcnn_isa *isa = fcnn_current_isa();
+    const ptrdiff_t MR = isa->MR_FIELD;
+    const ptrdiff_t f_round = (f + MR - 1) / MR * MR;
+    return (size_t)(f_round + FCNN_DW_NC) * FCNN_DW_PC;
+}
+
+void FN(fcnn_conv_dw_chunk)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc, T *partial,
+                            T *db_partial, T *work)
+{
+    const fcnn_isa *isa = fcnn_current_isa();
+    const int MR = isa->MR_FIELD, NR = isa->NR_FIELD;
+    const ptrdiff_t F = g->f, K = g->k;
+    const T *dy = (const T *)g->dy;
+    T *abuf = work;
+    T *bbuf = work + (F + MR - 1) / MR * MR * FCNN_DW_PC;
+    T *rows[64];
+
+    for (ptrdiff_t pp = p0; pp < p0 + pc; pp += FCNN_DW_PC) {
+        const ptrdiff_t pcc = FN(min_idx)(FCNN_DW_PC, p0 + pc - pp);
+        const int flags = pp == p0 ? 0 : FCNN_ACCUMULATE;
+        /* dY^T as the A operand: micro-panels of MR filters, pcc steps each. */
+        FN(fcnn_pack_b)(dy + pp * F, F, pcc, F, MR, abuf);
+        for (ptrdiff_t k0 = 0; k0 < K; k0 += FCNN_DW_NC) {
+            const ptrdiff_t kn = FN(min_idx)(FCNN_DW_NC, K - k0);
+            FN(pack_klanes)(&g->x, pp, pcc, k0, kn, NR, bbuf);
+            for (ptrdiff_t f0 = 0; f0 < F; f0 += MR) {
+                const int mr = (int)FN(min_idx)(MR, F - f0);
+                for (int r = 0; r < mr; ++r) rows[r] = partial + (f0 + r) * K + k0;
+                for (ptrdiff_t j0 = 0; j0 < kn; j0 += NR) {
+                    const int nr = (int)FN(min_idx)(NR, kn - j0);
+                    isa->UKR_FIELD(pcc, abuf + f0 * pcc, bbuf + j0 * pcc, rows, j0, mr, nr,
+                                   flags, NULL);
+                }
+            }
+        }
+    }
+    for (ptrdiff_t f = 0; f < F; ++f) db_partial[f] = 0;
+    for (ptrdiff_t p = p0; p < p0 + pc; ++p) {
+        const T *d = dy + p * F;
+        for (ptrdiff_t f = 0; f < F; ++f) db_partial[f] += d[f];
+    }
+}
+
+/* dw[k, f] = sum over parts, in part order, of partials[part, f, k], for f in [f0, f1).
+ * The fixed order makes the weight gradient independent of how parts met threads. */
+void FN(fcnn_reduce_partials)(const T *partials, ptrdiff_t nparts, ptrdiff_t f, ptrdiff_t k,
+                              ptrdiff_t f0, ptrdiff_t f1, T *dw, T *row)
+{
+    for (ptrdiff_t ff = f0; ff < f1; ++ff) {
+        const T *p = partials + ff * k;
+        for (ptrdiff_t kk = 0; kk < k; ++kk) row[kk] = p[kk];
+        for (ptrdiff_t part = 1; part < nparts; ++part) {
+            p = partials + (part * f + ff) * k;
+            for (ptrdiff_t kk = 0; kk < k; ++kk) row[kk] += p[kk];
+        }
+        for (ptrdiff_t kk = 0; kk < k; ++kk) dw[kk * f + ff] = row[kk];
+    }
+}
+
+/* dx rows (n, ih) in [row0, row0 + nrows): each dx value is a dot product over the taps
+ * that reach it and the F filters, accumulated in 16 independent lanes (vectorizable
+ * without reassociation) and summed in a fixed order. Used when C is too small for GEMM
+ * tiles. */
+void FN(fcnn_conv_dx_direct_rows)(const fcnn_conv_dx_direct *g, ptrdiff_t row0, ptrdiff_t nrows)
+{
+    enum { LANES = 16 };
+    const T *dy = (const T *)g->dy, *w = (const T *)g->w;
+    T *dx = (T *)g->dx;
+    const ptrdiff_t H = g->h, W = g->w_, C = g->c, OH = g->oh, OW = g->ow, F = g->f;
+    const ptrdiff_t KH = g->kh, KW = g->kw;
+    for (ptrdiff_t row = row0; row < row0 + nrows; ++row) {
+        const ptrdiff_t n = row / H, ih = row - n * H;
+        for (ptrdiff_t iw = 0; iw < W; ++iw) {
+            T *out = dx + ((n * H + ih) * W + iw) * C;
+            for (ptrdiff_t c = 0; c < C; ++c) {
+                T acc[LANES];
+                for (int l = 0; l < LANES; ++l) acc[l] = 0;
+                for (ptrdiff_t kh = 0; kh < KH; ++kh) {
+                    const ptrdiff_t hnum = ih + g->pt - kh;
+                    if (hnum < 0 || hnum % g->sh) continue;
+                    const ptrdiff_t oh = hnum / g->sh;
+                    if (oh >= OH) continue;
+                    for (ptrdiff_t kw = 0; kw < KW; ++kw) {
+                        const ptrdiff_t wnum = iw + g->pl - kw;
+                        if (wnum < 0 || wnum % g->sw) continue;
+                        const ptrdiff_t ow = wnum / g->sw;
+                        if (ow >= OW) continue;
+                        const T *d = dy + ((n * OH + oh) * OW + ow) * F;
+                        const T *wv = w + ((kh * KW + kw) * C + c) * F;
+                        ptrdiff_t f = 0;
+                        for (; f + LANES <= F; f += LANES)
+                            for (int l = 0; l < LANES; ++l) acc[l] += d[f + l] * wv[f + l];
+                        for (int l = 0; f + l < F; ++l) acc[l] += d[f + l] * wv[f + l];
+                    }
+                }
+                for (int half = LANES / 2; half > 0; half /= 2)
+                    for (int l = 0; l < half; ++l) acc[l] += acc[l + half];
+                out[c] = acc[0];
+            }
+        }
+    }
+}
+
+#undef FN
+#undef CAT
+#undef CAT_

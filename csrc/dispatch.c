@@ -1,0 +1,97 @@
+/* The one place where the kernel set is chosen: at import, from what the CPU and the OS
+ * support, capped by FASTCNN_ISA (passed in by the Python side) so every path can be tested
+ * on one machine. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fastcnn_kernels.h"
+
+#if defined(_MSC_VER)
+#include <intrin.h>
+#include <malloc.h>
+#endif
+
+static const fcnn_isa *current = &fcnn_isa_generic;
+
+static int cpu_has_avx2(void)
+{
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#elif defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+    int r[4];
+    __cpuid(r, 0);
+    if (r[0] < 7) return 0;
+    __cpuid(r, 1);
+    int fma = (r[2] >> 12) & 1, osxsave = (r[2] >> 27) & 1;
+    if (!fma || !osxsave || (_xgetbv(0) & 6) != 6) return 0;
+    __cpuidex(r, 7, 0);
+    return (r[1] >> 5) & 1;
+#else
+    return 0;
+#endif
+}
+
+static int cpu_has_avx512(void)
+{
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+    __builtin_cpu_init();
+    /* libgcc's / compiler-rt's cpu model also checks that the OS saves the zmm state. */
+    return __builtin_cpu_supports("avx512f") && cpu_has_avx2();
+#elif defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+    int r[4];
+    if (!cpu_has_avx2() || (_xgetbv(0) & 0xe6) != 0xe6) return 0;
+    __cpuidex(r, 7, 0);
+    return (r[1] >> 16) & 1;
+#else
+    return 0;
+#endif
+}
+
+static const fcnn_isa *best_isa(int level_cap)
+{
+    /* level: 2 avx512, 1 avx2, 0 generic */
+    if (level_cap >= 2 && fcnn_isa_avx512.name && cpu_has_avx512()) return &fcnn_isa_avx512;
+    if (level_cap >= 1 && fcnn_isa_avx2.name && cpu_has_avx2()) return &fcnn_isa_avx2;
+    return &fcnn_isa_generic;
+}
+
+int fcnn_select_isa(const char *cap)
+{
+    int level;
+    if (cap == NULL || cap[0] == '\0' || strcmp(cap, "avx512") == 0)
+        level = 2;
+    else if (strcmp(cap, "avx2") == 0)
+        level = 1;
+    else if (strcmp(cap, "generic") == 0)
+        level = 0;
+    else
+        return -1;
+    current = best_isa(level);
+    return 0;
+}
+
+const fcnn_isa *fcnn_current_isa(void) { return current; }
+
+const char *fcnn_best_isa_name(void) { return best_isa(2)->name; }
+
+void *fcnn_aligned_alloc(size_t bytes)
+{
+    if (bytes == 0) bytes = 64;
+#if defined(_MSC_VER)
+    return _aligned_malloc(bytes, 64);
+#else
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes) != 0) return NULL;
+    return p;
+#endif
+}
+
+void fcnn_aligned_free(void *p)
+{
+#if defined(_MSC_VER)
+    _aligned_free(p);
+#else
+    free(p);
+#endif
+}

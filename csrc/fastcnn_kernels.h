@@ -1,0 +1,128 @@
+/* fastcnn C core: register-blocked GEMM micro-kernels (one translation unit per ISA),
+ * the runtime choice between them, and the packing/driver routines that turn convolution
+ * into implicit GEMM over NHWC images.
+ *
+ * Layout conventions (row-major throughout):
+ *   A micro-panel: kc steps of MR values   (a[p*MR + r])
+ *   B micro-panel: kc steps of NR values   (b[p*NR + j])
+ *   C tile: MR rows of NR values, row r written at crow[r] + col.
+ * Row pointers rather than a leading dimension let one micro-kernel write convolution
+ * outputs whose rows are not evenly spaced (the phases of a strided transposed conv).
+ */
+#ifndef FASTCNN_KERNELS_H
+#define FASTCNN_KERNELS_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+    FCNN_ACCUMULATE = 1, /* C += A*B (otherwise C = A*B) */
+    FCNN_BIAS = 2,       /* add bias[col + j] (only with C = A*B) */
+    FCNN_RELU = 4        /* max(0, .) after everything else */
+};
+
+typedef void (*fcnn_ukr_f32)(ptrdiff_t kc, const float *a, const float *b, float *const *crow,
+                             ptrdiff_t col, int mr, int nr, int flags, const float *bias);
+typedef void (*fcnn_ukr_f64)(ptrdiff_t kc, const double *a, const double *b, double *const *crow,
+                             ptrdiff_t col, int mr, int nr, int flags, const double *bias);
+
+typedef struct {
+    const char *name;
+    int mr_f32, nr_f32, mr_f64, nr_f64;
+    fcnn_ukr_f32 ukr_f32;
+    fcnn_ukr_f64 ukr_f64;
+} fcnn_isa;
+
+/* Per-ISA micro-kernels; each ISA's translation unit is compiled with its own flags. */
+extern const fcnn_isa fcnn_isa_generic;
+extern const fcnn_isa fcnn_isa_avx2;    /* name is NULL when not compiled in */
+extern const fcnn_isa fcnn_isa_avx512;  /* name is NULL when not compiled in */
+
+/* Chooses the best kernel set the CPU supports, capped at `cap` ("avx512", "avx2",
+ * "generic", or NULL/"" for no cap). Returns 0, or -1 for an unknown cap name. */
+int fcnn_select_isa(const char *cap);
+const fcnn_isa *fcnn_current_isa(void);
+/* Best level this CPU and build support, ignoring any cap. */
+const char *fcnn_best_isa_name(void);
+
+void *fcnn_aligned_alloc(size_t bytes);
+void fcnn_aligned_free(void *p);
+
+/* Gathers an implicit GEMM operand out of an NHWC batch `src` (n, src_h, src_w, src_c).
+ * GEMM row m stands for (n, a, b) with a < rows_h, b < rows_w; its base position in src is
+ * (base_h0 + a*base_hs, base_w0 + b*base_ws), and tap t reads the pixel at
+ * base + (tap_h[t], tap_w[t]); outside the image it reads zeros (the padding).
+ * Reduction index k = t*src_c + c. */
+typedef struct {
+    const void *src;
+    ptrdiff_t src_h, src_w, src_c;
+    ptrdiff_t ntaps;
+    const ptrdiff_t *tap_h, *tap_w;
+    ptrdiff_t rows_h, rows_w;
+    ptrdiff_t base_h0, base_hs, base_w0, base_ws;
+} fcnn_gather;
+
+/* Where GEMM row m = (n, a, b) is written: pixel (h0 + a*hs, w0 + b*ws) of image n of an
+ * NHWC batch (n, dst_h, dst_w, ldc). */
+typedef struct {
+    void *dst;
+    ptrdiff_t dst_h, dst_w, ldc;
+    ptrdiff_t h0, hs, w0, ws;
+} fcnn_scatter;
+
+/* Y = gather(A) * B (+ bias) (relu), rows over output pixels. */
+typedef struct {
+    fcnn_gather a;
+    fcnn_scatter c;
+    ptrdiff_t m, k, n;
+    const void *b_packed; /* all of B, packed by fcnn_pack_b_* with the kernel's NR */
+    const void *bias;     /* NULL or n values */
+    int relu;
+} fcnn_conv_gemm;
+
+/* dW^T (F x K) = dY^T * gather(X), reduced over output pixels. */
+typedef struct {
+    fcnn_gather x;  /* forward geometry: rows are output pixels */
+    const void *dy; /* (m, f) */
+    ptrdiff_t m, k, f;
+} fcnn_conv_dw;
+
+/* dx for few input channels, as direct dot products over (taps, F). */
+typedef struct {
+    const void *dy, *w;
+    void *dx;
+    ptrdiff_t h, w_, c, oh, ow, f, kh, kw, sh, sw, pt, pl;
+} fcnn_conv_dx_direct;
+
+/* Blocking: the reduction is cut into near-equal pieces of at most FCNN_KC so one B
+ * micro-panel (kc x NR) stays in L1 while the A block (FCNN_MC x kc) sits in L2. */
+#define FCNN_MC 96
+#define FCNN_KC 192
+/* dW: output pixels are reduced in steps of FCNN_DW_PC, K in column blocks of FCNN_DW_NC. */
+#define FCNN_DW_PC 192
+#define FCNN_DW_NC 256
+
+#define FCNN_DECLARE(T, SFX)                                                                   \
+    void fcnn_pack_b_##SFX(const T *b, ptrdiff_t ldb, ptrdiff_t k, ptrdiff_t n, int nr,        \
+                           T *out);                                                            \
+    size_t fcnn_conv_gemm_workspace_##SFX(void);                                               \
+    void fcnn_conv_gemm_block_##SFX(const fcnn_conv_gemm *g, ptrdiff_t m0, ptrdiff_t mc,       \
+                                    T *work);                                                  \
+    size_t fcnn_conv_dw_workspace_##SFX(ptrdiff_t f);                                          \
+    void fcnn_conv_dw_chunk_##SFX(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc,           \
+                                  T *partial, T *db_partial, T *work);                         \
+    void fcnn_reduce_partials_##SFX(const T *partials, ptrdiff_t nparts, ptrdiff_t f,          \
+                                    ptrdiff_t k, ptrdiff_t f0, ptrdiff_t f1, T *dw, T *row);   \
+    void fcnn_conv_dx_direct_rows_##SFX(const fcnn_conv_dx_direct *g, ptrdiff_t row0,          \
+                                        ptrdiff_t nrows);
+
+FCNN_DECLARE(float, f32)
+FCNN_DECLARE(double, f64)
+
+#ifdef __cplusplus
+}
+#endif
+#endif

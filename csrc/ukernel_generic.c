@@ -1,0 +1,31 @@
+/* Portable micro-kernels: plain C that any compiler vectorizes for the baseline ISA. */
+#include "ukernel_common.h"
+
+#define GEN_MR 4
+#define GEN_NR_F32 16
+#define GEN_NR_F64 8
+
+#define FCNN_DEFINE_GENERIC(T, SFX, MR, NR)                                                    \
+    FCNN_DEFINE_STORE_TILE(T, SFX)                                                             \
+    static void ukr_generic_##SFX(ptrdiff_t kc, const T *a, const T *b, T *const *crow,        \
+                                  ptrdiff_t col, int mr, int nr, int flags, const T *bias)     \
+    {                                                                                          \
+        T acc[MR * NR];                                                                        \
+        for (int i = 0; i < MR * NR; ++i) acc[i] = 0;                                          \
+        for (ptrdiff_t p = 0; p < kc; ++p) {                                                   \
+            for (int r = 0; r < MR; ++r) {                                                     \
+                const T ar = a[r];                                                             \
+                for (int j = 0; j < NR; ++j) acc[r * NR + j] += ar * b[j];                     \
+            }                                                                                  \
+            a += MR;                                                                           \
+            b += NR;                                                                           \
+        }                                                                                      \
+        store_tile_##SFX(acc, NR, crow, col, mr, nr, flags, bias);                             \
+    }
+
+FCNN_DEFINE_GENERIC(float, f32, GEN_MR, GEN_NR_F32)
+FCNN_DEFINE_GENERIC(double, f64, GEN_MR, GEN_NR_F64)
+
+const fcnn_isa fcnn_isa_generic = {
+    "generic", GEN_MR, GEN_NR_F32, GEN_MR, GEN_NR_F64, ukr_generic_f32, ukr_generic_f64,
+};

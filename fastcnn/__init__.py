@@ -1,0 +1,14 @@
+"""fastcnn: fast CPU convolution and pooling kernels with a Keras-style API, on NumPy only.
+
+    import fastcnn
+    from fastcnn import ops
+    y = ops.conv2d(x, w, b, strides=1, padding="same")     # NHWC x, HWIO w
+    fastcnn.show_config()
+"""
+__version__ = "0.1.0"
+
+from fastcnn._config import get_num_threads, set_num_threads, show_config  # noqa: E402
+from fastcnn import ops, reference  # noqa: E402
+
+__all__ = ["ops", "reference", "set_num_threads", "get_num_threads", "show_config",
+           "__version__"]

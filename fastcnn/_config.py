@@ -1,0 +1,68 @@
+"""One thread-count policy and the build/CPU report, for every compiled kernel."""
+import os
+import platform
+import sys
+import sysconfig
+
+from fastcnn import _conv
+
+__all__ = ["set_num_threads", "get_num_threads", "show_config", "config"]
+
+_isa = _conv.select_isa(os.environ.get("FASTCNN_ISA") or None)
+# OMP_NUM_THREADS is honoured: OpenMP's default team size is read once, at import.
+_num_threads = max(1, int(_conv.omp_max_threads())) if _conv.openmp_enabled() else 1
+
+
+def set_num_threads(n):
+    """Number of threads the kernels use from now on (an int >= 1).
+
+    Results do not depend on it: work is split in blocks fixed by the shapes alone and
+    reductions are added in a fixed order.
+    """
+    global _num_threads
+    if isinstance(n, bool) or not isinstance(n, int) and not hasattr(n, "__index__"):
+        raise TypeError(f"n must be an int >= 1, got {n!r}")
+    n = int(n.__index__()) if not isinstance(n, int) else n
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    _num_threads = n
+
+
+def get_num_threads():
+    """Number of threads the kernels use."""
+    return _num_threads
+
+
+def config():
+    """The build and runtime configuration as a dict (what show_config prints)."""
+    from fastcnn import __version__
+    tiles = _conv.tile_sizes()
+    return {
+        "version": __version__,
+        "python": sys.version.split()[0],
+        "platform": f"{platform.system()} {platform.machine()}",
+        "compiler": sysconfig.get_config_var("CC") or "unknown",
+        "openmp": bool(_conv.openmp_enabled()),
+        "threads": _num_threads,
+        "simd": _conv.current_isa(),
+        "simd_best": _conv.best_isa(),
+        "simd_cap": os.environ.get("FASTCNN_ISA") or None,
+        "tile_float32": tiles["float32"],
+        "tile_float64": tiles["float64"],
+    }
+
+
+def show_config(file=None):
+    """Prints version, compiler, OpenMP on/off, threads and the SIMD level in use."""
+    c = config()
+    cap = f", capped by FASTCNN_ISA={c['simd_cap']}" if c["simd_cap"] else ""
+    lines = [
+        f"fastcnn {c['version']} (Python {c['python']}, {c['platform']})",
+        f"  compiler:   {c['compiler']}",
+        f"  OpenMP:     {'on' if c['openmp'] else 'off (serial build)'}",
+        f"  threads:    {c['threads']}",
+        f"  SIMD:       {c['simd']} (best on this CPU: {c['simd_best']}{cap})",
+        f"  GEMM tiles: float32 {c['tile_float32'][0]}x{c['tile_float32'][1]}, "
+        f"float64 {c['tile_float64'][0]}x{c['tile_float64'][1]}",
+    ]
+    print("\n".join(lines), file=file if file is not None else sys.stdout)

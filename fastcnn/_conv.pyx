@@ -1,0 +1,321 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False, nonecheck=False
+"""Convolution drivers: implicit GEMM over NHWC on the micro-kernels of csrc/.
+
+Shapes, dtypes and geometry are checked once in fastcnn/ops.py; these functions trust them,
+release the GIL and split work over OpenMP threads in thread-count-independent blocks, so
+results are bitwise identical at any thread count.
+"""
+from cython.parallel cimport prange, threadid
+from libc.stddef cimport ptrdiff_t
+from libc.string cimport memset
+
+import numpy as np
+
+from fastcnn._kernels cimport *
+
+ctypedef fused floating:
+    float
+    double
+
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    #define FCNN_OPENMP 1
+    static int fcnn_omp_max_threads(void) { return omp_get_max_threads(); }
+    #else
+    #define FCNN_OPENMP 0
+    static int fcnn_omp_max_threads(void) { return 1; }
+    #endif
+    """
+    const int FCNN_OPENMP
+    int fcnn_omp_max_threads() nogil
+
+cdef enum:
+    # dx through direct dot products below this many input channels: a GEMM whose N is C
+    # would leave most of each NR-wide tile empty.
+    DX_DIRECT_MAX_C = 8
+    # dW is reduced over output pixels in at most DW_MAX_PARTS parts, a number fixed by the
+    # shape alone, each with its own partial sum; the parts are then added in order.
+    DW_MAX_PARTS = 32
+    DW_MIN_PART_ROWS = 512
+    DW_PARTIALS_BUDGET = 64 * 1024 * 1024
+
+
+def select_isa(cap):
+    """Use the best kernels the CPU supports, capped at ``cap`` (None for no cap)."""
+    cdef bytes name = (cap or "").encode("ascii")
+    if fcnn_select_isa(name) != 0:
+        raise ValueError(f"FASTCNN_ISA must be one of 'avx512', 'avx2', 'generic', got {cap!r}")
+    return current_isa()
+
+
+def current_isa():
+    return fcnn_current_isa().name.decode("ascii")
+
+
+def best_isa():
+    return fcnn_best_isa_name().decode("ascii")
+
+
+def tile_sizes():
+    """(MR, NR) of the micro-kernels in use, for float32 and float64."""
+    cdef const fcnn_isa *isa = fcnn_current_isa()
+    return {"float32": (isa.mr_f32, isa.nr_f32), "float64": (isa.mr_f64, isa.nr_f64)}
+
+
+def openmp_enabled():
+    """Whether this build runs its loops on OpenMP threads."""
+    return bool(FCNN_OPENMP)
+
+
+def omp_max_threads():
+    """OpenMP's default team size (OMP_NUM_THREADS when set), 1 without OpenMP."""
+    return fcnn_omp_max_threads()
+
+
+cdef inline Py_ssize_t _cdiv(Py_ssize_t a, Py_ssize_t b) nogil:
+    return (a + b - 1) // b
+
+
+cdef inline Py_ssize_t _floordiv(Py_ssize_t a, Py_ssize_t b) nogil:
+    # Python's floor division for b > 0 (with cdivision, // truncates toward zero).
+    cdef Py_ssize_t q = a // b
+    return q - 1 if (a % b != 0 and a < 0) else q
+
+
+cdef int _run_gemm(fcnn_conv_gemm *g, const floating *bmat, int nthreads) except -1:
+    """Packs B (g.k x g.n, row-major) and runs the GEMM over blocks of FCNN_MC rows."""
+    cdef const fcnn_isa *isa = fcnn_current_isa()
+    cdef int nr
+    cdef size_t wsz
+    if floating is float:
+        nr = isa.nr_f32
+        wsz = fcnn_conv_gemm_workspace_f32()
+    else:
+        nr = isa.nr_f64
+        wsz = fcnn_conv_gemm_workspace_f64()
+    cdef Py_ssize_t nblocks = _cdiv(g.m, FCNN_MC)
+    cdef int nt = <int>max(1, min(<Py_ssize_t>nthreads, nblocks))
+    cdef floating *bp = <floating *>fcnn_aligned_alloc(
+        <size_t>(_cdiv(g.n, nr) * nr * g.k) * sizeof(floating))
+    cdef floating *work = <floating *>fcnn_aligned_alloc(nt * wsz * sizeof(floating))
+    cdef Py_ssize_t i, m0
+    cdef int tid
+    try:
+        if bp == NULL or work == NULL:
+            raise MemoryError("could not allocate convolution workspace")
+        with nogil:
+            if floating is float:
+                fcnn_pack_b_f32(bmat, g.n, g.k, g.n, nr, bp)
+            else:
+                fcnn_pack_b_f64(bmat, g.n, g.k, g.n, nr, bp)
+            g.b_packed = bp
+            for i in prange(nblocks, schedule="static", num_threads=nt):
+                tid = threadid()
+                m0 = i * FCNN_MC
+                if floating is float:
+                    fcnn_conv_gemm_block_f32(g, m0, min(<Py_ssize_t>FCNN_MC, g.m - m0),
+                                             work + tid * wsz)
+                else:
+                    fcnn_conv_gemm_block_f64(g, m0, min(<Py_ssize_t>FCNN_MC, g.m - m0),
+                                             work + tid * wsz)
+    finally:
+        fcnn_aligned_free(bp)
+        fcnn_aligned_free(work)
+    return 0
+
+
+def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
+                   const floating[::1] b, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pt,
+                   Py_ssize_t pl, Py_ssize_t oh, Py_ssize_t ow, bint relu, int nthreads):
+    """y = conv(x, w) (+ b) (relu); x (N,H,W,C), w (KH,KW,C,F) -> (N,oh,ow,F)."""
+    cdef Py_ssize_t n = x.shape[0], kh = w.shape[0], kw = w.shape[1], c = w.shape[2]
+    cdef Py_ssize_t f = w.shape[3]
+    y = np.empty((n, oh, ow, f), dtype=np.float32 if floating is float else np.float64)
+    if y.size == 0:
+        return y
+    cdef floating[:, :, :, ::1] yv = y
+    cdef Py_ssize_t[::1] tap_h = np.repeat(np.arange(kh, dtype=np.intp), kw)
+    cdef Py_ssize_t[::1] tap_w = np.tile(np.arange(kw, dtype=np.intp), kh)
+    cdef fcnn_conv_gemm g
+    g.a.src = &x[0, 0, 0, 0]
+    g.a.src_h, g.a.src_w, g.a.src_c = x.shape[1], x.shape[2], c
+    g.a.ntaps, g.a.tap_h, g.a.tap_w = kh * kw, <const ptrdiff_t *>&tap_h[0], <const ptrdiff_t *>&tap_w[0]
+    g.a.rows_h, g.a.rows_w = oh, ow
+    g.a.base_h0, g.a.base_hs, g.a.base_w0, g.a.base_ws = -pt, sh, -pl, sw
+    g.c.dst = &yv[0, 0, 0, 0]
+    g.c.dst_h, g.c.dst_w, g.c.ldc = oh, ow, f
+    g.c.h0, g.c.hs, g.c.w0, g.c.ws = 0, 1, 0, 1
+    g.m, g.k, g.n = n * oh * ow, kh * kw * c, f
+    g.bias = NULL if b is None else <const void *>&b[0]
+    g.relu = relu
+    _run_gemm(&g, &w[0, 0, 0, 0], nthreads)
+    return y
+
+
+cdef int _conv2d_dw(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1] x,
+                    Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
+                    Py_ssize_t pt, Py_ssize_t pl, floating[:, :, :, ::1] dw,
+                    floating[::1] db, int nthreads) except -1:
+    cdef Py_ssize_t n = dy.shape[0], oh = dy.shape[1], ow = dy.shape[2], f = dy.shape[3]
+    cdef Py_ssize_t c = x.shape[3]
+    cdef Py_ssize_t m = n * oh * ow, k = kh * kw * c
+    cdef Py_ssize_t nparts = min(<Py_ssize_t>DW_MAX_PARTS, max(1, m // DW_MIN_PART_ROWS))
+    nparts = max(1, min(nparts, DW_PARTIALS_BUDGET // max(1, f * k * <Py_ssize_t>sizeof(floating))))
+    cdef Py_ssize_t part_rows = _cdiv(m, nparts)
+    nparts = _cdiv(m, part_rows)
+    cdef Py_ssize_t[::1] tap_h = np.repeat(np.arange(kh, dtype=np.intp), kw)
+    cdef Py_ssize_t[::1] tap_w = np.tile(np.arange(kw, dtype=np.intp), kh)
+    cdef fcnn_conv_dw g
+    g.x.src = &x[0, 0, 0, 0]
+    g.x.src_h, g.x.src_w, g.x.src_c = x.shape[1], x.shape[2], c
+    g.x.ntaps, g.x.tap_h, g.x.tap_w = kh * kw, <const ptrdiff_t *>&tap_h[0], <const ptrdiff_t *>&tap_w[0]
+    g.x.rows_h, g.x.rows_w = oh, ow
+    g.x.base_h0, g.x.base_hs, g.x.base_w0, g.x.base_ws = -pt, sh, -pl, sw
+    g.dy = &dy[0, 0, 0, 0]
+    g.m, g.k, g.f = m, k, f
+    cdef size_t wsz
+    if floating is float:
+        wsz = fcnn_conv_dw_workspace_f32(f)
+    else:
+        wsz = fcnn_conv_dw_workspace_f64(f)
+    cdef int nt = <int>max(1, min(<Py_ssize_t>nthreads, nparts))
+    cdef floating *partials = <floating *>fcnn_aligned_alloc(
+        <size_t>(nparts * f * k) * sizeof(floating))
+    cdef floating *dbp = <floating *>fcnn_aligned_alloc(<size_t>(nparts * f) * sizeof(floating))
+    cdef floating *work = <floating *>fcnn_aligned_alloc(
+        max(nt * wsz, <size_t>(nt * k)) * sizeof(floating))
+    cdef Py_ssize_t p, p0, ff, q
+    cdef int tid
+    cdef int nt_reduce = <int>max(1, min(<Py_ssize_t>nt, f))
+    cdef floating acc
+    try:
+        if partials == NULL or dbp == NULL or work == NULL:
+            raise MemoryError("could not allocate the weight-gradient workspace")
+        with nogil:
+            for p in prange(nparts, schedule="static", num_threads=nt):
+                tid = threadid()
+                p0 = p * part_rows
+                if floating is float:
+                    fcnn_conv_dw_chunk_f32(&g, p0, min(part_rows, m - p0), partials + p * f * k,
+                                           dbp + p * f, work + tid * wsz)
+                else:
+                    fcnn_conv_dw_chunk_f64(&g, p0, min(part_rows, m - p0), partials + p * f * k,
+                                           dbp + p * f, work + tid * wsz)
+            for ff in prange(f, schedule="static", num_threads=nt_reduce):
+                tid = threadid()
+                if floating is float:
+                    fcnn_reduce_partials_f32(partials, nparts, f, k, ff, ff + 1, &dw[0, 0, 0, 0],
+                                             work + tid * k)
+                else:
+                    fcnn_reduce_partials_f64(partials, nparts, f, k, ff, ff + 1, &dw[0, 0, 0, 0],
+                                             work + tid * k)
+            for ff in range(f):
+                acc = dbp[ff]
+                for q in range(1, nparts):
+                    acc = acc + dbp[q * f + ff]
+                db[ff] = acc
+    finally:
+        fcnn_aligned_free(partials)
+        fcnn_aligned_free(dbp)
+        fcnn_aligned_free(work)
+    return 0
+
+
+cdef int _conv2d_dx_direct(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1] w,
+                           Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pt, Py_ssize_t pl,
+                           floating[:, :, :, ::1] dx, int nthreads) except -1:
+    cdef fcnn_conv_dx_direct g
+    g.dy, g.w, g.dx = &dy[0, 0, 0, 0], &w[0, 0, 0, 0], &dx[0, 0, 0, 0]
+    g.h, g.w_, g.c = dx.shape[1], dx.shape[2], dx.shape[3]
+    g.oh, g.ow, g.f = dy.shape[1], dy.shape[2], dy.shape[3]
+    g.kh, g.kw, g.sh, g.sw, g.pt, g.pl = w.shape[0], w.shape[1], sh, sw, pt, pl
+    cdef Py_ssize_t rows = dx.shape[0] * dx.shape[1], r
+    cdef int nt = <int>max(1, min(<Py_ssize_t>nthreads, rows))
+    with nogil:
+        for r in prange(rows, schedule="static", num_threads=nt):
+            if floating is float:
+                fcnn_conv_dx_direct_rows_f32(&g, r, 1)
+            else:
+                fcnn_conv_dx_direct_rows_f64(&g, r, 1)
+    return 0
+
+
+cdef int _conv2d_dx_gemm(const floating[:, :, :, ::1] dy, w_array,
+                         Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pt, Py_ssize_t pl,
+                         floating[:, :, :, ::1] dx, int nthreads) except -1:
+    """dx as one implicit GEMM per stride phase: the dx pixels with (ih + pt) % sh == rh and
+    (iw + pl) % sw == rw are reached exactly by the taps kh = rh + j*sh, kw = rw + i*sw, each
+    reading dy at (q - j, p - i); every dx pixel is written by exactly one phase."""
+    cdef Py_ssize_t n = dy.shape[0], oh = dy.shape[1], ow = dy.shape[2], f = dy.shape[3]
+    cdef Py_ssize_t h = dx.shape[1], wd = dx.shape[2], c = dx.shape[3]
+    cdef Py_ssize_t rh, rw, q0h, q0w, nqh, nqw, nth, ntw
+    cdef Py_ssize_t[::1] tap_h, tap_w
+    cdef const floating[:, ::1] bmat
+    cdef fcnn_conv_gemm g
+    kh, kw = w_array.shape[0], w_array.shape[1]
+    for rh in range(sh):
+        q0h = -_floordiv(rh - pt, sh)
+        nqh = _floordiv(h - 1 + pt - rh, sh) - q0h + 1
+        nth = len(range(rh, kh, sh))
+        if nqh <= 0 or nth == 0:
+            continue
+        for rw in range(sw):
+            q0w = -_floordiv(rw - pl, sw)
+            nqw = _floordiv(wd - 1 + pl - rw, sw) - q0w + 1
+            ntw = len(range(rw, kw, sw))
+            if nqw <= 0 or ntw == 0:
+                continue
+            tap_h = np.repeat(-np.arange(nth, dtype=np.intp), ntw)
+            tap_w = np.tile(-np.arange(ntw, dtype=np.intp), nth)
+            bmat = np.ascontiguousarray(
+                w_array[rh::sh, rw::sw].transpose(0, 1, 3, 2).reshape(nth * ntw * f, c))
+            g.a.src = &dy[0, 0, 0, 0]
+            g.a.src_h, g.a.src_w, g.a.src_c = oh, ow, f
+            g.a.ntaps, g.a.tap_h, g.a.tap_w = nth * ntw, <const ptrdiff_t *>&tap_h[0], <const ptrdiff_t *>&tap_w[0]
+            g.a.rows_h, g.a.rows_w = nqh, nqw
+            g.a.base_h0, g.a.base_hs, g.a.base_w0, g.a.base_ws = q0h, 1, q0w, 1
+            g.c.dst = &dx[0, 0, 0, 0]
+            g.c.dst_h, g.c.dst_w, g.c.ldc = h, wd, c
+            g.c.h0, g.c.hs = q0h * sh + rh - pt, sh
+            g.c.w0, g.c.ws = q0w * sw + rw - pl, sw
+            g.m, g.k, g.n = n * nqh * nqw, nth * ntw * f, c
+            g.bias = NULL
+            g.relu = 0
+            _run_gemm(&g, &bmat[0, 0], nthreads)
+    return 0
+
+
+def conv2d_backward(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1] x,
+                    const floating[:, :, :, ::1] w, Py_ssize_t sh, Py_ssize_t sw,
+                    Py_ssize_t pt, Py_ssize_t pl, bint need_dx, int nthreads):
+    """(dx or None, dw, db) of y = conv(x, w) + b for the output gradient dy."""
+    dtype = np.float32 if floating is float else np.float64
+    cdef Py_ssize_t kh = w.shape[0], kw = w.shape[1], c = w.shape[2], f = w.shape[3]
+    dw = np.empty((kh, kw, c, f), dtype=dtype)
+    db = np.empty((f,), dtype=dtype)
+    cdef floating[:, :, :, ::1] dwv = dw
+    cdef floating[::1] dbv = db
+    cdef floating[:, :, :, ::1] dxv
+    dx = None
+    if dy.shape[0] == 0 or dy.shape[1] == 0 or dy.shape[2] == 0:
+        dw.fill(0)
+        db.fill(0)
+        if need_dx:
+            dx = np.zeros((x.shape[0], x.shape[1], x.shape[2], x.shape[3]), dtype=dtype)
+        return dx, dw, db
+    _conv2d_dw(dy, x, kh, kw, sh, sw, pt, pl, dwv, dbv, nthreads)
+    if need_dx:
+        if c < DX_DIRECT_MAX_C:
+            dx = np.empty((x.shape[0], x.shape[1], x.shape[2], c), dtype=dtype)
+            dxv = dx
+            _conv2d_dx_direct(dy, w, sh, sw, pt, pl, dxv, nthreads)
+        else:
+            # Pixels of a phase that no tap reaches (stride > kernel) are never written.
+            alloc = np.zeros if (sh > kh or sw > kw) else np.empty
+            dx = alloc((x.shape[0], x.shape[1], x.shape[2], c), dtype=dtype)
+            dxv = dx
+            _conv2d_dx_gemm(dy, np.asarray(w), sh, sw, pt, pl, dxv, nthreads)
+    return dx, dw, db
