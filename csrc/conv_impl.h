@@ -47,42 +47,6 @@ void FN(fcnn_pack_b)(const T *b, ptrdiff_t ldb, ptrdiff_t k, ptrdiff_t n, int nr
     }
 }
 
-/* A block for rows [m0, m0 + mc) and reduction [k0, k0 + kc): micro-panels of `mr` rows,
- * each kc steps of mr values. Rows past the end of the GEMM are zero. */
-static void FN(pack_rows)(const fcnn_gather *g, ptrdiff_t m_total, ptrdiff_t m0, ptrdiff_t mc,
-                          ptrdiff_t k0, ptrdiff_t kc, int mr, T *out)
-{
-    const T *src = (const T *)g->src;
-    const ptrdiff_t C = g->src_c, H = g->src_h, W = g->src_w, img = H * W * C;
-    const ptrdiff_t t_first = k0 / C, t_last = (k0 + kc - 1) / C;
-    const ptrdiff_t panels = (mc + mr - 1) / mr;
-    FN(rowpos) pos;
-    FN(rowpos_init)(&pos, m0, g->rows_h, g->rows_w);
-    for (ptrdiff_t i = 0; i < panels * mr; ++i) {
-        T *dst0 = out + (i / mr) * kc * mr + (i % mr);
-        if (i >= mc || m0 + i >= m_total) {
-            for (ptrdiff_t p = 0; p < kc; ++p) dst0[p * mr] = 0;
-            continue;
-        }
-        const T *image = src + pos.n * img;
-        const ptrdiff_t bh = g->base_h0 + pos.a * g->base_hs;
-        const ptrdiff_t bw = g->base_w0 + pos.b * g->base_ws;
-        for (ptrdiff_t t = t_first; t <= t_last; ++t) {
-            const ptrdiff_t c_lo = t == t_first ? k0 - t * C : 0;
-            const ptrdiff_t c_hi = t == t_last ? k0 + kc - t * C : C;
-            const ptrdiff_t ih = bh + g->tap_h[t], iw = bw + g->tap_w[t];
-            T *dst = dst0 + (t * C + c_lo - k0) * mr;
-            if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
-                const T *s = image + (ih * W + iw) * C;
-                for (ptrdiff_t c = c_lo; c < c_hi; ++c, dst += mr) *dst = s[c];
-            } else {
-                for (ptrdiff_t c = c_lo; c < c_hi; ++c, dst += mr) *dst = 0;
-            }
-        }
-        FN(rowpos_next)(&pos, g->rows_h, g->rows_w);
-    }
-}
-
 /* B block for dW: reduction over GEMM rows [p0, p0 + pc) (steps), columns [k0, k0 + kn) of
  * the reduction index k = t*C + c (lanes), in panels of nr lanes: out[jp][p][nr]. */
 static void FN(pack_klanes)(const fcnn_gather *g, ptrdiff_t p0, ptrdiff_t pc, ptrdiff_t k0,
@@ -128,41 +92,67 @@ static void FN(pack_klanes)(const fcnn_gather *g, ptrdiff_t p0, ptrdiff_t pc, pt
     }
 }
 
-size_t FN(fcnn_conv_gemm_workspace)(void) { return (size_t)FCNN_MC * FCNN_KC; }
+size_t FN(fcnn_conv_gemm_workspace)(ptrdiff_t ntaps)
+{
+    /* the indirection table: a pointer per tap for each row of the block, in whole panels */
+    return sizeof(const T *) * (size_t)(FCNN_MC + 16) * (size_t)ntaps;
+}
 
-void FN(fcnn_conv_gemm_block)(const fcnn_conv_gemm *g, ptrdiff_t m0, ptrdiff_t mc, T *work)
+/* Rows [m0, m0 + mc) of Y = gather(A) * B: the indirection table points, for every row and
+ * tap, at the C input values the tap reads (or at a zero row in the padding); the indirect
+ * micro-kernel then reads them in place, so A is never copied. */
+void FN(fcnn_conv_gemm_block)(const fcnn_conv_gemm *g, ptrdiff_t m0, ptrdiff_t mc, void *work)
 {
     const fcnn_isa *isa = fcnn_current_isa();
     const int MR = isa->MR_FIELD, NR = isa->NR_FIELD;
-    const ptrdiff_t K = g->k, N = g->n;
-    const ptrdiff_t nkb = (K + FCNN_KC - 1) / FCNN_KC, kcb = (K + nkb - 1) / nkb;
+    const fcnn_gather *a = &g->a;
+    const ptrdiff_t C = a->src_c, H = a->src_h, W = a->src_w, img = H * W * C;
+    const ptrdiff_t ntaps = a->ntaps, K = g->k, N = g->n;
+    const T *src = (const T *)a->src, *zeros = (const T *)a->zeros;
     const T *bias = (const T *)g->bias;
     const T *b_packed = (const T *)g->b_packed;
+    const T **ind = (const T **)work;
     T *rows[FCNN_MC];
+    const ptrdiff_t panels = (mc + MR - 1) / MR;
 
     {
         const fcnn_scatter *s = &g->c;
         T *dst = (T *)s->dst;
         FN(rowpos) pos;
-        FN(rowpos_init)(&pos, m0, g->a.rows_h, g->a.rows_w);
-        for (ptrdiff_t r = 0; r < mc; ++r) {
+        FN(rowpos_init)(&pos, m0, a->rows_h, a->rows_w);
+        for (ptrdiff_t i = 0; i < panels * MR; ++i) {
+            const T **slot = ind + (i / MR) * ntaps * MR + (i % MR);
+            if (i >= mc) {
+                for (ptrdiff_t t = 0; t < ntaps; ++t) slot[t * MR] = zeros;
+                continue;
+            }
+            const T *image = src + pos.n * img;
+            const ptrdiff_t bh = a->base_h0 + pos.a * a->base_hs;
+            const ptrdiff_t bw = a->base_w0 + pos.b * a->base_ws;
+            for (ptrdiff_t t = 0; t < ntaps; ++t) {
+                const ptrdiff_t ih = bh + a->tap_h[t], iw = bw + a->tap_w[t];
+                slot[t * MR] = (ih >= 0 && ih < H && iw >= 0 && iw < W)
+                                   ? image + (ih * W + iw) * C : zeros;
+            }
             const ptrdiff_t h = s->h0 + pos.a * s->hs, w = s->w0 + pos.b * s->ws;
-            rows[r] = dst + ((pos.n * s->dst_h + h) * s->dst_w + w) * s->ldc;
-            FN(rowpos_next)(&pos, g->a.rows_h, g->a.rows_w);
+            rows[i] = dst + ((pos.n * s->dst_h + h) * s->dst_w + w) * s->ldc;
+            FN(rowpos_next)(&pos, a->rows_h, a->rows_w);
         }
     }
-    for (ptrdiff_t k0 = 0; k0 < K; k0 += kcb) {
-        const ptrdiff_t kc = FN(min_idx)(kcb, K - k0);
-        int flags = k0 == 0 ? (bias ? FCNN_BIAS : 0) : FCNN_ACCUMULATE;
-        if (g->relu && k0 + kc >= K) flags |= FCNN_RELU;
-        FN(pack_rows)(&g->a, g->m, m0, mc, k0, kc, MR, work);
+    ptrdiff_t tb = FCNN_KC / C > 1 ? FCNN_KC / C : 1;
+    const ptrdiff_t nkb = (ntaps + tb - 1) / tb;
+    tb = (ntaps + nkb - 1) / nkb;
+    for (ptrdiff_t t0 = 0; t0 < ntaps; t0 += tb) {
+        const ptrdiff_t nt = FN(min_idx)(tb, ntaps - t0);
+        int flags = t0 == 0 ? (bias ? FCNN_BIAS : 0) : FCNN_ACCUMULATE;
+        if (g->relu && t0 + nt >= ntaps) flags |= FCNN_RELU;
         for (ptrdiff_t j0 = 0; j0 < N; j0 += NR) {
-            const T *bp = b_packed + j0 * K + k0 * NR;
+            const T *bp = b_packed + j0 * K + t0 * C * NR;
             const int nr = (int)FN(min_idx)(NR, N - j0);
             for (ptrdiff_t i0 = 0; i0 < mc; i0 += MR) {
                 const int mr = (int)FN(min_idx)(MR, mc - i0);
-                isa->UKR_FIELD(kc, work + i0 * kc, bp, rows + i0, j0, mr, nr, flags,
-                               bias ? bias + j0 : NULL);
+                isa->UKR_IND_FIELD(nt, C, ind + (i0 / MR) * ntaps * MR + t0 * MR, bp, rows + i0,
+                                   j0, mr, nr, flags, bias ? bias + j0 : NULL);
             }
         }
     }

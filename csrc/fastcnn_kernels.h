@@ -29,11 +29,22 @@ typedef void (*fcnn_ukr_f32)(ptrdiff_t kc, const float *a, const float *b, float
 typedef void (*fcnn_ukr_f64)(ptrdiff_t kc, const double *a, const double *b, double *const *crow,
                              ptrdiff_t col, int mr, int nr, int flags, const double *bias);
 
+/* Indirect variant (for convolution): row r of A, for tap t, is the contiguous vector
+ * ind[t*MR + r][0..c); the reduction runs over ntaps taps of c channels each. */
+typedef void (*fcnn_ukr_ind_f32)(ptrdiff_t ntaps, ptrdiff_t c, const float *const *ind,
+                                 const float *b, float *const *crow, ptrdiff_t col, int mr,
+                                 int nr, int flags, const float *bias);
+typedef void (*fcnn_ukr_ind_f64)(ptrdiff_t ntaps, ptrdiff_t c, const double *const *ind,
+                                 const double *b, double *const *crow, ptrdiff_t col, int mr,
+                                 int nr, int flags, const double *bias);
+
 typedef struct {
     const char *name;
     int mr_f32, nr_f32, mr_f64, nr_f64;
     fcnn_ukr_f32 ukr_f32;
     fcnn_ukr_f64 ukr_f64;
+    fcnn_ukr_ind_f32 ukr_ind_f32;
+    fcnn_ukr_ind_f64 ukr_ind_f64;
 } fcnn_isa;
 
 /* Per-ISA micro-kernels; each ISA's translation unit is compiled with its own flags. */
@@ -54,10 +65,11 @@ void fcnn_aligned_free(void *p);
 /* Gathers an implicit GEMM operand out of an NHWC batch `src` (n, src_h, src_w, src_c).
  * GEMM row m stands for (n, a, b) with a < rows_h, b < rows_w; its base position in src is
  * (base_h0 + a*base_hs, base_w0 + b*base_ws), and tap t reads the pixel at
- * base + (tap_h[t], tap_w[t]); outside the image it reads zeros (the padding).
+ * base + (tap_h[t], tap_w[t]); outside the image it reads `zeros` (src_c zeros: the padding).
  * Reduction index k = t*src_c + c. */
 typedef struct {
     const void *src;
+    const void *zeros;
     ptrdiff_t src_h, src_w, src_c;
     ptrdiff_t ntaps;
     const ptrdiff_t *tap_h, *tap_w;
@@ -97,8 +109,9 @@ typedef struct {
     ptrdiff_t h, w_, c, oh, ow, f, kh, kw, sh, sw, pt, pl;
 } fcnn_conv_dx_direct;
 
-/* Blocking: the reduction is cut into near-equal pieces of at most FCNN_KC so one B
- * micro-panel (kc x NR) stays in L1 while the A block (FCNN_MC x kc) sits in L2. */
+/* Blocking: the reduction is cut into near-equal runs of whole taps of at most FCNN_KC
+ * values (at least one tap), so one B micro-panel (kc x NR) stays in L1 while the rows of
+ * the FCNN_MC pixels they read sit in L2. */
 #define FCNN_MC 96
 #define FCNN_KC 192
 /* dW: output pixels are reduced in steps of FCNN_DW_PC, K in column blocks of FCNN_DW_NC. */
@@ -108,9 +121,9 @@ typedef struct {
 #define FCNN_DECLARE(T, SFX)                                                                   \
     void fcnn_pack_b_##SFX(const T *b, ptrdiff_t ldb, ptrdiff_t k, ptrdiff_t n, int nr,        \
                            T *out);                                                            \
-    size_t fcnn_conv_gemm_workspace_##SFX(void);                                               \
+    size_t fcnn_conv_gemm_workspace_##SFX(ptrdiff_t ntaps);                                               \
     void fcnn_conv_gemm_block_##SFX(const fcnn_conv_gemm *g, ptrdiff_t m0, ptrdiff_t mc,       \
-                                    T *work);                                                  \
+                                    void *work);                                                  \
     size_t fcnn_conv_dw_workspace_##SFX(ptrdiff_t f);                                          \
     void fcnn_conv_dw_chunk_##SFX(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc,           \
                                   T *partial, T *db_partial, T *work);                         \

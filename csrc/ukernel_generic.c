@@ -12,14 +12,25 @@
     {                                                                                          \
         T acc[MR * NR];                                                                        \
         for (int i = 0; i < MR * NR; ++i) acc[i] = 0;                                          \
-        for (ptrdiff_t p = 0; p < kc; ++p) {                                                   \
+        for (ptrdiff_t p = 0; p < kc; ++p, a += MR, b += NR)                                   \
             for (int r = 0; r < MR; ++r) {                                                     \
                 const T ar = a[r];                                                             \
                 for (int j = 0; j < NR; ++j) acc[r * NR + j] += ar * b[j];                     \
             }                                                                                  \
-            a += MR;                                                                           \
-            b += NR;                                                                           \
-        }                                                                                      \
+        store_tile_##SFX(acc, NR, crow, col, mr, nr, flags, bias);                             \
+    }                                                                                          \
+    static void ukr_ind_generic_##SFX(ptrdiff_t ntaps, ptrdiff_t c, const T *const *ind,       \
+                                      const T *b, T *const *crow, ptrdiff_t col, int mr,       \
+                                      int nr, int flags, const T *bias)                        \
+    {                                                                                          \
+        T acc[MR * NR];                                                                        \
+        for (int i = 0; i < MR * NR; ++i) acc[i] = 0;                                          \
+        for (ptrdiff_t t = 0; t < ntaps; ++t, ind += MR)                                       \
+            for (ptrdiff_t i = 0; i < c; ++i, b += NR)                                         \
+                for (int r = 0; r < MR; ++r) {                                                 \
+                    const T ar = ind[r][i];                                                    \
+                    for (int j = 0; j < NR; ++j) acc[r * NR + j] += ar * b[j];                 \
+                }                                                                              \
         store_tile_##SFX(acc, NR, crow, col, mr, nr, flags, bias);                             \
     }
 
@@ -27,5 +38,6 @@ FCNN_DEFINE_GENERIC(float, f32, GEN_MR, GEN_NR_F32)
 FCNN_DEFINE_GENERIC(double, f64, GEN_MR, GEN_NR_F64)
 
 const fcnn_isa fcnn_isa_generic = {
-    "generic", GEN_MR, GEN_NR_F32, GEN_MR, GEN_NR_F64, ukr_generic_f32, ukr_generic_f64,
+    "generic", GEN_MR, GEN_NR_F32, GEN_MR, GEN_NR_F64,
+    ukr_generic_f32, ukr_generic_f64, ukr_ind_generic_f32, ukr_ind_generic_f64,
 };

@@ -92,21 +92,25 @@ cdef int _run_gemm(fcnn_conv_gemm *g, const floating *bmat, int nthreads) except
     cdef size_t wsz
     if floating is float:
         nr = isa.nr_f32
-        wsz = fcnn_conv_gemm_workspace_f32()
+        wsz = fcnn_conv_gemm_workspace_f32(g.a.ntaps)
     else:
         nr = isa.nr_f64
-        wsz = fcnn_conv_gemm_workspace_f64()
+        wsz = fcnn_conv_gemm_workspace_f64(g.a.ntaps)
+    wsz = (wsz + 63) // 64 * 64
     cdef Py_ssize_t nblocks = _cdiv(g.m, FCNN_MC)
     cdef int nt = <int>max(1, min(<Py_ssize_t>nthreads, nblocks))
     cdef floating *bp = <floating *>fcnn_aligned_alloc(
         <size_t>(_cdiv(g.n, nr) * nr * g.k) * sizeof(floating))
-    cdef floating *work = <floating *>fcnn_aligned_alloc(nt * wsz * sizeof(floating))
+    cdef floating *zeros = <floating *>fcnn_aligned_alloc(<size_t>g.a.src_c * sizeof(floating))
+    cdef char *work = <char *>fcnn_aligned_alloc(nt * wsz)
     cdef Py_ssize_t i, m0
     cdef int tid
     try:
-        if bp == NULL or work == NULL:
+        if bp == NULL or zeros == NULL or work == NULL:
             raise MemoryError("could not allocate convolution workspace")
         with nogil:
+            memset(zeros, 0, <size_t>g.a.src_c * sizeof(floating))
+            g.a.zeros = zeros
             if floating is float:
                 fcnn_pack_b_f32(bmat, g.n, g.k, g.n, nr, bp)
             else:
@@ -123,6 +127,7 @@ cdef int _run_gemm(fcnn_conv_gemm *g, const floating *bmat, int nthreads) except
                                              work + tid * wsz)
     finally:
         fcnn_aligned_free(bp)
+        fcnn_aligned_free(zeros)
         fcnn_aligned_free(work)
     return 0
 

@@ -23,6 +23,7 @@ cdef extern from "fastcnn_kernels.h" nogil:
 
     ctypedef struct fcnn_gather:
         const void *src
+        const void *zeros
         ptrdiff_t src_h, src_w, src_c
         ptrdiff_t ntaps
         const ptrdiff_t *tap_h
@@ -56,10 +57,10 @@ cdef extern from "fastcnn_kernels.h" nogil:
 
     void fcnn_pack_b_f32(const float *b, ptrdiff_t ldb, ptrdiff_t k, ptrdiff_t n, int nr, float *out)
     void fcnn_pack_b_f64(const double *b, ptrdiff_t ldb, ptrdiff_t k, ptrdiff_t n, int nr, double *out)
-    size_t fcnn_conv_gemm_workspace_f32()
-    size_t fcnn_conv_gemm_workspace_f64()
-    void fcnn_conv_gemm_block_f32(const fcnn_conv_gemm *g, ptrdiff_t m0, ptrdiff_t mc, float *work)
-    void fcnn_conv_gemm_block_f64(const fcnn_conv_gemm *g, ptrdiff_t m0, ptrdiff_t mc, double *work)
+    size_t fcnn_conv_gemm_workspace_f32(ptrdiff_t ntaps)
+    size_t fcnn_conv_gemm_workspace_f64(ptrdiff_t ntaps)
+    void fcnn_conv_gemm_block_f32(const fcnn_conv_gemm *g, ptrdiff_t m0, ptrdiff_t mc, void *work)
+    void fcnn_conv_gemm_block_f64(const fcnn_conv_gemm *g, ptrdiff_t m0, ptrdiff_t mc, void *work)
     size_t fcnn_conv_dw_workspace_f32(ptrdiff_t f)
     size_t fcnn_conv_dw_workspace_f64(ptrdiff_t f)
     void fcnn_conv_dw_chunk_f32(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc,

@@ -1,0 +1,93 @@
+/* Register-blocked micro-kernels for one x86 vector ISA and one dtype: an MR x (2*VLEN) tile
+ * held in 2*MR vector accumulators. Included by ukernel_avx2.c / ukernel_avx512.c with:
+ *   T, VT, VLEN, MR, ROWS(X) (X(0) ... X(MR-1)), TSFX (f32/f64), KNAME (e.g. avx512_f32),
+ *   VLOAD, VSTORE, VADD, VMAX, VZERO, VFMA, VSET1.
+ * Two kernels share the epilogue: `ukr` reads a packed A panel, `ukr_ind` reads each row of A
+ * straight from the image through a table of row pointers (indirect convolution). */
+
+#define KCAT_(a, b) a##b
+#define KCAT(a, b) KCAT_(a, b)
+#define KN(name) KCAT(name, KCAT(_, KNAME))
+#define KNR (2 * VLEN)
+
+static inline void KN(store_row)(T *dst, VT lo, VT hi, int flags, const T *bias)
+{
+    if (flags & FCNN_ACCUMULATE) {
+        lo = VADD(VLOAD(dst), lo);
+        hi = VADD(VLOAD(dst + VLEN), hi);
+    }
+    if (flags & FCNN_BIAS) {
+        lo = VADD(lo, VLOAD(bias));
+        hi = VADD(hi, VLOAD(bias + VLEN));
+    }
+    if (flags & FCNN_RELU) {
+        lo = VMAX(VZERO(), lo);
+        hi = VMAX(VZERO(), hi);
+    }
+    VSTORE(dst, lo);
+    VSTORE(dst + VLEN, hi);
+}
+
+#define KDECL(r) VT c##r##l = VZERO(), c##r##h = VZERO();
+#define KSTEP(r, aval)                                                                         \
+    {                                                                                          \
+        const VT ar = VSET1(aval);                                                             \
+        c##r##l = VFMA(ar, b0, c##r##l);                                                       \
+        c##r##h = VFMA(ar, b1, c##r##h);                                                       \
+    }
+#define KSTORE(r) KN(store_row)(crow[r] + col, c##r##l, c##r##h, flags, bias);
+#define KSPILL(r)                                                                              \
+    VSTORE(tile + r * KNR, c##r##l);                                                           \
+    VSTORE(tile + r * KNR + VLEN, c##r##h);
+#define KEPILOGUE                                                                              \
+    if (mr == MR && nr == KNR) {                                                               \
+        ROWS(KSTORE)                                                                           \
+    } else {                                                                                   \
+        T tile[MR * KNR];                                                                      \
+        ROWS(KSPILL)                                                                           \
+        KCAT(store_tile_, TSFX)(tile, KNR, crow, col, mr, nr, flags, bias);                    \
+    }
+
+static void KN(ukr)(ptrdiff_t kc, const T *a, const T *b, T *const *crow, ptrdiff_t col, int mr,
+                    int nr, int flags, const T *bias)
+{
+    ROWS(KDECL)
+    for (ptrdiff_t p = 0; p < kc; ++p) {
+        const VT b0 = VLOAD(b), b1 = VLOAD(b + VLEN);
+#define KSTEP_PACKED(r) KSTEP(r, a[r])
+        ROWS(KSTEP_PACKED)
+#undef KSTEP_PACKED
+        a += MR;
+        b += KNR;
+    }
+    KEPILOGUE
+}
+
+static void KN(ukr_ind)(ptrdiff_t ntaps, ptrdiff_t c, const T *const *ind, const T *b,
+                        T *const *crow, ptrdiff_t col, int mr, int nr, int flags, const T *bias)
+{
+    ROWS(KDECL)
+    for (ptrdiff_t t = 0; t < ntaps; ++t, ind += MR) {
+#define KROWPTR(r) const T *a##r = ind[r];
+        ROWS(KROWPTR)
+#undef KROWPTR
+        for (ptrdiff_t i = 0; i < c; ++i) {
+            const VT b0 = VLOAD(b), b1 = VLOAD(b + VLEN);
+#define KSTEP_IND(r) KSTEP(r, a##r[i])
+            ROWS(KSTEP_IND)
+#undef KSTEP_IND
+            b += KNR;
+        }
+    }
+    KEPILOGUE
+}
+
+#undef KDECL
+#undef KSTEP
+#undef KSTORE
+#undef KSPILL
+#undef KEPILOGUE
+#undef KNR
+#undef KN
+#undef KCAT
+#undef KCAT_
