@@ -10,7 +10,7 @@ import numpy as np
 from fastcnn import _config, _conv, _pool
 from fastcnn._geometry import output_geometry, padding_mode, pair
 
-__all__ = ["conv2d", "conv2d_backward", "max_pool2d", "max_pool2d_backward", "avg_pool2d",
+__all__ = ["conv2d", "conv2d_backward", "conv2d_backward_weight", "max_pool2d", "max_pool2d_backward", "avg_pool2d",
            "avg_pool2d_backward"]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -94,6 +94,16 @@ def conv2d_backward(dy, x, w, strides=1, padding="valid"):
     dy = _check_dy(dy, (x.shape[0], g.out_h, g.out_w, w.shape[3]), x.dtype)
     return _conv.conv2d_backward(_contiguous(dy), _contiguous(x), _contiguous(w), sh, sw,
                                  g.pad_top, g.pad_left, True, _config.get_num_threads())
+
+
+def conv2d_backward_weight(dy, x, w, strides=1, padding="valid"):
+    """Weight gradients of ``conv2d`` only: (dw, db). What a first layer needs, which has no
+    use for the gradient of the model input."""
+    x, w, (sh, sw), g = _conv_args(x, w, strides, padding)
+    dy = _check_dy(dy, (x.shape[0], g.out_h, g.out_w, w.shape[3]), x.dtype)
+    _, dw, db = _conv.conv2d_backward(_contiguous(dy), _contiguous(x), _contiguous(w), sh, sw,
+                                      g.pad_top, g.pad_left, False, _config.get_num_threads())
+    return dw, db
 
 
 def _pool_args(x, pool_size, strides, padding):

@@ -1,0 +1,74 @@
+"""pytest-benchmark harness for fastcnn (BENCHMARKS.md).
+
+Not part of the default test run (``testpaths`` is ``tests``). Run it explicitly:
+
+    OMP_NUM_THREADS=2 python -m pytest bench --benchmark-enable        # all groups
+    OMP_NUM_THREADS=2 python -m pytest bench --benchmark-enable -k S4  # one shape
+    OMP_NUM_THREADS=2 python bench/report.py                           # run + one summary table
+
+``--benchmark-enable`` is needed because pyproject's addopts disables benchmarks; without it
+every benchmark body still runs once, so ``python -m pytest bench`` is a quick smoke test.
+
+Environment:
+    FASTCNN_BENCH_SECONDS  time budget per benchmark (default 1.0): rounds are chosen so the
+                           timed calls take about this long, with at least MIN_ROUNDS rounds.
+"""
+import math
+import os
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))   # so the bench modules can import workloads
+
+import workloads  # noqa: E402
+
+THREADS = workloads.thread_count()
+if workloads.torch is not None:
+    # same thread count for every contender, so ratios compare kernels, not core counts
+    workloads.torch.set_num_threads(THREADS)
+
+MIN_ROUNDS = 5          # BENCHMARKS.md: medians of at least 5 runs after warm-up
+MAX_ROUNDS = 200
+SECONDS = float(os.environ.get("FASTCNN_BENCH_SECONDS", "1.0"))
+# The NumPy reference is 3-30x slower and only there for orientation: give it half the budget
+# (it still gets MIN_ROUNDS rounds).
+REFERENCE_SHARE = 0.5
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    """Record what the ratios depend on, for report.py's header."""
+    import fastcnn
+    import numpy
+    machine_info["fastcnn_threads"] = THREADS
+    machine_info["fastcnn_ops_built"] = workloads.ops is not None
+    machine_info["numpy_version"] = numpy.__version__
+    machine_info["torch_version"] = (workloads.torch.__version__
+                                     if workloads.torch is not None else None)
+    machine_info["fastcnn_version"] = getattr(fastcnn, "__version__", None)
+    machine_info["OMP_NUM_THREADS"] = os.environ.get("OMP_NUM_THREADS")
+    machine_info["GLIBC_TUNABLES"] = os.environ.get("GLIBC_TUNABLES")
+
+
+@pytest.fixture
+def measure(benchmark):
+    """``measure(fn, shape=, pass_name=, contender=, gflop=)`` -> the last result of ``fn()``.
+
+    Puts the run in group "<shape>-<pass>" with the contender and GFLOP count in extra_info,
+    then times ``fn`` with one warm-up round and enough rounds to fill the time budget.
+    """
+    def run(fn, *, shape, pass_name, contender, gflop):
+        benchmark.group = f"{shape}-{pass_name}"
+        benchmark.extra_info.update(shape=shape, pass_name=pass_name, contender=contender,
+                                    gflop=gflop, threads=THREADS)
+        if benchmark.disabled:
+            # benchmarks off (the pyproject default): one plain call, no timing
+            return benchmark.pedantic(fn, rounds=1)
+        start = time.perf_counter()
+        fn()            # first call: pays one-time costs, and sizes the number of rounds
+        elapsed = time.perf_counter() - start
+        budget = SECONDS * (REFERENCE_SHARE if contender == "reference" else 1.0)
+        rounds = min(max(math.ceil(budget / max(elapsed, 1e-6)), MIN_ROUNDS), MAX_ROUNDS)
+        return benchmark.pedantic(fn, rounds=rounds, warmup_rounds=1, iterations=1)
+    return run
