@@ -7,7 +7,8 @@
 - -O3 and no -march=native by default, so a built package runs on any x86-64; the AVX2 and
   AVX-512 micro-kernels are compiled in translation units of their own, with their own flags,
   and chosen at import by runtime CPU detection. FASTCNN_NATIVE=1 adds -march=native to
-  everything else (only for a package that stays on the machine that built it).
+  everything else (only for a package that stays on the machine that built it);
+  FASTCNN_NO_OPENMP=1 builds the serial fallback on purpose.
 """
 import os
 import platform
@@ -53,6 +54,9 @@ def _log(msg):
 
 class BuildExt(build_ext):
     def _probe_openmp(self):
+        if os.environ.get("FASTCNN_NO_OPENMP") == "1":
+            _log("FASTCNN_NO_OPENMP=1: building without OpenMP")
+            return None
         msvc = self.compiler.compiler_type == "msvc"
         compile_flags = ["/openmp"] if msvc else ["-fopenmp"]
         link_flags = [] if msvc else ["-fopenmp"]

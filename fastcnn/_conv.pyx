@@ -41,6 +41,7 @@ cdef enum:
     DW_MAX_PARTS = 32
     DW_MIN_PART_ROWS = 512
     DW_PARTIALS_BUDGET = 64 * 1024 * 1024
+    MIN_MACS_PER_THREAD = 1 << 18
 
 
 def select_isa(cap):
@@ -79,6 +80,19 @@ cdef inline Py_ssize_t _cdiv(Py_ssize_t a, Py_ssize_t b) nogil:
     return (a + b - 1) // b
 
 
+cdef inline int _team(int nthreads, Py_ssize_t units, double macs) noexcept nogil:
+    """Threads for a loop of `units` independent pieces totalling `macs` multiply-adds: no
+    more than there are pieces, and none that would get less than MIN_MACS_PER_THREAD (waking
+    a thread costs more than that). Results never depend on it."""
+    cdef double by_work = macs / MIN_MACS_PER_THREAD
+    cdef Py_ssize_t n = nthreads
+    if n > units:
+        n = units
+    if n > by_work:
+        n = <Py_ssize_t>by_work
+    return <int>(n if n > 1 else 1)
+
+
 cdef inline Py_ssize_t _floordiv(Py_ssize_t a, Py_ssize_t b) nogil:
     # Python's floor division for b > 0 (with cdivision, // truncates toward zero).
     cdef Py_ssize_t q = a // b
@@ -98,7 +112,7 @@ cdef int _run_gemm(fcnn_conv_gemm *g, const floating *bmat, int nthreads) except
         wsz = fcnn_conv_gemm_workspace_f64(g.a.ntaps)
     wsz = (wsz + 63) // 64 * 64
     cdef Py_ssize_t nblocks = _cdiv(g.m, FCNN_MC)
-    cdef int nt = <int>max(1, min(<Py_ssize_t>nthreads, nblocks))
+    cdef int nt = _team(nthreads, nblocks, <double>g.m * g.k * g.n)
     cdef floating *bp = <floating *>fcnn_aligned_alloc(
         <size_t>(_cdiv(g.n, nr) * nr * g.k) * sizeof(floating))
     cdef floating *zeros = <floating *>fcnn_aligned_alloc(<size_t>g.a.src_c * sizeof(floating))
@@ -186,7 +200,7 @@ cdef int _conv2d_dw(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1
         wsz = fcnn_conv_dw_workspace_f32(f)
     else:
         wsz = fcnn_conv_dw_workspace_f64(f)
-    cdef int nt = <int>max(1, min(<Py_ssize_t>nthreads, nparts))
+    cdef int nt = _team(nthreads, nparts, <double>m * k * f)
     cdef floating *partials = <floating *>fcnn_aligned_alloc(
         <size_t>(nparts * f * k) * sizeof(floating))
     cdef floating *dbp = <floating *>fcnn_aligned_alloc(<size_t>(nparts * f) * sizeof(floating))
@@ -238,7 +252,7 @@ cdef int _conv2d_dx_direct(const floating[:, :, :, ::1] dy, const floating[:, :,
     g.oh, g.ow, g.f = dy.shape[1], dy.shape[2], dy.shape[3]
     g.kh, g.kw, g.sh, g.sw, g.pt, g.pl = w.shape[0], w.shape[1], sh, sw, pt, pl
     cdef Py_ssize_t rows = dx.shape[0] * dx.shape[1], r
-    cdef int nt = <int>max(1, min(<Py_ssize_t>nthreads, rows))
+    cdef int nt = _team(nthreads, rows, <double>dy.size * w.shape[0] * w.shape[1] * dx.shape[3])
     with nogil:
         for r in prange(rows, schedule="static", num_threads=nt):
             if floating is float:

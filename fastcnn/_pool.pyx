@@ -22,6 +22,21 @@ ctypedef fused floating:
     double
 
 
+cdef enum:
+    # Fewer window elements than this per thread are not worth waking a thread for.
+    MIN_WORK_PER_THREAD = 1 << 16
+
+
+cdef inline int _team(int nthreads, Py_ssize_t units, double work) noexcept nogil:
+    cdef double by_work = work / MIN_WORK_PER_THREAD
+    cdef Py_ssize_t n = nthreads
+    if n > units:
+        n = units
+    if n > by_work:
+        n = <Py_ssize_t>by_work
+    return <int>(n if n > 1 else 1)
+
+
 cdef inline bint _takes_over(floating v, floating best) noexcept nogil:
     # v replaces the running maximum when it is larger, or the first NaN met.
     return v > best or (v != v and best == best)
@@ -52,7 +67,7 @@ def max_pool2d_forward(const floating[:, :, :, ::1] x, Py_ssize_t kh, Py_ssize_t
     cdef floating *out
     cdef const floating *src
     cdef floating v
-    cdef int nt = <int>max(1, min(<Py_ssize_t>nthreads, n * oh))
+    cdef int nt = _team(nthreads, n * oh, <double>y.size * kh * kw)
     with nogil:
         for row in prange(n * oh, schedule="static", num_threads=nt):
             b = row // oh
@@ -94,7 +109,7 @@ def max_pool2d_backward(const floating[:, :, :, ::1] dy, const floating[:, :, :,
     cdef bint by_row = _rows_independent(kh, sh)
     cdef Py_ssize_t units = n * oh if by_row else n
     cdef Py_ssize_t rows_per_unit = 1 if by_row else oh
-    cdef int nt = <int>max(1, min(<Py_ssize_t>nthreads, units))
+    cdef int nt = _team(nthreads, units, <double>dy.size * kh * kw)
     # Per thread: the running maximum and its offset in the image, for each channel.
     cdef floating *best = <floating *>malloc(nt * c * sizeof(floating))
     cdef Py_ssize_t *where = <Py_ssize_t *>malloc(nt * c * sizeof(Py_ssize_t))
@@ -161,7 +176,7 @@ def avg_pool2d_forward(const floating[:, :, :, ::1] x, Py_ssize_t kh, Py_ssize_t
     cdef floating *out
     cdef const floating *src
     cdef floating count
-    cdef int nt = <int>max(1, min(<Py_ssize_t>nthreads, n * oh))
+    cdef int nt = _team(nthreads, n * oh, <double>y.size * kh * kw)
     with nogil:
         for row in prange(n * oh, schedule="static", num_threads=nt):
             b = row // oh
@@ -196,7 +211,7 @@ def avg_pool2d_backward(const floating[:, :, :, ::1] dy, Py_ssize_t n, Py_ssize_
     cdef bint by_row = _rows_independent(kh, sh)
     cdef Py_ssize_t units = n * oh if by_row else n
     cdef Py_ssize_t rows_per_unit = 1 if by_row else oh
-    cdef int nt = <int>max(1, min(<Py_ssize_t>nthreads, units))
+    cdef int nt = _team(nthreads, units, <double>dy.size * kh * kw)
     cdef Py_ssize_t u, r, row, b, o, j, h0, h1, w0, w1, ih, iw, ch
     cdef const floating *g
     cdef floating *dst

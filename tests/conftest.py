@@ -1,0 +1,115 @@
+"""Shared helpers for the kernel tests: seeded data, the tolerance rule, memory layouts.
+
+Tolerance rule (one place, used by every value test): the compiled result is compared with the
+float64 reference run on the same input values (float32 inputs are widened exactly), using the
+norm-based relative error ``max|actual - expected| / max(max|expected|, tiny)``; it must not exceed
+1e-10 for float64 results and 1e-4 for float32 results.
+"""
+import numpy as np
+import pytest
+
+FLOAT_DTYPES = (np.float32, np.float64)
+FLOAT_DTYPE_IDS = ("float32", "float64")
+
+RELATIVE_TOLERANCE = {
+    np.dtype(np.float64): 1e-10,
+    np.dtype(np.float32): 1e-4,
+}
+_TINY = np.finfo(np.float64).tiny
+
+
+@pytest.fixture
+def rng():
+    """A fresh generator with a fixed seed, so every test sees reproducible data."""
+    return np.random.default_rng(20240611)
+
+
+def random_array(rng, shape, dtype):
+    """Standard-normal values of ``dtype`` (drawn in float64, then rounded once)."""
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def widen(*arrays):
+    """float64 copies of the arrays (exact for float32 inputs), ``None`` passed through."""
+    out = tuple(None if a is None else np.asarray(a, dtype=np.float64) for a in arrays)
+    return out[0] if len(out) == 1 else out
+
+
+def relative_error(actual, expected):
+    """max|actual - expected| / max(max|expected|, tiny), computed in float64."""
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    if expected.size == 0:
+        return 0.0
+    scale = max(float(np.max(np.abs(expected))), _TINY)
+    return float(np.max(np.abs(actual - expected))) / scale
+
+
+def assert_close(actual, expected, dtype, name="result"):
+    """``actual`` is an ndarray of ``dtype`` and ``expected``'s shape, within the tolerance rule."""
+    dtype = np.dtype(dtype)
+    assert isinstance(actual, np.ndarray), f"{name}: expected an ndarray, got {type(actual)}"
+    assert actual.dtype == dtype, f"{name}: dtype {actual.dtype}, expected {dtype}"
+    assert actual.shape == expected.shape, (
+        f"{name}: shape {actual.shape}, expected {expected.shape}")
+    if actual.size == 0:
+        return
+    assert np.all(np.isfinite(actual)), f"{name}: non-finite values in shape {actual.shape}"
+    err = relative_error(actual, expected)
+    tol = RELATIVE_TOLERANCE[dtype]
+    assert err <= tol, (
+        f"{name}: relative error {err:.3e} > {tol:.0e} for {dtype} "
+        f"(shape {actual.shape}, max|expected| {np.max(np.abs(expected)):.3e})")
+
+
+# --- memory layouts ------------------------------------------------------------------------------
+# Each layout returns an array with the same values and dtype as its argument but a different
+# memory layout. The kernels must give exactly the result they give on a contiguous copy.
+
+LAYOUTS = (
+    "fortran_order",
+    "negative_strides",
+    "reversed_axis1",
+    "strided_slice",
+    "read_only",
+    "read_only_strided_slice",
+    "channels_first_memory",
+)
+
+
+def _strided_slice(a):
+    # Embed ``a`` every other element of a larger buffer with a margin of one (x[1:-1:2]-style).
+    buf = np.full(tuple(2 * s + 2 for s in a.shape), np.nan, dtype=a.dtype)
+    index = tuple(slice(1, 1 + 2 * s, 2) for s in a.shape)
+    buf[index] = a
+    return buf[index]
+
+
+def with_layout(a, layout):
+    """A view with the values of ``a`` laid out in memory as ``layout`` describes."""
+    a = np.asarray(a)
+    if layout == "fortran_order":
+        v = np.asfortranarray(a)
+    elif layout == "negative_strides":
+        v = np.flip(np.flip(a).copy())            # every axis has a negative stride
+    elif layout == "reversed_axis1":
+        axis = 1 if a.ndim > 1 else 0             # the x[:, ::-1] pattern
+        v = np.flip(np.flip(a, axis).copy(), axis)
+    elif layout == "strided_slice":
+        v = _strided_slice(a)
+    elif layout == "read_only":
+        v = a.copy()
+        v.setflags(write=False)
+    elif layout == "read_only_strided_slice":
+        v = _strided_slice(a)
+        v.setflags(write=False)
+    elif layout == "channels_first_memory":
+        # NHWC values stored as NCHW (channels-first) memory: the last axis is the slow one.
+        v = np.moveaxis(np.ascontiguousarray(np.moveaxis(a, -1, 0)), 0, -1)
+    else:
+        raise AssertionError(f"unknown layout {layout!r}")
+    assert v.dtype == a.dtype and v.shape == a.shape
+    assert np.array_equal(v, a)
+    if layout.startswith("read_only"):
+        assert not v.flags.writeable
+    return v

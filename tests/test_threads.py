@@ -1,0 +1,171 @@
+"""Thread-count control and determinism: results are bitwise identical at any thread count."""
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastcnn
+from fastcnn import ops, reference
+from conftest import FLOAT_DTYPES, FLOAT_DTYPE_IDS, assert_close, random_array, widen
+
+THREAD_COUNTS = (1, 2, 3)
+
+
+@pytest.fixture(autouse=True)
+def restore_thread_count():
+    before = fastcnn.get_num_threads()
+    yield
+    fastcnn.set_num_threads(before)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 1])
+def test_set_num_threads_round_trips_through_get_num_threads(n):
+    fastcnn.set_num_threads(n)
+    assert fastcnn.get_num_threads() == n
+
+
+def test_set_num_threads_accepts_numpy_integer():
+    fastcnn.set_num_threads(np.int64(2))
+    assert fastcnn.get_num_threads() == 2
+
+
+@pytest.mark.parametrize("n,exc", [
+    (0, ValueError), (-1, ValueError), (-8, ValueError),
+    (1.5, (TypeError, ValueError)), (2.0, (TypeError, ValueError)),
+    ("2", (TypeError, ValueError)), (None, (TypeError, ValueError)),
+], ids=["zero", "minus_one", "minus_eight", "float_1.5", "float_2.0", "string_2", "None"])
+def test_set_num_threads_rejects_invalid_count_and_keeps_the_old_one(n, exc):
+    fastcnn.set_num_threads(2)
+    with pytest.raises(exc):
+        fastcnn.set_num_threads(n)
+    assert fastcnn.get_num_threads() == 2
+
+
+# --- bitwise determinism across thread counts ----------------------------------------------------
+# Shapes large enough that the work is split between threads: batch, rows and filters, and a
+# weight-gradient reduction over a large batch.
+
+PROBLEMS = {
+    "n8_24x24_c16_f32_k3x3_same": dict(x=(8, 24, 24, 16), w=(3, 3, 16, 32), strides=1,
+                                       padding="same"),
+    "n64_12x12_c16_f32_k3x3_valid": dict(x=(64, 12, 12, 16), w=(3, 3, 16, 32), strides=1,
+                                         padding="valid"),
+    "n5_23x21_c17_f33_k5x3_stride2_same": dict(x=(5, 23, 21, 17), w=(5, 3, 17, 33),
+                                               strides=(2, 1), padding="same"),
+}
+POOLS = {
+    "n8_24x24_c16_pool3_stride2_same": dict(x=(8, 24, 24, 16), pool_size=3, strides=2,
+                                            padding="same"),
+    "n64_12x12_c32_pool2_valid": dict(x=(64, 12, 12, 32), pool_size=2, strides=None,
+                                      padding="valid"),
+    "n3_25x23_c65_pool3x2_stride1_valid": dict(x=(3, 25, 23, 65), pool_size=(3, 2),
+                                               strides=1, padding="valid"),
+}
+
+
+def _at_each_thread_count(fn):
+    results = {}
+    for n in THREAD_COUNTS:
+        fastcnn.set_num_threads(n)
+        assert fastcnn.get_num_threads() == n
+        out = fn()
+        results[n] = out if isinstance(out, tuple) else (out,)
+    return results
+
+
+def _assert_bitwise_identical(results, names):
+    first = results[THREAD_COUNTS[0]]
+    for n in THREAD_COUNTS[1:]:
+        for name, a, b in zip(names, first, results[n]):
+            assert a.dtype == b.dtype and a.shape == b.shape, name
+            assert np.array_equal(a, b), (
+                f"{name} at {n} threads differs from 1 thread: max |diff| "
+                f"{np.max(np.abs(a.astype(np.float64) - b)):.3e}")
+            assert a.tobytes() == b.tobytes(), f"{name} at {n} threads: bytes differ"
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=FLOAT_DTYPE_IDS)
+@pytest.mark.parametrize("problem", list(PROBLEMS))
+def test_conv2d_forward_and_backward_bitwise_identical_at_1_2_3_threads(problem, dtype, rng):
+    p = PROBLEMS[problem]
+    x, w = random_array(rng, p["x"], dtype), random_array(rng, p["w"], dtype)
+    b = random_array(rng, p["w"][3:], dtype)
+    kw = dict(strides=p["strides"], padding=p["padding"])
+    y_ref = reference.conv2d(*widen(x, w, b), **kw)
+    dy = random_array(rng, y_ref.shape, dtype)
+
+    forward = _at_each_thread_count(lambda: ops.conv2d(x, w, b, **kw))
+    _assert_bitwise_identical(forward, ["y"])
+    assert_close(forward[1][0], y_ref, dtype, "y")
+
+    backward = _at_each_thread_count(lambda: ops.conv2d_backward(dy, x, w, **kw))
+    _assert_bitwise_identical(backward, ["dx", "dw", "db"])
+    dx_ref, dw_ref, db_ref = reference.conv2d_backward(*widen(dy, x, w), **kw)
+    assert_close(backward[1][0], dx_ref, dtype, "dx")
+    assert_close(backward[1][1], dw_ref, dtype, "dw")
+    assert_close(backward[1][2], db_ref, dtype, "db")
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=FLOAT_DTYPE_IDS)
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("problem", list(POOLS))
+def test_pool2d_forward_and_backward_bitwise_identical_at_1_2_3_threads(problem, kind, dtype,
+                                                                        rng):
+    p = POOLS[problem]
+    args = (p["pool_size"], p["strides"], p["padding"])
+    forward_op = getattr(ops, f"{kind}_pool2d")
+    backward_op = getattr(ops, f"{kind}_pool2d_backward")
+    x = random_array(rng, p["x"], dtype)
+    y_ref = getattr(reference, f"{kind}_pool2d")(widen(x), *args)
+    dy = random_array(rng, y_ref.shape, dtype)
+
+    forward = _at_each_thread_count(lambda: forward_op(x, *args))
+    _assert_bitwise_identical(forward, ["y"])
+    assert_close(forward[1][0], y_ref, dtype, "y")
+
+    backward = _at_each_thread_count(lambda: backward_op(dy, x, *args))
+    _assert_bitwise_identical(backward, ["dx"])
+    dx_ref = getattr(reference, f"{kind}_pool2d_backward")(*widen(dy, x), *args)
+    assert_close(backward[1][0], dx_ref, dtype, "dx")
+
+
+# --- environment and configuration ---------------------------------------------------------------
+
+def _run_python(code, **env_overrides):
+    env = dict(os.environ)
+    env.pop("OMP_NUM_THREADS", None)
+    env.update(env_overrides)
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(fastcnn.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(
+        [package_parent] + [p for p in [env.get("PYTHONPATH")] if p])
+    # Run from the package's parent so that the same fastcnn is imported (not another copy).
+    return subprocess.run([sys.executable, "-c", code], env=env, cwd=package_parent,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("value", ["1", "3"])
+def test_omp_num_threads_is_honoured_at_import(value):
+    proc = _run_python("import fastcnn; print(fastcnn.get_num_threads())",
+                       OMP_NUM_THREADS=value)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == value, (proc.stdout, proc.stderr)
+
+
+@pytest.mark.parametrize("value", ["0", "abc", ""])
+def test_invalid_omp_num_threads_does_not_break_import(value):
+    proc = _run_python("import fastcnn; n = fastcnn.get_num_threads(); "
+                       "assert isinstance(n, int) and n >= 1, n; print(n)",
+                       OMP_NUM_THREADS=value)
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout.strip()) >= 1
+
+
+def test_show_config_reports_version_openmp_and_simd_level(capfd):
+    fastcnn.show_config()
+    out = capfd.readouterr().out
+    assert fastcnn.__version__ in out
+    assert "OpenMP" in out
+    assert re.search(r"SIMD", out), out
