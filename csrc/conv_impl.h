@@ -47,6 +47,26 @@ void FN(fcnn_pack_b)(const T *b, ptrdiff_t ldb, ptrdiff_t k, ptrdiff_t n, int nr
     }
 }
 
+void FN(fcnn_pack_bsource)(const fcnn_bsource *s, ptrdiff_t n, int nr, T *out)
+{
+    const T *src = (const T *)s->src;
+    for (ptrdiff_t j0 = 0; j0 < n; j0 += nr) {
+        const ptrdiff_t width = FN(min_idx)(nr, n - j0);
+        for (ptrdiff_t t = 0; t < s->ntaps; ++t) {
+            for (ptrdiff_t r = 0; r < s->rows; ++r) {
+                const T *row = src + s->tap_off[t] + r * s->row_stride + j0 * s->col_stride;
+                ptrdiff_t j = 0;
+                if (s->col_stride == 1)
+                    for (; j < width; ++j) out[j] = row[j];
+                else
+                    for (; j < width; ++j) out[j] = row[j * s->col_stride];
+                for (; j < nr; ++j) out[j] = 0;
+                out += nr;
+            }
+        }
+    }
+}
+
 /* B block for dW: reduction over GEMM rows [p0, p0 + pc) (steps), columns [k0, k0 + kn) of
  * the reduction index k = t*C + c (lanes), in panels of nr lanes: out[jp][p][nr]. */
 static void FN(pack_klanes)(const fcnn_gather *g, ptrdiff_t p0, ptrdiff_t pc, ptrdiff_t k0,
@@ -139,20 +159,33 @@ void FN(fcnn_conv_gemm_block)(const fcnn_conv_gemm *g, ptrdiff_t m0, ptrdiff_t m
             FN(rowpos_next)(&pos, a->rows_h, a->rows_w);
         }
     }
-    ptrdiff_t tb = FCNN_KC / C > 1 ? FCNN_KC / C : 1;
-    const ptrdiff_t nkb = (ntaps + tb - 1) / tb;
-    tb = (ntaps + nkb - 1) / nkb;
+    /* Reduction blocks: whole taps while a tap has fewer than FCNN_KC channels, otherwise
+     * each tap cut into near-equal channel runs. */
+    ptrdiff_t tb, cb;
+    if (C >= FCNN_KC) {
+        const ptrdiff_t ncb = (C + FCNN_KC - 1) / FCNN_KC;
+        tb = 1;
+        cb = (C + ncb - 1) / ncb;
+    } else {
+        const ptrdiff_t tmax = FCNN_KC / C, nkb = (ntaps + tmax - 1) / tmax;
+        tb = (ntaps + nkb - 1) / nkb;
+        cb = C;
+    }
     for (ptrdiff_t t0 = 0; t0 < ntaps; t0 += tb) {
         const ptrdiff_t nt = FN(min_idx)(tb, ntaps - t0);
-        int flags = t0 == 0 ? (bias ? FCNN_BIAS : 0) : FCNN_ACCUMULATE;
-        if (g->relu && t0 + nt >= ntaps) flags |= FCNN_RELU;
-        for (ptrdiff_t j0 = 0; j0 < N; j0 += NR) {
-            const T *bp = b_packed + j0 * K + t0 * C * NR;
-            const int nr = (int)FN(min_idx)(NR, N - j0);
-            for (ptrdiff_t i0 = 0; i0 < mc; i0 += MR) {
-                const int mr = (int)FN(min_idx)(MR, mc - i0);
-                isa->UKR_IND_FIELD(nt, C, ind + (i0 / MR) * ntaps * MR + t0 * MR, bp, rows + i0,
-                                   j0, mr, nr, flags, bias ? bias + j0 : NULL);
+        for (ptrdiff_t c0 = 0; c0 < C; c0 += cb) {
+            const ptrdiff_t cc = FN(min_idx)(cb, C - c0);
+            const int first = t0 == 0 && c0 == 0, last = t0 + nt >= ntaps && c0 + cc >= C;
+            int flags = first ? (bias ? FCNN_BIAS : 0) : FCNN_ACCUMULATE;
+            if (g->relu && last) flags |= FCNN_RELU;
+            for (ptrdiff_t j0 = 0; j0 < N; j0 += NR) {
+                const T *bp = b_packed + j0 * K + (t0 * C + c0) * NR;
+                const int nr = (int)FN(min_idx)(NR, N - j0);
+                for (ptrdiff_t i0 = 0; i0 < mc; i0 += MR) {
+                    const int mr = (int)FN(min_idx)(MR, mc - i0);
+                    isa->UKR_IND_FIELD(nt, cc, c0, ind + (i0 / MR) * ntaps * MR + t0 * MR, bp,
+                                       rows + i0, j0, mr, nr, flags, bias ? bias + j0 : NULL);
+                }
             }
         }
     }
@@ -161,61 +194,59 @@ void FN(fcnn_conv_gemm_block)(const fcnn_conv_gemm *g, ptrdiff_t m0, ptrdiff_t m
 size_t FN(fcnn_conv_dw_workspace)(ptrdiff_t f)
 {
     const fcnn_isa *isa = fcnn_current_isa();
-    const ptrdiff_t MR = isa->MR_FIELD;
-    const ptrdiff_t f_round = (f + MR - 1) / MR * MR;
-    return (size_t)(f_round + FCNN_DW_NC) * FCNN_DW_PC;
+    const ptrdiff_t MR = isa->MR_FIELD, NR = isa->NR_FIELD;
+    const ptrdiff_t k_round = (FCNN_DW_NC + MR - 1) / MR * MR;
+    const ptrdiff_t f_round = (f + NR - 1) / NR * NR;
+    return (size_t)(k_round + f_round) * FCNN_DW_PC;
 }
 
-void FN(fcnn_conv_dw_chunk)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc, T *partial,
-                            T *db_partial, T *work)
+/* Rows [k0, k0 + kn) of a partial dW (K x F) summed over GEMM rows [p0, p0 + pc): written
+ * (not accumulated) into partial[k * F + f]. A is gather(X)^T (k as the MR lanes), B is dY. */
+void FN(fcnn_conv_dw_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc, ptrdiff_t k0,
+                           ptrdiff_t kn, T *partial, T *work)
 {
     const fcnn_isa *isa = fcnn_current_isa();
     const int MR = isa->MR_FIELD, NR = isa->NR_FIELD;
-    const ptrdiff_t F = g->f, K = g->k;
+    const ptrdiff_t F = g->f;
     const T *dy = (const T *)g->dy;
     T *abuf = work;
-    T *bbuf = work + (F + MR - 1) / MR * MR * FCNN_DW_PC;
+    T *bbuf = work + (FCNN_DW_NC + MR - 1) / MR * MR * FCNN_DW_PC;
     T *rows[64];
 
     for (ptrdiff_t pp = p0; pp < p0 + pc; pp += FCNN_DW_PC) {
         const ptrdiff_t pcc = FN(min_idx)(FCNN_DW_PC, p0 + pc - pp);
         const int flags = pp == p0 ? 0 : FCNN_ACCUMULATE;
-        /* dY^T as the A operand: micro-panels of MR filters, pcc steps each. */
-        FN(fcnn_pack_b)(dy + pp * F, F, pcc, F, MR, abuf);
-        for (ptrdiff_t k0 = 0; k0 < K; k0 += FCNN_DW_NC) {
-            const ptrdiff_t kn = FN(min_idx)(FCNN_DW_NC, K - k0);
-            FN(pack_klanes)(&g->x, pp, pcc, k0, kn, NR, bbuf);
-            for (ptrdiff_t f0 = 0; f0 < F; f0 += MR) {
-                const int mr = (int)FN(min_idx)(MR, F - f0);
-                for (int r = 0; r < mr; ++r) rows[r] = partial + (f0 + r) * K + k0;
-                for (ptrdiff_t j0 = 0; j0 < kn; j0 += NR) {
-                    const int nr = (int)FN(min_idx)(NR, kn - j0);
-                    isa->UKR_FIELD(pcc, abuf + f0 * pcc, bbuf + j0 * pcc, rows, j0, mr, nr,
-                                   flags, NULL);
-                }
+        FN(pack_klanes)(&g->x, pp, pcc, k0, kn, MR, abuf);
+        FN(fcnn_pack_b)(dy + pp * F, F, pcc, F, NR, bbuf);
+        for (ptrdiff_t i0 = 0; i0 < kn; i0 += MR) {
+            const int mr = (int)FN(min_idx)(MR, kn - i0);
+            for (int r = 0; r < mr; ++r) rows[r] = partial + (k0 + i0 + r) * F;
+            for (ptrdiff_t j0 = 0; j0 < F; j0 += NR) {
+                const int nr = (int)FN(min_idx)(NR, F - j0);
+                isa->UKR_FIELD(pcc, abuf + i0 * pcc, bbuf + j0 * pcc, rows, j0, mr, nr, flags,
+                               NULL);
             }
         }
     }
-    for (ptrdiff_t f = 0; f < F; ++f) db_partial[f] = 0;
-    for (ptrdiff_t p = p0; p < p0 + pc; ++p) {
-        const T *d = dy + p * F;
-        for (ptrdiff_t f = 0; f < F; ++f) db_partial[f] += d[f];
-    }
 }
 
-/* dw[k, f] = sum over parts, in part order, of partials[part, f, k], for f in [f0, f1).
- * The fixed order makes the weight gradient independent of how parts met threads. */
-void FN(fcnn_reduce_partials)(const T *partials, ptrdiff_t nparts, ptrdiff_t f, ptrdiff_t k,
-                              ptrdiff_t f0, ptrdiff_t f1, T *dw, T *row)
+/* out[j] = sum of a[i * cols + j] over rows i, in row order. */
+void FN(fcnn_column_sums)(const T *a, ptrdiff_t rows, ptrdiff_t cols, T *out)
 {
-    for (ptrdiff_t ff = f0; ff < f1; ++ff) {
-        const T *p = partials + ff * k;
-        for (ptrdiff_t kk = 0; kk < k; ++kk) row[kk] = p[kk];
-        for (ptrdiff_t part = 1; part < nparts; ++part) {
-            p = partials + (part * f + ff) * k;
-            for (ptrdiff_t kk = 0; kk < k; ++kk) row[kk] += p[kk];
-        }
-        for (ptrdiff_t kk = 0; kk < k; ++kk) dw[kk * f + ff] = row[kk];
+    for (ptrdiff_t j = 0; j < cols; ++j) out[j] = 0;
+    for (ptrdiff_t i = 0; i < rows; ++i, a += cols)
+        for (ptrdiff_t j = 0; j < cols; ++j) out[j] += a[j];
+}
+
+/* out[e] = sum over parts, in part order, of partials[part * size + e], for e in [e0, e1).
+ * The fixed order makes the weight gradient independent of how parts met threads. */
+void FN(fcnn_sum_parts)(const T *partials, ptrdiff_t nparts, ptrdiff_t size, ptrdiff_t e0,
+                        ptrdiff_t e1, T *out)
+{
+    for (ptrdiff_t e = e0; e < e1; ++e) out[e] = partials[e];
+    for (ptrdiff_t part = 1; part < nparts; ++part) {
+        const T *p = partials + part * size;
+        for (ptrdiff_t e = e0; e < e1; ++e) out[e] += p[e];
     }
 }
 

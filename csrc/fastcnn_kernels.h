@@ -30,13 +30,13 @@ typedef void (*fcnn_ukr_f64)(ptrdiff_t kc, const double *a, const double *b, dou
                              ptrdiff_t col, int mr, int nr, int flags, const double *bias);
 
 /* Indirect variant (for convolution): row r of A, for tap t, is the contiguous vector
- * ind[t*MR + r][0..c); the reduction runs over ntaps taps of c channels each. */
-typedef void (*fcnn_ukr_ind_f32)(ptrdiff_t ntaps, ptrdiff_t c, const float *const *ind,
-                                 const float *b, float *const *crow, ptrdiff_t col, int mr,
-                                 int nr, int flags, const float *bias);
-typedef void (*fcnn_ukr_ind_f64)(ptrdiff_t ntaps, ptrdiff_t c, const double *const *ind,
-                                 const double *b, double *const *crow, ptrdiff_t col, int mr,
-                                 int nr, int flags, const double *bias);
+ * ind[t*MR + r][coff .. coff + c); the reduction runs over ntaps taps of c channels each. */
+typedef void (*fcnn_ukr_ind_f32)(ptrdiff_t ntaps, ptrdiff_t c, ptrdiff_t coff,
+                                 const float *const *ind, const float *b, float *const *crow,
+                                 ptrdiff_t col, int mr, int nr, int flags, const float *bias);
+typedef void (*fcnn_ukr_ind_f64)(ptrdiff_t ntaps, ptrdiff_t c, ptrdiff_t coff,
+                                 const double *const *ind, const double *b, double *const *crow,
+                                 ptrdiff_t col, int mr, int nr, int flags, const double *bias);
 
 typedef struct {
     const char *name;
@@ -95,7 +95,17 @@ typedef struct {
     int relu;
 } fcnn_conv_gemm;
 
-/* dW^T (F x K) = dY^T * gather(X), reduced over output pixels. */
+/* B operand of a convolution GEMM, read from the weights in place:
+ * B[t*rows + r][j] = src[tap_off[t] + r*row_stride + j*col_stride], for ntaps taps. The
+ * forward pass reads w as (K, F) rows; the transposed (dx) pass reads w[kh, kw] transposed. */
+typedef struct {
+    const void *src;
+    ptrdiff_t ntaps;
+    const ptrdiff_t *tap_off;
+    ptrdiff_t rows, row_stride, col_stride;
+} fcnn_bsource;
+
+/* dW (K x F) = gather(X)^T * dY, reduced over output pixels. */
 typedef struct {
     fcnn_gather x;  /* forward geometry: rows are output pixels */
     const void *dy; /* (m, f) */
@@ -114,21 +124,24 @@ typedef struct {
  * the FCNN_MC pixels they read sit in L2. */
 #define FCNN_MC 96
 #define FCNN_KC 192
-/* dW: output pixels are reduced in steps of FCNN_DW_PC, K in column blocks of FCNN_DW_NC. */
+/* dW: output pixels are reduced in steps of FCNN_DW_PC; K is cut in column blocks of
+ * FCNN_DW_NC, which are independent tasks (parallel also when the batch is small). */
 #define FCNN_DW_PC 192
 #define FCNN_DW_NC 256
 
 #define FCNN_DECLARE(T, SFX)                                                                   \
     void fcnn_pack_b_##SFX(const T *b, ptrdiff_t ldb, ptrdiff_t k, ptrdiff_t n, int nr,        \
                            T *out);                                                            \
+    void fcnn_pack_bsource_##SFX(const fcnn_bsource *s, ptrdiff_t n, int nr, T *out);          \
     size_t fcnn_conv_gemm_workspace_##SFX(ptrdiff_t ntaps);                                               \
     void fcnn_conv_gemm_block_##SFX(const fcnn_conv_gemm *g, ptrdiff_t m0, ptrdiff_t mc,       \
                                     void *work);                                                  \
     size_t fcnn_conv_dw_workspace_##SFX(ptrdiff_t f);                                          \
-    void fcnn_conv_dw_chunk_##SFX(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc,           \
-                                  T *partial, T *db_partial, T *work);                         \
-    void fcnn_reduce_partials_##SFX(const T *partials, ptrdiff_t nparts, ptrdiff_t f,          \
-                                    ptrdiff_t k, ptrdiff_t f0, ptrdiff_t f1, T *dw, T *row);   \
+    void fcnn_conv_dw_tile_##SFX(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc,            \
+                                 ptrdiff_t k0, ptrdiff_t kn, T *partial, T *work);             \
+    void fcnn_column_sums_##SFX(const T *a, ptrdiff_t rows, ptrdiff_t cols, T *out);           \
+    void fcnn_sum_parts_##SFX(const T *partials, ptrdiff_t nparts, ptrdiff_t size,             \
+                              ptrdiff_t e0, ptrdiff_t e1, T *out);                             \
     void fcnn_conv_dx_direct_rows_##SFX(const fcnn_conv_dx_direct *g, ptrdiff_t row0,          \
                                         ptrdiff_t nrows);
 

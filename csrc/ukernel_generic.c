@@ -19,16 +19,16 @@
             }                                                                                  \
         store_tile_##SFX(acc, NR, crow, col, mr, nr, flags, bias);                             \
     }                                                                                          \
-    static void ukr_ind_generic_##SFX(ptrdiff_t ntaps, ptrdiff_t c, const T *const *ind,       \
-                                      const T *b, T *const *crow, ptrdiff_t col, int mr,       \
-                                      int nr, int flags, const T *bias)                        \
+    static void ukr_ind_generic_##SFX(ptrdiff_t ntaps, ptrdiff_t c, ptrdiff_t coff,            \
+                                      const T *const *ind, const T *b, T *const *crow,         \
+                                      ptrdiff_t col, int mr, int nr, int flags, const T *bias) \
     {                                                                                          \
         T acc[MR * NR];                                                                        \
         for (int i = 0; i < MR * NR; ++i) acc[i] = 0;                                          \
         for (ptrdiff_t t = 0; t < ntaps; ++t, ind += MR)                                       \
             for (ptrdiff_t i = 0; i < c; ++i, b += NR)                                         \
                 for (int r = 0; r < MR; ++r) {                                                 \
-                    const T ar = ind[r][i];                                                    \
+                    const T ar = ind[r][coff + i];                                                    \
                     for (int j = 0; j < NR; ++j) acc[r * NR + j] += ar * b[j];                 \
                 }                                                                              \
         store_tile_##SFX(acc, NR, crow, col, mr, nr, flags, bias);                             \

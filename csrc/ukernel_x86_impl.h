@@ -63,12 +63,13 @@ static void KN(ukr)(ptrdiff_t kc, const T *a, const T *b, T *const *crow, ptrdif
     KEPILOGUE
 }
 
-static void KN(ukr_ind)(ptrdiff_t ntaps, ptrdiff_t c, const T *const *ind, const T *b,
-                        T *const *crow, ptrdiff_t col, int mr, int nr, int flags, const T *bias)
+static void KN(ukr_ind)(ptrdiff_t ntaps, ptrdiff_t c, ptrdiff_t coff, const T *const *ind,
+                        const T *b, T *const *crow, ptrdiff_t col, int mr, int nr, int flags,
+                        const T *bias)
 {
     ROWS(KDECL)
     for (ptrdiff_t t = 0; t < ntaps; ++t, ind += MR) {
-#define KROWPTR(r) const T *a##r = ind[r];
+#define KROWPTR(r) const T *a##r = ind[r] + coff;
         ROWS(KROWPTR)
 #undef KROWPTR
         for (ptrdiff_t i = 0; i < c; ++i) {

@@ -99,8 +99,10 @@ cdef inline Py_ssize_t _floordiv(Py_ssize_t a, Py_ssize_t b) nogil:
     return q - 1 if (a % b != 0 and a < 0) else q
 
 
-cdef int _run_gemm(fcnn_conv_gemm *g, const floating *bmat, int nthreads) except -1:
-    """Packs B (g.k x g.n, row-major) and runs the GEMM over blocks of FCNN_MC rows."""
+cdef int _run_gemm(fcnn_conv_gemm *g, const fcnn_bsource *bsrc, const floating *like,
+                   int nthreads) except -1:
+    """Packs B from the weights and runs the GEMM over blocks of FCNN_MC rows. (`like` only
+    selects the dtype.)"""
     cdef const fcnn_isa *isa = fcnn_current_isa()
     cdef int nr
     cdef size_t wsz
@@ -126,9 +128,9 @@ cdef int _run_gemm(fcnn_conv_gemm *g, const floating *bmat, int nthreads) except
             memset(zeros, 0, <size_t>g.a.src_c * sizeof(floating))
             g.a.zeros = zeros
             if floating is float:
-                fcnn_pack_b_f32(bmat, g.n, g.k, g.n, nr, bp)
+                fcnn_pack_bsource_f32(bsrc, g.n, nr, bp)
             else:
-                fcnn_pack_b_f64(bmat, g.n, g.k, g.n, nr, bp)
+                fcnn_pack_bsource_f64(bsrc, g.n, nr, bp)
             g.b_packed = bp
             for i in prange(nblocks, schedule="static", num_threads=nt):
                 tid = threadid()
@@ -160,6 +162,7 @@ def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] 
     cdef Py_ssize_t[::1] tap_w = np.tile(np.arange(kw, dtype=np.intp), kh)
     cdef fcnn_conv_gemm g
     g.a.src = &x[0, 0, 0, 0]
+    g.a.zeros = NULL
     g.a.src_h, g.a.src_w, g.a.src_c = x.shape[1], x.shape[2], c
     g.a.ntaps, g.a.tap_h, g.a.tap_w = kh * kw, <const ptrdiff_t *>&tap_h[0], <const ptrdiff_t *>&tap_w[0]
     g.a.rows_h, g.a.rows_w = oh, ow
@@ -170,7 +173,11 @@ def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] 
     g.m, g.k, g.n = n * oh * ow, kh * kw * c, f
     g.bias = NULL if b is None else <const void *>&b[0]
     g.relu = relu
-    _run_gemm(&g, &w[0, 0, 0, 0], nthreads)
+    cdef ptrdiff_t zero = 0
+    cdef fcnn_bsource bs
+    bs.src, bs.ntaps, bs.tap_off = &w[0, 0, 0, 0], 1, &zero
+    bs.rows, bs.row_stride, bs.col_stride = g.k, f, 1
+    _run_gemm(&g, &bs, &w[0, 0, 0, 0], nthreads)
     return y
 
 
@@ -178,6 +185,8 @@ cdef int _conv2d_dw(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1
                     Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
                     Py_ssize_t pt, Py_ssize_t pl, floating[:, :, :, ::1] dw,
                     floating[::1] db, int nthreads) except -1:
+    """dW and db: tasks of (part of the output pixels) x (block of FCNN_DW_NC rows of K);
+    each part writes its own partial sums, which are then added in part order."""
     cdef Py_ssize_t n = dy.shape[0], oh = dy.shape[1], ow = dy.shape[2], f = dy.shape[3]
     cdef Py_ssize_t c = x.shape[3]
     cdef Py_ssize_t m = n * oh * ow, k = kh * kw * c
@@ -185,10 +194,12 @@ cdef int _conv2d_dw(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1
     nparts = max(1, min(nparts, DW_PARTIALS_BUDGET // max(1, f * k * <Py_ssize_t>sizeof(floating))))
     cdef Py_ssize_t part_rows = _cdiv(m, nparts)
     nparts = _cdiv(m, part_rows)
+    cdef Py_ssize_t kblocks = _cdiv(k, FCNN_DW_NC)
     cdef Py_ssize_t[::1] tap_h = np.repeat(np.arange(kh, dtype=np.intp), kw)
     cdef Py_ssize_t[::1] tap_w = np.tile(np.arange(kw, dtype=np.intp), kh)
     cdef fcnn_conv_dw g
     g.x.src = &x[0, 0, 0, 0]
+    g.x.zeros = NULL
     g.x.src_h, g.x.src_w, g.x.src_c = x.shape[1], x.shape[2], c
     g.x.ntaps, g.x.tap_h, g.x.tap_w = kh * kw, <const ptrdiff_t *>&tap_h[0], <const ptrdiff_t *>&tap_w[0]
     g.x.rows_h, g.x.rows_w = oh, ow
@@ -200,44 +211,59 @@ cdef int _conv2d_dw(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1
         wsz = fcnn_conv_dw_workspace_f32(f)
     else:
         wsz = fcnn_conv_dw_workspace_f64(f)
-    cdef int nt = _team(nthreads, nparts, <double>m * k * f)
-    cdef floating *partials = <floating *>fcnn_aligned_alloc(
-        <size_t>(nparts * f * k) * sizeof(floating))
+    cdef int nt = _team(nthreads, nparts * kblocks, <double>m * k * f)
+    cdef Py_ssize_t size = k * f, chunk = 4096
+    cdef Py_ssize_t nchunks = _cdiv(size, chunk)
+    cdef int nt_reduce = _team(nthreads, nchunks, <double>nparts * size * 8)
+    # One part writes straight into dw; several write partial sums that are added after.
+    cdef floating *partials = &dw[0, 0, 0, 0] if nparts == 1 else <floating *>fcnn_aligned_alloc(
+        <size_t>(nparts * size) * sizeof(floating))
     cdef floating *dbp = <floating *>fcnn_aligned_alloc(<size_t>(nparts * f) * sizeof(floating))
-    cdef floating *work = <floating *>fcnn_aligned_alloc(
-        max(nt * wsz, <size_t>(nt * k)) * sizeof(floating))
-    cdef Py_ssize_t p, p0, ff, q
+    cdef floating *work = <floating *>fcnn_aligned_alloc(nt * wsz * sizeof(floating))
+    cdef Py_ssize_t task, p, p0, k0, e, q, ff
     cdef int tid
-    cdef int nt_reduce = <int>max(1, min(<Py_ssize_t>nt, f))
     cdef floating acc
     try:
         if partials == NULL or dbp == NULL or work == NULL:
             raise MemoryError("could not allocate the weight-gradient workspace")
         with nogil:
-            for p in prange(nparts, schedule="static", num_threads=nt):
+            for task in prange(nparts * kblocks, schedule="static", num_threads=nt):
                 tid = threadid()
+                p = task // kblocks
+                p0 = p * part_rows
+                k0 = (task - p * kblocks) * FCNN_DW_NC
+                if floating is float:
+                    fcnn_conv_dw_tile_f32(&g, p0, min(part_rows, m - p0), k0,
+                                          min(<Py_ssize_t>FCNN_DW_NC, k - k0),
+                                          partials + p * f * k, work + tid * wsz)
+                else:
+                    fcnn_conv_dw_tile_f64(&g, p0, min(part_rows, m - p0), k0,
+                                          min(<Py_ssize_t>FCNN_DW_NC, k - k0),
+                                          partials + p * f * k, work + tid * wsz)
+            for p in range(nparts):
                 p0 = p * part_rows
                 if floating is float:
-                    fcnn_conv_dw_chunk_f32(&g, p0, min(part_rows, m - p0), partials + p * f * k,
-                                           dbp + p * f, work + tid * wsz)
+                    fcnn_column_sums_f32(&dy[0, 0, 0, 0] + p0 * f, min(part_rows, m - p0), f,
+                                         dbp + p * f)
                 else:
-                    fcnn_conv_dw_chunk_f64(&g, p0, min(part_rows, m - p0), partials + p * f * k,
-                                           dbp + p * f, work + tid * wsz)
-            for ff in prange(f, schedule="static", num_threads=nt_reduce):
-                tid = threadid()
-                if floating is float:
-                    fcnn_reduce_partials_f32(partials, nparts, f, k, ff, ff + 1, &dw[0, 0, 0, 0],
-                                             work + tid * k)
-                else:
-                    fcnn_reduce_partials_f64(partials, nparts, f, k, ff, ff + 1, &dw[0, 0, 0, 0],
-                                             work + tid * k)
+                    fcnn_column_sums_f64(&dy[0, 0, 0, 0] + p0 * f, min(part_rows, m - p0), f,
+                                         dbp + p * f)
+            if nparts > 1:
+                for e in prange(nchunks, schedule="static", num_threads=nt_reduce):
+                    if floating is float:
+                        fcnn_sum_parts_f32(partials, nparts, size, e * chunk,
+                                           min(size, (e + 1) * chunk), &dw[0, 0, 0, 0])
+                    else:
+                        fcnn_sum_parts_f64(partials, nparts, size, e * chunk,
+                                           min(size, (e + 1) * chunk), &dw[0, 0, 0, 0])
             for ff in range(f):
                 acc = dbp[ff]
                 for q in range(1, nparts):
                     acc = acc + dbp[q * f + ff]
                 db[ff] = acc
     finally:
-        fcnn_aligned_free(partials)
+        if nparts > 1:
+            fcnn_aligned_free(partials)
         fcnn_aligned_free(dbp)
         fcnn_aligned_free(work)
     return 0
@@ -262,7 +288,7 @@ cdef int _conv2d_dx_direct(const floating[:, :, :, ::1] dy, const floating[:, :,
     return 0
 
 
-cdef int _conv2d_dx_gemm(const floating[:, :, :, ::1] dy, w_array,
+cdef int _conv2d_dx_gemm(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1] w,
                          Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pt, Py_ssize_t pl,
                          floating[:, :, :, ::1] dx, int nthreads) except -1:
     """dx as one implicit GEMM per stride phase: the dx pixels with (ih + pt) % sh == rh and
@@ -271,10 +297,10 @@ cdef int _conv2d_dx_gemm(const floating[:, :, :, ::1] dy, w_array,
     cdef Py_ssize_t n = dy.shape[0], oh = dy.shape[1], ow = dy.shape[2], f = dy.shape[3]
     cdef Py_ssize_t h = dx.shape[1], wd = dx.shape[2], c = dx.shape[3]
     cdef Py_ssize_t rh, rw, q0h, q0w, nqh, nqw, nth, ntw
-    cdef Py_ssize_t[::1] tap_h, tap_w
-    cdef const floating[:, ::1] bmat
+    cdef Py_ssize_t kh = w.shape[0], kw = w.shape[1]
+    cdef Py_ssize_t[::1] tap_h, tap_w, tap_off
     cdef fcnn_conv_gemm g
-    kh, kw = w_array.shape[0], w_array.shape[1]
+    cdef fcnn_bsource bs
     for rh in range(sh):
         q0h = -_floordiv(rh - pt, sh)
         nqh = _floordiv(h - 1 + pt - rh, sh) - q0h + 1
@@ -289,9 +315,11 @@ cdef int _conv2d_dx_gemm(const floating[:, :, :, ::1] dy, w_array,
                 continue
             tap_h = np.repeat(-np.arange(nth, dtype=np.intp), ntw)
             tap_w = np.tile(-np.arange(ntw, dtype=np.intp), nth)
-            bmat = np.ascontiguousarray(
-                w_array[rh::sh, rw::sw].transpose(0, 1, 3, 2).reshape(nth * ntw * f, c))
+            # B[t*F + f][c] = w[kh_t, kw_t, c, f]: each tap's (C, F) slice read transposed.
+            tap_off = ((np.repeat(np.arange(rh, kh, sh, dtype=np.intp), ntw) * kw
+                        + np.tile(np.arange(rw, kw, sw, dtype=np.intp), nth)) * c * f)
             g.a.src = &dy[0, 0, 0, 0]
+            g.a.zeros = NULL
             g.a.src_h, g.a.src_w, g.a.src_c = oh, ow, f
             g.a.ntaps, g.a.tap_h, g.a.tap_w = nth * ntw, <const ptrdiff_t *>&tap_h[0], <const ptrdiff_t *>&tap_w[0]
             g.a.rows_h, g.a.rows_w = nqh, nqw
@@ -303,7 +331,9 @@ cdef int _conv2d_dx_gemm(const floating[:, :, :, ::1] dy, w_array,
             g.m, g.k, g.n = n * nqh * nqw, nth * ntw * f, c
             g.bias = NULL
             g.relu = 0
-            _run_gemm(&g, &bmat[0, 0], nthreads)
+            bs.src, bs.ntaps, bs.tap_off = &w[0, 0, 0, 0], nth * ntw, <const ptrdiff_t *>&tap_off[0]
+            bs.rows, bs.row_stride, bs.col_stride = f, 1, f
+            _run_gemm(&g, &bs, &w[0, 0, 0, 0], nthreads)
     return 0
 
 
@@ -336,5 +366,5 @@ def conv2d_backward(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1
             alloc = np.zeros if (sh > kh or sw > kw) else np.empty
             dx = alloc((x.shape[0], x.shape[1], x.shape[2], c), dtype=dtype)
             dxv = dx
-            _conv2d_dx_gemm(dy, np.asarray(w), sh, sw, pt, pl, dxv, nthreads)
+            _conv2d_dx_gemm(dy, w, sh, sw, pt, pl, dxv, nthreads)
     return dx, dw, db
