@@ -1,0 +1,97 @@
+"""Conv2D over NHWC images with an HWIO kernel, through ``fastcnn.ops``."""
+import numbers
+
+import numpy as np
+
+from .. import _geometry, activations, initializers, ops
+from .base import Layer
+
+__all__ = ["Conv2D"]
+
+
+def conv2d_forward(x, kernel, bias, strides, padding):
+    """The convolution (bias included) before the activation: the one place a fused
+    conv + bias + activation kernel would plug in."""
+    return ops.conv2d(x, kernel, bias, strides=strides, padding=padding)
+
+
+def conv2d_backward(dz, x, kernel, strides, padding, need_input_grad):
+    """(dx or None, dkernel, dbias) from the gradient ``dz`` of the convolution's output."""
+    dx, dw, db = ops.conv2d_backward(dz, x, kernel, strides=strides, padding=padding)
+    return (dx if need_input_grad else None), dw, db
+
+
+def check_channels_last(data_format):
+    if data_format not in (None, "channels_last"):
+        raise ValueError(f"fastcnn is channels_last (NHWC) only, got data_format={data_format!r}")
+
+
+class Conv2D(Layer):
+    """2-D convolution: ``activation(conv2d(inputs, kernel) + bias)``.
+
+    ``kernel_size`` and ``strides`` take an int or a pair; ``padding`` is ``"valid"`` or
+    ``"same"`` (TensorFlow's split of the padding). The kernel has shape
+    ``(kh, kw, in_channels, filters)`` and starts from ``kernel_initializer`` (Glorot uniform
+    with fans ``kh*kw*in`` and ``kh*kw*filters``); the bias starts at zero.
+    """
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
+                 use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 input_shape=None, *, data_format=None, **kwargs):
+        super().__init__(input_shape=input_shape, **kwargs)
+        if isinstance(filters, bool) or not isinstance(filters, (numbers.Integral, np.integer)):
+            raise TypeError(f"filters must be a positive int, got {filters!r}")
+        if filters < 1:
+            raise ValueError(f"filters must be a positive int, got {filters!r}")
+        check_channels_last(data_format)
+        self.filters = int(filters)
+        self.kernel_size = _geometry.pair(kernel_size, "kernel_size")
+        self.strides = _geometry.pair(strides, "strides")
+        self.padding = _geometry.padding_mode(padding)
+        self._init_activation(activation)
+        if not isinstance(use_bias, bool):
+            raise TypeError(f"use_bias must be a bool, got {use_bias!r}")
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel = self.bias = None
+        self._x = None
+
+    def build(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(f'layer "{self.name}" needs NHWC inputs of rank 4 '
+                             f"(batch, height, width, channels), got shape {input_shape}")
+        self.compute_output_shape(input_shape)
+        self.kernel = self.add_weight(self.kernel_size + (input_shape[-1], self.filters),
+                                      self.kernel_initializer)
+        if self.use_bias:
+            self.bias = self.add_weight((self.filters,), self.bias_initializer)
+
+    def compute_output_shape(self, input_shape):
+        geo = _geometry.output_geometry(input_shape[1:3], self.kernel_size, self.strides,
+                                        self.padding, "kernel_size")
+        return (input_shape[0], geo.out_h, geo.out_w, self.filters)
+
+    def call(self, inputs, training=False):
+        return self._apply_activation(self._linear(inputs, training), training)
+
+    def _linear(self, inputs, training):
+        self._x = inputs if training else None
+        bias = self.bias if self.use_bias else None
+        return conv2d_forward(inputs, self.kernel, bias, self.strides, self.padding)
+
+    def _backward(self, dy, need_input_grad):
+        dz = self._activation_backward(dy)
+        dx, dw, db = conv2d_backward(dz, self._x, self.kernel, self.strides, self.padding,
+                                     need_input_grad)
+        if self.trainable:
+            self.grads = [dw, db] if self.use_bias else [dw]
+        return dx
+
+    def get_config(self):
+        return dict(super().get_config(), filters=self.filters,
+                    kernel_size=list(self.kernel_size), strides=list(self.strides),
+                    padding=self.padding, activation=activations.serialize(self.activation),
+                    use_bias=self.use_bias,
+                    kernel_initializer=initializers.serialize(self.kernel_initializer),
+                    bias_initializer=initializers.serialize(self.bias_initializer))

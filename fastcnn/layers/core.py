@@ -1,0 +1,170 @@
+"""Dense, Flatten, Dropout and Activation."""
+import math
+import numbers
+
+import numpy as np
+
+from .. import activations, initializers, utils
+from .base import Layer
+
+__all__ = ["Dense", "Flatten", "Dropout", "Activation"]
+
+
+def _positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
+        raise TypeError(f"{name} must be a positive int, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+class Dense(Layer):
+    """``activation(inputs @ kernel + bias)`` over the last axis.
+
+    The kernel has shape ``(input_dim, units)`` and starts from ``kernel_initializer``
+    (Glorot uniform); the bias starts at zero. Inputs of rank > 2 are transformed along their
+    last axis, as in Keras.
+    """
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", input_shape=None, *, input_dim=None, **kwargs):
+        if input_dim is not None:
+            input_shape = (_positive_int(input_dim, "input_dim"),)
+        super().__init__(input_shape=input_shape, **kwargs)
+        self.units = _positive_int(units, "units")
+        self._init_activation(activation)
+        if not isinstance(use_bias, bool):
+            raise TypeError(f"use_bias must be a bool, got {use_bias!r}")
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel = self.bias = None
+        self._x = None
+
+    def build(self, input_shape):
+        if len(input_shape) < 2:
+            raise ValueError(f'layer "{self.name}" needs inputs of rank >= 2 (batch, features), '
+                             f"got shape {input_shape}")
+        self.kernel = self.add_weight((input_shape[-1], self.units), self.kernel_initializer)
+        if self.use_bias:
+            self.bias = self.add_weight((self.units,), self.bias_initializer)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def call(self, inputs, training=False):
+        return self._apply_activation(self._linear(inputs, training), training)
+
+    def _linear(self, inputs, training):
+        x = inputs.reshape(-1, inputs.shape[-1])
+        z = np.matmul(x, self.kernel)
+        if self.use_bias:
+            z += self.bias
+        self._x = x if training else None
+        return z.reshape(inputs.shape[:-1] + (self.units,))
+
+    def _backward(self, dy, need_input_grad):
+        dz = self._activation_backward(dy).reshape(-1, self.units)
+        if self.trainable:
+            if not self.grads:
+                self.grads = [np.empty_like(w) for w in self._weights]
+            np.matmul(self._x.T, dz, out=self.grads[0])
+            if self.use_bias:
+                np.sum(dz, axis=0, out=self.grads[1])
+        if not need_input_grad:
+            return None
+        return np.matmul(dz, self.kernel.T).reshape(dy.shape[:-1] + (self.kernel.shape[0],))
+
+    def get_config(self):
+        return dict(super().get_config(), units=self.units,
+                    activation=activations.serialize(self.activation), use_bias=self.use_bias,
+                    kernel_initializer=initializers.serialize(self.kernel_initializer),
+                    bias_initializer=initializers.serialize(self.bias_initializer))
+
+
+class Flatten(Layer):
+    """Collapse every axis but the batch axis, in row-major (H, W, C) order."""
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"fastcnn is channels_last only, got data_format={data_format!r}")
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], math.prod(input_shape[1:]))
+
+    def call(self, inputs, training=False):
+        return inputs.reshape(inputs.shape[0], -1)
+
+    def _backward(self, dy, need_input_grad):
+        return dy.reshape((dy.shape[0],) + self.input_shape[1:]) if need_input_grad else None
+
+
+class Dropout(Layer):
+    """In training, zero each input with probability ``rate`` and scale the others by
+    ``1 / (1 - rate)``; the identity otherwise. ``noise_shape`` (``None`` entries take the input's
+    size) lets a mask be shared along axes. Masks come from :func:`fastcnn.utils.rng`, or from
+    a generator of the layer's own when ``seed`` is given."""
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(rate, bool) or not isinstance(rate, numbers.Real):
+            raise TypeError(f"rate must be a number in [0, 1), got {rate!r}")
+        if not 0 <= rate < 1:
+            raise ValueError(f"rate must be in [0, 1), got {rate!r}")
+        self.rate = float(rate)
+        self.noise_shape = (None if noise_shape is None
+                            else tuple(None if d is None else int(d) for d in noise_shape))
+        if seed is not None and (isinstance(seed, bool)
+                                 or not isinstance(seed, (numbers.Integral, np.integer))):
+            raise TypeError(f"seed must be an int or None, got {seed!r}")
+        self.seed = seed
+        self._generator = None if seed is None else np.random.default_rng(seed)
+        self._mask = None
+
+    def build(self, input_shape):
+        if self.noise_shape is not None and len(self.noise_shape) != len(input_shape):
+            raise ValueError(f'layer "{self.name}": noise_shape {self.noise_shape} must have the '
+                             f"rank of the input shape {input_shape}")
+
+    def call(self, inputs, training=False):
+        self._mask = None
+        if not training or self.rate == 0:
+            return inputs
+        shape = inputs.shape
+        if self.noise_shape is not None:
+            shape = tuple(n if d is None else d for d, n in zip(self.noise_shape, inputs.shape))
+        gen = self._generator if self._generator is not None else utils.rng()
+        keep = gen.random(shape, dtype=inputs.dtype) >= self.rate
+        self._mask = keep.astype(inputs.dtype) * inputs.dtype.type(1 / (1 - self.rate))
+        return inputs * self._mask
+
+    def _backward(self, dy, need_input_grad):
+        if not need_input_grad:
+            return None
+        return dy if self._mask is None else dy * self._mask
+
+    def get_config(self):
+        noise = None if self.noise_shape is None else list(self.noise_shape)
+        return dict(super().get_config(), rate=self.rate, noise_shape=noise, seed=self.seed)
+
+
+class Activation(Layer):
+    """Apply an activation by name: ``"relu"``, ``"softmax"``, ``"sigmoid"``, ``"tanh"``,
+    ``"linear"``."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self._init_activation(activation)
+
+    def call(self, inputs, training=False):
+        return self._apply_activation(inputs, training, inplace=False)
+
+    def _linear(self, inputs, training):
+        return inputs
+
+    def _backward(self, dy, need_input_grad):
+        return self._activation_backward(dy) if need_input_grad else None
+
+    def get_config(self):
+        return dict(super().get_config(), activation=activations.serialize(self.activation))

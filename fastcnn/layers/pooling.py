@@ -1,0 +1,65 @@
+"""MaxPooling2D and AveragePooling2D over NHWC images, through ``fastcnn.ops``."""
+from .. import _geometry, ops
+from .base import Layer
+from .conv import check_channels_last
+
+__all__ = ["MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D"]
+
+
+class _Pooling2D(Layer):
+    """Shared arguments and shape logic; subclasses name the two ops they run."""
+
+    _op_names = None   # (forward, backward) names in fastcnn.ops
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        check_channels_last(data_format)
+        self.pool_size = _geometry.pair(pool_size, "pool_size")
+        self.strides = (self.pool_size if strides is None
+                        else _geometry.pair(strides, "strides"))
+        self.padding = _geometry.padding_mode(padding)
+        self._x = None
+
+    def build(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(f'layer "{self.name}" needs NHWC inputs of rank 4 '
+                             f"(batch, height, width, channels), got shape {input_shape}")
+
+    def compute_output_shape(self, input_shape):
+        geo = _geometry.output_geometry(input_shape[1:3], self.pool_size, self.strides,
+                                        self.padding, "pool_size")
+        return (input_shape[0], geo.out_h, geo.out_w, input_shape[3])
+
+    def call(self, inputs, training=False):
+        self._x = inputs if training else None
+        forward = getattr(ops, self._op_names[0])
+        return forward(inputs, self.pool_size, self.strides, self.padding)
+
+    def _backward(self, dy, need_input_grad):
+        if not need_input_grad:
+            return None
+        backward = getattr(ops, self._op_names[1])
+        return backward(dy, self._x, self.pool_size, self.strides, self.padding)
+
+    def get_config(self):
+        return dict(super().get_config(), pool_size=list(self.pool_size),
+                    strides=list(self.strides), padding=self.padding)
+
+
+class MaxPooling2D(_Pooling2D):
+    """Maximum over ``pool_size`` windows moved by ``strides`` (default: ``pool_size``);
+    ``"same"`` padding never returns a pad value."""
+
+    _op_names = ("max_pool2d", "max_pool2d_backward")
+
+
+class AveragePooling2D(_Pooling2D):
+    """Mean over ``pool_size`` windows moved by ``strides`` (default: ``pool_size``);
+    ``"same"`` padding divides by the number of real inputs in each window."""
+
+    _op_names = ("avg_pool2d", "avg_pool2d_backward")
+
+
+MaxPool2D = MaxPooling2D
+AvgPool2D = AveragePooling2D

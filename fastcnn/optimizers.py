@@ -1,0 +1,280 @@
+"""SGD, Adam and RMSprop with Keras 3's defaults and update formulas.
+
+Variables are NumPy arrays updated in place; each optimizer keeps its slot arrays (moments,
+velocities) in the variables' dtype and one shared scratch buffer, so a step allocates nothing.
+``iterations`` counts the steps applied so far (Keras' ``optimizer.iterations``).
+"""
+import math
+import numbers
+
+import numpy as np
+
+__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "get", "serialize"]
+
+
+def _number(value, name, low=0.0, high=None, high_open=False):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or value < low or (
+            high is not None and (value >= high if high_open else value > high)):
+        bound = "" if high is None else (f" and {'<' if high_open else '<='} {high}")
+        raise ValueError(f"{name} must be >= {low}{bound}, got {value!r}")
+    return value
+
+
+class Optimizer:
+    """Base class: :meth:`apply` runs ``update_step`` on each (gradient, variable) pair."""
+
+    _slot_names = ()
+
+    def __init__(self, learning_rate, name=None):
+        self.learning_rate = _number(learning_rate, "learning_rate")
+        self.name = name or type(self).__name__.lower()
+        self.iterations = 0
+        self._variables = None
+        self._slots = {}
+        self._scratch = {}
+
+    # -- state -------------------------------------------------------------------------------
+    def build(self, variables):
+        """Create the slot arrays for ``variables`` (called by the first :meth:`apply`)."""
+        self._variables = list(variables)
+        self._slots = {slot: [np.zeros_like(v) for v in self._variables]
+                       for slot in self._active_slots()}
+        sizes = {}
+        for v in self._variables:
+            sizes[v.dtype] = max(sizes.get(v.dtype, 0), v.size)
+        self._scratch = {dtype: np.empty(size, dtype=dtype) for dtype, size in sizes.items()}
+
+    def _active_slots(self):
+        return self._slot_names
+
+    @property
+    def variables(self):
+        """``[iterations, *slot arrays]``: everything needed to resume training."""
+        out = [np.array(self.iterations, dtype=np.int64)]
+        for slot in self._active_slots():
+            out.extend(self._slots.get(slot, []))
+        return out
+
+    def set_state(self, arrays, variables):
+        """Restore :attr:`variables` saved from an optimizer built on the same variables."""
+        self.build(variables)
+        expected = self.variables
+        if len(arrays) != len(expected):
+            raise ValueError(f"optimizer state has {len(arrays)} arrays, expected "
+                             f"{len(expected)} for {type(self).__name__}")
+        for i, (new, old) in enumerate(zip(arrays, expected)):
+            if np.shape(new) != old.shape:
+                raise ValueError(f"optimizer state array {i} has shape {np.shape(new)}, "
+                                 f"expected {old.shape}")
+        self.iterations = int(arrays[0])
+        for new, old in zip(arrays[1:], expected[1:]):
+            np.copyto(old, new, casting="same_kind")
+
+    # -- updates -----------------------------------------------------------------------------
+    def apply_gradients(self, grads_and_vars):
+        """Keras' form: an iterable of ``(gradient, variable)`` pairs."""
+        pairs = list(grads_and_vars)
+        self.apply([g for g, _ in pairs], [v for _, v in pairs])
+
+    def apply(self, grads, variables):
+        """Update each array of ``variables`` in place from the matching gradient."""
+        grads, variables = list(grads), list(variables)
+        if len(grads) != len(variables):
+            raise ValueError(f"got {len(grads)} gradients for {len(variables)} variables")
+        if self._variables is None:
+            self.build(variables)
+        elif len(variables) != len(self._variables) or any(
+                v is not w for v, w in zip(variables, self._variables)):
+            raise ValueError(f"{type(self).__name__} was built for other variables; "
+                             "create a new optimizer for another model")
+        for i, (g, v) in enumerate(zip(grads, variables)):
+            g = np.asarray(g)
+            if g.shape != v.shape:
+                raise ValueError(f"gradient {i} has shape {g.shape} but its variable has "
+                                 f"shape {v.shape}")
+            if g.dtype != v.dtype:
+                g = g.astype(v.dtype)
+            tmp = self._scratch[v.dtype][:v.size].reshape(v.shape)
+            self.update_step(g, v, i, tmp)
+        self.iterations += 1
+
+    def update_step(self, gradient, variable, index, tmp):
+        """Update ``variable`` in place; ``tmp`` is scratch of the same shape and dtype."""
+        raise NotImplementedError
+
+    # -- config ------------------------------------------------------------------------------
+    def get_config(self):
+        return {"name": self.name, "learning_rate": self.learning_rate}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class SGD(Optimizer):
+    """Gradient descent with optional (Nesterov) momentum.
+
+    With momentum: ``m = momentum*m - lr*g``; then ``var += m``, or with Nesterov
+    ``var += momentum*m - lr*g``. Without: ``var -= lr*g``.
+    """
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name=None):
+        super().__init__(learning_rate, name)
+        self.momentum = _number(momentum, "momentum", 0.0, 1.0)
+        if not isinstance(nesterov, bool):
+            raise TypeError(f"nesterov must be a bool, got {nesterov!r}")
+        self.nesterov = nesterov
+
+    def _active_slots(self):
+        return ("momentums",) if self.momentum != 0 else ()
+
+    def update_step(self, g, var, i, tmp):
+        lr = self.learning_rate
+        np.multiply(g, lr, out=tmp)
+        if self.momentum == 0:
+            var -= tmp
+            return
+        m = self._slots["momentums"][i]
+        m *= self.momentum
+        m -= tmp
+        if self.nesterov:
+            var -= tmp
+            np.multiply(m, self.momentum, out=tmp)
+            var += tmp
+        else:
+            var += m
+
+    def get_config(self):
+        return dict(super().get_config(), momentum=self.momentum, nesterov=self.nesterov)
+
+
+class Adam(Optimizer):
+    """Adam as in Keras 3.
+
+    ``alpha = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)``; ``m += (g - m) * (1 - beta_1)``;
+    ``v += (g**2 - v) * (1 - beta_2)``; ``var -= alpha * m / (sqrt(v) + epsilon)``, with
+    ``v`` replaced by its running maximum when ``amsgrad``.
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 amsgrad=False, name=None):
+        super().__init__(learning_rate, name)
+        self.beta_1 = _number(beta_1, "beta_1", 0.0, 1.0, high_open=True)
+        self.beta_2 = _number(beta_2, "beta_2", 0.0, 1.0, high_open=True)
+        self.epsilon = _number(epsilon, "epsilon")
+        if not isinstance(amsgrad, bool):
+            raise TypeError(f"amsgrad must be a bool, got {amsgrad!r}")
+        self.amsgrad = amsgrad
+
+    def _active_slots(self):
+        return ("momentums", "velocities") + (("velocity_hats",) if self.amsgrad else ())
+
+    def update_step(self, g, var, i, tmp):
+        t = self.iterations + 1
+        alpha = self.learning_rate * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        m, v = self._slots["momentums"][i], self._slots["velocities"][i]
+        np.subtract(g, m, out=tmp)
+        tmp *= 1 - self.beta_1
+        m += tmp
+        np.square(g, out=tmp)
+        tmp -= v
+        tmp *= 1 - self.beta_2
+        v += tmp
+        if self.amsgrad:
+            v_hat = self._slots["velocity_hats"][i]
+            np.maximum(v_hat, v, out=v_hat)
+            v = v_hat
+        np.sqrt(v, out=tmp)
+        tmp += self.epsilon
+        np.divide(m, tmp, out=tmp)
+        tmp *= alpha
+        var -= tmp
+
+    def get_config(self):
+        return dict(super().get_config(), beta_1=self.beta_1, beta_2=self.beta_2,
+                    epsilon=self.epsilon, amsgrad=self.amsgrad)
+
+
+class RMSprop(Optimizer):
+    """RMSprop as in Keras 3.
+
+    ``v = rho*v + (1 - rho)*g**2``; ``increment = lr*g / sqrt(v + epsilon)`` (centered:
+    ``a = rho*a + (1 - rho)*g`` and ``sqrt(v - a**2 + epsilon)``); with momentum
+    ``mom = momentum*mom + increment`` and ``var -= mom``, else ``var -= increment``.
+    """
+
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
+                 centered=False, name=None):
+        super().__init__(learning_rate, name)
+        self.rho = _number(rho, "rho", 0.0, 1.0)
+        self.momentum = _number(momentum, "momentum", 0.0, 1.0)
+        self.epsilon = _number(epsilon, "epsilon")
+        if not isinstance(centered, bool):
+            raise TypeError(f"centered must be a bool, got {centered!r}")
+        self.centered = centered
+
+    def _active_slots(self):
+        return (("velocities",) + (("momentums",) if self.momentum > 0 else ())
+                + (("average_gradients",) if self.centered else ()))
+
+    def update_step(self, g, var, i, tmp):
+        v = self._slots["velocities"][i]
+        v *= self.rho
+        np.square(g, out=tmp)
+        tmp *= 1 - self.rho
+        v += tmp
+        if self.centered:
+            a = self._slots["average_gradients"][i]
+            a *= self.rho
+            np.multiply(g, 1 - self.rho, out=tmp)
+            a += tmp
+            np.square(a, out=tmp)
+            np.subtract(v, tmp, out=tmp)
+        else:
+            tmp[...] = v
+        tmp += self.epsilon
+        np.sqrt(tmp, out=tmp)
+        np.divide(g, tmp, out=tmp)
+        tmp *= self.learning_rate
+        if self.momentum > 0:
+            mom = self._slots["momentums"][i]
+            mom *= self.momentum
+            mom += tmp
+            var -= mom
+        else:
+            var -= tmp
+
+    def get_config(self):
+        return dict(super().get_config(), rho=self.rho, momentum=self.momentum,
+                    epsilon=self.epsilon, centered=self.centered)
+
+
+_BY_NAME = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
+_BY_CLASS = {cls.__name__: cls for cls in _BY_NAME.values()}
+
+
+def get(identifier):
+    """An optimizer from a name (``"sgd"``, ``"adam"``, ``"rmsprop"``), an :class:`Optimizer`,
+    or a ``{"class_name", "config"}`` dict; ``ValueError`` lists the names otherwise."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
+        return _BY_NAME[identifier.lower()]()
+    if (isinstance(identifier, dict) and identifier.get("class_name") in _BY_CLASS
+            and isinstance(identifier.get("config", {}), dict)):
+        try:
+            return _BY_CLASS[identifier["class_name"]].from_config(identifier.get("config", {}))
+        except TypeError as exc:
+            raise ValueError(f"invalid optimizer config {identifier!r}: {exc}") from None
+    raise ValueError(f"optimizer must be one of {sorted(_BY_NAME)} or a "
+                     f"fastcnn.optimizers.Optimizer, got {identifier!r}")
+
+
+def serialize(optimizer):
+    """``{"class_name", "config"}`` that :func:`get` maps back to ``optimizer``."""
+    if type(optimizer).__name__ not in _BY_CLASS:
+        raise ValueError(f"cannot serialize the custom optimizer {optimizer!r}")
+    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}

@@ -1,0 +1,240 @@
+"""Model files: a zip archive of ``config.json`` plus one ``.npy`` entry per array.
+
+Layout (format version 1)::
+
+    config.json              {"format": "fastcnn.model", "format_version": 1, "model": {...},
+                              "compile": {...} or null, "weights": [...], "optimizer": [...]}
+    weights/00000.npy ...    the model's weights, in get_weights() order
+    optimizer/00000.npy ...  the optimizer's iterations and slots (resuming training)
+
+Saving writes a temporary file in the destination's folder, fsyncs it and renames it over the
+destination (``os.replace``), so a crash or an error mid-save leaves any previous file intact.
+Loading never unpickles (``allow_pickle=False``) and checks every array header against the
+shape the configuration implies before reading its data; a truncated, corrupted or foreign
+file raises ``ValueError``.
+"""
+import io
+import json
+import os
+import struct
+import tempfile
+import zipfile
+import zlib
+
+import numpy as np
+
+from . import __version__, losses, optimizers
+
+__all__ = ["save_model", "load_model"]
+
+FORMAT = "fastcnn.model"
+FORMAT_VERSION = 1
+_MAX_CONFIG_BYTES = 16 * 2**20
+_NPY_HEADER_ALLOWANCE = 2**16
+_ALLOWED_DTYPES = {np.dtype(np.float32), np.dtype(np.float64)}
+
+
+# ---- writing ------------------------------------------------------------------------------------
+def _write_array(archive, name, array):
+    """One array as a ``.npy`` entry (the unit a test interrupts to simulate a crash)."""
+    with archive.open(name, "w", force_zip64=array.nbytes > 2**30) as entry:
+        np.lib.format.write_array(entry, np.asarray(array), allow_pickle=False)
+
+
+def _config(model, weight_names, optimizer_names):
+    compile_config = None
+    if model.compiled:
+        compile_config = {"optimizer": optimizers.serialize(model.optimizer),
+                          "loss": losses.serialize(model.loss),
+                          "metrics": list(model.metrics_names[1:])}
+    return {"format": FORMAT, "format_version": FORMAT_VERSION, "fastcnn_version": __version__,
+            "model": {"class_name": type(model).__name__, "config": model.get_config()},
+            "compile": compile_config, "weights": weight_names, "optimizer": optimizer_names}
+
+
+def _optimizer_state(model):
+    opt = model.optimizer
+    if not model.compiled or opt._variables is None:
+        return []
+    built_for = opt._variables
+    own = model.trainable_weights
+    if len(built_for) != len(own) or any(a is not b for a, b in zip(built_for, own)):
+        return []
+    return opt.variables
+
+
+def _write_model(model, stream):
+    weights = model.get_weights()
+    state = _optimizer_state(model)
+    weight_names = [f"weights/{i:05d}.npy" for i in range(len(weights))]
+    optimizer_names = [f"optimizer/{i:05d}.npy" for i in range(len(state))]
+    config = json.dumps(_config(model, weight_names, optimizer_names), indent=1, allow_nan=False)
+    with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("config.json", config)
+        for name, array in zip(weight_names + optimizer_names, weights + state):
+            _write_array(archive, name, array)
+
+
+def _new_file_mode(path):
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def save_model(model, filepath):
+    """Write ``model`` to ``filepath`` atomically (see the module docstring)."""
+    path = os.fspath(filepath)
+    if not isinstance(path, str):
+        path = os.fsdecode(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
+                               dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            _write_model(model, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(tmp, _new_file_mode(path))
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    try:   # make the rename itself durable; not every platform can open a folder
+        dir_fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+# ---- reading ------------------------------------------------------------------------------------
+class _Invalid(ValueError):
+    pass
+
+
+def _read_entry(archive, name, max_bytes, path):
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        raise _Invalid(f"{path!r} is not a fastcnn model file: it has no {name!r}") from None
+    if info.file_size > max_bytes:
+        raise _Invalid(f"{path!r}: entry {name!r} is {info.file_size} bytes, more than the "
+                       f"{max_bytes} it can hold")
+    return archive.read(name)
+
+
+def _read_array(archive, name, shape, path, dtypes=_ALLOWED_DTYPES):
+    """The array stored in ``name``, whose header must announce ``shape`` and one of ``dtypes``."""
+    expected_bytes = int(np.prod(shape, dtype=np.int64)) * 8
+    data = _read_entry(archive, name, expected_bytes + _NPY_HEADER_ALLOWANCE, path)
+    stream = io.BytesIO(data)
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            header = np.lib.format.read_array_header_1_0(stream)
+        elif version == (2, 0):
+            header = np.lib.format.read_array_header_2_0(stream)
+        else:
+            raise ValueError(f"unsupported .npy version {version}")
+    except ValueError as exc:
+        raise _Invalid(f"{path!r}: entry {name!r} is not a valid .npy array ({exc})") from None
+    stored_shape, _, dtype = header
+    if tuple(stored_shape) != tuple(shape) or dtype not in dtypes:
+        raise _Invalid(f"{path!r}: entry {name!r} holds a {dtype} array of shape "
+                       f"{tuple(stored_shape)}, expected shape {tuple(shape)} of "
+                       f"{' or '.join(sorted(d.name for d in dtypes))}")
+    stream.seek(0)
+    try:
+        return np.lib.format.read_array(stream, allow_pickle=False)
+    except ValueError as exc:
+        raise _Invalid(f"{path!r}: entry {name!r} is truncated or corrupted ({exc})") from None
+
+
+def _parse_config(raw, path):
+    try:
+        config = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _Invalid(f"{path!r}: config.json is not valid JSON ({exc})") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise _Invalid(f"{path!r} is not a fastcnn model file (config.json has no "
+                       f"format={FORMAT!r})")
+    if config.get("format_version") != FORMAT_VERSION:
+        raise _Invalid(f"{path!r} has format version {config.get('format_version')!r}; this "
+                       f"fastcnn ({__version__}) reads version {FORMAT_VERSION}")
+    return config
+
+
+def _rebuild(config, path, compile):
+    from .models import Sequential
+    spec = config.get("model")
+    if not isinstance(spec, dict) or spec.get("class_name") != "Sequential":
+        raise _Invalid(f"{path!r}: the model config must describe a Sequential model")
+    try:
+        model = Sequential.from_config(spec["config"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise _Invalid(f"{path!r}: invalid model config ({type(exc).__name__}: {exc})") from None
+    compile_config = config.get("compile")
+    if compile and compile_config is not None:
+        try:
+            model.compile(optimizer=optimizers.get(compile_config["optimizer"]),
+                          loss=losses.get(compile_config["loss"]),
+                          metrics=compile_config["metrics"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _Invalid(f"{path!r}: invalid compile config ({type(exc).__name__}: "
+                           f"{exc})") from None
+    return model
+
+
+def _names(config, key, count, path):
+    names = config.get(key)
+    if (not isinstance(names, list) or len(names) != count
+            or not all(isinstance(n, str) for n in names)):
+        raise _Invalid(f"{path!r}: config.json lists {key} that do not match the model "
+                       f"({count} expected)")
+    return names
+
+
+def _load(archive, path, compile):
+    config = _parse_config(_read_entry(archive, "config.json", _MAX_CONFIG_BYTES, path), path)
+    model = _rebuild(config, path, compile)
+    expected = model.weights
+    names = _names(config, "weights", len(expected), path)
+    model.set_weights([_read_array(archive, n, w.shape, path) for n, w in zip(names, expected)])
+    state_names = config.get("optimizer") or []
+    if model.compiled and state_names:
+        opt = model.optimizer
+        opt.build(model.trainable_weights)
+        shapes = [v.shape for v in opt.variables]
+        names = _names(config, "optimizer", len(shapes), path)
+        state = [_read_array(archive, names[0], (), path, {np.dtype(np.int64)})]
+        state += [_read_array(archive, n, s, path) for n, s in zip(names[1:], shapes[1:])]
+        if int(state[0]) < 0:
+            raise _Invalid(f"{path!r}: negative optimizer iteration count")
+        opt.set_state(state, model.trainable_weights)
+    return model
+
+
+def load_model(filepath, compile=True):
+    """The model saved at ``filepath`` (compiled as saved when ``compile``)."""
+    path = os.fspath(filepath)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no model file at {path!r}")
+    try:
+        with zipfile.ZipFile(path, "r") as archive:
+            return _load(archive, path, compile)
+    except _Invalid as exc:
+        raise ValueError(str(exc)) from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error, struct.error,
+            NotImplementedError) as exc:
+        raise ValueError(f"{path!r} is not a valid fastcnn model file: it is truncated, "
+                         f"corrupted or not a zip archive ({type(exc).__name__}: {exc})") from None
