@@ -109,17 +109,24 @@ class BuildExt(build_ext):
         for ext in self.extensions:
             ext.extra_compile_args = base + (omp[0] if omp else [])
             ext.extra_link_args = omp[1] if omp else []
-            if ext.name == "fastcnn._conv":
+            if CORE_SOURCES[0] in ext.sources:
                 ext.extra_objects = list(isa_objects)
         super().build_extensions()
 
 
+# The C core (drivers, dispatch, portable kernels; the per-ISA objects are added in
+# build_extensions), linked into every extension that runs GEMM micro-kernels.
+CORE_SOURCES = ["csrc/dispatch.c", "csrc/conv.c", "csrc/gemm.c", "csrc/ukernel_generic.c"]
+CORE_DEPENDS = ["csrc/fastcnn_kernels.h", "csrc/conv_impl.h", "csrc/gemm_impl.h",
+                "csrc/ukernel_common.h", "csrc/ukernel_x86_impl.h"]
+
 extensions = [
-    Extension("fastcnn._conv",
-              ["fastcnn/_conv.pyx", "csrc/conv.c", "csrc/dispatch.c", "csrc/ukernel_generic.c"],
-              include_dirs=["csrc"], depends=["csrc/fastcnn_kernels.h", "csrc/conv_impl.h",
-                                              "csrc/ukernel_common.h"]),
+    Extension("fastcnn._conv", ["fastcnn/_conv.pyx"] + CORE_SOURCES, include_dirs=["csrc"],
+              depends=CORE_DEPENDS),
+    Extension("fastcnn._gemm", ["fastcnn/_gemm.pyx"] + CORE_SOURCES, include_dirs=["csrc"],
+              depends=CORE_DEPENDS),
     Extension("fastcnn._pool", ["fastcnn/_pool.pyx"]),
+    Extension("fastcnn._elementwise", ["fastcnn/_elementwise.pyx"]),
 ]
 
 setup(

@@ -67,6 +67,22 @@ void FN(fcnn_pack_bsource)(const fcnn_bsource *s, ptrdiff_t n, int nr, T *out)
     }
 }
 
+/* fcnn_pack_b of b where mask > 0, zeros elsewhere (mask laid out like b). */
+static void FN(pack_b_masked)(const T *b, const T *mask, ptrdiff_t ldb, ptrdiff_t k,
+                              ptrdiff_t n, int nr, T *out)
+{
+    for (ptrdiff_t j0 = 0; j0 < n; j0 += nr) {
+        const ptrdiff_t width = FN(min_idx)(nr, n - j0);
+        for (ptrdiff_t p = 0; p < k; ++p) {
+            const T *src = b + p * ldb + j0, *keep = mask + p * ldb + j0;
+            ptrdiff_t j = 0;
+            for (; j < width; ++j) out[j] = keep[j] > 0 ? src[j] : (T)0;
+            for (; j < nr; ++j) out[j] = 0;
+            out += nr;
+        }
+    }
+}
+
 /* B block for dW: reduction over GEMM rows [p0, p0 + pc) (steps), columns [k0, k0 + kn) of
  * the reduction index k = t*C + c (lanes), in panels of nr lanes: out[jp][p][nr]. */
 static void FN(pack_klanes)(const fcnn_gather *g, ptrdiff_t p0, ptrdiff_t pc, ptrdiff_t k0,
@@ -217,7 +233,10 @@ void FN(fcnn_conv_dw_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc, pt
         const ptrdiff_t pcc = FN(min_idx)(FCNN_DW_PC, p0 + pc - pp);
         const int flags = pp == p0 ? 0 : FCNN_ACCUMULATE;
         FN(pack_klanes)(&g->x, pp, pcc, k0, kn, MR, abuf);
-        FN(fcnn_pack_b)(dy + pp * F, F, pcc, F, NR, bbuf);
+        if (g->mask)
+            FN(pack_b_masked)(dy + pp * F, (const T *)g->mask + pp * F, F, pcc, F, NR, bbuf);
+        else
+            FN(fcnn_pack_b)(dy + pp * F, F, pcc, F, NR, bbuf);
         for (ptrdiff_t i0 = 0; i0 < kn; i0 += MR) {
             const int mr = (int)FN(min_idx)(MR, kn - i0);
             for (int r = 0; r < mr; ++r) rows[r] = partial + (k0 + i0 + r) * F;
@@ -230,12 +249,17 @@ void FN(fcnn_conv_dw_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc, pt
     }
 }
 
-/* out[j] = sum of a[i * cols + j] over rows i, in row order. */
-void FN(fcnn_column_sums)(const T *a, ptrdiff_t rows, ptrdiff_t cols, T *out)
+/* out[j] = sum of a[i * cols + j] over rows i, in row order (skipping values whose mask is
+ * <= 0 when there is a mask). */
+void FN(fcnn_column_sums)(const T *a, const T *mask, ptrdiff_t rows, ptrdiff_t cols, T *out)
 {
     for (ptrdiff_t j = 0; j < cols; ++j) out[j] = 0;
-    for (ptrdiff_t i = 0; i < rows; ++i, a += cols)
-        for (ptrdiff_t j = 0; j < cols; ++j) out[j] += a[j];
+    if (mask)
+        for (ptrdiff_t i = 0; i < rows; ++i, a += cols, mask += cols)
+            for (ptrdiff_t j = 0; j < cols; ++j) out[j] += mask[j] > 0 ? a[j] : (T)0;
+    else
+        for (ptrdiff_t i = 0; i < rows; ++i, a += cols)
+            for (ptrdiff_t j = 0; j < cols; ++j) out[j] += a[j];
 }
 
 /* out[e] = sum over parts, in part order, of partials[part * size + e], for e in [e0, e1).

@@ -95,3 +95,28 @@ void fcnn_aligned_free(void *p)
     free(p);
 #endif
 }
+
+static void *scratch_block = NULL;
+static size_t scratch_bytes = 0;
+
+void *fcnn_scratch_take(size_t bytes)
+{
+    if (scratch_block != NULL && scratch_bytes >= bytes) {
+        void *p = scratch_block;
+        scratch_block = NULL;
+        return p;
+    }
+    return fcnn_aligned_alloc(bytes);
+}
+
+void fcnn_scratch_give(void *p, size_t bytes)
+{
+    if (p == NULL) return;
+    if (scratch_block == NULL || scratch_bytes < bytes) {
+        fcnn_aligned_free(scratch_block);
+        scratch_block = p;
+        scratch_bytes = bytes;
+    } else {
+        fcnn_aligned_free(p);
+    }
+}

@@ -62,6 +62,14 @@ const char *fcnn_best_isa_name(void);
 void *fcnn_aligned_alloc(size_t bytes);
 void fcnn_aligned_free(void *p);
 
+/* A reusable 64-byte aligned scratch block, so kernels called step after step do not pay for
+ * fresh pages each time. Call both with the GIL held (that is the lock): take hands out the
+ * cached block when it is large enough (else a new one, NULL when out of memory) and leaves
+ * the cache empty meanwhile; give returns a block, keeping the larger of it and the cached
+ * one. A second caller while the block is out simply gets a block of its own. */
+void *fcnn_scratch_take(size_t bytes);
+void fcnn_scratch_give(void *p, size_t bytes);
+
 /* Gathers an implicit GEMM operand out of an NHWC batch `src` (n, src_h, src_w, src_c).
  * GEMM row m stands for (n, a, b) with a < rows_h, b < rows_w; its base position in src is
  * (base_h0 + a*base_hs, base_w0 + b*base_ws), and tap t reads the pixel at
@@ -108,7 +116,9 @@ typedef struct {
 /* dW (K x F) = gather(X)^T * dY, reduced over output pixels. */
 typedef struct {
     fcnn_gather x;  /* forward geometry: rows are output pixels */
-    const void *dy; /* (m, f) */
+    const void *dy;   /* (m, f) */
+    const void *mask; /* NULL, or (m, f) values: where mask <= 0, dy counts as 0 (the
+                         backward pass of a fused ReLU whose output is mask) */
     ptrdiff_t m, k, f;
 } fcnn_conv_dw;
 
@@ -118,6 +128,30 @@ typedef struct {
     void *dx;
     ptrdiff_t h, w_, c, oh, ow, f, kh, kw, sh, sw, pt, pl;
 } fcnn_conv_dx_direct;
+
+/* C (m x n, row-major, leading dimension ldc) (=|+=) A * B (+ bias) (relu), where
+ * A[i, p] = a[i*rsa + p*csa] and B[p, j] = b[p*rsb + j*csb]: any operand may be transposed. */
+typedef struct {
+    ptrdiff_t m, n, k;
+    const void *a;
+    ptrdiff_t rsa, csa;
+    const void *b;
+    ptrdiff_t rsb, csb;
+    void *c;
+    ptrdiff_t ldc;
+    const void *bias; /* NULL or n values, added when not accumulating */
+    int accumulate;   /* C += A*B instead of C = A*B */
+    int relu;
+    int c_trans;      /* C[i, j] lives at c[j*ldc + i] (the product is computed transposed) */
+} fcnn_gemm;
+
+/* GEMM blocking: a B micro-panel (KC x NR) stays in L1, an A block (MC x KC) in L2 and a
+ * B panel (KC x NC) in L3. */
+#define FCNN_GEMM_MC 144
+#define FCNN_GEMM_KC 256
+#define FCNN_GEMM_NC 3072
+#define FCNN_GEMM_MAX_MR 16
+#define FCNN_GEMM_MAX_NR 32
 
 /* Blocking: the reduction is cut into near-equal runs of whole taps of at most FCNN_KC
  * values (at least one tap), so one B micro-panel (kc x NR) stays in L1 while the rows of
@@ -139,11 +173,15 @@ typedef struct {
     size_t fcnn_conv_dw_workspace_##SFX(ptrdiff_t f);                                          \
     void fcnn_conv_dw_tile_##SFX(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc,            \
                                  ptrdiff_t k0, ptrdiff_t kn, T *partial, T *work);             \
-    void fcnn_column_sums_##SFX(const T *a, ptrdiff_t rows, ptrdiff_t cols, T *out);           \
+    void fcnn_column_sums_##SFX(const T *a, const T *mask, ptrdiff_t rows, ptrdiff_t cols,     \
+                                T *out);                                                       \
     void fcnn_sum_parts_##SFX(const T *partials, ptrdiff_t nparts, ptrdiff_t size,             \
                               ptrdiff_t e0, ptrdiff_t e1, T *out);                             \
     void fcnn_conv_dx_direct_rows_##SFX(const fcnn_conv_dx_direct *g, ptrdiff_t row0,          \
-                                        ptrdiff_t nrows);
+                                        ptrdiff_t nrows);                                      \
+    size_t fcnn_gemm_workspace_##SFX(void);                                                    \
+    void fcnn_gemm_tile_##SFX(const fcnn_gemm *g, ptrdiff_t i0, ptrdiff_t i1, ptrdiff_t j0,    \
+                              ptrdiff_t j1, void *work);
 
 FCNN_DECLARE(float, f32)
 FCNN_DECLARE(double, f64)

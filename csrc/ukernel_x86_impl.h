@@ -2,6 +2,7 @@
  * held in 2*MR vector accumulators. Included by ukernel_avx2.c / ukernel_avx512.c with:
  *   T, VT, VLEN, MR, ROWS(X) (X(0) ... X(MR-1)), TSFX (f32/f64), KNAME (e.g. avx512_f32),
  *   VLOAD, VSTORE, VADD, VMAX, VZERO, VFMA, VSET1.
+ * A unit may define KASM_PACKED / KASM_IND: hand-scheduled main loops (see ukernel_avx2.c).
  * Two kernels share the epilogue: `ukr` reads a packed A panel, `ukr_ind` reads each row of A
  * straight from the image through a table of row pointers (indirect convolution). */
 
@@ -52,13 +53,17 @@ static void KN(ukr)(ptrdiff_t kc, const T *a, const T *b, T *const *crow, ptrdif
                     int nr, int flags, const T *bias)
 {
     ROWS(KDECL)
-    for (ptrdiff_t p = 0; p < kc; ++p) {
+    ptrdiff_t p = 0;
+#ifdef KASM_PACKED
+    /* the unit's hand-scheduled loop: steps [0, kc/4*4), advancing a and b */
+    KASM_PACKED
+    p = kc / 4 * 4;
+#endif
+    for (; p < kc; ++p, a += MR, b += KNR) {
         const VT b0 = VLOAD(b), b1 = VLOAD(b + VLEN);
 #define KSTEP_PACKED(r) KSTEP(r, a[r])
         ROWS(KSTEP_PACKED)
 #undef KSTEP_PACKED
-        a += MR;
-        b += KNR;
     }
     KEPILOGUE
 }
@@ -72,7 +77,13 @@ static void KN(ukr_ind)(ptrdiff_t ntaps, ptrdiff_t c, ptrdiff_t coff, const T *c
 #define KROWPTR(r) const T *a##r = ind[r] + coff;
         ROWS(KROWPTR)
 #undef KROWPTR
-        for (ptrdiff_t i = 0; i < c; ++i) {
+        ptrdiff_t i = 0;
+#ifdef KASM_IND
+        /* the unit's hand-scheduled loop: channels [0, c/4*4) of this tap, advancing b */
+        KASM_IND
+        i = c / 4 * 4;
+#endif
+        for (; i < c; ++i) {
             const VT b0 = VLOAD(b), b1 = VLOAD(b + VLEN);
 #define KSTEP_IND(r) KSTEP(r, a##r[i])
             ROWS(KSTEP_IND)

@@ -13,6 +13,7 @@ from libc.string cimport memset
 import numpy as np
 
 from fastcnn._kernels cimport *
+from fastcnn._parallel cimport cdiv as _cdiv, team_size as _team
 
 ctypedef fused floating:
     float
@@ -41,7 +42,6 @@ cdef enum:
     DW_MAX_PARTS = 32
     DW_MIN_PART_ROWS = 512
     DW_PARTIALS_BUDGET = 64 * 1024 * 1024
-    MIN_MACS_PER_THREAD = 1 << 18
 
 
 def select_isa(cap):
@@ -76,27 +76,14 @@ def omp_max_threads():
     return fcnn_omp_max_threads()
 
 
-cdef inline Py_ssize_t _cdiv(Py_ssize_t a, Py_ssize_t b) nogil:
-    return (a + b - 1) // b
-
-
-cdef inline int _team(int nthreads, Py_ssize_t units, double macs) noexcept nogil:
-    """Threads for a loop of `units` independent pieces totalling `macs` multiply-adds: no
-    more than there are pieces, and none that would get less than MIN_MACS_PER_THREAD (waking
-    a thread costs more than that). Results never depend on it."""
-    cdef double by_work = macs / MIN_MACS_PER_THREAD
-    cdef Py_ssize_t n = nthreads
-    if n > units:
-        n = units
-    if n > by_work:
-        n = <Py_ssize_t>by_work
-    return <int>(n if n > 1 else 1)
-
-
 cdef inline Py_ssize_t _floordiv(Py_ssize_t a, Py_ssize_t b) nogil:
     # Python's floor division for b > 0 (with cdivision, // truncates toward zero).
     cdef Py_ssize_t q = a // b
     return q - 1 if (a % b != 0 and a < 0) else q
+
+
+cdef inline size_t _lines(size_t nbytes) noexcept nogil:
+    return (nbytes + 63) // 64 * 64
 
 
 cdef int _run_gemm(fcnn_conv_gemm *g, const fcnn_bsource *bsrc, const floating *like,
@@ -112,18 +99,22 @@ cdef int _run_gemm(fcnn_conv_gemm *g, const fcnn_bsource *bsrc, const floating *
     else:
         nr = isa.nr_f64
         wsz = fcnn_conv_gemm_workspace_f64(g.a.ntaps)
-    wsz = (wsz + 63) // 64 * 64
+    wsz = _lines(wsz)
     cdef Py_ssize_t nblocks = _cdiv(g.m, FCNN_MC)
     cdef int nt = _team(nthreads, nblocks, <double>g.m * g.k * g.n)
-    cdef floating *bp = <floating *>fcnn_aligned_alloc(
-        <size_t>(_cdiv(g.n, nr) * nr * g.k) * sizeof(floating))
-    cdef floating *zeros = <floating *>fcnn_aligned_alloc(<size_t>g.a.src_c * sizeof(floating))
-    cdef char *work = <char *>fcnn_aligned_alloc(nt * wsz)
+    # one scratch block: packed B | a row of zeros (the padding) | per-thread tables
+    cdef size_t bp_bytes = _lines(<size_t>(_cdiv(g.n, nr) * nr * g.k) * sizeof(floating))
+    cdef size_t zeros_bytes = _lines(<size_t>g.a.src_c * sizeof(floating))
+    cdef size_t total = bp_bytes + zeros_bytes + nt * wsz
+    cdef char *block = <char *>fcnn_scratch_take(total)
+    if block == NULL:
+        raise MemoryError("could not allocate convolution workspace")
+    cdef floating *bp = <floating *>block
+    cdef floating *zeros = <floating *>(block + bp_bytes)
+    cdef char *work = block + bp_bytes + zeros_bytes
     cdef Py_ssize_t i, m0
     cdef int tid
     try:
-        if bp == NULL or zeros == NULL or work == NULL:
-            raise MemoryError("could not allocate convolution workspace")
         with nogil:
             memset(zeros, 0, <size_t>g.a.src_c * sizeof(floating))
             g.a.zeros = zeros
@@ -142,19 +133,20 @@ cdef int _run_gemm(fcnn_conv_gemm *g, const fcnn_bsource *bsrc, const floating *
                     fcnn_conv_gemm_block_f64(g, m0, min(<Py_ssize_t>FCNN_MC, g.m - m0),
                                              work + tid * wsz)
     finally:
-        fcnn_aligned_free(bp)
-        fcnn_aligned_free(zeros)
-        fcnn_aligned_free(work)
+        fcnn_scratch_give(block, total)
     return 0
 
 
 def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                    const floating[::1] b, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pt,
-                   Py_ssize_t pl, Py_ssize_t oh, Py_ssize_t ow, bint relu, int nthreads):
-    """y = conv(x, w) (+ b) (relu); x (N,H,W,C), w (KH,KW,C,F) -> (N,oh,ow,F)."""
+                   Py_ssize_t pl, Py_ssize_t oh, Py_ssize_t ow, bint relu, int nthreads,
+                   out=None):
+    """y = conv(x, w) (+ b) (relu); x (N,H,W,C), w (KH,KW,C,F) -> (N,oh,ow,F), written into
+    ``out`` when given (checked by the caller)."""
     cdef Py_ssize_t n = x.shape[0], kh = w.shape[0], kw = w.shape[1], c = w.shape[2]
     cdef Py_ssize_t f = w.shape[3]
-    y = np.empty((n, oh, ow, f), dtype=np.float32 if floating is float else np.float64)
+    y = (np.empty((n, oh, ow, f), dtype=np.float32 if floating is float else np.float64)
+         if out is None else out)
     if y.size == 0:
         return y
     cdef floating[:, :, :, ::1] yv = y
@@ -182,11 +174,12 @@ def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] 
 
 
 cdef int _conv2d_dw(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1] x,
-                    Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
-                    Py_ssize_t pt, Py_ssize_t pl, floating[:, :, :, ::1] dw,
+                    const floating *mask, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh,
+                    Py_ssize_t sw, Py_ssize_t pt, Py_ssize_t pl, floating[:, :, :, ::1] dw,
                     floating[::1] db, int nthreads) except -1:
     """dW and db: tasks of (part of the output pixels) x (block of FCNN_DW_NC rows of K);
-    each part writes its own partial sums, which are then added in part order."""
+    each part writes its own partial sums, which are then added in part order. Where
+    ``mask`` (laid out like dy) is <= 0, dy counts as 0."""
     cdef Py_ssize_t n = dy.shape[0], oh = dy.shape[1], ow = dy.shape[2], f = dy.shape[3]
     cdef Py_ssize_t c = x.shape[3]
     cdef Py_ssize_t m = n * oh * ow, k = kh * kw * c
@@ -205,6 +198,7 @@ cdef int _conv2d_dw(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1
     g.x.rows_h, g.x.rows_w = oh, ow
     g.x.base_h0, g.x.base_hs, g.x.base_w0, g.x.base_ws = -pt, sh, -pl, sw
     g.dy = &dy[0, 0, 0, 0]
+    g.mask = mask
     g.m, g.k, g.f = m, k, f
     cdef size_t wsz
     if floating is float:
@@ -215,17 +209,22 @@ cdef int _conv2d_dw(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1
     cdef Py_ssize_t size = k * f, chunk = 4096
     cdef Py_ssize_t nchunks = _cdiv(size, chunk)
     cdef int nt_reduce = _team(nthreads, nchunks, <double>nparts * size * 8)
-    # One part writes straight into dw; several write partial sums that are added after.
-    cdef floating *partials = &dw[0, 0, 0, 0] if nparts == 1 else <floating *>fcnn_aligned_alloc(
-        <size_t>(nparts * size) * sizeof(floating))
-    cdef floating *dbp = <floating *>fcnn_aligned_alloc(<size_t>(nparts * f) * sizeof(floating))
-    cdef floating *work = <floating *>fcnn_aligned_alloc(nt * wsz * sizeof(floating))
+    # One scratch block: partial sums (one part writes straight into dw) | partial db |
+    # per-thread packing buffers.
+    cdef size_t partial_bytes = 0 if nparts == 1 else _lines(<size_t>(nparts * size) * sizeof(floating))
+    cdef size_t dbp_bytes = _lines(<size_t>(nparts * f) * sizeof(floating))
+    cdef size_t work_bytes = _lines(wsz * sizeof(floating))
+    cdef size_t total = partial_bytes + dbp_bytes + nt * work_bytes
+    cdef char *block = <char *>fcnn_scratch_take(total)
+    if block == NULL:
+        raise MemoryError("could not allocate the weight-gradient workspace")
+    cdef floating *partials = &dw[0, 0, 0, 0] if nparts == 1 else <floating *>block
+    cdef floating *dbp = <floating *>(block + partial_bytes)
+    cdef char *work = block + partial_bytes + dbp_bytes
     cdef Py_ssize_t task, p, p0, k0, e, q, ff
     cdef int tid
     cdef floating acc
     try:
-        if partials == NULL or dbp == NULL or work == NULL:
-            raise MemoryError("could not allocate the weight-gradient workspace")
         with nogil:
             for task in prange(nparts * kblocks, schedule="static", num_threads=nt):
                 tid = threadid()
@@ -235,19 +234,23 @@ cdef int _conv2d_dw(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1
                 if floating is float:
                     fcnn_conv_dw_tile_f32(&g, p0, min(part_rows, m - p0), k0,
                                           min(<Py_ssize_t>FCNN_DW_NC, k - k0),
-                                          partials + p * f * k, work + tid * wsz)
+                                          partials + p * f * k,
+                                          <float *>(work + tid * work_bytes))
                 else:
                     fcnn_conv_dw_tile_f64(&g, p0, min(part_rows, m - p0), k0,
                                           min(<Py_ssize_t>FCNN_DW_NC, k - k0),
-                                          partials + p * f * k, work + tid * wsz)
+                                          partials + p * f * k,
+                                          <double *>(work + tid * work_bytes))
             for p in range(nparts):
                 p0 = p * part_rows
                 if floating is float:
-                    fcnn_column_sums_f32(&dy[0, 0, 0, 0] + p0 * f, min(part_rows, m - p0), f,
-                                         dbp + p * f)
+                    fcnn_column_sums_f32(&dy[0, 0, 0, 0] + p0 * f,
+                                         NULL if mask == NULL else mask + p0 * f,
+                                         min(part_rows, m - p0), f, dbp + p * f)
                 else:
-                    fcnn_column_sums_f64(&dy[0, 0, 0, 0] + p0 * f, min(part_rows, m - p0), f,
-                                         dbp + p * f)
+                    fcnn_column_sums_f64(&dy[0, 0, 0, 0] + p0 * f,
+                                         NULL if mask == NULL else mask + p0 * f,
+                                         min(part_rows, m - p0), f, dbp + p * f)
             if nparts > 1:
                 for e in prange(nchunks, schedule="static", num_threads=nt_reduce):
                     if floating is float:
@@ -262,10 +265,7 @@ cdef int _conv2d_dw(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1
                     acc = acc + dbp[q * f + ff]
                 db[ff] = acc
     finally:
-        if nparts > 1:
-            fcnn_aligned_free(partials)
-        fcnn_aligned_free(dbp)
-        fcnn_aligned_free(work)
+        fcnn_scratch_give(block, total)
     return 0
 
 
@@ -339,32 +339,48 @@ cdef int _conv2d_dx_gemm(const floating[:, :, :, ::1] dy, const floating[:, :, :
 
 def conv2d_backward(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1] x,
                     const floating[:, :, :, ::1] w, Py_ssize_t sh, Py_ssize_t sw,
-                    Py_ssize_t pt, Py_ssize_t pl, bint need_dx, int nthreads):
-    """(dx or None, dw, db) of y = conv(x, w) + b for the output gradient dy."""
+                    Py_ssize_t pt, Py_ssize_t pl, bint need_dx, int nthreads, dx=None,
+                    dw=None, db=None, const floating[:, :, :, ::1] relu_output=None):
+    """(dx or None, dw, db) of y = conv(x, w) + b for the output gradient dy, written into the
+    given dx, dw, db when there are (checked by the caller).
+
+    ``relu_output``: the forward pass ended in a fused ReLU whose output this is; dy counts
+    as 0 where it is <= 0 (only without dx: the weight-gradient pass applies the mask while it
+    packs dy).
+    """
     dtype = np.float32 if floating is float else np.float64
     cdef Py_ssize_t kh = w.shape[0], kw = w.shape[1], c = w.shape[2], f = w.shape[3]
-    dw = np.empty((kh, kw, c, f), dtype=dtype)
-    db = np.empty((f,), dtype=dtype)
+    if relu_output is not None and need_dx:
+        raise ValueError("relu_output is only taken without dx")
+    if dw is None:
+        dw = np.empty((kh, kw, c, f), dtype=dtype)
+    if db is None:
+        db = np.empty((f,), dtype=dtype)
     cdef floating[:, :, :, ::1] dwv = dw
     cdef floating[::1] dbv = db
     cdef floating[:, :, :, ::1] dxv
-    dx = None
+    cdef const floating *mask = NULL if relu_output is None else &relu_output[0, 0, 0, 0]
+    if not need_dx:
+        dx = None
     if dy.shape[0] == 0 or dy.shape[1] == 0 or dy.shape[2] == 0:
-        dw.fill(0)
-        db.fill(0)
+        dw[...] = 0
+        db[...] = 0
         if need_dx:
-            dx = np.zeros((x.shape[0], x.shape[1], x.shape[2], x.shape[3]), dtype=dtype)
+            if dx is None:
+                dx = np.zeros((x.shape[0], x.shape[1], x.shape[2], x.shape[3]), dtype=dtype)
+            else:
+                dx[...] = 0
         return dx, dw, db
-    _conv2d_dw(dy, x, kh, kw, sh, sw, pt, pl, dwv, dbv, nthreads)
+    _conv2d_dw(dy, x, mask, kh, kw, sh, sw, pt, pl, dwv, dbv, nthreads)
     if need_dx:
-        if c < DX_DIRECT_MAX_C:
+        if dx is None:
             dx = np.empty((x.shape[0], x.shape[1], x.shape[2], c), dtype=dtype)
+        if c < DX_DIRECT_MAX_C:
             dxv = dx
             _conv2d_dx_direct(dy, w, sh, sw, pt, pl, dxv, nthreads)
         else:
-            # Pixels of a phase that no tap reaches (stride > kernel) are never written.
-            alloc = np.zeros if (sh > kh or sw > kw) else np.empty
-            dx = alloc((x.shape[0], x.shape[1], x.shape[2], c), dtype=dtype)
+            if sh > kh or sw > kw:
+                dx[...] = 0     # pixels of a phase that no tap reaches are never written
             dxv = dx
             _conv2d_dx_gemm(dy, w, sh, sw, pt, pl, dxv, nthreads)
     return dx, dw, db

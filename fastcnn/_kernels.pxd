@@ -20,6 +20,33 @@ cdef extern from "fastcnn_kernels.h" nogil:
     const char *fcnn_best_isa_name()
     void *fcnn_aligned_alloc(size_t nbytes)
     void fcnn_aligned_free(void *p)
+    void *fcnn_scratch_take(size_t nbytes)
+    void fcnn_scratch_give(void *p, size_t nbytes)
+
+    enum:
+        FCNN_GEMM_MC
+        FCNN_GEMM_KC
+        FCNN_GEMM_NC
+
+    ctypedef struct fcnn_gemm:
+        ptrdiff_t m, n, k
+        const void *a
+        ptrdiff_t rsa, csa
+        const void *b
+        ptrdiff_t rsb, csb
+        void *c
+        ptrdiff_t ldc
+        const void *bias
+        int accumulate
+        int relu
+        int c_trans
+
+    size_t fcnn_gemm_workspace_f32()
+    size_t fcnn_gemm_workspace_f64()
+    void fcnn_gemm_tile_f32(const fcnn_gemm *g, ptrdiff_t i0, ptrdiff_t i1, ptrdiff_t j0,
+                            ptrdiff_t j1, void *work)
+    void fcnn_gemm_tile_f64(const fcnn_gemm *g, ptrdiff_t i0, ptrdiff_t i1, ptrdiff_t j0,
+                            ptrdiff_t j1, void *work)
 
     ctypedef struct fcnn_gather:
         const void *src
@@ -53,6 +80,7 @@ cdef extern from "fastcnn_kernels.h" nogil:
     ctypedef struct fcnn_conv_dw:
         fcnn_gather x
         const void *dy
+        const void *mask
         ptrdiff_t m, k, f
 
     ctypedef struct fcnn_conv_dx_direct:
@@ -75,8 +103,10 @@ cdef extern from "fastcnn_kernels.h" nogil:
                                ptrdiff_t kn, float *partial, float *work)
     void fcnn_conv_dw_tile_f64(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc, ptrdiff_t k0,
                                ptrdiff_t kn, double *partial, double *work)
-    void fcnn_column_sums_f32(const float *a, ptrdiff_t rows, ptrdiff_t cols, float *out)
-    void fcnn_column_sums_f64(const double *a, ptrdiff_t rows, ptrdiff_t cols, double *out)
+    void fcnn_column_sums_f32(const float *a, const float *mask, ptrdiff_t rows, ptrdiff_t cols,
+                              float *out)
+    void fcnn_column_sums_f64(const double *a, const double *mask, ptrdiff_t rows,
+                              ptrdiff_t cols, double *out)
     void fcnn_sum_parts_f32(const float *partials, ptrdiff_t nparts, ptrdiff_t size,
                             ptrdiff_t e0, ptrdiff_t e1, float *out)
     void fcnn_sum_parts_f64(const double *partials, ptrdiff_t nparts, ptrdiff_t size,

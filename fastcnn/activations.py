@@ -7,6 +7,8 @@ can apply the activation in place and keep one array).
 """
 import numpy as np
 
+from . import _config, _elementwise
+
 __all__ = ["relu", "softmax", "sigmoid", "tanh", "linear", "get", "serialize", "Activation"]
 
 
@@ -87,8 +89,18 @@ def _tanh_forward(z, inplace):
     return np.tanh(z, out=z if inplace else None)
 
 
+def _relu_backward(dy, y):
+    if (dy.dtype == y.dtype and dy.dtype in (np.float32, np.float64) and dy.shape == y.shape
+            and dy.flags.c_contiguous and y.flags.c_contiguous):
+        out = np.empty_like(dy)
+        _elementwise.relu_backward(dy.reshape(-1), y.reshape(-1), out.reshape(-1),
+                                   _config.get_num_threads())
+        return out
+    return dy * (y > 0)
+
+
 _REGISTRY = {
-    "relu": Activation("relu", _relu_forward, lambda dy, y: dy * (y > 0)),
+    "relu": Activation("relu", _relu_forward, _relu_backward),
     "softmax": Activation("softmax", _softmax_forward, _softmax_backward),
     "sigmoid": Activation("sigmoid", _sigmoid_forward, lambda dy, y: dy * y * (1 - y)),
     "tanh": Activation("tanh", _tanh_forward, lambda dy, y: dy * (1 - y * y)),

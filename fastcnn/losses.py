@@ -13,7 +13,7 @@ has a zero gradient.
 """
 import numpy as np
 
-from . import activations
+from . import _elementwise, activations
 
 __all__ = ["Loss", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
            "BinaryCrossentropy", "MeanSquaredError", "categorical_crossentropy",
@@ -136,6 +136,15 @@ def mean_squared_error(y_true, y_pred):
 mse = mean_squared_error
 
 
+def _compiled_pair(y_true, y_pred):
+    """Whether targets and logits can go to the compiled softmax cross-entropy: 2-D float
+    arrays of one dtype, the logits C-contiguous and non-empty."""
+    return (isinstance(y_pred, np.ndarray) and isinstance(y_true, np.ndarray)
+            and y_pred.ndim == 2 and y_pred.shape == y_true.shape and y_pred.size > 0
+            and y_pred.dtype in (np.float32, np.float64) and y_true.dtype == y_pred.dtype
+            and y_pred.flags.c_contiguous)
+
+
 # ---- loss objects -------------------------------------------------------------------------------
 class Loss:
     """A loss reduced to the mean over the batch; the model uses the gradient methods.
@@ -215,6 +224,14 @@ class CategoricalCrossentropy(Loss):
         return ""
 
     def _compute(self, y_true, y_pred, logits, grad):
+        if (self.from_logits or logits) and _compiled_pair(y_true, y_pred):
+            # one compiled pass: log-sum-exp, loss and gradient together
+            n = y_pred.shape[0]
+            g = np.empty_like(y_pred) if grad else None
+            total = _elementwise.softmax_crossentropy(
+                y_pred, np.ascontiguousarray(y_true), g if grad else np.empty_like(y_pred),
+                1.0 / n)
+            return total / n, g
         per_sample, g = _categorical(y_true, y_pred, self.from_logits or logits, grad)
         if g is not None:
             g /= per_sample.size

@@ -6,6 +6,7 @@ and metrics are sample-weighted means over the epoch. When the model ends in ``s
 (``sigmoid``) and the loss is (sparse) categorical (binary) cross-entropy, the loss is computed
 from the logits (see :mod:`fastcnn.losses`), as Keras' TensorFlow backend does.
 """
+import contextlib
 import numbers
 
 import numpy as np
@@ -73,6 +74,39 @@ class _Mean:
 
     def result(self):
         return {name: self.sums[name] / max(self.count, 1) for name in self.names}
+
+
+class _Batches:
+    """The rows ``index`` (a slice, or an array of positions) of ``x`` as an array of the
+    model's dtype, in memory reused from one batch to the next (fresh memory costs a page
+    fault per 4 KiB). The array is overwritten by the next call."""
+
+    def __init__(self, dtype):
+        self.dtype = np.dtype(dtype)
+        self._raw = self._cast = None
+
+    @staticmethod
+    def _reuse(buf, shape, dtype):
+        if buf is None or buf.dtype != dtype or buf.shape[1:] != shape[1:] or len(buf) < shape[0]:
+            return np.empty(shape, dtype=dtype)
+        return buf
+
+    def __call__(self, x, index):
+        if isinstance(index, slice):
+            part = x[index]
+        else:
+            shape = (len(index),) + x.shape[1:]
+            self._raw = self._reuse(self._raw, shape, x.dtype)
+            part = np.take(x, index, axis=0, out=self._raw[:len(index)])
+        if part.dtype == self.dtype:
+            return part
+        if part.dtype == object or not (np.issubdtype(part.dtype, np.number)
+                                        or part.dtype == bool):
+            raise TypeError(f"x must be numeric, got an array of dtype {part.dtype}")
+        self._cast = self._reuse(self._cast, part.shape, self.dtype)
+        out = self._cast[:len(part)]
+        np.copyto(out, part, casting="unsafe")
+        return out
 
 
 class Sequential:
@@ -308,14 +342,27 @@ class Sequential:
             stop = min(start + batch_size, n)
             yield slice(start, stop) if order is None else order[start:stop]
 
+    @contextlib.contextmanager
+    def _kept_buffers(self):
+        """Layers keep their result buffers from one batch to the next while the model runs
+        them (and only then: a layer called on its own returns arrays the caller owns)."""
+        before = [layer.keep_buffers for layer in self._layers]
+        for layer in self._layers:
+            layer.keep_buffers = True
+        try:
+            yield
+        finally:
+            for layer, keep in zip(self._layers, before):
+                layer.keep_buffers = keep
+
     def _run_test(self, x, y, batch_size, cbs=None):
         fused, fns = self._fused(), self._metric_functions()
         tracker = _Mean(self.metrics_names)
+        gather = _Batches(self.dtype)
         for step, index in enumerate(self._batches(len(x), batch_size)):
             if cbs is not None:
                 cbs.on_test_batch_begin(step)
-            tracker.add(len(y[index]), self._test_step(as_input(x[index], self.dtype, "x"),
-                                                       y[index], fused, fns))
+            tracker.add(len(y[index]), self._test_step(gather(x, index), y[index], fused, fns))
             if cbs is not None:
                 cbs.on_test_batch_end(step, tracker.result())
         return tracker.result()
@@ -360,16 +407,24 @@ class Sequential:
         cbs = callbacks_module.CallbackList(
             extra + list(callbacks or []), self,
             {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size})
-        fused, fns = self._fused(), self._metric_functions()
         self.stop_training = False
         cbs.on_train_begin()
+        with self._kept_buffers():
+            self._fit_epochs(x, y, val, epochs, batch_size, shuffle, cbs)
+        cbs.on_train_end()
+        return self.history
+
+    def _fit_epochs(self, x, y, val, epochs, batch_size, shuffle, cbs):
+        n = len(x)
+        fused, fns = self._fused(), self._metric_functions()
+        gather = _Batches(self.dtype)
         for epoch in range(epochs):
             cbs.on_epoch_begin(epoch)
             tracker = _Mean(self.metrics_names)
             order = utils.rng().permutation(n) if shuffle else None
             for step, index in enumerate(self._batches(n, batch_size, order)):
                 cbs.on_train_batch_begin(step)
-                xb = as_input(x[index], self.dtype, "x")
+                xb = gather(x, index)
                 tracker.add(len(xb), self._train_step(xb, y[index], fused, fns))
                 cbs.on_train_batch_end(step, tracker.result())
                 if self.stop_training:
@@ -381,8 +436,6 @@ class Sequential:
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
-        cbs.on_train_end()
-        return self.history
 
     def evaluate(self, x=None, y=None, batch_size=32, verbose=1, *, return_dict=False,
                  callbacks=None):
@@ -399,7 +452,8 @@ class Sequential:
             extra + list(callbacks or []), self,
             {"steps": -(-len(x) // batch_size), "verbose": verbose, "batch_size": batch_size})
         cbs.on_test_begin()
-        logs = self._run_test(x, y, batch_size, cbs)
+        with self._kept_buffers():
+            logs = self._run_test(x, y, batch_size, cbs)
         cbs.on_test_end(logs)
         if return_dict:
             return logs
@@ -418,10 +472,12 @@ class Sequential:
             extra + list(callbacks or []), self,
             {"steps": steps, "verbose": verbose, "batch_size": batch_size})
         cbs.on_predict_begin()
-        for step, index in enumerate(self._batches(len(x), batch_size)):
-            cbs.on_predict_batch_begin(step)
-            out[index] = self._forward(as_input(x[index], self.dtype, "x"), training=False)
-            cbs.on_predict_batch_end(step)
+        gather = _Batches(self.dtype)
+        with self._kept_buffers():
+            for step, index in enumerate(self._batches(len(x), batch_size)):
+                cbs.on_predict_batch_begin(step)
+                out[index] = self._forward(gather(x, index), training=False)
+                cbs.on_predict_batch_end(step)
         cbs.on_predict_end()
         return out
 

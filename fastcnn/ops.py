@@ -60,6 +60,37 @@ def _conv_args(x, w, strides, padding):
     return x, w, (sh, sw), geom
 
 
+def _out_array(out, shape, dtype, inputs, name="out"):
+    """``out`` checked as the destination of a result of ``shape`` and ``dtype``: a writeable
+    C-contiguous ndarray that shares no memory with any of ``inputs``."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
+    if out.dtype != dtype:
+        raise TypeError(f"{name} has dtype {out.dtype}, the result has dtype {dtype}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {out.shape}, the result has shape {tuple(shape)}")
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError(f"{name} must be C-contiguous and writeable")
+    for a in inputs:
+        if a is not None and np.shares_memory(out, a):
+            raise ValueError(f"{name} must not share memory with the inputs")
+    return out
+
+
+def _out_tuple(out, shapes, dtype, inputs):
+    """``out`` for a function of several results: None, or a tuple with one array (or None)
+    per result, each checked by :func:`_out_array`."""
+    if out is None:
+        return (None,) * len(shapes)
+    if not isinstance(out, tuple) or len(out) != len(shapes):
+        raise TypeError(f"out must be a tuple of {len(shapes)} arrays (or None), got {out!r}")
+    checked = []
+    for i, (o, shape) in enumerate(zip(out, shapes)):
+        checked.append(None if o is None else
+                       _out_array(o, shape, dtype, inputs + tuple(checked), f"out[{i}]"))
+    return tuple(checked)
+
+
 def _check_dy(dy, expected, dtype):
     dy = _float_array(dy, "dy", dtype)
     if dy.shape != expected:
@@ -67,42 +98,73 @@ def _check_dy(dy, expected, dtype):
     return dy
 
 
-def conv2d(x, w, b=None, strides=1, padding="valid"):
+def conv2d(x, w, b=None, strides=1, padding="valid", *, activation=None, out=None):
     """2-D convolution (cross-correlation, as in Keras) of NHWC ``x`` with HWIO ``w``.
 
     x: (N, H, W, C); w: (KH, KW, C, F); b: None or (F,). Returns (N, OH, OW, F) in x's dtype.
     ``padding`` "valid" or "same" with TensorFlow's rule (the smaller half of the padding on
-    top/left).
+    top/left). ``activation``: None/"linear", or "relu" applied in the same pass.
+    ``out``: an array of the result's shape and dtype to write the result into.
     """
     x, w, (sh, sw), g = _conv_args(x, w, strides, padding)
+    relu = _fused_activation(activation)
     if b is not None:
         b = _float_array(b, "b", x.dtype)
         if b.shape != (w.shape[3],):
             raise ValueError(f"b must have shape ({w.shape[3]},) (one per filter of w shape "
                              f"{w.shape}), got {b.shape}")
         b = _contiguous(b)
+    if out is not None:
+        out = _out_array(out, (x.shape[0], g.out_h, g.out_w, w.shape[3]), x.dtype, (x, w, b))
     return _conv.conv2d_forward(_contiguous(x), _contiguous(w), b, sh, sw, g.pad_top,
-                                g.pad_left, g.out_h, g.out_w, False, _config.get_num_threads())
+                                g.pad_left, g.out_h, g.out_w, relu, _config.get_num_threads(),
+                                out)
 
 
-def conv2d_backward(dy, x, w, strides=1, padding="valid"):
+def _fused_activation(activation):
+    if activation is None or activation == "linear":
+        return False
+    if activation == "relu":
+        return True
+    raise ValueError(f"activation must be None, 'linear' or 'relu', got {activation!r}")
+
+
+def conv2d_backward(dy, x, w, strides=1, padding="valid", *, out=None):
     """Gradients of ``conv2d`` for the output gradient ``dy``: (dx, dw, db).
 
     dx is shaped like x, dw like w, db is (F,) (returned also when the layer has no bias).
+    ``out``: a tuple (dx, dw, db) of arrays (or None) to write the results into.
     """
     x, w, (sh, sw), g = _conv_args(x, w, strides, padding)
     dy = _check_dy(dy, (x.shape[0], g.out_h, g.out_w, w.shape[3]), x.dtype)
+    dx, dw, db = _out_tuple(out, (x.shape, w.shape, (w.shape[3],)), x.dtype, (dy, x, w))
     return _conv.conv2d_backward(_contiguous(dy), _contiguous(x), _contiguous(w), sh, sw,
-                                 g.pad_top, g.pad_left, True, _config.get_num_threads())
+                                 g.pad_top, g.pad_left, True, _config.get_num_threads(),
+                                 dx, dw, db)
 
 
-def conv2d_backward_weight(dy, x, w, strides=1, padding="valid"):
+def conv2d_backward_weight(dy, x, w, strides=1, padding="valid", *, relu_output=None,
+                           out=None):
     """Weight gradients of ``conv2d`` only: (dw, db). What a first layer needs, which has no
-    use for the gradient of the model input."""
+    use for the gradient of the model input.
+
+    ``relu_output``: when the forward pass was ``conv2d(..., activation="relu")`` and ``dy`` is
+    the gradient of its output, that output; the ReLU's backward pass is then applied on the
+    fly (dy counts as 0 where the output is 0). ``out``: a tuple (dw, db) to write into.
+    """
     x, w, (sh, sw), g = _conv_args(x, w, strides, padding)
-    dy = _check_dy(dy, (x.shape[0], g.out_h, g.out_w, w.shape[3]), x.dtype)
+    shape = (x.shape[0], g.out_h, g.out_w, w.shape[3])
+    dy = _check_dy(dy, shape, x.dtype)
+    if relu_output is not None:
+        relu_output = _float_array(relu_output, "relu_output", x.dtype)
+        if relu_output.shape != shape:
+            raise ValueError(f"relu_output must have shape {shape} (the output's), got "
+                             f"{relu_output.shape}")
+        relu_output = _contiguous(relu_output)
+    dw, db = _out_tuple(out, (w.shape, (w.shape[3],)), x.dtype, (dy, x, w, relu_output))
     _, dw, db = _conv.conv2d_backward(_contiguous(dy), _contiguous(x), _contiguous(w), sh, sw,
-                                      g.pad_top, g.pad_left, False, _config.get_num_threads())
+                                      g.pad_top, g.pad_left, False, _config.get_num_threads(),
+                                      None, dw, db, relu_output)
     return dw, db
 
 

@@ -9,6 +9,8 @@ import numbers
 
 import numpy as np
 
+from . import _config, _elementwise
+
 __all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "get", "serialize"]
 
 
@@ -21,6 +23,14 @@ def _number(value, name, low=0.0, high=None, high_open=False):
         bound = "" if high is None else (f" and {'<' if high_open else '<='} {high}")
         raise ValueError(f"{name} must be >= {low}{bound}, got {value!r}")
     return value
+
+
+def _flat(a):
+    """A 1-D view of a C-contiguous float32/float64 array (what the compiled updates take),
+    or None."""
+    if a.flags.c_contiguous and a.dtype in (np.float32, np.float64):
+        return a.reshape(-1)
+    return None
 
 
 class Optimizer:
@@ -176,6 +186,12 @@ class Adam(Optimizer):
         t = self.iterations + 1
         alpha = self.learning_rate * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
         m, v = self._slots["momentums"][i], self._slots["velocities"][i]
+        if not self.amsgrad and _flat(var) is not None and _flat(g) is not None:
+            # one compiled pass, the same operations as below
+            _elementwise.adam_update(_flat(var), _flat(g), _flat(m), _flat(v), alpha,
+                                     self.beta_1, self.beta_2, self.epsilon,
+                                     _config.get_num_threads())
+            return
         np.subtract(g, m, out=tmp)
         tmp *= 1 - self.beta_1
         m += tmp

@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 
-from .. import activations, initializers
+from .. import _config, _elementwise, activations, initializers
 
 __all__ = ["Layer"]
 
@@ -99,6 +99,30 @@ class Layer:
         self.output_shape = None
         self._weights = []
         self.grads = []
+        self.keep_buffers = False
+        self._buffers = {}
+
+    # -- result buffers ----------------------------------------------------------------------
+    def _buffer(self, key, shape):
+        """An uninitialised array of ``shape`` in the layer's dtype for a result.
+
+        With ``keep_buffers`` set (the model sets it while it runs the layer step after step)
+        it is the same memory every time, made for the largest batch seen and sliced for
+        smaller ones: writing to freshly allocated memory costs a page fault per 4 KiB, more
+        than many kernels themselves. Otherwise a new array, which the caller may keep.
+        """
+        shape = tuple(shape)
+        if not self.keep_buffers:
+            return np.empty(shape, dtype=self.dtype)
+        buf = self._buffers.get(key)
+        if buf is None or buf.shape[1:] != shape[1:] or buf.shape[0] < shape[0]:
+            buf = np.empty(shape, dtype=self.dtype)
+            self._buffers[key] = buf
+        return buf[:shape[0]]
+
+    def release_buffers(self):
+        """Drop the kept result buffers (they are made again when needed)."""
+        self._buffers = {}
 
     # -- weights -----------------------------------------------------------------------------
     def add_weight(self, shape, initializer):
@@ -202,6 +226,15 @@ class Layer:
         self._fused = False
         self._output = None
 
+    def _activated(self, inputs, training):
+        """activation(_linear(inputs)), with a ReLU computed inside the linear pass."""
+        if self.activation.name != "relu":
+            return self._apply_activation(self._linear(inputs, training), training)
+        y = self._linear(inputs, training, relu=True)
+        self._fused = False
+        self._output = y if training else None
+        return y
+
     def _apply_activation(self, z, training, inplace=True):
         self._fused = False
         y = self.activation.forward(z, inplace=inplace)
@@ -217,7 +250,16 @@ class Layer:
         return z
 
     def _activation_backward(self, dy):
-        return dy if self._fused else self.activation.backward(dy, self._output)
+        if self._fused:
+            return dy
+        y = self._output
+        if (self.activation.name == "relu" and dy.shape == y.shape and dy.flags.c_contiguous
+                and y.flags.c_contiguous and dy.dtype == y.dtype):
+            out = self._buffer("activation_grad", dy.shape)
+            _elementwise.relu_backward(dy.reshape(-1), y.reshape(-1), out.reshape(-1),
+                                       _config.get_num_threads())
+            return out
+        return self.activation.backward(dy, y)
 
     # -- config ------------------------------------------------------------------------------
     def get_config(self):

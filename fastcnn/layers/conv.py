@@ -9,18 +9,6 @@ from .base import Layer
 __all__ = ["Conv2D"]
 
 
-def conv2d_forward(x, kernel, bias, strides, padding):
-    """The convolution (bias included) before the activation: the one place a fused
-    conv + bias + activation kernel would plug in."""
-    return ops.conv2d(x, kernel, bias, strides=strides, padding=padding)
-
-
-def conv2d_backward(dz, x, kernel, strides, padding, need_input_grad):
-    """(dx or None, dkernel, dbias) from the gradient ``dz`` of the convolution's output."""
-    dx, dw, db = ops.conv2d_backward(dz, x, kernel, strides=strides, padding=padding)
-    return (dx if need_input_grad else None), dw, db
-
-
 def check_channels_last(data_format):
     if data_format not in (None, "channels_last"):
         raise ValueError(f"fastcnn is channels_last (NHWC) only, got data_format={data_format!r}")
@@ -73,19 +61,36 @@ class Conv2D(Layer):
         return (input_shape[0], geo.out_h, geo.out_w, self.filters)
 
     def call(self, inputs, training=False):
-        return self._apply_activation(self._linear(inputs, training), training)
+        return self._activated(inputs, training)
 
-    def _linear(self, inputs, training):
+    def _linear(self, inputs, training, relu=False):
         self._x = inputs if training else None
         bias = self.bias if self.use_bias else None
-        return conv2d_forward(inputs, self.kernel, bias, self.strides, self.padding)
+        out = self._buffer("z", (inputs.shape[0],) + self.output_shape[1:])
+        return ops.conv2d(inputs, self.kernel, bias, strides=self.strides, padding=self.padding,
+                          activation="relu" if relu else None, out=out)
 
     def _backward(self, dy, need_input_grad):
-        dz = self._activation_backward(dy)
-        dx, dw, db = conv2d_backward(dz, self._x, self.kernel, self.strides, self.padding,
-                                     need_input_grad)
-        if self.trainable:
-            self.grads = [dw, db] if self.use_bias else [dw]
+        if not self.grads:
+            self.grads = [np.empty_like(w) for w in self._weights]
+        dw = self.grads[0]
+        db = self.grads[1] if self.use_bias else np.empty(self.filters, self.dtype)
+        if not need_input_grad:
+            # a first layer: only the weight gradients, with a ReLU's backward pass applied
+            # while dy is packed instead of in a pass of its own
+            relu = not self._fused and self.activation.name == "relu"
+            dz = dy if relu else self._activation_backward(dy)
+            ops.conv2d_backward_weight(dz, self._x, self.kernel, self.strides, self.padding,
+                                       relu_output=self._output if relu else None,
+                                       out=(dw, db))
+            dx = None
+        else:
+            dz = self._activation_backward(dy)
+            dx = self._buffer("dx", self._x.shape)
+            ops.conv2d_backward(dz, self._x, self.kernel, self.strides, self.padding,
+                                out=(dx, dw, db))
+        if not self.trainable:
+            self.grads = []
         return dx
 
     def get_config(self):

@@ -4,7 +4,7 @@ import numbers
 
 import numpy as np
 
-from .. import activations, initializers, utils
+from .. import _config, _gemm, activations, initializers, utils
 from .base import Layer
 
 __all__ = ["Dense", "Flatten", "Dropout", "Activation"]
@@ -53,27 +53,30 @@ class Dense(Layer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def call(self, inputs, training=False):
-        return self._apply_activation(self._linear(inputs, training), training)
+        return self._activated(inputs, training)
 
-    def _linear(self, inputs, training):
-        x = inputs.reshape(-1, inputs.shape[-1])
-        z = np.matmul(x, self.kernel)
-        if self.use_bias:
-            z += self.bias
+    def _linear(self, inputs, training, relu=False):
+        x = np.ascontiguousarray(inputs.reshape(-1, inputs.shape[-1]))
+        z = self._buffer("z", (x.shape[0], self.units))
+        _gemm.gemm(x, self.kernel, z, False, False, self.bias if self.use_bias else None,
+                   False, relu, _config.get_num_threads())
         self._x = x if training else None
         return z.reshape(inputs.shape[:-1] + (self.units,))
 
     def _backward(self, dy, need_input_grad):
-        dz = self._activation_backward(dy).reshape(-1, self.units)
+        dz = np.ascontiguousarray(self._activation_backward(dy).reshape(-1, self.units))
+        threads = _config.get_num_threads()
         if self.trainable:
             if not self.grads:
                 self.grads = [np.empty_like(w) for w in self._weights]
-            np.matmul(self._x.T, dz, out=self.grads[0])
+            _gemm.gemm(self._x, dz, self.grads[0], True, False, None, False, False, threads)
             if self.use_bias:
                 np.sum(dz, axis=0, out=self.grads[1])
         if not need_input_grad:
             return None
-        return np.matmul(dz, self.kernel.T).reshape(dy.shape[:-1] + (self.kernel.shape[0],))
+        dx = self._buffer("dx", (dz.shape[0], self.kernel.shape[0]))
+        _gemm.gemm(dz, self.kernel, dx, False, True, None, False, False, threads)
+        return dx.reshape(dy.shape[:-1] + (self.kernel.shape[0],))
 
     def get_config(self):
         return dict(super().get_config(), units=self.units,

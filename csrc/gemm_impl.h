@@ -1,0 +1,213 @@
+/* BLIS-style GEMM driver, written once for T = float / double.
+ * Included by gemm.c with T, SFX (f32/f64) and the kernel fields (MR_FIELD, NR_FIELD,
+ * UKR_FIELD) defined.
+ *
+ * C[i, j] (=|+=) sum_p A[i, p] * B[p, j]  (+ bias[j]) (relu), with A and B given by row and
+ * column strides, so X*W, X^T*dZ and dZ*W^T are all read in place, without transposes.
+ * A task computes one rectangle of C with the five loops of BLIS around the micro-kernel:
+ * columns in blocks of FCNN_GEMM_NC, the reduction in runs of at most FCNN_GEMM_KC (B's
+ * micro-panel then stays in L1), rows in blocks of FCNN_GEMM_MC (A's block stays in L2),
+ * each block packed once into contiguous zero-padded micro-panels.
+ * Every C element is reduced over the same runs of K in the same order whatever rectangle it
+ * falls in, so results do not depend on how C was cut into tasks (thread count). */
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define FN(name) CAT(name, CAT(_, SFX))
+
+static inline ptrdiff_t FN(gemm_min)(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; }
+
+/* Copies of n values, with n known at compile time for the tile widths in use, so they
+ * become a few vector moves instead of a loop. */
+#define FN_COPY_CASES(dst, src, n)                                                             \
+    switch (n) {                                                                               \
+    case 4: for (int q_ = 0; q_ < 4; ++q_) (dst)[q_] = (src)[q_]; break;                       \
+    case 6: for (int q_ = 0; q_ < 6; ++q_) (dst)[q_] = (src)[q_]; break;                       \
+    case 8: for (int q_ = 0; q_ < 8; ++q_) (dst)[q_] = (src)[q_]; break;                       \
+    case 12: for (int q_ = 0; q_ < 12; ++q_) (dst)[q_] = (src)[q_]; break;                     \
+    case 16: for (int q_ = 0; q_ < 16; ++q_) (dst)[q_] = (src)[q_]; break;                     \
+    case 32: for (int q_ = 0; q_ < 32; ++q_) (dst)[q_] = (src)[q_]; break;                     \
+    default: for (int q_ = 0; q_ < (n); ++q_) (dst)[q_] = (src)[q_]; break;                    \
+    }
+
+/* A[i0 .. i0+mc) x [p0 .. p0+kc) into micro-panels of MR rows: out[panel][p][r]. Only for an
+ * A that is not row-major: row-major A is read in place by the indirect micro-kernel. */
+static void FN(pack_a)(const fcnn_gemm *g, ptrdiff_t i0, ptrdiff_t mc, ptrdiff_t p0,
+                       ptrdiff_t kc, int mr_tile, T *out)
+{
+    const T *a = (const T *)g->a;
+    const ptrdiff_t rs = g->rsa, cs = g->csa;
+    for (ptrdiff_t ir = 0; ir < mc; ir += mr_tile, out += mr_tile * kc) {
+        const int rows = (int)FN(gemm_min)(mr_tile, mc - ir);
+        const T *src = a + (i0 + ir) * rs + p0 * cs;
+        if (rs == 1) {          /* A stored transposed: a panel row of MR values is contiguous */
+            if (rows == mr_tile) {
+                for (ptrdiff_t p = 0; p < kc; ++p) FN_COPY_CASES(out + p * mr_tile, src + p * cs, mr_tile)
+                continue;
+            }
+            for (ptrdiff_t p = 0; p < kc; ++p) {
+                const T *s = src + p * cs;
+                T *d = out + p * mr_tile;
+                int r = 0;
+                for (; r < rows; ++r) d[r] = s[r];
+                for (; r < mr_tile; ++r) d[r] = 0;
+            }
+        } else {
+            for (int r = 0; r < rows; ++r) {
+                const T *s = src + r * rs;
+                T *d = out + r;
+                for (ptrdiff_t p = 0; p < kc; ++p) d[p * mr_tile] = s[p * cs];
+            }
+            for (int r = rows; r < mr_tile; ++r)
+                for (ptrdiff_t p = 0; p < kc; ++p) out[p * mr_tile + r] = 0;
+        }
+    }
+}
+
+/* B[p0 .. p0+kc) x [j0 .. j0+nc) into micro-panels of NR columns: out[panel][p][j]. */
+static void FN(pack_b)(const fcnn_gemm *g, ptrdiff_t p0, ptrdiff_t kc, ptrdiff_t j0,
+                       ptrdiff_t nc, int nr_tile, T *out)
+{
+    const T *b = (const T *)g->b;
+    const ptrdiff_t rs = g->rsb, cs = g->csb;
+    if (cs == 1) {
+        /* B row-major: read each row once, front to back (one stream the prefetcher follows),
+         * and deal its NR-wide pieces out to the panels. */
+        const ptrdiff_t full = nc / nr_tile * nr_tile, panel = (ptrdiff_t)nr_tile * kc;
+        for (ptrdiff_t p = 0; p < kc; ++p) {
+            const T *s = b + (p0 + p) * rs + j0;
+            T *d = out + p * nr_tile;
+            ptrdiff_t jr = 0;
+            for (; jr < full; jr += nr_tile, d += panel, s += nr_tile)
+                FN_COPY_CASES(d, s, nr_tile)
+            if (jr < nc) {
+                int j = 0;
+                for (; j < nc - jr; ++j) d[j] = s[j];
+                for (; j < nr_tile; ++j) d[j] = 0;
+            }
+        }
+        return;
+    }
+    for (ptrdiff_t jr = 0; jr < nc; jr += nr_tile, out += nr_tile * kc) {
+        const int cols = (int)FN(gemm_min)(nr_tile, nc - jr);
+        const T *src = b + p0 * rs + (j0 + jr) * cs;
+        /* B stored transposed (cs != 1): the panel's NR columns are read as NR streams down
+         * K, a value from each per step, so every write is sequential and the NR source
+         * lines stay in L1 while they are used up. */
+        for (ptrdiff_t p = 0; p < kc; ++p) {
+            const T *s = src + p * rs;
+            T *d = out + p * nr_tile;
+            int j = 0;
+            for (; j < cols; ++j) d[j] = s[j * cs];
+            for (; j < nr_tile; ++j) d[j] = 0;
+        }
+    }
+}
+
+/* A computed mr x nr tile (row stride ldt) stored transposed at dst (dst[j*ldc + r]), with
+ * the epilogue of the micro-kernels' stores (old + ab, then relu; no bias here). */
+static void FN(scatter_transposed)(const T *tile, int ldt, T *dst, ptrdiff_t ldc, int mr, int nr,
+                                   int flags)
+{
+    for (int j = 0; j < nr; ++j, dst += ldc)
+        for (int r = 0; r < mr; ++r) {
+            T v = tile[r * ldt + j];
+            if (flags & FCNN_ACCUMULATE) v = dst[r] + v;
+            if (flags & FCNN_RELU) v = v < 0 ? (T)0 : v;
+            dst[r] = v;
+        }
+}
+
+size_t FN(fcnn_gemm_workspace)(void)
+{
+    const fcnn_isa *isa = fcnn_current_isa();
+    const size_t mr = (size_t)isa->MR_FIELD, nr = (size_t)isa->NR_FIELD;
+    const size_t mc = (FCNN_GEMM_MC + mr - 1) / mr * mr, nc = (FCNN_GEMM_NC + nr - 1) / nr * nr;
+    /* A block, B panel, each rounded to whole cache lines */
+    return ((mc * FCNN_GEMM_KC * sizeof(T) + 63) / 64 * 64)
+           + ((nc * FCNN_GEMM_KC * sizeof(T) + 63) / 64 * 64);
+}
+
+void FN(fcnn_gemm_tile)(const fcnn_gemm *g, ptrdiff_t i0, ptrdiff_t i1, ptrdiff_t j0,
+                        ptrdiff_t j1, void *work)
+{
+    const fcnn_isa *isa = fcnn_current_isa();
+    const int MR = isa->MR_FIELD, NR = isa->NR_FIELD;
+    const ptrdiff_t K = g->k;
+    const size_t mc_max = (FCNN_GEMM_MC + MR - 1) / MR * MR;
+    T *ap = (T *)work;
+    T *bp = (T *)((char *)work + (mc_max * FCNN_GEMM_KC * sizeof(T) + 63) / 64 * 64);
+    T *c = (T *)g->c;
+    const T *bias = (const T *)g->bias;
+    T *rows[FCNN_GEMM_MAX_MR], *trows[FCNN_GEMM_MAX_MR];
+    T ttile[FCNN_GEMM_MAX_MR * FCNN_GEMM_MAX_NR];
+    const T *arows[FCNN_GEMM_MAX_MR];
+    const T *a = (const T *)g->a;
+    /* row-major A needs no packing: the indirect micro-kernel reads its MR rows in place */
+    const int a_in_place = g->csa == 1;
+    /* the reduction in near-equal runs of at most KC, fixed by K alone */
+    const ptrdiff_t kruns = K > 0 ? (K + FCNN_GEMM_KC - 1) / FCNN_GEMM_KC : 0;
+    const ptrdiff_t krun = kruns ? (K + kruns - 1) / kruns : 0;
+
+    if (K == 0) {   /* C = bias (or 0), or unchanged when accumulating; then relu */
+        for (ptrdiff_t i = i0; i < i1; ++i)
+            for (ptrdiff_t j = j0; j < j1; ++j) {
+                T *cij = g->c_trans ? c + j * g->ldc + i : c + i * g->ldc + j;
+                T v = g->accumulate ? *cij : (bias ? bias[j] : (T)0);
+                if (g->relu) v = v < 0 ? (T)0 : v;
+                *cij = v;
+            }
+        return;
+    }
+    for (ptrdiff_t jc = j0; jc < j1; jc += FCNN_GEMM_NC) {
+        const ptrdiff_t nc = FN(gemm_min)(FCNN_GEMM_NC, j1 - jc);
+        for (ptrdiff_t pc = 0; pc < K; pc += krun) {
+            const ptrdiff_t kc = FN(gemm_min)(krun, K - pc);
+            const int first = pc == 0, last = pc + kc >= K;
+            int flags = (first && !g->accumulate) ? (bias ? FCNN_BIAS : 0) : FCNN_ACCUMULATE;
+            if (last && g->relu) flags |= FCNN_RELU;
+            FN(pack_b)(g, pc, kc, jc, nc, NR, bp);
+            for (ptrdiff_t ic = i0; ic < i1; ic += FCNN_GEMM_MC) {
+                const ptrdiff_t mc = FN(gemm_min)(FCNN_GEMM_MC, i1 - ic);
+                if (!a_in_place) FN(pack_a)(g, ic, mc, pc, kc, MR, ap);
+                for (ptrdiff_t jr = 0; jr < nc; jr += NR) {
+                    const int nr = (int)FN(gemm_min)(NR, nc - jr);
+                    const T *bpanel = bp + jr * kc;
+                    const T *bias_j = bias ? bias + jc + jr : NULL;
+                    for (ptrdiff_t ir = 0; ir < mc; ir += MR) {
+                        const int mr = (int)FN(gemm_min)(MR, mc - ir);
+                        for (int r = 0; r < mr; ++r) rows[r] = c + (ic + ir + r) * g->ldc;
+                        T *const *dst = rows;
+                        ptrdiff_t dcol = jc + jr;
+                        int dflags = flags;
+                        if (g->c_trans) {   /* into a tile here, scattered below */
+                            for (int r = 0; r < MR; ++r) trows[r] = ttile + r * NR;
+                            dst = trows;
+                            dcol = 0;
+                            dflags = 0;
+                        }
+                        if (a_in_place) {
+                            /* rows past the end read row ic + ir again; their sums are
+                             * computed and dropped by the edge store */
+                            for (int r = 0; r < MR; ++r)
+                                arows[r] = a + (ic + ir + (r < mr ? r : 0)) * g->rsa;
+                            isa->UKR_IND_FIELD(1, kc, pc, arows, bpanel, dst, dcol, mr, nr,
+                                               dflags, bias_j);
+                        } else {
+                            isa->UKR_FIELD(kc, ap + ir * kc, bpanel, dst, dcol, mr, nr, dflags,
+                                           bias_j);
+                        }
+                        if (g->c_trans)
+                            FN(scatter_transposed)(ttile, NR, c + (jc + jr) * g->ldc + ic + ir,
+                                                   g->ldc, mr, nr, flags);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#undef FN_COPY_CASES
+#undef FN
+#undef CAT
+#undef CAT_

@@ -1,0 +1,87 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False, nonecheck=False
+"""Elementwise work of a training step, in single compiled passes instead of chains of NumPy
+temporaries: ReLU's backward pass, the optimizers' updates, and softmax with cross-entropy.
+
+Arrays are flat and C-contiguous (the callers pass ``a.reshape(-1)`` of contiguous arrays),
+shapes are checked by the callers. Each element is computed on its own, so splitting the loop
+over threads cannot change a result.
+"""
+from cython.parallel cimport prange
+from libc.math cimport exp, log, sqrt
+
+ctypedef fused floating:
+    float
+    double
+
+cdef enum:
+    # below this many elements a second thread costs more than it saves
+    MIN_PER_THREAD = 1 << 15
+
+
+cdef inline int _team(int nthreads, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t by_size = n // MIN_PER_THREAD
+    if by_size < nthreads:
+        return <int>(by_size if by_size > 1 else 1)
+    return nthreads
+
+
+def relu_backward(const floating[::1] dy, const floating[::1] y, floating[::1] out,
+                  int nthreads=1):
+    """out = dy where y > 0, else 0 (y is ReLU's output; the gradient at 0 is 0, as in
+    Keras/TensorFlow). ``out`` may be ``dy`` itself."""
+    cdef Py_ssize_t i, n = dy.shape[0]
+    cdef int nt = _team(nthreads, n)
+    with nogil:
+        for i in prange(n, schedule="static", num_threads=nt):
+            out[i] = dy[i] if y[i] > 0 else 0
+    return out
+
+
+def adam_update(floating[::1] var, const floating[::1] grad, floating[::1] m, floating[::1] v,
+                double alpha, double beta_1, double beta_2, double epsilon, int nthreads=1):
+    """Keras 3's Adam step, in place, with the operations of its NumPy form in the variable's
+    dtype: m += (g - m)*(1 - beta_1); v += (g*g - v)*(1 - beta_2);
+    var -= (m / (sqrt(v) + epsilon)) * alpha."""
+    cdef Py_ssize_t i, n = var.shape[0]
+    cdef int nt = _team(nthreads, n)
+    cdef floating one_b1 = <floating>(1.0 - beta_1), one_b2 = <floating>(1.0 - beta_2)
+    cdef floating eps = <floating>epsilon, a = <floating>alpha
+    cdef floating g, mi, vi
+    with nogil:
+        for i in prange(n, schedule="static", num_threads=nt):
+            g = grad[i]
+            mi = m[i] + (g - m[i]) * one_b1
+            vi = v[i] + (g * g - v[i]) * one_b2
+            m[i] = mi
+            v[i] = vi
+            var[i] = var[i] - (mi / (<floating>sqrt(vi) + eps)) * a
+    return var
+
+
+def softmax_crossentropy(const floating[:, ::1] logits, const floating[:, ::1] targets,
+                         floating[:, ::1] grad, double scale):
+    """Per-sample cross-entropy of ``targets`` (one-hot or soft) and softmax(logits), summed
+    over the batch and returned as a float; ``grad`` receives its gradient with respect to the
+    logits times ``scale``: (softmax(z) * sum(t) - t) * scale. Stable for any finite logits
+    (log-sum-exp shifted by the row maximum)."""
+    cdef Py_ssize_t i, j, n = logits.shape[0], k = logits.shape[1]
+    cdef double zmax, total, lse, tsum, loss = 0.0
+    with nogil:
+        for i in range(n):
+            zmax = logits[i, 0]
+            for j in range(1, k):
+                if logits[i, j] > zmax:
+                    zmax = logits[i, j]
+            total = 0.0
+            for j in range(k):
+                total += exp(<double>logits[i, j] - zmax)
+            lse = zmax + log(total)
+            tsum = 0.0
+            for j in range(k):
+                tsum += targets[i, j]
+                loss -= targets[i, j] * (<double>logits[i, j] - lse)
+            for j in range(k):
+                grad[i, j] = <floating>((exp(<double>logits[i, j] - lse) * tsum
+                                         - targets[i, j]) * scale)
+    return loss

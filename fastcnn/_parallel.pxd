@@ -1,0 +1,22 @@
+# Work-splitting helpers shared by the Cython drivers (inline, so every module has its own).
+
+cdef enum:
+    # Waking a thread costs more than this many multiply-adds of work.
+    MIN_MACS_PER_THREAD = 1 << 18
+
+
+cdef inline Py_ssize_t cdiv(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+    return (a + b - 1) // b
+
+
+cdef inline int team_size(int nthreads, Py_ssize_t units, double macs) noexcept nogil:
+    """Threads for a loop of `units` independent pieces totalling `macs` multiply-adds: no
+    more than there are pieces, and none that would get less than MIN_MACS_PER_THREAD.
+    Results never depend on it."""
+    cdef double by_work = macs / MIN_MACS_PER_THREAD
+    cdef Py_ssize_t n = nthreads
+    if n > units:
+        n = units
+    if n > by_work:
+        n = <Py_ssize_t>by_work
+    return <int>(n if n > 1 else 1)
