@@ -7,6 +7,7 @@
 #define NR_FIELD nr_f32
 #define UKR_FIELD ukr_f32
 #define UKR_IND_FIELD ukr_ind_f32
+#define UKR_STR_FIELD ukr_str_f32
 #include "conv_impl.h"
 #undef T
 #undef SFX
@@ -14,6 +15,7 @@
 #undef NR_FIELD
 #undef UKR_FIELD
 #undef UKR_IND_FIELD
+#undef UKR_STR_FIELD
 
 #define T double
 #define SFX f64
@@ -21,4 +23,5 @@
 #define NR_FIELD nr_f64
 #define UKR_FIELD ukr_f64
 #define UKR_IND_FIELD ukr_ind_f64
+#define UKR_STR_FIELD ukr_str_f64
 #include "conv_impl.h"

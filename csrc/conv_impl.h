@@ -67,32 +67,32 @@ void FN(fcnn_pack_bsource)(const fcnn_bsource *s, ptrdiff_t n, int nr, T *out)
     }
 }
 
-/* fcnn_pack_b of b where mask > 0, zeros elsewhere (mask laid out like b). */
-static void FN(pack_b_masked)(const T *b, const T *mask, ptrdiff_t ldb, ptrdiff_t k,
-                              ptrdiff_t n, int nr, T *out)
-{
-    for (ptrdiff_t j0 = 0; j0 < n; j0 += nr) {
-        const ptrdiff_t width = FN(min_idx)(nr, n - j0);
-        for (ptrdiff_t p = 0; p < k; ++p) {
-            const T *src = b + p * ldb + j0, *keep = mask + p * ldb + j0;
-            ptrdiff_t j = 0;
-            for (; j < width; ++j) out[j] = keep[j] > 0 ? src[j] : (T)0;
-            for (; j < nr; ++j) out[j] = 0;
-            out += nr;
-        }
-    }
-}
-
 /* B block for dW: reduction over GEMM rows [p0, p0 + pc) (steps), columns [k0, k0 + kn) of
- * the reduction index k = t*C + c (lanes), in panels of nr lanes: out[jp][p][nr]. */
+ * the reduction index k = t*C + c (lanes), in panels of nr lanes: out[jp][p][nr].
+ * lane_off (kn entries) is scratch: each lane's offset from a row's base pixel. */
 static void FN(pack_klanes)(const fcnn_gather *g, ptrdiff_t p0, ptrdiff_t pc, ptrdiff_t k0,
-                            ptrdiff_t kn, int nr, T *out)
+                            ptrdiff_t kn, int nr, T *out, ptrdiff_t *lane_off)
 {
     const T *src = (const T *)g->src;
     const ptrdiff_t C = g->src_c, H = g->src_h, W = g->src_w, img = H * W * C;
     ptrdiff_t seg_t[64], seg_c[64], seg_lane[64], seg_len[64];
+    /* the extent of the taps these lanes read, and each lane's offset from the base pixel */
+    const ptrdiff_t t_first = k0 / C, t_last = (k0 + kn - 1) / C;
+    ptrdiff_t th_lo = g->tap_h[t_first], th_hi = th_lo, tw_lo = g->tap_w[t_first], tw_hi = tw_lo;
+    for (ptrdiff_t t = t_first; t <= t_last; ++t) {
+        const ptrdiff_t th = g->tap_h[t], tw = g->tap_w[t];
+        th_lo = th < th_lo ? th : th_lo;
+        th_hi = th > th_hi ? th : th_hi;
+        tw_lo = tw < tw_lo ? tw : tw_lo;
+        tw_hi = tw > tw_hi ? tw : tw_hi;
+    }
+    for (ptrdiff_t k = k0; k < k0 + kn; ++k) {
+        const ptrdiff_t t = k / C;
+        lane_off[k - k0] = (g->tap_h[t] * W + g->tap_w[t]) * C + (k - t * C);
+    }
     for (ptrdiff_t ka = k0; ka < k0 + kn; ka += nr) {
         const ptrdiff_t kb = FN(min_idx)(ka + nr, k0 + kn);
+        const ptrdiff_t *off = lane_off + (ka - k0);
         /* Split the panel's lanes where they cross from one tap to the next. */
         int nseg = 0;
         for (ptrdiff_t k = ka; k < kb;) {
@@ -112,14 +112,20 @@ static void FN(pack_klanes)(const fcnn_gather *g, ptrdiff_t p0, ptrdiff_t pc, pt
             const T *image = src + pos.n * img;
             const ptrdiff_t bh = g->base_h0 + pos.a * g->base_hs;
             const ptrdiff_t bw = g->base_w0 + pos.b * g->base_ws;
-            for (int s = 0; s < nseg; ++s) {
-                const ptrdiff_t ih = bh + g->tap_h[seg_t[s]], iw = bw + g->tap_w[seg_t[s]];
-                T *dst = out + seg_lane[s];
-                if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
-                    const T *v = image + (ih * W + iw) * C + seg_c[s];
-                    for (ptrdiff_t j = 0; j < seg_len[s]; ++j) dst[j] = v[j];
-                } else {
-                    for (ptrdiff_t j = 0; j < seg_len[s]; ++j) dst[j] = 0;
+            if (bh + th_lo >= 0 && bh + th_hi < H && bw + tw_lo >= 0 && bw + tw_hi < W) {
+                /* the window is inside the image: one load per lane, no checks */
+                const T *base = image + (bh * W + bw) * C;
+                for (ptrdiff_t j = 0; j < used; ++j) out[j] = base[off[j]];
+            } else {
+                for (int s = 0; s < nseg; ++s) {
+                    const ptrdiff_t ih = bh + g->tap_h[seg_t[s]], iw = bw + g->tap_w[seg_t[s]];
+                    T *dst = out + seg_lane[s];
+                    if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
+                        const T *v = image + (ih * W + iw) * C + seg_c[s];
+                        for (ptrdiff_t j = 0; j < seg_len[s]; ++j) dst[j] = v[j];
+                    } else {
+                        for (ptrdiff_t j = 0; j < seg_len[s]; ++j) dst[j] = 0;
+                    }
                 }
             }
             for (ptrdiff_t j = used; j < nr; ++j) out[j] = 0;
@@ -128,15 +134,24 @@ static void FN(pack_klanes)(const fcnn_gather *g, ptrdiff_t p0, ptrdiff_t pc, pt
     }
 }
 
-size_t FN(fcnn_conv_gemm_workspace)(ptrdiff_t ntaps)
+/* Below this many input channels, tiles of MR output pixels that lie in one image row and
+ * inside the image read the input through the strided kernel (ukr_str) instead of a table of
+ * row pointers. */
+#define FCNN_STR_MAX_C 16
+
+size_t FN(fcnn_conv_gemm_workspace)(ptrdiff_t ntaps, ptrdiff_t k)
 {
-    /* the indirection table: a pointer per tap for each row of the block, in whole panels */
-    return sizeof(const T *) * (size_t)(FCNN_MC + 16) * (size_t)ntaps;
+    /* the indirection table: a pointer per tap for each row of the block, in whole panels;
+     * each tap's offset; each reduction step's offset (strided kernel); a panel's first row
+     * of input, or NULL when the panel goes through the table */
+    return (sizeof(const T *) * (size_t)(FCNN_MC + 16) + sizeof(ptrdiff_t)) * (size_t)ntaps
+           + sizeof(ptrdiff_t) * (size_t)k + sizeof(const T *) * (size_t)(FCNN_MC + 16);
 }
 
-/* Rows [m0, m0 + mc) of Y = gather(A) * B: the indirection table points, for every row and
- * tap, at the C input values the tap reads (or at a zero row in the padding); the indirect
- * micro-kernel then reads them in place, so A is never copied. */
+/* Rows [m0, m0 + mc) of Y = gather(A) * B. A tile of MR rows that are consecutive pixels of
+ * one output row, with windows inside the image, is read by the strided kernel (few
+ * channels); any other tile through an indirection table pointing, for every row and tap, at
+ * the C input values the tap reads (or at a zero row in the padding). A is never copied. */
 void FN(fcnn_conv_gemm_block)(const fcnn_conv_gemm *g, ptrdiff_t m0, ptrdiff_t mc, void *work)
 {
     const fcnn_isa *isa = fcnn_current_isa();
@@ -148,33 +163,68 @@ void FN(fcnn_conv_gemm_block)(const fcnn_conv_gemm *g, ptrdiff_t m0, ptrdiff_t m
     const T *bias = (const T *)g->bias;
     const T *b_packed = (const T *)g->b_packed;
     const T **ind = (const T **)work;
-    T *rows[FCNN_MC];
+    T *rows[FCNN_MC + 16];
     const ptrdiff_t panels = (mc + MR - 1) / MR;
+    /* Where each tap reads relative to a row's base pixel, and the taps' extent: a row whose
+     * window lies inside the image gets its pointers without a bounds check per tap. */
+    ptrdiff_t *tap_off = (ptrdiff_t *)(ind + (FCNN_MC + 16) * ntaps);
+    ptrdiff_t *koff = tap_off + ntaps;
+    const T **panel_base = (const T **)(koff + K);
+    ptrdiff_t th_lo = 0, th_hi = 0, tw_lo = 0, tw_hi = 0;
+    for (ptrdiff_t t = 0; t < ntaps; ++t) {
+        const ptrdiff_t th = a->tap_h[t], tw = a->tap_w[t];
+        tap_off[t] = (th * W + tw) * C;
+        for (ptrdiff_t c = 0; c < C && C < FCNN_STR_MAX_C; ++c) koff[t * C + c] = tap_off[t] + c;
+        if (t == 0 || th < th_lo) th_lo = th;
+        if (t == 0 || th > th_hi) th_hi = th;
+        if (t == 0 || tw < tw_lo) tw_lo = tw;
+        if (t == 0 || tw > tw_hi) tw_hi = tw;
+    }
+#define FCNN_INSIDE(bh, bw) \
+    ((bh) + th_lo >= 0 && (bh) + th_hi < H && (bw) + tw_lo >= 0 && (bw) + tw_hi < W)
 
     {
         const fcnn_scatter *s = &g->c;
         T *dst = (T *)s->dst;
         FN(rowpos) pos;
         FN(rowpos_init)(&pos, m0, a->rows_h, a->rows_w);
-        for (ptrdiff_t i = 0; i < panels * MR; ++i) {
-            const T **slot = ind + (i / MR) * ntaps * MR + (i % MR);
-            if (i >= mc) {
-                for (ptrdiff_t t = 0; t < ntaps; ++t) slot[t * MR] = zeros;
-                continue;
+        for (ptrdiff_t pi = 0; pi < panels; ++pi) {
+            const ptrdiff_t i0 = pi * MR;
+            panel_base[pi] = NULL;
+            if (C < FCNN_STR_MAX_C && i0 + MR <= mc && pos.b + MR <= a->rows_w) {
+                const ptrdiff_t bh = a->base_h0 + pos.a * a->base_hs;
+                const ptrdiff_t bw = a->base_w0 + pos.b * a->base_ws;
+                if (FCNN_INSIDE(bh, bw) && FCNN_INSIDE(bh, bw + (MR - 1) * a->base_ws))
+                    panel_base[pi] = src + pos.n * img + (bh * W + bw) * C;
             }
-            const T *image = src + pos.n * img;
-            const ptrdiff_t bh = a->base_h0 + pos.a * a->base_hs;
-            const ptrdiff_t bw = a->base_w0 + pos.b * a->base_ws;
-            for (ptrdiff_t t = 0; t < ntaps; ++t) {
-                const ptrdiff_t ih = bh + a->tap_h[t], iw = bw + a->tap_w[t];
-                slot[t * MR] = (ih >= 0 && ih < H && iw >= 0 && iw < W)
-                                   ? image + (ih * W + iw) * C : zeros;
+            for (ptrdiff_t i = i0; i < i0 + MR; ++i) {
+                const T **slot = ind + pi * ntaps * MR + (i - i0);
+                if (i >= mc) {
+                    for (ptrdiff_t t = 0; t < ntaps; ++t) slot[t * MR] = zeros;
+                    continue;
+                }
+                if (!panel_base[pi]) {
+                    const T *image = src + pos.n * img;
+                    const ptrdiff_t bh = a->base_h0 + pos.a * a->base_hs;
+                    const ptrdiff_t bw = a->base_w0 + pos.b * a->base_ws;
+                    if (FCNN_INSIDE(bh, bw)) {
+                        const T *base = image + (bh * W + bw) * C;
+                        for (ptrdiff_t t = 0; t < ntaps; ++t) slot[t * MR] = base + tap_off[t];
+                    } else {
+                        for (ptrdiff_t t = 0; t < ntaps; ++t) {
+                            const ptrdiff_t ih = bh + a->tap_h[t], iw = bw + a->tap_w[t];
+                            slot[t * MR] = (ih >= 0 && ih < H && iw >= 0 && iw < W)
+                                               ? image + (ih * W + iw) * C : zeros;
+                        }
+                    }
+                }
+                const ptrdiff_t h = s->h0 + pos.a * s->hs, w = s->w0 + pos.b * s->ws;
+                rows[i] = dst + ((pos.n * s->dst_h + h) * s->dst_w + w) * s->ldc;
+                FN(rowpos_next)(&pos, a->rows_h, a->rows_w);
             }
-            const ptrdiff_t h = s->h0 + pos.a * s->hs, w = s->w0 + pos.b * s->ws;
-            rows[i] = dst + ((pos.n * s->dst_h + h) * s->dst_w + w) * s->ldc;
-            FN(rowpos_next)(&pos, a->rows_h, a->rows_w);
         }
     }
+#undef FCNN_INSIDE
     /* Reduction blocks: whole taps while a tap has fewer than FCNN_KC channels, otherwise
      * each tap cut into near-equal channel runs. */
     ptrdiff_t tb, cb;
@@ -187,6 +237,7 @@ void FN(fcnn_conv_gemm_block)(const fcnn_conv_gemm *g, ptrdiff_t m0, ptrdiff_t m
         tb = (ntaps + nkb - 1) / nkb;
         cb = C;
     }
+    const ptrdiff_t rs = a->base_ws * C;
     for (ptrdiff_t t0 = 0; t0 < ntaps; t0 += tb) {
         const ptrdiff_t nt = FN(min_idx)(tb, ntaps - t0);
         for (ptrdiff_t c0 = 0; c0 < C; c0 += cb) {
@@ -197,10 +248,16 @@ void FN(fcnn_conv_gemm_block)(const fcnn_conv_gemm *g, ptrdiff_t m0, ptrdiff_t m
             for (ptrdiff_t j0 = 0; j0 < N; j0 += NR) {
                 const T *bp = b_packed + j0 * K + (t0 * C + c0) * NR;
                 const int nr = (int)FN(min_idx)(NR, N - j0);
+                const T *bias_j = bias ? bias + j0 : NULL;
                 for (ptrdiff_t i0 = 0; i0 < mc; i0 += MR) {
                     const int mr = (int)FN(min_idx)(MR, mc - i0);
-                    isa->UKR_IND_FIELD(nt, cc, c0, ind + (i0 / MR) * ntaps * MR + t0 * MR, bp,
-                                       rows + i0, j0, mr, nr, flags, bias ? bias + j0 : NULL);
+                    const T *base = panel_base[i0 / MR];
+                    if (base)   /* cb == C here: the run is steps [t0*C, (t0 + nt)*C) */
+                        isa->UKR_STR_FIELD(nt * C, koff + t0 * C, base, rs, bp, rows + i0, j0,
+                                           mr, nr, flags, bias_j);
+                    else
+                        isa->UKR_IND_FIELD(nt, cc, c0, ind + (i0 / MR) * ntaps * MR + t0 * MR,
+                                           bp, rows + i0, j0, mr, nr, flags, bias_j);
                 }
             }
         }
@@ -213,30 +270,73 @@ size_t FN(fcnn_conv_dw_workspace)(ptrdiff_t f)
     const ptrdiff_t MR = isa->MR_FIELD, NR = isa->NR_FIELD;
     const ptrdiff_t k_round = (FCNN_DW_NC + MR - 1) / MR * MR;
     const ptrdiff_t f_round = (f + NR - 1) / NR * NR;
-    return (size_t)(k_round + f_round) * FCNN_DW_PC;
+    /* packed X^T block, packed dY block, the lanes' offsets (in units of T, rounded up) */
+    return (size_t)(k_round + f_round) * FCNN_DW_PC
+           + (FCNN_DW_NC * sizeof(ptrdiff_t) + sizeof(T) - 1) / sizeof(T);
+}
+
+/* One packed row of dY: o[0 .. w) = src (masked), zeros up to nr, added into sums. With w
+ * a compile-time constant (the full-width cases below) the loops become vector code. */
+static inline void FN(pack_dy_row)(T *restrict o, const T *restrict src,
+                                   const T *restrict keep, T *restrict sums, ptrdiff_t w, int nr)
+{
+    if (keep)
+        for (ptrdiff_t j = 0; j < w; ++j) {
+            const T v = src[j];   /* read unconditionally, so the select vectorizes */
+            o[j] = keep[j] > 0 ? v : (T)0;
+        }
+    else
+        for (ptrdiff_t j = 0; j < w; ++j) o[j] = src[j];
+    for (ptrdiff_t j = w; j < nr; ++j) o[j] = 0;
+    if (sums)
+        for (ptrdiff_t j = 0; j < w; ++j) sums[j] += o[j];
+}
+
+/* fcnn_pack_b of dY rows (ld f) that also adds each packed row into col_sums (when not NULL),
+ * so db costs no pass of its own. With a mask, dY counts as 0 where mask <= 0. */
+static void FN(pack_dy)(const T *dy, const T *mask, ptrdiff_t f, ptrdiff_t rows, int nr, T *out,
+                        T *col_sums)
+{
+    for (ptrdiff_t j0 = 0; j0 < f; j0 += nr) {
+        const ptrdiff_t width = FN(min_idx)(nr, f - j0);
+        T *o = out + j0 * rows, *sums = col_sums ? col_sums + j0 : NULL;
+        const T *src = dy + j0, *keep = mask ? mask + j0 : NULL;
+        for (ptrdiff_t p = 0; p < rows; ++p, o += nr, src += f, keep = keep ? keep + f : NULL) {
+            if (width == nr && nr == 16)
+                FN(pack_dy_row)(o, src, keep, sums, 16, 16);
+            else if (width == nr && nr == 8)
+                FN(pack_dy_row)(o, src, keep, sums, 8, 8);
+            else if (width == nr && nr == 32)
+                FN(pack_dy_row)(o, src, keep, sums, 32, 32);
+            else
+                FN(pack_dy_row)(o, src, keep, sums, width, nr);
+        }
+    }
 }
 
 /* Rows [k0, k0 + kn) of a partial dW (K x F) summed over GEMM rows [p0, p0 + pc): written
- * (not accumulated) into partial[k * F + f]. A is gather(X)^T (k as the MR lanes), B is dY. */
+ * (not accumulated) into partial[k * F + f]. A is gather(X)^T (k as the MR lanes), B is dY.
+ * With db_partial (the task with k0 == 0), also the sums of dY's columns over the rows, in
+ * row order. */
 void FN(fcnn_conv_dw_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc, ptrdiff_t k0,
-                           ptrdiff_t kn, T *partial, T *work)
+                           ptrdiff_t kn, T *partial, T *db_partial, T *work)
 {
     const fcnn_isa *isa = fcnn_current_isa();
     const int MR = isa->MR_FIELD, NR = isa->NR_FIELD;
     const ptrdiff_t F = g->f;
-    const T *dy = (const T *)g->dy;
+    const T *dy = (const T *)g->dy, *mask = (const T *)g->mask;
     T *abuf = work;
     T *bbuf = work + (FCNN_DW_NC + MR - 1) / MR * MR * FCNN_DW_PC;
+    ptrdiff_t *lane_off = (ptrdiff_t *)(bbuf + (F + NR - 1) / NR * NR * FCNN_DW_PC);
     T *rows[64];
 
+    if (db_partial)
+        for (ptrdiff_t j = 0; j < F; ++j) db_partial[j] = 0;
     for (ptrdiff_t pp = p0; pp < p0 + pc; pp += FCNN_DW_PC) {
         const ptrdiff_t pcc = FN(min_idx)(FCNN_DW_PC, p0 + pc - pp);
         const int flags = pp == p0 ? 0 : FCNN_ACCUMULATE;
-        FN(pack_klanes)(&g->x, pp, pcc, k0, kn, MR, abuf);
-        if (g->mask)
-            FN(pack_b_masked)(dy + pp * F, (const T *)g->mask + pp * F, F, pcc, F, NR, bbuf);
-        else
-            FN(fcnn_pack_b)(dy + pp * F, F, pcc, F, NR, bbuf);
+        FN(pack_klanes)(&g->x, pp, pcc, k0, kn, MR, abuf, lane_off);
+        FN(pack_dy)(dy + pp * F, mask ? mask + pp * F : NULL, F, pcc, NR, bbuf, db_partial);
         for (ptrdiff_t i0 = 0; i0 < kn; i0 += MR) {
             const int mr = (int)FN(min_idx)(MR, kn - i0);
             for (int r = 0; r < mr; ++r) rows[r] = partial + (k0 + i0 + r) * F;
@@ -247,19 +347,6 @@ void FN(fcnn_conv_dw_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc, pt
             }
         }
     }
-}
-
-/* out[j] = sum of a[i * cols + j] over rows i, in row order (skipping values whose mask is
- * <= 0 when there is a mask). */
-void FN(fcnn_column_sums)(const T *a, const T *mask, ptrdiff_t rows, ptrdiff_t cols, T *out)
-{
-    for (ptrdiff_t j = 0; j < cols; ++j) out[j] = 0;
-    if (mask)
-        for (ptrdiff_t i = 0; i < rows; ++i, a += cols, mask += cols)
-            for (ptrdiff_t j = 0; j < cols; ++j) out[j] += mask[j] > 0 ? a[j] : (T)0;
-    else
-        for (ptrdiff_t i = 0; i < rows; ++i, a += cols)
-            for (ptrdiff_t j = 0; j < cols; ++j) out[j] += a[j];
 }
 
 /* out[e] = sum over parts, in part order, of partials[part * size + e], for e in [e0, e1).

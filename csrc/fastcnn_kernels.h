@@ -38,6 +38,17 @@ typedef void (*fcnn_ukr_ind_f64)(ptrdiff_t ntaps, ptrdiff_t c, ptrdiff_t coff,
                                  const double *const *ind, const double *b, double *const *crow,
                                  ptrdiff_t col, int mr, int nr, int flags, const double *bias);
 
+/* Strided variant (convolution over few channels): at reduction step p, row r of A is
+ * a[r*rs + koff[p]]: the MR rows are output pixels a fixed stride apart in one image row,
+ * and koff lists where each (tap, channel) step reads relative to the first row's window.
+ * No pointer table to build: for few channels that table costs as much as the arithmetic. */
+typedef void (*fcnn_ukr_str_f32)(ptrdiff_t kc, const ptrdiff_t *koff, const float *a,
+                                 ptrdiff_t rs, const float *b, float *const *crow, ptrdiff_t col,
+                                 int mr, int nr, int flags, const float *bias);
+typedef void (*fcnn_ukr_str_f64)(ptrdiff_t kc, const ptrdiff_t *koff, const double *a,
+                                 ptrdiff_t rs, const double *b, double *const *crow,
+                                 ptrdiff_t col, int mr, int nr, int flags, const double *bias);
+
 typedef struct {
     const char *name;
     int mr_f32, nr_f32, mr_f64, nr_f64;
@@ -45,6 +56,8 @@ typedef struct {
     fcnn_ukr_f64 ukr_f64;
     fcnn_ukr_ind_f32 ukr_ind_f32;
     fcnn_ukr_ind_f64 ukr_ind_f64;
+    fcnn_ukr_str_f32 ukr_str_f32;
+    fcnn_ukr_str_f64 ukr_str_f64;
 } fcnn_isa;
 
 /* Per-ISA micro-kernels; each ISA's translation unit is compiled with its own flags. */
@@ -167,14 +180,13 @@ typedef struct {
     void fcnn_pack_b_##SFX(const T *b, ptrdiff_t ldb, ptrdiff_t k, ptrdiff_t n, int nr,        \
                            T *out);                                                            \
     void fcnn_pack_bsource_##SFX(const fcnn_bsource *s, ptrdiff_t n, int nr, T *out);          \
-    size_t fcnn_conv_gemm_workspace_##SFX(ptrdiff_t ntaps);                                               \
+    size_t fcnn_conv_gemm_workspace_##SFX(ptrdiff_t ntaps, ptrdiff_t k);                        \
     void fcnn_conv_gemm_block_##SFX(const fcnn_conv_gemm *g, ptrdiff_t m0, ptrdiff_t mc,       \
                                     void *work);                                                  \
     size_t fcnn_conv_dw_workspace_##SFX(ptrdiff_t f);                                          \
     void fcnn_conv_dw_tile_##SFX(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc,            \
-                                 ptrdiff_t k0, ptrdiff_t kn, T *partial, T *work);             \
-    void fcnn_column_sums_##SFX(const T *a, const T *mask, ptrdiff_t rows, ptrdiff_t cols,     \
-                                T *out);                                                       \
+                                 ptrdiff_t k0, ptrdiff_t kn, T *partial, T *db_partial,        \
+                                 T *work);                                                     \
     void fcnn_sum_parts_##SFX(const T *partials, ptrdiff_t nparts, ptrdiff_t size,             \
                               ptrdiff_t e0, ptrdiff_t e1, T *out);                             \
     void fcnn_conv_dx_direct_rows_##SFX(const fcnn_conv_dx_direct *g, ptrdiff_t row0,          \

@@ -84,7 +84,45 @@ FCNN_DEFINE_STORE_TILE(double, f64)
                          : "r8", "r9", "r10", "r11", "r12", "r13", "xmm13", "xmm14", "xmm15",  \
                            "memory", "cc");                                                    \
     }
+/* strided rows: step o reads koff[o]; rows 0-2 at p + {0,1,2}*rs, rows 3-5 at q = p + 3*rs;
+ * the loop bounds and strides come in a small struct (the operand limit again) */
+#define X2_SSTEP(BCAST, FMA, ES, o)                                                            \
+    "mov " #o "*8(%[koff]), %%rax\n\t"                                                         \
+    "lea (%%r8,%%rax," ES "), %%rcx\n\t"                                                       \
+    "lea (%%rcx,%%r10,1), %%rdx\n\t"                                                           \
+    X2_LOAD_B(o)                                                                               \
+    X2_STEP_ROW(BCAST, FMA, "(%%rcx)", 0)                                                      \
+    X2_STEP_ROW(BCAST, FMA, "(%%rcx,%%r9,1)", 1)                                               \
+    X2_STEP_ROW(BCAST, FMA, "(%%rcx,%%r9,2)", 2)                                               \
+    X2_STEP_ROW(BCAST, FMA, "(%%rdx)", 3)                                                      \
+    X2_STEP_ROW(BCAST, FMA, "(%%rdx,%%r9,1)", 4)                                               \
+    X2_STEP_ROW(BCAST, FMA, "(%%rdx,%%r9,2)", 5)
+#define X2_ASM_STR(BCAST, FMA, ES)                                                             \
+    if (kc >= 4) {                                                                             \
+        const struct {                                                                         \
+            const T *a;                                                                        \
+            ptrdiff_t rs_bytes, rs3_bytes;                                                     \
+            const ptrdiff_t *koff_end;                                                         \
+        } prm = {a, rs * (ptrdiff_t)sizeof(T), 3 * rs * (ptrdiff_t)sizeof(T), koff + kc / 4 * 4}; \
+        __asm__ volatile("mov 0(%[prm]), %%r8\n\t"                                             \
+                         "mov 8(%[prm]), %%r9\n\t"                                             \
+                         "mov 16(%[prm]), %%r10\n\t"                                           \
+                         "mov 24(%[prm]), %%r11\n\t"                                           \
+                         ".p2align 5\n\t"                                                      \
+                         "1:\n\t"                                                              \
+                         X2_SSTEP(BCAST, FMA, ES, 0) X2_SSTEP(BCAST, FMA, ES, 1)               \
+                         X2_SSTEP(BCAST, FMA, ES, 2) X2_SSTEP(BCAST, FMA, ES, 3)               \
+                         "add $32, %[koff]\n\t"                                                \
+                         "add $256, %[b]\n\t"                                                  \
+                         "cmp %%r11, %[koff]\n\t"                                              \
+                         "jne 1b\n\t"                                                          \
+                         : X2_ACCUMULATORS, [koff] "+r"(koff), [b] "+r"(b)                    \
+                         : [prm] "r"(&prm)                                                     \
+                         : "rax", "rcx", "rdx", "r8", "r9", "r10", "r11", "xmm13", "xmm14",   \
+                           "xmm15", "memory", "cc");                                           \
+    }
 #define KASM_PACKED X2_ASM_PACKED(X2_BCAST, X2_FMA, X2_ES)
+#define KASM_STR X2_ASM_STR(X2_BCAST, X2_FMA, X2_ES)
 #define KASM_IND X2_ASM_IND(X2_BCAST, X2_FMA, X2_ES)
 #endif
 
@@ -139,8 +177,9 @@ FCNN_DEFINE_STORE_TILE(double, f64)
 
 const fcnn_isa fcnn_isa_avx2 = {
     "avx2", 6, 16, 6, 8, ukr_avx2_f32, ukr_avx2_f64, ukr_ind_avx2_f32, ukr_ind_avx2_f64,
+    ukr_str_avx2_f32, ukr_str_avx2_f64,
 };
 
 #else
-const fcnn_isa fcnn_isa_avx2 = {0, 0, 0, 0, 0, 0, 0, 0, 0};
+const fcnn_isa fcnn_isa_avx2 = {0};
 #endif

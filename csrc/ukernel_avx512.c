@@ -56,9 +56,9 @@ FCNN_DEFINE_STORE_TILE(double, f64)
 
 const fcnn_isa fcnn_isa_avx512 = {
     "avx512", 12, 32, 12, 16, ukr_avx512_f32, ukr_avx512_f64, ukr_ind_avx512_f32,
-    ukr_ind_avx512_f64,
+    ukr_ind_avx512_f64, ukr_str_avx512_f32, ukr_str_avx512_f64,
 };
 
 #else
-const fcnn_isa fcnn_isa_avx512 = {0, 0, 0, 0, 0, 0, 0, 0, 0};
+const fcnn_isa fcnn_isa_avx512 = {0};
 #endif

@@ -32,6 +32,19 @@
                     for (int j = 0; j < NR; ++j) acc[r * NR + j] += ar * b[j];                 \
                 }                                                                              \
         store_tile_##SFX(acc, NR, crow, col, mr, nr, flags, bias);                             \
+    }                                                                                          \
+    static void ukr_str_generic_##SFX(ptrdiff_t kc, const ptrdiff_t *koff, const T *a,         \
+                                      ptrdiff_t rs, const T *b, T *const *crow, ptrdiff_t col, \
+                                      int mr, int nr, int flags, const T *bias)                \
+    {                                                                                          \
+        T acc[MR * NR];                                                                        \
+        for (int i = 0; i < MR * NR; ++i) acc[i] = 0;                                          \
+        for (ptrdiff_t p = 0; p < kc; ++p, b += NR)                                            \
+            for (int r = 0; r < MR; ++r) {                                                     \
+                const T ar = a[r * rs + koff[p]];                                              \
+                for (int j = 0; j < NR; ++j) acc[r * NR + j] += ar * b[j];                     \
+            }                                                                                  \
+        store_tile_##SFX(acc, NR, crow, col, mr, nr, flags, bias);                             \
     }
 
 FCNN_DEFINE_GENERIC(float, f32, GEN_MR, GEN_NR_F32)
@@ -40,4 +53,5 @@ FCNN_DEFINE_GENERIC(double, f64, GEN_MR, GEN_NR_F64)
 const fcnn_isa fcnn_isa_generic = {
     "generic", GEN_MR, GEN_NR_F32, GEN_MR, GEN_NR_F64,
     ukr_generic_f32, ukr_generic_f64, ukr_ind_generic_f32, ukr_ind_generic_f64,
+    ukr_str_generic_f32, ukr_str_generic_f64,
 };

@@ -2,9 +2,11 @@
  * held in 2*MR vector accumulators. Included by ukernel_avx2.c / ukernel_avx512.c with:
  *   T, VT, VLEN, MR, ROWS(X) (X(0) ... X(MR-1)), TSFX (f32/f64), KNAME (e.g. avx512_f32),
  *   VLOAD, VSTORE, VADD, VMAX, VZERO, VFMA, VSET1.
- * A unit may define KASM_PACKED / KASM_IND: hand-scheduled main loops (see ukernel_avx2.c).
- * Two kernels share the epilogue: `ukr` reads a packed A panel, `ukr_ind` reads each row of A
- * straight from the image through a table of row pointers (indirect convolution). */
+ * A unit may define KASM_PACKED / KASM_IND / KASM_STR: hand-scheduled main loops (see
+ * ukernel_avx2.c).
+ * Three kernels share the epilogue: `ukr` reads a packed A panel, `ukr_ind` reads each row of A
+ * straight from the image through a table of row pointers (indirect convolution), `ukr_str`
+ * reads rows a fixed stride apart through a table of reduction-step offsets. */
 
 #define KCAT_(a, b) a##b
 #define KCAT(a, b) KCAT_(a, b)
@@ -90,6 +92,27 @@ static void KN(ukr_ind)(ptrdiff_t ntaps, ptrdiff_t c, ptrdiff_t coff, const T *c
 #undef KSTEP_IND
             b += KNR;
         }
+    }
+    KEPILOGUE
+}
+
+static void KN(ukr_str)(ptrdiff_t kc, const ptrdiff_t *koff, const T *a, ptrdiff_t rs,
+                        const T *b, T *const *crow, ptrdiff_t col, int mr, int nr, int flags,
+                        const T *bias)
+{
+    ROWS(KDECL)
+    ptrdiff_t p = 0;
+#ifdef KASM_STR
+    /* the unit's hand-scheduled loop: steps [0, kc/4*4), advancing koff and b */
+    KASM_STR
+    p = kc / 4 * 4;
+#endif
+    for (; p < kc; ++p, ++koff, b += KNR) {
+        const T *ap = a + *koff;
+        const VT b0 = VLOAD(b), b1 = VLOAD(b + VLEN);
+#define KSTEP_STR(r) KSTEP(r, ap[(r) * rs])
+        ROWS(KSTEP_STR)
+#undef KSTEP_STR
     }
     KEPILOGUE
 }

@@ -95,10 +95,10 @@ cdef int _run_gemm(fcnn_conv_gemm *g, const fcnn_bsource *bsrc, const floating *
     cdef size_t wsz
     if floating is float:
         nr = isa.nr_f32
-        wsz = fcnn_conv_gemm_workspace_f32(g.a.ntaps)
+        wsz = fcnn_conv_gemm_workspace_f32(g.a.ntaps, g.k)
     else:
         nr = isa.nr_f64
-        wsz = fcnn_conv_gemm_workspace_f64(g.a.ntaps)
+        wsz = fcnn_conv_gemm_workspace_f64(g.a.ntaps, g.k)
     wsz = _lines(wsz)
     cdef Py_ssize_t nblocks = _cdiv(g.m, FCNN_MC)
     cdef int nt = _team(nthreads, nblocks, <double>g.m * g.k * g.n)
@@ -231,26 +231,19 @@ cdef int _conv2d_dw(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1
                 p = task // kblocks
                 p0 = p * part_rows
                 k0 = (task - p * kblocks) * FCNN_DW_NC
+                # the part's first K block also sums the part's dY columns (db)
                 if floating is float:
                     fcnn_conv_dw_tile_f32(&g, p0, min(part_rows, m - p0), k0,
                                           min(<Py_ssize_t>FCNN_DW_NC, k - k0),
                                           partials + p * f * k,
+                                          dbp + p * f if k0 == 0 else NULL,
                                           <float *>(work + tid * work_bytes))
                 else:
                     fcnn_conv_dw_tile_f64(&g, p0, min(part_rows, m - p0), k0,
                                           min(<Py_ssize_t>FCNN_DW_NC, k - k0),
                                           partials + p * f * k,
+                                          dbp + p * f if k0 == 0 else NULL,
                                           <double *>(work + tid * work_bytes))
-            for p in range(nparts):
-                p0 = p * part_rows
-                if floating is float:
-                    fcnn_column_sums_f32(&dy[0, 0, 0, 0] + p0 * f,
-                                         NULL if mask == NULL else mask + p0 * f,
-                                         min(part_rows, m - p0), f, dbp + p * f)
-                else:
-                    fcnn_column_sums_f64(&dy[0, 0, 0, 0] + p0 * f,
-                                         NULL if mask == NULL else mask + p0 * f,
-                                         min(part_rows, m - p0), f, dbp + p * f)
             if nparts > 1:
                 for e in prange(nchunks, schedule="static", num_threads=nt_reduce):
                     if floating is float:

@@ -32,9 +32,11 @@ def relu_backward(const floating[::1] dy, const floating[::1] y, floating[::1] o
     Keras/TensorFlow). ``out`` may be ``dy`` itself."""
     cdef Py_ssize_t i, n = dy.shape[0]
     cdef int nt = _team(nthreads, n)
+    cdef floating g
     with nogil:
         for i in prange(n, schedule="static", num_threads=nt):
-            out[i] = dy[i] if y[i] > 0 else 0
+            g = dy[i]       # read unconditionally, so the select compiles to vector code
+            out[i] = g if y[i] > 0 else 0
     return out
 
 

@@ -93,20 +93,16 @@ cdef extern from "fastcnn_kernels.h" nogil:
     void fcnn_pack_b_f64(const double *b, ptrdiff_t ldb, ptrdiff_t k, ptrdiff_t n, int nr, double *out)
     void fcnn_pack_bsource_f32(const fcnn_bsource *s, ptrdiff_t n, int nr, float *out)
     void fcnn_pack_bsource_f64(const fcnn_bsource *s, ptrdiff_t n, int nr, double *out)
-    size_t fcnn_conv_gemm_workspace_f32(ptrdiff_t ntaps)
-    size_t fcnn_conv_gemm_workspace_f64(ptrdiff_t ntaps)
+    size_t fcnn_conv_gemm_workspace_f32(ptrdiff_t ntaps, ptrdiff_t k)
+    size_t fcnn_conv_gemm_workspace_f64(ptrdiff_t ntaps, ptrdiff_t k)
     void fcnn_conv_gemm_block_f32(const fcnn_conv_gemm *g, ptrdiff_t m0, ptrdiff_t mc, void *work)
     void fcnn_conv_gemm_block_f64(const fcnn_conv_gemm *g, ptrdiff_t m0, ptrdiff_t mc, void *work)
     size_t fcnn_conv_dw_workspace_f32(ptrdiff_t f)
     size_t fcnn_conv_dw_workspace_f64(ptrdiff_t f)
     void fcnn_conv_dw_tile_f32(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc, ptrdiff_t k0,
-                               ptrdiff_t kn, float *partial, float *work)
+                               ptrdiff_t kn, float *partial, float *db_partial, float *work)
     void fcnn_conv_dw_tile_f64(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc, ptrdiff_t k0,
-                               ptrdiff_t kn, double *partial, double *work)
-    void fcnn_column_sums_f32(const float *a, const float *mask, ptrdiff_t rows, ptrdiff_t cols,
-                              float *out)
-    void fcnn_column_sums_f64(const double *a, const double *mask, ptrdiff_t rows,
-                              ptrdiff_t cols, double *out)
+                               ptrdiff_t kn, double *partial, double *db_partial, double *work)
     void fcnn_sum_parts_f32(const float *partials, ptrdiff_t nparts, ptrdiff_t size,
                             ptrdiff_t e0, ptrdiff_t e1, float *out)
     void fcnn_sum_parts_f64(const double *partials, ptrdiff_t nparts, ptrdiff_t size,
