@@ -118,7 +118,7 @@ class BuildExt(build_ext):
 # build_extensions), linked into every extension that runs GEMM micro-kernels.
 CORE_SOURCES = ["csrc/dispatch.c", "csrc/conv.c", "csrc/gemm.c", "csrc/ukernel_generic.c"]
 CORE_DEPENDS = ["csrc/fastcnn_kernels.h", "csrc/conv_impl.h", "csrc/gemm_impl.h",
-                "csrc/ukernel_common.h", "csrc/ukernel_x86_impl.h"]
+                "csrc/ukernel_common.h", "csrc/ukernel_x86_impl.h", "csrc/conv_small_impl.h"]
 
 extensions = [
     Extension("fastcnn._conv", ["fastcnn/_conv.pyx"] + CORE_SOURCES, include_dirs=["csrc"],

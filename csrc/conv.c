@@ -8,6 +8,7 @@
 #define UKR_FIELD ukr_f32
 #define UKR_IND_FIELD ukr_ind_f32
 #define UKR_STR_FIELD ukr_str_f32
+#define DX_SMALL_FIELD dx_small_f32
 #include "conv_impl.h"
 #undef T
 #undef SFX
@@ -16,6 +17,7 @@
 #undef UKR_FIELD
 #undef UKR_IND_FIELD
 #undef UKR_STR_FIELD
+#undef DX_SMALL_FIELD
 
 #define T double
 #define SFX f64
@@ -24,4 +26,5 @@
 #define UKR_FIELD ukr_f64
 #define UKR_IND_FIELD ukr_ind_f64
 #define UKR_STR_FIELD ukr_str_f64
+#define DX_SMALL_FIELD dx_small_f64
 #include "conv_impl.h"

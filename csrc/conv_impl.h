@@ -361,48 +361,11 @@ void FN(fcnn_sum_parts)(const T *partials, ptrdiff_t nparts, ptrdiff_t size, ptr
     }
 }
 
-/* dx rows (n, ih) in [row0, row0 + nrows): each dx value is a dot product over the taps
- * that reach it and the F filters, accumulated in 16 independent lanes (vectorizable
- * without reassociation) and summed in a fixed order. Used when C is too small for GEMM
- * tiles. */
+/* dx rows (n, ih) in [row0, row0 + nrows) for few input channels: the ISA's kernel of
+ * conv_small_impl.h. */
 void FN(fcnn_conv_dx_direct_rows)(const fcnn_conv_dx_direct *g, ptrdiff_t row0, ptrdiff_t nrows)
 {
-    enum { LANES = 16 };
-    const T *dy = (const T *)g->dy, *w = (const T *)g->w;
-    T *dx = (T *)g->dx;
-    const ptrdiff_t H = g->h, W = g->w_, C = g->c, OH = g->oh, OW = g->ow, F = g->f;
-    const ptrdiff_t KH = g->kh, KW = g->kw;
-    for (ptrdiff_t row = row0; row < row0 + nrows; ++row) {
-        const ptrdiff_t n = row / H, ih = row - n * H;
-        for (ptrdiff_t iw = 0; iw < W; ++iw) {
-            T *out = dx + ((n * H + ih) * W + iw) * C;
-            for (ptrdiff_t c = 0; c < C; ++c) {
-                T acc[LANES];
-                for (int l = 0; l < LANES; ++l) acc[l] = 0;
-                for (ptrdiff_t kh = 0; kh < KH; ++kh) {
-                    const ptrdiff_t hnum = ih + g->pt - kh;
-                    if (hnum < 0 || hnum % g->sh) continue;
-                    const ptrdiff_t oh = hnum / g->sh;
-                    if (oh >= OH) continue;
-                    for (ptrdiff_t kw = 0; kw < KW; ++kw) {
-                        const ptrdiff_t wnum = iw + g->pl - kw;
-                        if (wnum < 0 || wnum % g->sw) continue;
-                        const ptrdiff_t ow = wnum / g->sw;
-                        if (ow >= OW) continue;
-                        const T *d = dy + ((n * OH + oh) * OW + ow) * F;
-                        const T *wv = w + ((kh * KW + kw) * C + c) * F;
-                        ptrdiff_t f = 0;
-                        for (; f + LANES <= F; f += LANES)
-                            for (int l = 0; l < LANES; ++l) acc[l] += d[f + l] * wv[f + l];
-                        for (int l = 0; f + l < F; ++l) acc[l] += d[f + l] * wv[f + l];
-                    }
-                }
-                for (int half = LANES / 2; half > 0; half /= 2)
-                    for (int l = 0; l < half; ++l) acc[l] += acc[l + half];
-                out[c] = acc[0];
-            }
-        }
-    }
+    fcnn_current_isa()->DX_SMALL_FIELD(g, row0, nrows);
 }
 
 #undef FN

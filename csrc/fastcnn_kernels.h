@@ -49,6 +49,11 @@ typedef void (*fcnn_ukr_str_f64)(ptrdiff_t kc, const ptrdiff_t *koff, const doub
                                  ptrdiff_t rs, const double *b, double *const *crow,
                                  ptrdiff_t col, int mr, int nr, int flags, const double *bias);
 
+struct fcnn_conv_dx_direct_s;
+typedef void (*fcnn_dx_small_f32)(const struct fcnn_conv_dx_direct_s *g, ptrdiff_t row0,
+                                  ptrdiff_t nrows);
+typedef fcnn_dx_small_f32 fcnn_dx_small_f64;
+
 typedef struct {
     const char *name;
     int mr_f32, nr_f32, mr_f64, nr_f64;
@@ -58,6 +63,9 @@ typedef struct {
     fcnn_ukr_ind_f64 ukr_ind_f64;
     fcnn_ukr_str_f32 ukr_str_f32;
     fcnn_ukr_str_f64 ukr_str_f64;
+    /* dx of a convolution over few channels (conv_small_impl.h) */
+    fcnn_dx_small_f32 dx_small_f32;
+    fcnn_dx_small_f64 dx_small_f64;
 } fcnn_isa;
 
 /* Per-ISA micro-kernels; each ISA's translation unit is compiled with its own flags. */
@@ -135,8 +143,10 @@ typedef struct {
     ptrdiff_t m, k, f;
 } fcnn_conv_dw;
 
-/* dx for few input channels, as direct dot products over (taps, F). */
-typedef struct {
+/* dx for few input channels, as direct dot products over (taps, F), for kernels of at most
+ * FCNN_DX_SMALL_MAX_TAPS taps. */
+#define FCNN_DX_SMALL_MAX_TAPS 256
+typedef struct fcnn_conv_dx_direct_s {
     const void *dy, *w;
     void *dx;
     ptrdiff_t h, w_, c, oh, ow, f, kh, kw, sh, sw, pt, pl;

@@ -142,6 +142,7 @@ FCNN_DEFINE_STORE_TILE(double, f64)
 #define VFMA _mm256_fmadd_ps
 #define VSET1 _mm256_set1_ps
 #include "ukernel_x86_impl.h"
+#include "conv_small_impl.h"
 #undef T
 #undef VT
 #undef VLEN
@@ -174,10 +175,12 @@ FCNN_DEFINE_STORE_TILE(double, f64)
 #define VFMA _mm256_fmadd_pd
 #define VSET1 _mm256_set1_pd
 #include "ukernel_x86_impl.h"
+#include "conv_small_impl.h"
 
 const fcnn_isa fcnn_isa_avx2 = {
     "avx2", 6, 16, 6, 8, ukr_avx2_f32, ukr_avx2_f64, ukr_ind_avx2_f32, ukr_ind_avx2_f64,
     ukr_str_avx2_f32, ukr_str_avx2_f64,
+    dx_small_rows_avx2_f32, dx_small_rows_avx2_f64,
 };
 
 #else

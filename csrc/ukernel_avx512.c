@@ -27,6 +27,7 @@ FCNN_DEFINE_STORE_TILE(double, f64)
 #define VFMA _mm512_fmadd_ps
 #define VSET1 _mm512_set1_ps
 #include "ukernel_x86_impl.h"
+#include "conv_small_impl.h"
 #undef T
 #undef VT
 #undef VLEN
@@ -53,10 +54,12 @@ FCNN_DEFINE_STORE_TILE(double, f64)
 #define VFMA _mm512_fmadd_pd
 #define VSET1 _mm512_set1_pd
 #include "ukernel_x86_impl.h"
+#include "conv_small_impl.h"
 
 const fcnn_isa fcnn_isa_avx512 = {
     "avx512", 12, 32, 12, 16, ukr_avx512_f32, ukr_avx512_f64, ukr_ind_avx512_f32,
     ukr_ind_avx512_f64, ukr_str_avx512_f32, ukr_str_avx512_f64,
+    dx_small_rows_avx512_f32, dx_small_rows_avx512_f64,
 };
 
 #else

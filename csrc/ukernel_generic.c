@@ -50,8 +50,30 @@
 FCNN_DEFINE_GENERIC(float, f32, GEN_MR, GEN_NR_F32)
 FCNN_DEFINE_GENERIC(double, f64, GEN_MR, GEN_NR_F64)
 
+/* scalar stand-ins for the vector macros of conv_small_impl.h */
+#define VLEN 1
+#define VLOAD(p) (*(p))
+#define VSTORE(p, v) (*(p) = (v))
+#define VFMA(a, b, c) ((a) * (b) + (c))
+#define VZERO() 0
+#define T float
+#define VT float
+#define KNAME generic_f32
+#include "conv_small_impl.h"
+#undef T
+#undef VT
+#undef KNAME
+#define T double
+#define VT double
+#define KNAME generic_f64
+#include "conv_small_impl.h"
+#undef T
+#undef VT
+#undef KNAME
+
 const fcnn_isa fcnn_isa_generic = {
     "generic", GEN_MR, GEN_NR_F32, GEN_MR, GEN_NR_F64,
     ukr_generic_f32, ukr_generic_f64, ukr_ind_generic_f32, ukr_ind_generic_f64,
-    ukr_str_generic_f32, ukr_str_generic_f64,
+    ukr_str_generic_f32, ukr_str_generic_f64, dx_small_rows_generic_f32,
+    dx_small_rows_generic_f64,
 };

@@ -368,7 +368,7 @@ def conv2d_backward(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1
     if need_dx:
         if dx is None:
             dx = np.empty((x.shape[0], x.shape[1], x.shape[2], c), dtype=dtype)
-        if c < DX_DIRECT_MAX_C:
+        if c < DX_DIRECT_MAX_C and kh * kw <= FCNN_DX_SMALL_MAX_TAPS:
             dxv = dx
             _conv2d_dx_direct(dy, w, sh, sw, pt, pl, dxv, nthreads)
         else:

@@ -59,14 +59,15 @@ cdef double _packing(bint a_rows, bint b_rows, Py_ssize_t m, Py_ssize_t n,
     return (0.0 if a_rows else <double>m * k) + <double>k * n * (1.0 if b_rows else 2.0)
 
 
-def gemm(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] c,
-         bint trans_a=False, bint trans_b=False, const floating[::1] bias=None,
-         bint accumulate=False, bint relu=False, int nthreads=1):
+def gemm(const floating[:, ::1] a, const floating[:, ::1] b, out, bint trans_a=False,
+         bint trans_b=False, const floating[::1] bias=None, bint accumulate=False,
+         bint relu=False, int nthreads=1):
     """c (=|+=) op(a) @ op(b) (+ bias) (relu), op(a) = a.T when trans_a (likewise b).
 
-    c is (M, N); op(a) is (M, K) and op(b) (K, N). The caller checks shapes and that c does
-    not overlap a or b.
+    ``out`` (c, returned) is (M, N); op(a) is (M, K) and op(b) (K, N). The caller checks
+    shapes and dtypes and that c does not overlap a or b.
     """
+    cdef floating[:, ::1] c = out
     cdef fcnn_gemm g
     cdef const fcnn_isa *isa = fcnn_current_isa()
     cdef int mr, nr, tm, tn, nt, tid
@@ -74,7 +75,7 @@ def gemm(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] c,
     cdef Py_ssize_t m = c.shape[0], n = c.shape[1]
     cdef Py_ssize_t k = a.shape[0] if trans_a else a.shape[1]
     if m == 0 or n == 0:
-        return c
+        return out
     # A[i, p] = a[i*rsa + p*csa], B[p, j] = b[p*rsb + j*csb]
     cdef Py_ssize_t rsa = 1 if trans_a else a.shape[1], csa = a.shape[1] if trans_a else 1
     cdef Py_ssize_t rsb = 1 if trans_b else b.shape[1], csb = b.shape[1] if trans_b else 1
@@ -125,4 +126,4 @@ def gemm(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] c,
                                            work + tid * wsz)
     finally:
         fcnn_scratch_give(work, total)
-    return c
+    return out

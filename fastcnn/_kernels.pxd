@@ -3,6 +3,7 @@ from libc.stddef cimport ptrdiff_t
 
 cdef extern from "fastcnn_kernels.h" nogil:
     enum:
+        FCNN_DX_SMALL_MAX_TAPS
         FCNN_MC
         FCNN_KC
         FCNN_DW_PC

@@ -58,6 +58,14 @@ def _build_table():
     # ... and with a strided, valid, non-square kernel.
     for c, f in [(3, 32), (17, 17), (33, 33), (5, 31), (31, 5), (64, 1)]:
         cases.append(Case(2, 9, 11, c, f, 5, 3, 2, "valid"))
+    # Few input channels on wide rows: tiles of consecutive output pixels inside the image go
+    # through the strided kernel, the others (row ends, padding) through pointer tables; dx
+    # through the direct few-channel kernel, except for kernels of more than 256 taps.
+    for c, f, kh, kw, s, padding in [(1, 32, 3, 3, 1, "valid"), (1, 32, 5, 5, 1, "same"),
+                                     (3, 32, 3, 3, 1, "same"), (2, 17, 3, 3, 2, "same"),
+                                     (7, 9, 3, 2, (1, 3), "valid"), (15, 16, 3, 3, 1, "same"),
+                                     (1, 5, 17, 16, 1, "same"), (2, 3, 16, 17, 2, "valid")]:
+        cases.append(Case(2, 19, 41, c, f, kh, kw, s, padding))
     # Batch sizes 0 to 9.
     for n in range(10):
         padding = "same" if n % 2 else "valid"

@@ -55,6 +55,10 @@ PROBLEMS = {
                                          padding="valid"),
     "n5_23x21_c17_f33_k5x3_stride2_same": dict(x=(5, 23, 21, 17), w=(5, 3, 17, 33),
                                                strides=(2, 1), padding="same"),
+    "n16_28x28_c1_f32_k3x3_valid": dict(x=(16, 28, 28, 1), w=(3, 3, 1, 32), strides=1,
+                                        padding="valid"),
+    "n8_20x30_c3_f16_k5x5_same": dict(x=(8, 20, 30, 3), w=(5, 5, 3, 16), strides=1,
+                                      padding="same"),
 }
 POOLS = {
     "n8_24x24_c16_pool3_stride2_same": dict(x=(8, 24, 24, 16), pool_size=3, strides=2,

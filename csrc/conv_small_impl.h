@@ -1,0 +1,114 @@
+/* Kernels for convolutions over few input channels, where GEMM tiles would sit mostly empty.
+ * Included by each ISA's unit (ukernel_*.c) with T, KNAME and the vector macros of
+ * ukernel_x86_impl.h (VT, VLEN, VLOAD, VSTORE, VFMA, VZERO; scalar stand-ins in the generic
+ * unit) defined, and compiled with that unit's flags.
+ *
+ * dx of a convolution with C < 8 channels: each dx value is a dot product over the taps that
+ * reach it and the F filters, summed in 2*VLEN lanes and then in a fixed order (pairwise
+ * halves), so the result does not depend on how rows were split between threads. */
+
+#define SCAT_(a, b) a##b
+#define SCAT(a, b) SCAT_(a, b)
+#define SN(name) SCAT(name, SCAT(_, KNAME))
+
+/* One dx pixel, all CC channels, into out[0 .. CC): the sum over the nt taps listed in
+ * (d_off, w_off) (offsets into dy_n and w) and the F filters; per channel two vector
+ * accumulators (two FMA chains), and a scalar one for the F % (2*VLEN) tail. */
+#define SMALL_DX_PIXEL(CC)                                                                     \
+    static inline void SN(dx_pixel_##CC)(const T *dy_n, const T *w, ptrdiff_t F, int nt,       \
+                                          const ptrdiff_t *d_off, const ptrdiff_t *w_off,      \
+                                          int cc_rt, T *out)                                   \
+    {                                                                                          \
+        const int C = (CC) > 0 ? (CC) : cc_rt;                                                 \
+        VT acc0[(CC) > 0 ? (CC) : 8], acc1[(CC) > 0 ? (CC) : 8];                               \
+        T tail[(CC) > 0 ? (CC) : 8];                                                           \
+        for (int c = 0; c < C; ++c) {                                                          \
+            acc0[c] = VZERO();                                                                 \
+            acc1[c] = VZERO();                                                                 \
+            tail[c] = 0;                                                                       \
+        }                                                                                      \
+        for (int t = 0; t < nt; ++t) {                                                         \
+            const T *d = dy_n + d_off[t], *wv = w + w_off[t];                                  \
+            ptrdiff_t f = 0;                                                                   \
+            for (; f + 2 * VLEN <= F; f += 2 * VLEN) {                                         \
+                const VT d0 = VLOAD(d + f), d1 = VLOAD(d + f + VLEN);                          \
+                for (int c = 0; c < C; ++c) {                                                  \
+                    acc0[c] = VFMA(d0, VLOAD(wv + c * F + f), acc0[c]);                        \
+                    acc1[c] = VFMA(d1, VLOAD(wv + c * F + f + VLEN), acc1[c]);                 \
+                }                                                                              \
+            }                                                                                  \
+            for (; f < F; ++f)                                                                 \
+                for (int c = 0; c < C; ++c) tail[c] += d[f] * wv[c * F + f];                   \
+        }                                                                                      \
+        for (int c = 0; c < C; ++c) {                                                          \
+            T lanes[2 * VLEN];                                                                 \
+            VSTORE(lanes, acc0[c]);                                                            \
+            VSTORE(lanes + VLEN, acc1[c]);                                                     \
+            for (int half = VLEN; half > 0; half /= 2)                                         \
+                for (int l = 0; l < half; ++l) lanes[l] += lanes[l + half];                    \
+            out[c] = lanes[0] + tail[c];                                                       \
+        }                                                                                      \
+    }
+
+SMALL_DX_PIXEL(1)
+SMALL_DX_PIXEL(2)
+SMALL_DX_PIXEL(3)
+SMALL_DX_PIXEL(4)
+SMALL_DX_PIXEL(0) /* any C up to 8 */
+
+/* Output position q reached from input position i by tap k (stride s, padding p), or -1. */
+static inline ptrdiff_t SN(reached)(ptrdiff_t i, ptrdiff_t p, ptrdiff_t k, ptrdiff_t s,
+                                    ptrdiff_t n_out)
+{
+    const ptrdiff_t num = i + p - k;
+    if (num < 0) return -1;
+    const ptrdiff_t q = s == 1 ? num : (num % s ? -1 : num / s);
+    return q < n_out ? q : -1;
+}
+
+/* dx rows (n, ih) in [row0, row0 + nrows). The taps reaching a pixel are listed once per
+ * pixel (kernel rows once per image row), so no division runs in the inner loops. */
+static void SN(dx_small_rows)(const fcnn_conv_dx_direct *g, ptrdiff_t row0, ptrdiff_t nrows)
+{
+    enum { MAX_TAPS = FCNN_DX_SMALL_MAX_TAPS };
+    const T *dy = (const T *)g->dy, *w = (const T *)g->w;
+    T *dx = (T *)g->dx;
+    const ptrdiff_t H = g->h, W = g->w_, C = g->c, OW = g->ow, F = g->f, KW = g->kw;
+    ptrdiff_t row_oh[MAX_TAPS], row_kh[MAX_TAPS], d_off[MAX_TAPS], w_off[MAX_TAPS];
+    for (ptrdiff_t row = row0; row < row0 + nrows; ++row) {
+        const ptrdiff_t n = row / H, ih = row - n * H;
+        const T *dy_n = dy + n * g->oh * OW * F;
+        T *out = dx + (n * H + ih) * W * C;
+        int nkh = 0;
+        for (ptrdiff_t kh = 0; kh < g->kh && nkh < MAX_TAPS; ++kh) {
+            const ptrdiff_t oh = SN(reached)(ih, g->pt, kh, g->sh, g->oh);
+            if (oh >= 0) {
+                row_oh[nkh] = oh;
+                row_kh[nkh++] = kh;
+            }
+        }
+        for (ptrdiff_t iw = 0; iw < W; ++iw, out += C) {
+            int nt = 0;
+            for (ptrdiff_t kw = 0; kw < KW; ++kw) {
+                const ptrdiff_t ow = SN(reached)(iw, g->pl, kw, g->sw, OW);
+                if (ow < 0) continue;
+                for (int a = 0; a < nkh && nt < MAX_TAPS; ++a, ++nt) {
+                    d_off[nt] = (row_oh[a] * OW + ow) * F;
+                    w_off[nt] = (row_kh[a] * KW + kw) * C * F;
+                }
+            }
+            switch (C) {
+            case 1: SN(dx_pixel_1)(dy_n, w, F, nt, d_off, w_off, 1, out); break;
+            case 2: SN(dx_pixel_2)(dy_n, w, F, nt, d_off, w_off, 2, out); break;
+            case 3: SN(dx_pixel_3)(dy_n, w, F, nt, d_off, w_off, 3, out); break;
+            case 4: SN(dx_pixel_4)(dy_n, w, F, nt, d_off, w_off, 4, out); break;
+            default: SN(dx_pixel_0)(dy_n, w, F, nt, d_off, w_off, (int)C, out); break;
+            }
+        }
+    }
+}
+
+#undef SMALL_DX_PIXEL
+#undef SN
+#undef SCAT
+#undef SCAT_

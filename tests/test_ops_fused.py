@@ -1,0 +1,113 @@
+"""The extensions of fastcnn.ops beyond API.md's six functions, used by the layers:
+``conv2d(..., activation="relu")``, ``conv2d_backward_weight(..., relu_output=)`` and the
+``out=`` destinations. Each against the reference (or the plain call) beside it."""
+import numpy as np
+import pytest
+
+from fastcnn import ops, reference
+from conftest import FLOAT_DTYPES, FLOAT_DTYPE_IDS, assert_close, random_array, widen
+
+# (x shape, w shape, strides, padding): few channels (strided kernel, direct dx), many
+# channels (pointer tables), a strided "same" case.
+PROBLEMS = {
+    "c1_f32_k3_valid": ((3, 12, 14, 1), (3, 3, 1, 32), 1, "valid"),
+    "c3_f16_k5_same": ((2, 11, 20, 3), (5, 5, 3, 16), 1, "same"),
+    "c20_f24_k3_stride2_same": ((2, 9, 13, 20), (3, 3, 20, 24), 2, "same"),
+}
+
+
+def _problem(rng, name, dtype):
+    xs, ws, strides, padding = PROBLEMS[name]
+    x, w = random_array(rng, xs, dtype), random_array(rng, ws, dtype)
+    b = random_array(rng, ws[3:], dtype)
+    return x, w, b, dict(strides=strides, padding=padding)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=FLOAT_DTYPE_IDS)
+@pytest.mark.parametrize("name", list(PROBLEMS))
+def test_conv2d_relu_is_relu_of_conv2d(name, dtype, rng):
+    x, w, b, kw = _problem(rng, name, dtype)
+    y = ops.conv2d(x, w, b, activation="relu", **kw)
+    assert_close(y, np.maximum(reference.conv2d(*widen(x, w, b), **kw), 0), dtype, "y")
+    assert np.all(y >= 0)
+    linear = ops.conv2d(x, w, b, activation="linear", **kw)
+    assert np.array_equal(linear, ops.conv2d(x, w, b, **kw))
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=FLOAT_DTYPE_IDS)
+@pytest.mark.parametrize("name", list(PROBLEMS))
+def test_conv2d_backward_weight_with_relu_output_masks_dy(name, dtype, rng):
+    x, w, b, kw = _problem(rng, name, dtype)
+    y = ops.conv2d(x, w, b, activation="relu", **kw)
+    dy = random_array(rng, y.shape, dtype)
+    dw, db = ops.conv2d_backward_weight(dy, x, w, relu_output=y, **kw)
+    masked = np.where(y > 0, dy, 0)
+    _, dw_ref, db_ref = reference.conv2d_backward(*widen(masked, x, w), **kw)
+    assert_close(dw, dw_ref, dtype, "dw")
+    assert_close(db, db_ref, dtype, "db")
+    # the same as masking first
+    dw2, db2 = ops.conv2d_backward_weight(masked, x, w, **kw)
+    assert np.array_equal(dw, dw2) and np.array_equal(db, db2)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=FLOAT_DTYPE_IDS)
+@pytest.mark.parametrize("name", list(PROBLEMS))
+def test_out_arrays_receive_the_results_bitwise(name, dtype, rng):
+    x, w, b, kw = _problem(rng, name, dtype)
+    y = ops.conv2d(x, w, b, **kw)
+    out = np.full_like(y, np.nan)
+    assert ops.conv2d(x, w, b, out=out, **kw) is out
+    assert np.array_equal(out, y)
+
+    dy = random_array(rng, y.shape, dtype)
+    expected = ops.conv2d_backward(dy, x, w, **kw)
+    outs = tuple(np.full_like(a, np.nan) for a in expected)
+    got = ops.conv2d_backward(dy, x, w, out=outs, **kw)
+    for name_, o, g, e in zip(("dx", "dw", "db"), outs, got, expected):
+        assert g is o, name_
+        assert np.array_equal(o, e), name_
+    # a partial tuple: None entries are allocated
+    got = ops.conv2d_backward(dy, x, w, out=(None, outs[1], None), **kw)
+    assert got[1] is outs[1] and np.array_equal(got[0], expected[0])
+
+    dw_out, db_out = np.empty_like(w), np.empty_like(b)
+    dw, db = ops.conv2d_backward_weight(dy, x, w, out=(dw_out, db_out), **kw)
+    assert dw is dw_out and db is db_out
+    assert np.array_equal(dw, expected[1]) and np.array_equal(db, expected[2])
+
+
+def test_bad_out_and_activation_are_clear_errors(rng):
+    x, w, b, kw = _problem(rng, "c1_f32_k3_valid", np.float32)
+    y = ops.conv2d(x, w, b, **kw)
+    with pytest.raises(ValueError, match="out has shape"):
+        ops.conv2d(x, w, b, out=np.empty((1,) + y.shape[1:], np.float32), **kw)
+    with pytest.raises(TypeError, match="out has dtype float64"):
+        ops.conv2d(x, w, b, out=np.empty(y.shape, np.float64), **kw)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        ops.conv2d(x, w, b, out=np.empty(y.shape[::-1], np.float32).T, **kw)
+    with pytest.raises(TypeError, match="numpy.ndarray"):
+        ops.conv2d(x, w, b, out=[0.0], **kw)
+    with pytest.raises(ValueError, match="activation"):
+        ops.conv2d(x, w, b, activation="tanh", **kw)
+    dy = np.ones(y.shape, np.float32)
+    with pytest.raises(ValueError, match="share memory"):
+        ops.conv2d_backward(dy, x, w, out=(None, None, dy[0, 0, 0]), **kw)
+    with pytest.raises(TypeError, match="tuple of 3"):
+        ops.conv2d_backward(dy, x, w, out=np.empty_like(x), **kw)
+    with pytest.raises(ValueError, match="relu_output must have shape"):
+        ops.conv2d_backward_weight(dy, x, w, relu_output=y[:1], **kw)
+    with pytest.raises(TypeError, match="relu_output has dtype"):
+        ops.conv2d_backward_weight(dy, x, w, relu_output=y.astype(np.float64), **kw)
+    # nothing was written into the inputs
+    assert np.all(dy == 1)
+
+
+def test_out_that_overlaps_an_input_is_rejected(rng):
+    x, w, b, kw = _problem(rng, "c20_f24_k3_stride2_same", np.float32)
+    y = ops.conv2d(x, w, b, **kw)
+    big = np.zeros(x.size + y.size, np.float32)
+    x_view = big[:x.size].reshape(x.shape)
+    x_view[...] = x
+    overlapping = big[x.size // 2: x.size // 2 + y.size].reshape(y.shape)
+    with pytest.raises(ValueError, match="share memory"):
+        ops.conv2d(x_view, w, b, out=overlapping, **kw)
