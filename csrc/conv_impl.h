@@ -8,6 +8,16 @@
 
 static inline ptrdiff_t FN(min_idx)(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; }
 
+/* dst[0 .. n) = src[0 .. n), with n a compile-time constant for the tile widths in use so
+ * the copy becomes vector moves. */
+#define FN_COPY_WIDTH(dst, src, n)                                                             \
+    switch (n) {                                                                               \
+    case 8: memcpy((dst), (src), 8 * sizeof(T)); break;                                        \
+    case 16: memcpy((dst), (src), 16 * sizeof(T)); break;                                      \
+    case 32: memcpy((dst), (src), 32 * sizeof(T)); break;                                      \
+    default: memcpy((dst), (src), (size_t)(n) * sizeof(T)); break;                             \
+    }
+
 /* A GEMM row's position: image n, base pixel (bh, bw); advanced one row at a time. */
 typedef struct {
     ptrdiff_t n, a, b;
@@ -106,6 +116,8 @@ static void FN(pack_klanes)(const fcnn_gather *g, ptrdiff_t p0, ptrdiff_t pc, pt
             k += len;
         }
         const ptrdiff_t used = kb - ka;
+        /* a full panel inside one tap reads nr consecutive channels: one vector copy */
+        const int contiguous = used == nr && nseg == 1;
         FN(rowpos) pos;
         FN(rowpos_init)(&pos, p0, g->rows_h, g->rows_w);
         for (ptrdiff_t p = 0; p < pc; ++p, out += nr) {
@@ -113,9 +125,12 @@ static void FN(pack_klanes)(const fcnn_gather *g, ptrdiff_t p0, ptrdiff_t pc, pt
             const ptrdiff_t bh = g->base_h0 + pos.a * g->base_hs;
             const ptrdiff_t bw = g->base_w0 + pos.b * g->base_ws;
             if (bh + th_lo >= 0 && bh + th_hi < H && bw + tw_lo >= 0 && bw + tw_hi < W) {
-                /* the window is inside the image: one load per lane, no checks */
+                /* the window is inside the image: no checks */
                 const T *base = image + (bh * W + bw) * C;
-                for (ptrdiff_t j = 0; j < used; ++j) out[j] = base[off[j]];
+                if (contiguous)
+                    FN_COPY_WIDTH(out, base + off[0], nr)
+                else
+                    for (ptrdiff_t j = 0; j < used; ++j) out[j] = base[off[j]];
             } else {
                 for (int s = 0; s < nseg; ++s) {
                     const ptrdiff_t ih = bh + g->tap_h[seg_t[s]], iw = bw + g->tap_w[seg_t[s]];
@@ -349,6 +364,98 @@ void FN(fcnn_conv_dw_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc, pt
     }
 }
 
+size_t FN(fcnn_conv_dwt_workspace)(ptrdiff_t f)
+{
+    const fcnn_isa *isa = fcnn_current_isa();
+    const ptrdiff_t MR = isa->MR_FIELD, NR = isa->NR_FIELD;
+    const ptrdiff_t f_round = (f + MR - 1) / MR * MR;
+    const ptrdiff_t k_round = (FCNN_DW_NC + NR - 1) / NR * NR;
+    /* packed dY^T block, packed X block, the lanes' offsets (in units of T, rounded up), a
+     * row of dY */
+    return (size_t)(f_round + k_round) * FCNN_DW_PC
+           + (FCNN_DW_NC * sizeof(ptrdiff_t) + sizeof(T) - 1) / sizeof(T) + (size_t)f_round;
+}
+
+/* dY^T for the transposed dW tile: rows [0, rows) of dY (ld f) into panels of mr filters,
+ * out[panel][p][r] (masked like pack_dy), each row also added into col_sums when not NULL.
+ * row is scratch for f values. */
+static void FN(pack_dy_t)(const T *dy, const T *mask, ptrdiff_t f, ptrdiff_t rows, int mr,
+                          T *out, T *col_sums, T *row)
+{
+    const ptrdiff_t panels = (f + mr - 1) / mr, panel = (ptrdiff_t)mr * rows;
+    for (ptrdiff_t j = f; j < panels * mr; ++j) row[j] = 0;
+    for (ptrdiff_t p = 0; p < rows; ++p, dy += f, mask = mask ? mask + f : NULL) {
+        const T *src = dy;
+        if (mask) {
+            for (ptrdiff_t j = 0; j < f; ++j) {
+                const T v = dy[j];  /* read unconditionally, so the select vectorizes */
+                row[j] = mask[j] > 0 ? v : (T)0;
+            }
+            src = row;
+        } else if (f % mr) {
+            memcpy(row, dy, (size_t)f * sizeof(T));
+            src = row;
+        }
+        if (col_sums)
+            for (ptrdiff_t j = 0; j < f; ++j) col_sums[j] += src[j];
+        T *o = out + p * mr;
+        switch (mr) {
+        case 6: for (ptrdiff_t q = 0; q < panels; ++q) memcpy(o + q * panel, src + q * 6, 6 * sizeof(T)); break;
+        case 12: for (ptrdiff_t q = 0; q < panels; ++q) memcpy(o + q * panel, src + q * 12, 12 * sizeof(T)); break;
+        case 4: for (ptrdiff_t q = 0; q < panels; ++q) memcpy(o + q * panel, src + q * 4, 4 * sizeof(T)); break;
+        default: for (ptrdiff_t q = 0; q < panels; ++q) memcpy(o + q * panel, src + q * mr, (size_t)mr * sizeof(T)); break;
+        }
+    }
+}
+
+/* The transposed orientation of fcnn_conv_dw_tile, for many channels: rows (MR lanes) are
+ * filters and columns (NR lanes) reduction indices, so the large operand (the input's
+ * windows) is copied in NR-wide runs of consecutive channels and the small one (dY) in
+ * MR-wide ones. Columns [k0, k0 + kn) of a partial dW^T (F x K), written (not accumulated)
+ * into partial[f * K + k]; db_partial as in fcnn_conv_dw_tile. */
+void FN(fcnn_conv_dwt_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc, ptrdiff_t k0,
+                            ptrdiff_t kn, T *partial, T *db_partial, T *work)
+{
+    const fcnn_isa *isa = fcnn_current_isa();
+    const int MR = isa->MR_FIELD, NR = isa->NR_FIELD;
+    const ptrdiff_t F = g->f, K = g->k;
+    const T *dy = (const T *)g->dy, *mask = (const T *)g->mask;
+    T *abuf = work;
+    T *bbuf = work + (F + MR - 1) / MR * MR * FCNN_DW_PC;
+    ptrdiff_t *lane_off = (ptrdiff_t *)(bbuf + (FCNN_DW_NC + NR - 1) / NR * NR * FCNN_DW_PC);
+    T *dyrow = (T *)(lane_off + FCNN_DW_NC);
+    T *rows[64];
+
+    if (db_partial)
+        for (ptrdiff_t j = 0; j < F; ++j) db_partial[j] = 0;
+    for (ptrdiff_t pp = p0; pp < p0 + pc; pp += FCNN_DW_PC) {
+        const ptrdiff_t pcc = FN(min_idx)(FCNN_DW_PC, p0 + pc - pp);
+        const int flags = pp == p0 ? 0 : FCNN_ACCUMULATE;
+        FN(pack_dy_t)(dy + pp * F, mask ? mask + pp * F : NULL, F, pcc, MR, abuf, db_partial,
+                      dyrow);
+        FN(pack_klanes)(&g->x, pp, pcc, k0, kn, NR, bbuf, lane_off);
+        /* each packed panel of the input's windows (the larger operand) stays in L1 while
+         * every filter panel passes over it */
+        for (ptrdiff_t j0 = 0; j0 < kn; j0 += NR) {
+            const int nr = (int)FN(min_idx)(NR, kn - j0);
+            for (ptrdiff_t i0 = 0; i0 < F; i0 += MR) {
+                const int mr = (int)FN(min_idx)(MR, F - i0);
+                for (int r = 0; r < mr; ++r) rows[r] = partial + (i0 + r) * K + k0;
+                isa->UKR_FIELD(pcc, abuf + i0 * pcc, bbuf + j0 * pcc, rows, j0, mr, nr, flags,
+                               NULL);
+            }
+        }
+    }
+}
+
+/* out (cols x rows) = the transpose of a (rows x cols), for rows [r0, r1) of a. */
+void FN(fcnn_transpose)(const T *a, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t r0, ptrdiff_t r1,
+                        T *out)
+{
+    for (ptrdiff_t i = r0; i < r1; ++i)
+        for (ptrdiff_t j = 0; j < cols; ++j) out[j * rows + i] = a[i * cols + j];
+}
+
 /* out[e] = sum over parts, in part order, of partials[part * size + e], for e in [e0, e1).
  * The fixed order makes the weight gradient independent of how parts met threads. */
 void FN(fcnn_sum_parts)(const T *partials, ptrdiff_t nparts, ptrdiff_t size, ptrdiff_t e0,
@@ -368,6 +475,7 @@ void FN(fcnn_conv_dx_direct_rows)(const fcnn_conv_dx_direct *g, ptrdiff_t row0, 
     fcnn_current_isa()->DX_SMALL_FIELD(g, row0, nrows);
 }
 
+#undef FN_COPY_WIDTH
 #undef FN
 #undef CAT
 #undef CAT_

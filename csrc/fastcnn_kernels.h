@@ -197,6 +197,12 @@ typedef struct {
     void fcnn_conv_dw_tile_##SFX(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc,            \
                                  ptrdiff_t k0, ptrdiff_t kn, T *partial, T *db_partial,        \
                                  T *work);                                                     \
+    size_t fcnn_conv_dwt_workspace_##SFX(ptrdiff_t f);                                         \
+    void fcnn_conv_dwt_tile_##SFX(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc,           \
+                                  ptrdiff_t k0, ptrdiff_t kn, T *partial, T *db_partial,       \
+                                  T *work);                                                    \
+    void fcnn_transpose_##SFX(const T *a, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t r0,         \
+                              ptrdiff_t r1, T *out);                                           \
     void fcnn_sum_parts_##SFX(const T *partials, ptrdiff_t nparts, ptrdiff_t size,             \
                               ptrdiff_t e0, ptrdiff_t e1, T *out);                             \
     void fcnn_conv_dx_direct_rows_##SFX(const fcnn_conv_dx_direct *g, ptrdiff_t row0,          \

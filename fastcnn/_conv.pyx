@@ -42,6 +42,8 @@ cdef enum:
     DW_MAX_PARTS = 32
     DW_MIN_PART_ROWS = 512
     DW_PARTIALS_BUDGET = 64 * 1024 * 1024
+    # From this many input channels dW is computed transposed (fcnn_conv_dwt_tile).
+    DW_TRANSPOSED_MIN_C = 16
 
 
 def select_isa(cap):
@@ -177,12 +179,17 @@ cdef int _conv2d_dw(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1
                     const floating *mask, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh,
                     Py_ssize_t sw, Py_ssize_t pt, Py_ssize_t pl, floating[:, :, :, ::1] dw,
                     floating[::1] db, int nthreads) except -1:
-    """dW and db: tasks of (part of the output pixels) x (block of FCNN_DW_NC rows of K);
-    each part writes its own partial sums, which are then added in part order. Where
-    ``mask`` (laid out like dy) is <= 0, dy counts as 0."""
+    """dW and db: tasks of (part of the output pixels) x (block of FCNN_DW_NC of K); each part
+    writes its own partial sums, which are then added in part order. Where ``mask`` (laid out
+    like dy) is <= 0, dy counts as 0.
+
+    Few channels: partial dW (K x F) with K as the micro-tile's rows (fcnn_conv_dw_tile). Many
+    channels: partial dW^T (F x K) with K as its columns (fcnn_conv_dwt_tile), so the input's
+    windows are copied in runs of consecutive channels; transposed into dw at the end."""
     cdef Py_ssize_t n = dy.shape[0], oh = dy.shape[1], ow = dy.shape[2], f = dy.shape[3]
     cdef Py_ssize_t c = x.shape[3]
     cdef Py_ssize_t m = n * oh * ow, k = kh * kw * c
+    cdef bint transposed = c >= DW_TRANSPOSED_MIN_C
     cdef Py_ssize_t nparts = min(<Py_ssize_t>DW_MAX_PARTS, max(1, m // DW_MIN_PART_ROWS))
     nparts = max(1, min(nparts, DW_PARTIALS_BUDGET // max(1, f * k * <Py_ssize_t>sizeof(floating))))
     cdef Py_ssize_t part_rows = _cdiv(m, nparts)
@@ -202,56 +209,70 @@ cdef int _conv2d_dw(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1
     g.m, g.k, g.f = m, k, f
     cdef size_t wsz
     if floating is float:
-        wsz = fcnn_conv_dw_workspace_f32(f)
+        wsz = fcnn_conv_dwt_workspace_f32(f) if transposed else fcnn_conv_dw_workspace_f32(f)
     else:
-        wsz = fcnn_conv_dw_workspace_f64(f)
+        wsz = fcnn_conv_dwt_workspace_f64(f) if transposed else fcnn_conv_dw_workspace_f64(f)
     cdef int nt = _team(nthreads, nparts * kblocks, <double>m * k * f)
     cdef Py_ssize_t size = k * f, chunk = 4096
     cdef Py_ssize_t nchunks = _cdiv(size, chunk)
     cdef int nt_reduce = _team(nthreads, nchunks, <double>nparts * size * 8)
-    # One scratch block: partial sums (one part writes straight into dw) | partial db |
-    # per-thread packing buffers.
-    cdef size_t partial_bytes = 0 if nparts == 1 else _lines(<size_t>(nparts * size) * sizeof(floating))
+    # One scratch block: partial sums (a single part of the K x F orientation writes straight
+    # into dw) | partial db | per-thread packing buffers.
+    cdef bint direct = nparts == 1 and not transposed
+    cdef size_t partial_bytes = 0 if direct else _lines(<size_t>(nparts * size) * sizeof(floating))
     cdef size_t dbp_bytes = _lines(<size_t>(nparts * f) * sizeof(floating))
     cdef size_t work_bytes = _lines(wsz * sizeof(floating))
     cdef size_t total = partial_bytes + dbp_bytes + nt * work_bytes
     cdef char *block = <char *>fcnn_scratch_take(total)
     if block == NULL:
         raise MemoryError("could not allocate the weight-gradient workspace")
-    cdef floating *partials = &dw[0, 0, 0, 0] if nparts == 1 else <floating *>block
+    cdef floating *partials = &dw[0, 0, 0, 0] if direct else <floating *>block
     cdef floating *dbp = <floating *>(block + partial_bytes)
     cdef char *work = block + partial_bytes + dbp_bytes
-    cdef Py_ssize_t task, p, p0, k0, e, q, ff
+    cdef floating *summed = partials if transposed else &dw[0, 0, 0, 0]
+    cdef Py_ssize_t task, p, p0, pn, k0, kn, e, q, ff
     cdef int tid
     cdef floating acc
+    cdef floating *dbq
     try:
         with nogil:
             for task in prange(nparts * kblocks, schedule="static", num_threads=nt):
                 tid = threadid()
                 p = task // kblocks
                 p0 = p * part_rows
+                pn = min(part_rows, m - p0)
                 k0 = (task - p * kblocks) * FCNN_DW_NC
+                kn = min(<Py_ssize_t>FCNN_DW_NC, k - k0)
                 # the part's first K block also sums the part's dY columns (db)
+                dbq = dbp + p * f if k0 == 0 else NULL
                 if floating is float:
-                    fcnn_conv_dw_tile_f32(&g, p0, min(part_rows, m - p0), k0,
-                                          min(<Py_ssize_t>FCNN_DW_NC, k - k0),
-                                          partials + p * f * k,
-                                          dbp + p * f if k0 == 0 else NULL,
-                                          <float *>(work + tid * work_bytes))
+                    if transposed:
+                        fcnn_conv_dwt_tile_f32(&g, p0, pn, k0, kn, partials + p * size, dbq,
+                                               <float *>(work + tid * work_bytes))
+                    else:
+                        fcnn_conv_dw_tile_f32(&g, p0, pn, k0, kn, partials + p * size, dbq,
+                                              <float *>(work + tid * work_bytes))
                 else:
-                    fcnn_conv_dw_tile_f64(&g, p0, min(part_rows, m - p0), k0,
-                                          min(<Py_ssize_t>FCNN_DW_NC, k - k0),
-                                          partials + p * f * k,
-                                          dbp + p * f if k0 == 0 else NULL,
-                                          <double *>(work + tid * work_bytes))
+                    if transposed:
+                        fcnn_conv_dwt_tile_f64(&g, p0, pn, k0, kn, partials + p * size, dbq,
+                                               <double *>(work + tid * work_bytes))
+                    else:
+                        fcnn_conv_dw_tile_f64(&g, p0, pn, k0, kn, partials + p * size, dbq,
+                                              <double *>(work + tid * work_bytes))
             if nparts > 1:
+                # the parts in order into dw (K x F), or in place into part 0 (F x K)
                 for e in prange(nchunks, schedule="static", num_threads=nt_reduce):
                     if floating is float:
                         fcnn_sum_parts_f32(partials, nparts, size, e * chunk,
-                                           min(size, (e + 1) * chunk), &dw[0, 0, 0, 0])
+                                           min(size, (e + 1) * chunk), summed)
                     else:
                         fcnn_sum_parts_f64(partials, nparts, size, e * chunk,
-                                           min(size, (e + 1) * chunk), &dw[0, 0, 0, 0])
+                                           min(size, (e + 1) * chunk), summed)
+            if transposed:
+                if floating is float:
+                    fcnn_transpose_f32(summed, f, k, 0, f, &dw[0, 0, 0, 0])
+                else:
+                    fcnn_transpose_f64(summed, f, k, 0, f, &dw[0, 0, 0, 0])
             for ff in range(f):
                 acc = dbp[ff]
                 for q in range(1, nparts):

@@ -104,6 +104,16 @@ cdef extern from "fastcnn_kernels.h" nogil:
                                ptrdiff_t kn, float *partial, float *db_partial, float *work)
     void fcnn_conv_dw_tile_f64(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc, ptrdiff_t k0,
                                ptrdiff_t kn, double *partial, double *db_partial, double *work)
+    size_t fcnn_conv_dwt_workspace_f32(ptrdiff_t f)
+    size_t fcnn_conv_dwt_workspace_f64(ptrdiff_t f)
+    void fcnn_conv_dwt_tile_f32(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc, ptrdiff_t k0,
+                                ptrdiff_t kn, float *partial, float *db_partial, float *work)
+    void fcnn_conv_dwt_tile_f64(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc, ptrdiff_t k0,
+                                ptrdiff_t kn, double *partial, double *db_partial, double *work)
+    void fcnn_transpose_f32(const float *a, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t r0,
+                            ptrdiff_t r1, float *out)
+    void fcnn_transpose_f64(const double *a, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t r0,
+                            ptrdiff_t r1, double *out)
     void fcnn_sum_parts_f32(const float *partials, ptrdiff_t nparts, ptrdiff_t size,
                             ptrdiff_t e0, ptrdiff_t e1, float *out)
     void fcnn_sum_parts_f64(const double *partials, ptrdiff_t nparts, ptrdiff_t size,
