@@ -7,7 +7,7 @@ copied when needed and never modified.
 """
 import numpy as np
 
-from fastcnn import _config, _conv, _pool
+from fastcnn import _config, _conv, _elementwise, _gemm, _pool
 from fastcnn._geometry import output_geometry, padding_mode, pair
 
 __all__ = ["conv2d", "conv2d_backward", "conv2d_backward_weight", "max_pool2d", "max_pool2d_backward", "avg_pool2d",
@@ -116,9 +116,44 @@ def conv2d(x, w, b=None, strides=1, padding="valid", *, activation=None, out=Non
         b = _contiguous(b)
     if out is not None:
         out = _out_array(out, (x.shape[0], g.out_h, g.out_w, w.shape[3]), x.dtype, (x, w, b))
+    if _pointwise(w, sh, sw):
+        x2, w2 = _contiguous(x).reshape(-1, w.shape[2]), _contiguous(w).reshape(w.shape[2:])
+        y = np.empty(x.shape[:3] + (w.shape[3],), x.dtype) if out is None else out
+        _gemm.gemm(x2, w2, y.reshape(-1, w.shape[3]), False, False, b, False, relu,
+                   _config.get_num_threads())
+        return y
     return _conv.conv2d_forward(_contiguous(x), _contiguous(w), b, sh, sw, g.pad_top,
                                 g.pad_left, g.out_h, g.out_w, relu, _config.get_num_threads(),
                                 out)
+
+
+def _pointwise(w, sh, sw):
+    """A 1x1 kernel at stride 1 (no padding either way) is a plain product over pixels:
+    (N*H*W, C) @ (C, F), run on the GEMM core."""
+    return w.shape[0] == 1 and w.shape[1] == 1 and sh == 1 and sw == 1
+
+
+def _pointwise_backward(dy, x, w, need_dx, relu_output, dx, dw, db):
+    """conv2d_backward of a pointwise convolution as matrix products (dw = X^T dY,
+    dx = dY W^T) on the GEMM core."""
+    c, f = w.shape[2], w.shape[3]
+    threads = _config.get_num_threads()
+    dy2 = _contiguous(dy).reshape(-1, f)
+    if relu_output is not None:
+        masked = np.empty_like(dy2)
+        _elementwise.relu_backward(dy2.reshape(-1), relu_output.reshape(-1), masked.reshape(-1),
+                                   threads)
+        dy2 = masked
+    dw = np.empty(w.shape, x.dtype) if dw is None else dw
+    db = np.empty((f,), x.dtype) if db is None else db
+    _gemm.gemm(_contiguous(x).reshape(-1, c), dy2, dw.reshape(c, f), True, False, None, False,
+               False, threads)
+    np.sum(dy2, axis=0, out=db)
+    if need_dx:
+        dx = np.empty(x.shape, x.dtype) if dx is None else dx
+        _gemm.gemm(dy2, _contiguous(w).reshape(c, f), dx.reshape(-1, c), False, True, None,
+                   False, False, threads)
+    return dx, dw, db
 
 
 def _fused_activation(activation):
@@ -138,6 +173,8 @@ def conv2d_backward(dy, x, w, strides=1, padding="valid", *, out=None):
     x, w, (sh, sw), g = _conv_args(x, w, strides, padding)
     dy = _check_dy(dy, (x.shape[0], g.out_h, g.out_w, w.shape[3]), x.dtype)
     dx, dw, db = _out_tuple(out, (x.shape, w.shape, (w.shape[3],)), x.dtype, (dy, x, w))
+    if _pointwise(w, sh, sw):
+        return _pointwise_backward(dy, x, w, True, None, dx, dw, db)
     return _conv.conv2d_backward(_contiguous(dy), _contiguous(x), _contiguous(w), sh, sw,
                                  g.pad_top, g.pad_left, True, _config.get_num_threads(),
                                  dx, dw, db)
@@ -162,6 +199,8 @@ def conv2d_backward_weight(dy, x, w, strides=1, padding="valid", *, relu_output=
                              f"{relu_output.shape}")
         relu_output = _contiguous(relu_output)
     dw, db = _out_tuple(out, (w.shape, (w.shape[3],)), x.dtype, (dy, x, w, relu_output))
+    if _pointwise(w, sh, sw):
+        return _pointwise_backward(dy, x, w, False, relu_output, None, dw, db)[1:]
     _, dw, db = _conv.conv2d_backward(_contiguous(dy), _contiguous(x), _contiguous(w), sh, sw,
                                       g.pad_top, g.pad_left, False, _config.get_num_threads(),
                                       None, dw, db, relu_output)

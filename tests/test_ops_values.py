@@ -66,6 +66,9 @@ def _build_table():
                                      (7, 9, 3, 2, (1, 3), "valid"), (15, 16, 3, 3, 1, "same"),
                                      (1, 5, 17, 16, 1, "same"), (2, 3, 16, 17, 2, "valid")]:
         cases.append(Case(2, 19, 41, c, f, kh, kw, s, padding))
+    # Pointwise (1x1, stride 1) convolutions run as plain matrix products.
+    cases += [Case(3, 7, 9, 33, 17, 1, 1, 1, "same"), Case(2, 5, 6, 64, 65, 1, 1, 1, "valid"),
+              Case(0, 4, 4, 8, 8, 1, 1, 1, "valid"), Case(1, 1, 1, 1, 1, 1, 1, 1, "same")]
     # Batch sizes 0 to 9.
     for n in range(10):
         padding = "same" if n % 2 else "valid"
