@@ -1,0 +1,266 @@
+/* Pooling kernels of csrc/pool.h, written once for T = float / double and one ISA. Included by
+ * each pool_<isa>.c with T, SFX (f32/f64) and the vector operations defined:
+ *   VT, VM          vector and comparison-mask types; VLEN lanes of T
+ *   VLOAD(p), VSTORE(p, v), VZERO(), VSET1(s), VADD(a, b), VDIV(a, b)   (unaligned loads)
+ *   VTAKES(v, best) mask of the lanes where v replaces the running maximum:
+ *                   v > best, or v is NaN and best is not (the first NaN wins)
+ *   VSELECT(m, a, b) m ? a : b;  VEQ(a, b) a == b;  VMASKED(m, a) m ? a : +0
+ * All index arithmetic is in ptrdiff_t. */
+#include <string.h>
+
+#define POOL_CAT_(a, b) a##b
+#define POOL_CAT(a, b) POOL_CAT_(a, b)
+#define FN(name) POOL_CAT(name, POOL_CAT(_, SFX))
+
+#if defined(_MSC_VER)
+#define POOL_INLINE static __forceinline
+#else
+#define POOL_INLINE static inline __attribute__((always_inline))
+#endif
+
+/* Full vectors of channels: */
+#define LT VT
+#define LM VM
+#define LLOAD VLOAD
+#define LSTORE VSTORE
+#define LZERO VZERO
+#define LSET1 VSET1
+#define LADD VADD
+#define LDIV VDIV
+#define LTAKES VTAKES
+#define LSELECT VSELECT
+#define LEQ VEQ
+#define LMASKED VMASKED
+#define LFN(name) FN(POOL_CAT(name, _v))
+#include "pool_window.h"
+#undef LT
+#undef LM
+#undef LLOAD
+#undef LSTORE
+#undef LZERO
+#undef LSET1
+#undef LADD
+#undef LDIV
+#undef LTAKES
+#undef LSELECT
+#undef LEQ
+#undef LMASKED
+#undef LFN
+
+/* The remaining channels, one at a time, with the same operations: */
+#define LT T
+#define LM int
+#define LLOAD(p) (*(p))
+#define LSTORE(p, v) (*(p) = (v))
+#define LZERO() ((T)0)
+#define LSET1(s) ((T)(s))
+#define LADD(a, b) ((a) + (b))
+#define LDIV(a, b) ((a) / (b))
+#define LTAKES(v, best) ((v) > (best) || ((v) != (v) && (best) == (best)))
+#define LSELECT(m, a, b) ((m) ? (a) : (b))
+#define LEQ(a, b) ((a) == (b))
+#define LMASKED(m, a) ((m) ? (a) : (T)0)
+#define LFN(name) FN(POOL_CAT(name, _s))
+#include "pool_window.h"
+#undef LT
+#undef LM
+#undef LLOAD
+#undef LSTORE
+#undef LZERO
+#undef LSET1
+#undef LADD
+#undef LDIV
+#undef LTAKES
+#undef LSELECT
+#undef LEQ
+#undef LMASKED
+#undef LFN
+
+/* Tap numbers are compared as T: exact below 2^24 (float) or 2^53 (double) taps. */
+#define FN_EXACT_TAPS ((ptrdiff_t)1 << (sizeof(T) == sizeof(float) ? 24 : 53))
+
+static inline ptrdiff_t FN(pmin)(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; }
+static inline ptrdiff_t FN(pmax)(ptrdiff_t a, ptrdiff_t b) { return a > b ? a : b; }
+
+/* The real rows [*lo, *hi) of the windows of output row o (also used for columns). */
+static inline void FN(extent)(ptrdiff_t o, ptrdiff_t s, ptrdiff_t pad, ptrdiff_t k,
+                              ptrdiff_t size, ptrdiff_t *lo, ptrdiff_t *hi)
+{
+    const ptrdiff_t start = o * s - pad;
+    *lo = FN(pmax)(start, 0);
+    *hi = FN(pmin)(start + k, size);
+}
+
+static void FN(max_forward)(const fcnn_pool_geom *g, const T *x, T *y, ptrdiff_t o0,
+                            ptrdiff_t o1)
+{
+    const ptrdiff_t c = g->c, rs = g->w * c, cv = c - c % VLEN;
+    for (ptrdiff_t o = o0; o < o1; ++o) {
+        ptrdiff_t h0, h1;
+        FN(extent)(o, g->sh, g->pt, g->kh, g->h, &h0, &h1);
+        for (ptrdiff_t j = 0; j < g->ow; ++j) {
+            ptrdiff_t w0, w1;
+            FN(extent)(j, g->sw, g->pl, g->kw, g->w, &w0, &w1);
+            const T *p = x + h0 * rs + w0 * c;
+            T *out = y + (o * g->ow + j) * c;
+            ptrdiff_t ch = 0;
+            for (; ch < cv; ch += VLEN)
+                FN(window_max_v)(p + ch, h1 - h0, w1 - w0, rs, c, out + ch);
+            for (; ch < c; ++ch) FN(window_max_s)(p + ch, h1 - h0, w1 - w0, rs, c, out + ch);
+        }
+    }
+}
+
+static void FN(avg_forward)(const fcnn_pool_geom *g, const T *x, T *y, ptrdiff_t o0,
+                            ptrdiff_t o1)
+{
+    const ptrdiff_t c = g->c, rs = g->w * c, cv = c - c % VLEN;
+    for (ptrdiff_t o = o0; o < o1; ++o) {
+        ptrdiff_t h0, h1;
+        FN(extent)(o, g->sh, g->pt, g->kh, g->h, &h0, &h1);
+        for (ptrdiff_t j = 0; j < g->ow; ++j) {
+            ptrdiff_t w0, w1;
+            FN(extent)(j, g->sw, g->pl, g->kw, g->w, &w0, &w1);
+            const T *p = x + h0 * rs + w0 * c;
+            T *out = y + (o * g->ow + j) * c;
+            const T count = (T)((h1 - h0) * (w1 - w0));
+            ptrdiff_t ch = 0;
+            for (; ch < cv; ch += VLEN)
+                FN(window_mean_v)(p + ch, h1 - h0, w1 - w0, rs, c, count, out + ch);
+            for (; ch < c; ++ch)
+                FN(window_mean_s)(p + ch, h1 - h0, w1 - w0, rs, c, count, out + ch);
+        }
+    }
+}
+
+/* window_max_grad for windows of 2^24 or more taps in float: the tap number as an integer. */
+static void FN(window_max_grad_wide)(const T *p, T *d, const T *g, ptrdiff_t rows,
+                                     ptrdiff_t cols, ptrdiff_t rs, ptrdiff_t cs, ptrdiff_t r0,
+                                     ptrdiff_t r1, int accumulate)
+{
+    T best = p[0];
+    ptrdiff_t pick = 0;
+    for (ptrdiff_t i = 0; i < rows; ++i)
+        for (ptrdiff_t j = 0; j < cols; ++j) {
+            const T v = p[i * rs + j * cs];
+            if (v > best || (v != v && best == best)) {
+                best = v;
+                pick = i * cols + j;
+            }
+        }
+    for (ptrdiff_t i = r0; i < r1; ++i)
+        for (ptrdiff_t j = 0; j < cols; ++j) {
+            T *q = d + i * rs + j * cs;
+            const T share = i * cols + j == pick ? g[0] : (T)0;
+            *q = (accumulate ? *q : (T)0) + share;
+        }
+}
+
+/* One window's gradient over all channels, for the window's rows [r0, r1). */
+POOL_INLINE void FN(window_grad)(int is_max, int accumulate, const T *p, T *d, const T *gy,
+                                   ptrdiff_t c, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t rs,
+                                   ptrdiff_t r0, ptrdiff_t r1)
+{
+    const ptrdiff_t cv = c - c % VLEN;
+    ptrdiff_t ch = 0;
+    if (!is_max) {
+        const T count = (T)(rows * cols);
+        for (; ch < cv; ch += VLEN)
+            FN(window_mean_grad_v)(d + ch, gy + ch, cols, rs, c, r0, r1, count, accumulate);
+        for (; ch < c; ++ch)
+            FN(window_mean_grad_s)(d + ch, gy + ch, cols, rs, c, r0, r1, count, accumulate);
+    } else if (rows * cols < FN_EXACT_TAPS) {
+        for (; ch < cv; ch += VLEN)
+            FN(window_max_grad_v)(p + ch, d + ch, gy + ch, rows, cols, rs, c, r0, r1,
+                                  accumulate);
+        for (; ch < c; ++ch)
+            FN(window_max_grad_s)(p + ch, d + ch, gy + ch, rows, cols, rs, c, r0, r1,
+                                  accumulate);
+    } else {
+        for (; ch < c; ++ch)
+            FN(window_max_grad_wide)(p + ch, d + ch, gy + ch, rows, cols, rs, c, r0, r1,
+                                     accumulate);
+    }
+}
+
+static void FN(zero_rows)(T *dx, ptrdiff_t rs, ptrdiff_t r0, ptrdiff_t r1)
+{
+    if (r1 > r0) memset(dx + r0 * rs, 0, (size_t)((r1 - r0) * rs) * sizeof(T));
+}
+
+/* Columns [w0, w1) of rows [r0, r1). */
+static void FN(zero_block)(T *dx, ptrdiff_t rs, ptrdiff_t c, ptrdiff_t r0, ptrdiff_t r1,
+                           ptrdiff_t w0, ptrdiff_t w1)
+{
+    if (w1 <= w0) return;
+    for (ptrdiff_t i = r0; i < r1; ++i)
+        memset(dx + i * rs + w0 * c, 0, (size_t)((w1 - w0) * c) * sizeof(T));
+}
+
+static inline ptrdiff_t FN(floor_div)(ptrdiff_t a, ptrdiff_t b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+/* dx rows [r0, r1) of one image. Windows that cannot overlap (pool <= stride on both axes)
+ * write each dx element once, zeros included, in row order. Overlapping windows add into
+ * rows zeroed just before the first window reaches them, while they are in cache. Either way
+ * the windows are visited in (o, j) order, which fixes the order of every dx sum. */
+POOL_INLINE void FN(backward)(int is_max, const fcnn_pool_geom *g, const T *x, const T *dy, T *dx,
+                         ptrdiff_t r0, ptrdiff_t r1)
+{
+    const ptrdiff_t c = g->c, rs = g->w * c;
+    const int accumulate = g->kh > g->sh || g->kw > g->sw;
+    /* Output rows whose windows reach into [r0, r1): o*sh - pt + kh > r0, o*sh - pt < r1. */
+    const ptrdiff_t o_lo = FN(pmax)(FN(floor_div)(r0 + g->pt - g->kh, g->sh) + 1, 0);
+    const ptrdiff_t o_hi = FN(pmin)(FN(floor_div)(r1 + g->pt - 1, g->sh) + 1, g->oh);
+    ptrdiff_t done = r0; /* rows [r0, done) are final (write) or zeroed (accumulate) */
+    for (ptrdiff_t o = o_lo; o < o_hi; ++o) {
+        ptrdiff_t h0, h1;
+        FN(extent)(o, g->sh, g->pt, g->kh, g->h, &h0, &h1);
+        const ptrdiff_t b0 = FN(pmax)(h0, r0), b1 = FN(pmin)(h1, r1);
+        if (b0 >= b1) continue;
+        if (accumulate) {
+            if (b1 > done) {
+                FN(zero_rows)(dx, rs, done, b1);
+                done = b1;
+            }
+        } else {
+            FN(zero_rows)(dx, rs, done, b0);
+            done = b1;
+        }
+        const T *gy = dy + o * g->ow * c;
+        ptrdiff_t covered = 0; /* columns [0, covered) of rows [b0, b1) are written */
+        for (ptrdiff_t j = 0; j < g->ow; ++j, gy += c) {
+            ptrdiff_t w0, w1;
+            FN(extent)(j, g->sw, g->pl, g->kw, g->w, &w0, &w1);
+            if (!accumulate) FN(zero_block)(dx, rs, c, b0, b1, covered, w0);
+            const T *p = x ? x + h0 * rs + w0 * c : NULL;
+            T *d = dx + h0 * rs + w0 * c;
+            if (accumulate)
+                FN(window_grad)(is_max, 1, p, d, gy, c, h1 - h0, w1 - w0, rs, b0 - h0, b1 - h0);
+            else
+                FN(window_grad)(is_max, 0, p, d, gy, c, h1 - h0, w1 - w0, rs, b0 - h0, b1 - h0);
+            covered = w1;
+        }
+        if (!accumulate) FN(zero_block)(dx, rs, c, b0, b1, covered, g->w);
+    }
+    FN(zero_rows)(dx, rs, done, r1);
+}
+
+static void FN(max_backward)(const fcnn_pool_geom *g, const T *x, const T *dy, T *dx,
+                             ptrdiff_t r0, ptrdiff_t r1)
+{
+    FN(backward)(1, g, x, dy, dx, r0, r1);
+}
+
+static void FN(avg_backward)(const fcnn_pool_geom *g, const T *x, const T *dy, T *dx,
+                             ptrdiff_t r0, ptrdiff_t r1)
+{
+    (void)x;
+    FN(backward)(0, g, NULL, dy, dx, r0, r1);
+}
+
+#undef FN_EXACT_TAPS
+#undef FN
+#undef POOL_INLINE

@@ -1,0 +1,84 @@
+/* One pooling window, LSTEP channels at a time. Included twice by pool_impl.h: with vector
+ * lanes (LSTEP = VLEN) for the full vectors of a pixel's channels, and with scalar lanes
+ * (LSTEP = 1) for the channels past the last full vector. Both apply the same IEEE operations
+ * in the same order, so a channel's result does not depend on which of the two computed it.
+ *
+ * Arguments: p / d point at the first channel of the window's top-left pixel in x / dx,
+ * g at the window's first channel in y / dy; the window has rows x cols real pixels, rows
+ * rs apart and pixels cs apart. Backward writes only the window's rows [r0, r1) (the part of
+ * the window in the dx rows being computed); with `accumulate` it adds to dx, else it writes
+ * 0 + gradient, which is what adding to a zeroed dx would give. */
+
+/* First NaN, else first maximum, in row-major order. */
+POOL_INLINE void LFN(window_max)(const T *p, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t rs,
+                                 ptrdiff_t cs, T *y)
+{
+    LT best = LLOAD(p);
+    for (ptrdiff_t j = 1; j < cols; ++j) {
+        const LT v = LLOAD(p + j * cs);
+        best = LSELECT(LTAKES(v, best), v, best);
+    }
+    for (ptrdiff_t i = 1; i < rows; ++i)
+        for (ptrdiff_t j = 0; j < cols; ++j) {
+            const LT v = LLOAD(p + i * rs + j * cs);
+            best = LSELECT(LTAKES(v, best), v, best);
+        }
+    LSTORE(y, best);
+}
+
+/* (0 + x0 + x1 + ...) / count, the taps added in row-major order. */
+POOL_INLINE void LFN(window_mean)(const T *p, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t rs,
+                                  ptrdiff_t cs, T count, T *y)
+{
+    LT sum = LZERO();
+    for (ptrdiff_t i = 0; i < rows; ++i)
+        for (ptrdiff_t j = 0; j < cols; ++j) sum = LADD(sum, LLOAD(p + i * rs + j * cs));
+    LSTORE(y, LDIV(sum, LSET1(count)));
+}
+
+/* The gradient goes to the element window_max selects, found by its tap number (row-major,
+ * exact in T: the caller makes sure rows * cols is small enough); the other taps get +0. */
+POOL_INLINE void LFN(window_max_grad)(const T *p, T *d, const T *g, ptrdiff_t rows,
+                                      ptrdiff_t cols, ptrdiff_t rs, ptrdiff_t cs, ptrdiff_t r0,
+                                      ptrdiff_t r1, int accumulate)
+{
+    LT best = LLOAD(p), pick = LZERO();
+    T tap = 0;
+    for (ptrdiff_t j = 1; j < cols; ++j) {
+        const LT v = LLOAD(p + j * cs);
+        const LM take = LTAKES(v, best);
+        tap += 1;
+        best = LSELECT(take, v, best);
+        pick = LSELECT(take, LSET1(tap), pick);
+    }
+    for (ptrdiff_t i = 1; i < rows; ++i)
+        for (ptrdiff_t j = 0; j < cols; ++j) {
+            const LT v = LLOAD(p + i * rs + j * cs);
+            const LM take = LTAKES(v, best);
+            tap += 1;
+            best = LSELECT(take, v, best);
+            pick = LSELECT(take, LSET1(tap), pick);
+        }
+    const LT grad = LLOAD(g);
+    for (ptrdiff_t i = r0; i < r1; ++i) {
+        tap = (T)(i * cols);
+        for (ptrdiff_t j = 0; j < cols; ++j, tap += 1) {
+            T *q = d + i * rs + j * cs;
+            const LT share = LMASKED(LEQ(pick, LSET1(tap)), grad);
+            LSTORE(q, LADD(accumulate ? LLOAD(q) : LZERO(), share));
+        }
+    }
+}
+
+/* Every real tap gets g / count. */
+POOL_INLINE void LFN(window_mean_grad)(T *d, const T *g, ptrdiff_t cols, ptrdiff_t rs,
+                                       ptrdiff_t cs, ptrdiff_t r0, ptrdiff_t r1, T count,
+                                       int accumulate)
+{
+    const LT share = LDIV(LLOAD(g), LSET1(count));
+    for (ptrdiff_t i = r0; i < r1; ++i)
+        for (ptrdiff_t j = 0; j < cols; ++j) {
+            T *q = d + i * rs + j * cs;
+            LSTORE(q, LADD(accumulate ? LLOAD(q) : LZERO(), share));
+        }
+}
