@@ -5,6 +5,9 @@
 #if defined(FCNN_HAVE_AVX2)
 #include <immintrin.h>
 
+/* Channel blocks of 4 vectors (32 floats / 16 doubles) of the 16 ymm registers: no spills in max backward. */
+#define POOL_NB 4
+
 #define T float
 #define SFX f32
 #define VT __m256

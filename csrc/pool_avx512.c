@@ -6,6 +6,9 @@
 #if defined(FCNN_HAVE_AVX512)
 #include <immintrin.h>
 
+/* Channel blocks of 2 vectors (32 floats / 16 doubles); 4 spill in max backward. */
+#define POOL_NB 2
+
 #define T float
 #define SFX f32
 #define VT __m512

@@ -7,6 +7,10 @@
 #if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
 #include <emmintrin.h>
 
+/* Channel blocks of 2 vectors (8 floats / 4 doubles): 4 would spill, SSE2 selects taking
+ * extra registers without blendv. */
+#define POOL_NB 2
+
 #define T float
 #define SFX f32
 #define VT __m128
@@ -57,6 +61,8 @@
 #include "pool_impl.h"
 
 #else /* no SIMD baseline known: one channel at a time */
+
+#define POOL_NB 1
 
 #define VM int
 #define VLEN 1

@@ -5,6 +5,7 @@
  *   VTAKES(v, best) mask of the lanes where v replaces the running maximum:
  *                   v > best, or v is NaN and best is not (the first NaN wins)
  *   VSELECT(m, a, b) m ? a : b;  VEQ(a, b) a == b;  VMASKED(m, a) m ? a : +0
+ * and optionally POOL_NB, the vectors in a block of channels (default 1).
  * All index arithmetic is in ptrdiff_t. */
 #include <string.h>
 
@@ -17,6 +18,99 @@
 #else
 #define POOL_INLINE static inline __attribute__((always_inline))
 #endif
+
+/* Blocks of POOL_NB vectors of channels (independent chains for the out-of-order core, one
+ * loop overhead for several vectors): */
+#ifndef POOL_NB
+#define POOL_NB 1
+#endif
+typedef struct {
+    VT v[POOL_NB];
+} FN(block);
+typedef struct {
+    VM m[POOL_NB];
+} FN(block_mask);
+POOL_INLINE FN(block) FN(block_load)(const T *p)
+{
+    FN(block) r;
+    for (int u = 0; u < POOL_NB; ++u) r.v[u] = VLOAD(p + u * VLEN);
+    return r;
+}
+POOL_INLINE void FN(block_store)(T *p, FN(block) a)
+{
+    for (int u = 0; u < POOL_NB; ++u) VSTORE(p + u * VLEN, a.v[u]);
+}
+POOL_INLINE FN(block) FN(block_zero)(void)
+{
+    FN(block) r;
+    for (int u = 0; u < POOL_NB; ++u) r.v[u] = VZERO();
+    return r;
+}
+POOL_INLINE FN(block) FN(block_set1)(T s)
+{
+    FN(block) r;
+    for (int u = 0; u < POOL_NB; ++u) r.v[u] = VSET1(s);
+    return r;
+}
+POOL_INLINE FN(block) FN(block_add)(FN(block) a, FN(block) b)
+{
+    for (int u = 0; u < POOL_NB; ++u) a.v[u] = VADD(a.v[u], b.v[u]);
+    return a;
+}
+POOL_INLINE FN(block) FN(block_div)(FN(block) a, FN(block) b)
+{
+    for (int u = 0; u < POOL_NB; ++u) a.v[u] = VDIV(a.v[u], b.v[u]);
+    return a;
+}
+POOL_INLINE FN(block_mask) FN(block_takes)(FN(block) v, FN(block) best)
+{
+    FN(block_mask) r;
+    for (int u = 0; u < POOL_NB; ++u) r.m[u] = VTAKES(v.v[u], best.v[u]);
+    return r;
+}
+POOL_INLINE FN(block) FN(block_select)(FN(block_mask) m, FN(block) a, FN(block) b)
+{
+    for (int u = 0; u < POOL_NB; ++u) a.v[u] = VSELECT(m.m[u], a.v[u], b.v[u]);
+    return a;
+}
+POOL_INLINE FN(block_mask) FN(block_eq)(FN(block) a, FN(block) b)
+{
+    FN(block_mask) r;
+    for (int u = 0; u < POOL_NB; ++u) r.m[u] = VEQ(a.v[u], b.v[u]);
+    return r;
+}
+POOL_INLINE FN(block) FN(block_masked)(FN(block_mask) m, FN(block) a)
+{
+    for (int u = 0; u < POOL_NB; ++u) a.v[u] = VMASKED(m.m[u], a.v[u]);
+    return a;
+}
+#define LT FN(block)
+#define LM FN(block_mask)
+#define LLOAD FN(block_load)
+#define LSTORE FN(block_store)
+#define LZERO FN(block_zero)
+#define LSET1 FN(block_set1)
+#define LADD FN(block_add)
+#define LDIV FN(block_div)
+#define LTAKES FN(block_takes)
+#define LSELECT FN(block_select)
+#define LEQ FN(block_eq)
+#define LMASKED FN(block_masked)
+#define LFN(name) FN(POOL_CAT(name, _b))
+#include "pool_window.h"
+#undef LT
+#undef LM
+#undef LLOAD
+#undef LSTORE
+#undef LZERO
+#undef LSET1
+#undef LADD
+#undef LDIV
+#undef LTAKES
+#undef LSELECT
+#undef LEQ
+#undef LMASKED
+#undef LFN
 
 /* Full vectors of channels: */
 #define LT VT
@@ -94,7 +188,7 @@ static inline void FN(extent)(ptrdiff_t o, ptrdiff_t s, ptrdiff_t pad, ptrdiff_t
 static void FN(max_forward)(const fcnn_pool_geom *g, const T *x, T *y, ptrdiff_t o0,
                             ptrdiff_t o1)
 {
-    const ptrdiff_t c = g->c, rs = g->w * c, cv = c - c % VLEN;
+    const ptrdiff_t c = g->c, rs = g->w * c, cv = c - c % VLEN, cb = c - c % (POOL_NB * VLEN);
     for (ptrdiff_t o = o0; o < o1; ++o) {
         ptrdiff_t h0, h1;
         FN(extent)(o, g->sh, g->pt, g->kh, g->h, &h0, &h1);
@@ -104,6 +198,8 @@ static void FN(max_forward)(const fcnn_pool_geom *g, const T *x, T *y, ptrdiff_t
             const T *p = x + h0 * rs + w0 * c;
             T *out = y + (o * g->ow + j) * c;
             ptrdiff_t ch = 0;
+            for (; ch < cb; ch += POOL_NB * VLEN)
+                FN(window_max_b)(p + ch, h1 - h0, w1 - w0, rs, c, out + ch);
             for (; ch < cv; ch += VLEN)
                 FN(window_max_v)(p + ch, h1 - h0, w1 - w0, rs, c, out + ch);
             for (; ch < c; ++ch) FN(window_max_s)(p + ch, h1 - h0, w1 - w0, rs, c, out + ch);
@@ -114,7 +210,7 @@ static void FN(max_forward)(const fcnn_pool_geom *g, const T *x, T *y, ptrdiff_t
 static void FN(avg_forward)(const fcnn_pool_geom *g, const T *x, T *y, ptrdiff_t o0,
                             ptrdiff_t o1)
 {
-    const ptrdiff_t c = g->c, rs = g->w * c, cv = c - c % VLEN;
+    const ptrdiff_t c = g->c, rs = g->w * c, cv = c - c % VLEN, cb = c - c % (POOL_NB * VLEN);
     for (ptrdiff_t o = o0; o < o1; ++o) {
         ptrdiff_t h0, h1;
         FN(extent)(o, g->sh, g->pt, g->kh, g->h, &h0, &h1);
@@ -125,6 +221,8 @@ static void FN(avg_forward)(const fcnn_pool_geom *g, const T *x, T *y, ptrdiff_t
             T *out = y + (o * g->ow + j) * c;
             const T count = (T)((h1 - h0) * (w1 - w0));
             ptrdiff_t ch = 0;
+            for (; ch < cb; ch += POOL_NB * VLEN)
+                FN(window_mean_b)(p + ch, h1 - h0, w1 - w0, rs, c, count, out + ch);
             for (; ch < cv; ch += VLEN)
                 FN(window_mean_v)(p + ch, h1 - h0, w1 - w0, rs, c, count, out + ch);
             for (; ch < c; ++ch)
@@ -136,7 +234,7 @@ static void FN(avg_forward)(const fcnn_pool_geom *g, const T *x, T *y, ptrdiff_t
 /* window_max_grad for windows of 2^24 or more taps in float: the tap number as an integer. */
 static void FN(window_max_grad_wide)(const T *p, T *d, const T *g, ptrdiff_t rows,
                                      ptrdiff_t cols, ptrdiff_t rs, ptrdiff_t cs, ptrdiff_t r0,
-                                     ptrdiff_t r1, int accumulate)
+                                     ptrdiff_t ra, ptrdiff_t r1, ptrdiff_t ca)
 {
     T best = p[0];
     ptrdiff_t pick = 0;
@@ -152,34 +250,36 @@ static void FN(window_max_grad_wide)(const T *p, T *d, const T *g, ptrdiff_t row
         for (ptrdiff_t j = 0; j < cols; ++j) {
             T *q = d + i * rs + j * cs;
             const T share = i * cols + j == pick ? g[0] : (T)0;
-            *q = (accumulate ? *q : (T)0) + share;
+            *q = (i < ra || j < ca ? *q : (T)0) + share;
         }
 }
 
-/* One window's gradient over all channels, for the window's rows [r0, r1). */
-POOL_INLINE void FN(window_grad)(int is_max, int accumulate, const T *p, T *d, const T *gy,
-                                   ptrdiff_t c, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t rs,
-                                   ptrdiff_t r0, ptrdiff_t r1)
+/* One window's gradient over all channels (see pool_window.h for r0, ra, r1, ca). */
+POOL_INLINE void FN(window_grad)(int is_max, const T *p, T *d, const T *gy, ptrdiff_t c,
+                                 ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t rs, ptrdiff_t r0,
+                                 ptrdiff_t ra, ptrdiff_t r1, ptrdiff_t ca)
 {
-    const ptrdiff_t cv = c - c % VLEN;
+    const ptrdiff_t cv = c - c % VLEN, cb = c - c % (POOL_NB * VLEN);
     ptrdiff_t ch = 0;
     if (!is_max) {
         const T count = (T)(rows * cols);
+        for (; ch < cb; ch += POOL_NB * VLEN)
+            FN(window_mean_grad_b)(d + ch, gy + ch, cols, rs, c, r0, ra, r1, ca, count);
         for (; ch < cv; ch += VLEN)
-            FN(window_mean_grad_v)(d + ch, gy + ch, cols, rs, c, r0, r1, count, accumulate);
+            FN(window_mean_grad_v)(d + ch, gy + ch, cols, rs, c, r0, ra, r1, ca, count);
         for (; ch < c; ++ch)
-            FN(window_mean_grad_s)(d + ch, gy + ch, cols, rs, c, r0, r1, count, accumulate);
+            FN(window_mean_grad_s)(d + ch, gy + ch, cols, rs, c, r0, ra, r1, ca, count);
     } else if (rows * cols < FN_EXACT_TAPS) {
+        for (; ch < cb; ch += POOL_NB * VLEN)
+            FN(window_max_grad_b)(p + ch, d + ch, gy + ch, rows, cols, rs, c, r0, ra, r1, ca);
         for (; ch < cv; ch += VLEN)
-            FN(window_max_grad_v)(p + ch, d + ch, gy + ch, rows, cols, rs, c, r0, r1,
-                                  accumulate);
+            FN(window_max_grad_v)(p + ch, d + ch, gy + ch, rows, cols, rs, c, r0, ra, r1, ca);
         for (; ch < c; ++ch)
-            FN(window_max_grad_s)(p + ch, d + ch, gy + ch, rows, cols, rs, c, r0, r1,
-                                  accumulate);
+            FN(window_max_grad_s)(p + ch, d + ch, gy + ch, rows, cols, rs, c, r0, ra, r1, ca);
     } else {
         for (; ch < c; ++ch)
-            FN(window_max_grad_wide)(p + ch, d + ch, gy + ch, rows, cols, rs, c, r0, r1,
-                                     accumulate);
+            FN(window_max_grad_wide)(p + ch, d + ch, gy + ch, rows, cols, rs, c, r0, ra, r1,
+                                     ca);
     }
 }
 
@@ -202,48 +302,41 @@ static inline ptrdiff_t FN(floor_div)(ptrdiff_t a, ptrdiff_t b)
     return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
 
-/* dx rows [r0, r1) of one image. Windows that cannot overlap (pool <= stride on both axes)
- * write each dx element once, zeros included, in row order. Overlapping windows add into
- * rows zeroed just before the first window reaches them, while they are in cache. Either way
- * the windows are visited in (o, j) order, which fixes the order of every dx sum. */
-POOL_INLINE void FN(backward)(int is_max, const fcnn_pool_geom *g, const T *x, const T *dy, T *dx,
-                         ptrdiff_t r0, ptrdiff_t r1)
+/* dx rows [r0, r1) of one image, each element written once or more, never zeroed first:
+ * windows are visited in (o, j) order and the first window to reach an element writes
+ * 0 + its gradient, the later ones (overlapping windows) add theirs, which fixes the order of
+ * every dx sum whatever [r0, r1) is. Elements no window reaches get +0. */
+POOL_INLINE void FN(backward)(int is_max, const fcnn_pool_geom *g, const T *x, const T *dy,
+                              T *dx, ptrdiff_t r0, ptrdiff_t r1)
 {
     const ptrdiff_t c = g->c, rs = g->w * c;
-    const int accumulate = g->kh > g->sh || g->kw > g->sw;
     /* Output rows whose windows reach into [r0, r1): o*sh - pt + kh > r0, o*sh - pt < r1. */
     const ptrdiff_t o_lo = FN(pmax)(FN(floor_div)(r0 + g->pt - g->kh, g->sh) + 1, 0);
     const ptrdiff_t o_hi = FN(pmin)(FN(floor_div)(r1 + g->pt - 1, g->sh) + 1, g->oh);
-    ptrdiff_t done = r0; /* rows [r0, done) are final (write) or zeroed (accumulate) */
+    ptrdiff_t done = r0; /* rows [r0, done) have been reached by a window */
     for (ptrdiff_t o = o_lo; o < o_hi; ++o) {
         ptrdiff_t h0, h1;
         FN(extent)(o, g->sh, g->pt, g->kh, g->h, &h0, &h1);
         const ptrdiff_t b0 = FN(pmax)(h0, r0), b1 = FN(pmin)(h1, r1);
         if (b0 >= b1) continue;
-        if (accumulate) {
-            if (b1 > done) {
-                FN(zero_rows)(dx, rs, done, b1);
-                done = b1;
-            }
-        } else {
-            FN(zero_rows)(dx, rs, done, b0);
-            done = b1;
-        }
+        FN(zero_rows)(dx, rs, done, b0); /* between windows of consecutive rows */
+        /* Rows [b0, fresh) hold earlier rows' gradients; [fresh, b1) are reached first here.
+         * Columns reached by no window are the same in every row: zeroed in fresh rows. */
+        const ptrdiff_t fresh = FN(pmax)(b0, done);
         const T *gy = dy + o * g->ow * c;
-        ptrdiff_t covered = 0; /* columns [0, covered) of rows [b0, b1) are written */
+        ptrdiff_t covered = 0; /* columns reached by this row's windows before window j */
         for (ptrdiff_t j = 0; j < g->ow; ++j, gy += c) {
             ptrdiff_t w0, w1;
             FN(extent)(j, g->sw, g->pl, g->kw, g->w, &w0, &w1);
-            if (!accumulate) FN(zero_block)(dx, rs, c, b0, b1, covered, w0);
+            FN(zero_block)(dx, rs, c, fresh, b1, covered, w0);
+            const ptrdiff_t ca = FN(pmin)(FN(pmax)(covered - w0, 0), w1 - w0);
             const T *p = x ? x + h0 * rs + w0 * c : NULL;
-            T *d = dx + h0 * rs + w0 * c;
-            if (accumulate)
-                FN(window_grad)(is_max, 1, p, d, gy, c, h1 - h0, w1 - w0, rs, b0 - h0, b1 - h0);
-            else
-                FN(window_grad)(is_max, 0, p, d, gy, c, h1 - h0, w1 - w0, rs, b0 - h0, b1 - h0);
-            covered = w1;
+            FN(window_grad)(is_max, p, dx + h0 * rs + w0 * c, gy, c, h1 - h0, w1 - w0, rs,
+                            b0 - h0, fresh - h0, b1 - h0, ca);
+            covered = FN(pmax)(covered, w1);
         }
-        if (!accumulate) FN(zero_block)(dx, rs, c, b0, b1, covered, g->w);
+        FN(zero_block)(dx, rs, c, fresh, b1, covered, g->w);
+        done = FN(pmax)(done, b1);
     }
     FN(zero_rows)(dx, rs, done, r1);
 }

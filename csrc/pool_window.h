@@ -5,9 +5,11 @@
  *
  * Arguments: p / d point at the first channel of the window's top-left pixel in x / dx,
  * g at the window's first channel in y / dy; the window has rows x cols real pixels, rows
- * rs apart and pixels cs apart. Backward writes only the window's rows [r0, r1) (the part of
- * the window in the dx rows being computed); with `accumulate` it adds to dx, else it writes
- * 0 + gradient, which is what adding to a zeroed dx would give. */
+ * rs apart and pixels cs apart. Backward writes the window's rows [r0, r1) (the part of the
+ * window in the dx rows being computed): rows before ra, and the first ca columns of the
+ * others, already hold the gradients of earlier windows and get this one's added; the rest
+ * is reached by this window first and gets 0 + gradient, which is what adding to a zeroed
+ * dx would give. */
 
 /* First NaN, else first maximum, in row-major order. */
 POOL_INLINE void LFN(window_max)(const T *p, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t rs,
@@ -40,7 +42,7 @@ POOL_INLINE void LFN(window_mean)(const T *p, ptrdiff_t rows, ptrdiff_t cols, pt
  * exact in T: the caller makes sure rows * cols is small enough); the other taps get +0. */
 POOL_INLINE void LFN(window_max_grad)(const T *p, T *d, const T *g, ptrdiff_t rows,
                                       ptrdiff_t cols, ptrdiff_t rs, ptrdiff_t cs, ptrdiff_t r0,
-                                      ptrdiff_t r1, int accumulate)
+                                      ptrdiff_t ra, ptrdiff_t r1, ptrdiff_t ca)
 {
     LT best = LLOAD(p), pick = LZERO();
     T tap = 0;
@@ -61,24 +63,29 @@ POOL_INLINE void LFN(window_max_grad)(const T *p, T *d, const T *g, ptrdiff_t ro
         }
     const LT grad = LLOAD(g);
     for (ptrdiff_t i = r0; i < r1; ++i) {
+        const ptrdiff_t added = i < ra ? cols : ca;
+        T *q = d + i * rs;
+        ptrdiff_t j = 0;
         tap = (T)(i * cols);
-        for (ptrdiff_t j = 0; j < cols; ++j, tap += 1) {
-            T *q = d + i * rs + j * cs;
-            const LT share = LMASKED(LEQ(pick, LSET1(tap)), grad);
-            LSTORE(q, LADD(accumulate ? LLOAD(q) : LZERO(), share));
-        }
+        for (; j < added; ++j, tap += 1)
+            LSTORE(q + j * cs, LADD(LLOAD(q + j * cs), LMASKED(LEQ(pick, LSET1(tap)), grad)));
+        for (; j < cols; ++j, tap += 1)
+            LSTORE(q + j * cs, LADD(LZERO(), LMASKED(LEQ(pick, LSET1(tap)), grad)));
     }
 }
 
 /* Every real tap gets g / count. */
 POOL_INLINE void LFN(window_mean_grad)(T *d, const T *g, ptrdiff_t cols, ptrdiff_t rs,
-                                       ptrdiff_t cs, ptrdiff_t r0, ptrdiff_t r1, T count,
-                                       int accumulate)
+                                       ptrdiff_t cs, ptrdiff_t r0, ptrdiff_t ra, ptrdiff_t r1,
+                                       ptrdiff_t ca, T count)
 {
     const LT share = LDIV(LLOAD(g), LSET1(count));
-    for (ptrdiff_t i = r0; i < r1; ++i)
-        for (ptrdiff_t j = 0; j < cols; ++j) {
-            T *q = d + i * rs + j * cs;
-            LSTORE(q, LADD(accumulate ? LLOAD(q) : LZERO(), share));
-        }
+    const LT first = LADD(LZERO(), share);
+    for (ptrdiff_t i = r0; i < r1; ++i) {
+        const ptrdiff_t added = i < ra ? cols : ca;
+        T *q = d + i * rs;
+        ptrdiff_t j = 0;
+        for (; j < added; ++j) LSTORE(q + j * cs, LADD(LLOAD(q + j * cs), share));
+        for (; j < cols; ++j) LSTORE(q + j * cs, first);
+    }
 }

@@ -1,8 +1,9 @@
 """The pooling kernels of csrc/pool_*.c against fastcnn.reference, case by case.
 
-The kernels work on a pixel's channels a vector at a time (4/8/16 floats, 2/4/8 doubles
-depending on the ISA) and finish with one channel at a time, so channel counts are picked
-below, at and above those widths. Backward passes write dx band by band without a zeroed
+The kernels work on a pixel's channels in blocks of vectors (8/32/32 floats, 4/16/16
+doubles for generic/AVX2/AVX-512), then a vector at a time (4/8/16 floats, 2/4/8 doubles),
+then one channel at a time, so channel counts are picked below, at and above those widths
+and to need all three steps. Backward passes write dx band by band without a zeroed
 buffer: windows with gaps between them, overlapping windows, and bands that split an image
 (few images, several threads) each get cases of their own. Every kernel set the CPU can run
 is compared with the others bitwise.
@@ -17,7 +18,7 @@ from conftest import FLOAT_DTYPES, FLOAT_DTYPE_IDS, assert_close, random_array, 
 dtypes = pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=FLOAT_DTYPE_IDS)
 kinds = pytest.mark.parametrize("kind", ["max", "avg"])
 
-CHANNELS = (1, 7, 8, 9, 15, 16, 17, 31, 33, 65)
+CHANNELS = (1, 7, 8, 9, 15, 16, 17, 31, 33, 41, 57, 65)
 
 # id: (x shape without channels, pool_size, strides, padding)
 GEOMETRIES = {
