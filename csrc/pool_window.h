@@ -61,7 +61,9 @@ POOL_INLINE void LFN(window_max_grad)(const T *p, T *d, const T *g, ptrdiff_t ro
             best = LSELECT(take, v, best);
             pick = LSELECT(take, LSET1(tap), pick);
         }
-    const LT grad = LLOAD(g);
+    /* 0 + masked(grad) is masked(0 + grad): the +0 that turns a -0 gradient into +0 is added
+     * once, not at every tap. */
+    const LT grad = LLOAD(g), first = LADD(LZERO(), grad);
     for (ptrdiff_t i = r0; i < r1; ++i) {
         const ptrdiff_t added = i < ra ? cols : ca;
         T *q = d + i * rs;
@@ -69,8 +71,7 @@ POOL_INLINE void LFN(window_max_grad)(const T *p, T *d, const T *g, ptrdiff_t ro
         tap = (T)(i * cols);
         for (; j < added; ++j, tap += 1)
             LSTORE(q + j * cs, LADD(LLOAD(q + j * cs), LMASKED(LEQ(pick, LSET1(tap)), grad)));
-        for (; j < cols; ++j, tap += 1)
-            LSTORE(q + j * cs, LADD(LZERO(), LMASKED(LEQ(pick, LSET1(tap)), grad)));
+        for (; j < cols; ++j, tap += 1) LSTORE(q + j * cs, LMASKED(LEQ(pick, LSET1(tap)), first));
     }
 }
 
