@@ -1,7 +1,7 @@
-/* One pooling window, LSTEP channels at a time. Included twice by pool_impl.h: with vector
- * lanes (LSTEP = VLEN) for the full vectors of a pixel's channels, and with scalar lanes
- * (LSTEP = 1) for the channels past the last full vector. Both apply the same IEEE operations
- * in the same order, so a channel's result does not depend on which of the two computed it.
+/* One pooling window, a lane of channels at a time. Included three times by pool_impl.h: with
+ * blocks of POOL_NB vectors, with single vectors, and with scalars (LT is the lane's type),
+ * which together cover a pixel's channels. All three apply the same IEEE operations in the
+ * same order, so a channel's result does not depend on which one computed it.
  *
  * Arguments: p / d point at the first channel of the window's top-left pixel in x / dx,
  * g at the window's first channel in y / dy; the window has rows x cols real pixels, rows

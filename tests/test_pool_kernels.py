@@ -177,3 +177,21 @@ def test_pool2d_kernel_sets_of_every_runnable_isa_agree_bitwise(geometry, kind, 
     for isa, got in results.items():
         assert got[0] == first[0], f"y of the {isa} kernels differs from generic"
         assert got[1] == first[1], f"dx of the {isa} kernels differs from generic"
+
+
+# --- windows too large for a float tap number -----------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", [4096, 4097], ids=["2_24_taps", "above_2_24_taps"])
+def test_max_pool2d_backward_global_window_of_2_24_taps_picks_the_exact_first_maximum(size, rng):
+    # Tap numbers are compared as float32 below 2^24 taps (all exact); larger windows keep
+    # them as integers. The maximum sits at one of the last taps, where past 2^24 a float32
+    # tap number would round; a second copy of it after that must not win.
+    x = rng.standard_normal((1, size, size, 1)).astype(np.float32)
+    first, later = size * size - 4, size * size - 2
+    x.ravel()[[first, later]] = 10.0
+    dy = np.full((1, 1, 1, 1), 3.0, np.float32)
+    assert np.array_equal(ops.max_pool2d(x, size), np.full((1, 1, 1, 1), 10.0, np.float32))
+    dx = ops.max_pool2d_backward(dy, x, size)
+    assert np.flatnonzero(dx).tolist() == [first]
+    assert dx.ravel()[first] == 3.0
