@@ -190,4 +190,5 @@ def avg_pool2d_backward(const floating[:, :, :, ::1] dy, floating[:, :, :, ::1] 
                         Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
                         Py_ssize_t pt, Py_ssize_t pl, int nthreads):
     """dx (N, H, W, C) = gradient of average pooling for dy."""
+    # Average pooling reads no x: dx fills the argument (the kernel gets NULL).
     _backward(False, dy, dx, dx, kh, kw, sh, sw, pt, pl, nthreads)
