@@ -45,6 +45,14 @@ ISA_UNITS = [
     ("csrc/ukernel_avx2.c", "FCNN_HAVE_AVX2", ["-mavx2", "-mfma"], ["/arch:AVX2"]),
 ]
 
+# Per-ISA pooling kernels (csrc/pool.h), with the same macros and flags as the micro-kernels.
+POOL_ISA_UNITS = [
+    ("csrc/pool_avx512.c", "FCNN_HAVE_AVX512",
+     ["-mavx512f", "-mavx512vl", "-mavx512dq", "-mavx512bw", "-mavx2", "-mfma"],
+     ["/arch:AVX512"]),
+    ("csrc/pool_avx2.c", "FCNN_HAVE_AVX2", ["-mavx2", "-mfma"], ["/arch:AVX2"]),
+]
+
 IS_X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686", "x86")
 
 
@@ -76,12 +84,12 @@ class BuildExt(build_ext):
         _log(f"OpenMP found ({' '.join(compile_flags)})")
         return compile_flags, link_flags
 
-    def _compile_isa_units(self, base_flags, include_dirs):
+    def _compile_isa_units(self, base_flags, include_dirs, units=ISA_UNITS):
         """Objects of the per-ISA micro-kernels; a unit the compiler cannot build for its ISA
         is built empty (the kernel set then reports itself missing and is never chosen)."""
         msvc = self.compiler.compiler_type == "msvc"
         objects = []
-        for src, macro, gnu_flags, msvc_flags in ISA_UNITS:
+        for src, macro, gnu_flags, msvc_flags in units:
             isa_flags = msvc_flags if msvc else gnu_flags
             out_dir = os.path.join(self.build_temp, "isa")
             try:
@@ -106,11 +114,14 @@ class BuildExt(build_ext):
             _log("FASTCNN_NATIVE=1: compiling with -march=native")
         omp = self._probe_openmp()
         isa_objects = self._compile_isa_units(base, ["csrc"])
+        pool_isa_objects = self._compile_isa_units(base, ["csrc"], POOL_ISA_UNITS)
         for ext in self.extensions:
             ext.extra_compile_args = base + (omp[0] if omp else [])
             ext.extra_link_args = omp[1] if omp else []
             if CORE_SOURCES[0] in ext.sources:
                 ext.extra_objects = list(isa_objects)
+            if ext.name == "fastcnn._pool":
+                ext.extra_objects = list(pool_isa_objects)
         super().build_extensions()
 
 
@@ -125,7 +136,9 @@ extensions = [
               depends=CORE_DEPENDS),
     Extension("fastcnn._gemm", ["fastcnn/_gemm.pyx"] + CORE_SOURCES, include_dirs=["csrc"],
               depends=CORE_DEPENDS),
-    Extension("fastcnn._pool", ["fastcnn/_pool.pyx"]),
+    Extension("fastcnn._pool", ["fastcnn/_pool.pyx", "csrc/pool_generic.c"],
+              include_dirs=["csrc"], depends=["csrc/pool.h", "csrc/pool_impl.h",
+                                              "csrc/pool_window.h"]),
     Extension("fastcnn._elementwise", ["fastcnn/_elementwise.pyx"]),
 ]
 

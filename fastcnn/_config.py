@@ -4,11 +4,14 @@ import platform
 import sys
 import sysconfig
 
-from fastcnn import _conv
+from fastcnn import _conv, _gemm, _pool
 
 __all__ = ["set_num_threads", "get_num_threads", "show_config", "config"]
 
 _isa = _conv.select_isa(os.environ.get("FASTCNN_ISA") or None)
+# The other compiled modules follow the one choice made in csrc/dispatch.c.
+_gemm.select_isa(_isa)
+_pool.use_isa(_isa)
 # OMP_NUM_THREADS is honoured: OpenMP's default team size is read once, at import.
 _num_threads = max(1, int(_conv.omp_max_threads())) if _conv.openmp_enabled() else 1
 

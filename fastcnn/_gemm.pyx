@@ -7,8 +7,6 @@ on a BLAS library's. Shapes are checked by the caller (fastcnn/layers, fastcnn/o
 into one rectangle per thread, and every element is reduced in an order fixed by K alone, so
 results are bitwise identical at any thread count.
 """
-import os
-
 from cython.parallel cimport prange, threadid
 from libc.stddef cimport ptrdiff_t
 
@@ -20,15 +18,12 @@ ctypedef fused floating:
     double
 
 
-def select_isa(cap):
-    """Use the best kernels the CPU supports, capped at ``cap`` (None for no cap)."""
-    cdef bytes name = (cap or "").encode("ascii")
-    if fcnn_select_isa(name) != 0:
-        raise ValueError(f"FASTCNN_ISA must be one of 'avx512', 'avx2', 'generic', got {cap!r}")
-    return fcnn_current_isa().name.decode("ascii")
-
-
-select_isa(os.environ.get("FASTCNN_ISA") or None)
+def select_isa(name):
+    """Use the kernel set ``name`` (fastcnn._config passes the one chosen by fastcnn._conv)."""
+    cdef bytes cap = name.encode("ascii")
+    if fcnn_select_isa(cap) != 0 or fcnn_current_isa().name.decode("ascii") != name:
+        raise ValueError(f"kernel set {name!r} is not available to fastcnn._gemm")
+    return name
 
 
 cdef void _grid(int nt, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, Py_ssize_t um, Py_ssize_t un,

@@ -1,21 +1,50 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 # cython: initializedcheck=False, nonecheck=False
-"""Max and average pooling over NHWC, vectorized across channels.
+"""Max and average pooling drivers over the kernels of csrc/pool.h (NHWC, vectorized across
+channels).
 
-Windows are clipped to the image (padded positions take no part: max pooling never returns
-a pad value, average pooling divides by the number of real inputs). Forward passes run in
-parallel over output rows. Backward passes accumulate into dx: they run in parallel over
-output rows when windows of different rows cannot overlap (pool height <= stride), and over
-images otherwise, so each dx element is only ever summed by one thread in a fixed order.
-
-NaN rule (the same as fastcnn.reference): a window holding a NaN has a NaN maximum, and its
-gradient goes to the first NaN in row-major window order; otherwise the gradient goes to the
-first maximal element.
+Shapes, dtypes, geometry and the output array are checked once in fastcnn/ops.py; these
+functions trust them, release the GIL and write every element of the output they are given.
+Forward passes run in parallel over output rows. Backward passes run in parallel over bands of
+dx rows: each band's kernel adds up, for every element of its rows, the gradients of the
+windows that hold it in a fixed window order, so dx is bitwise the same for any banding and
+any thread count. When windows of different output rows cannot overlap (pool height <=
+stride) a band is one output row's rows; otherwise bands are whole images, or parts of images
+when there are too few images to keep the threads busy (the rows where two bands meet then
+have their windows' argmax computed by both).
 """
-from cython.parallel cimport prange, threadid
-from libc.stdlib cimport malloc, free
+from cython.parallel cimport prange
+from libc.stddef cimport ptrdiff_t
 
-import numpy as np
+cdef extern from "pool.h" nogil:
+    ctypedef struct fcnn_pool_geom:
+        ptrdiff_t h, w, c
+        ptrdiff_t oh, ow
+        ptrdiff_t kh, kw, sh, sw, pt, pl
+
+    ctypedef void (*fcnn_pool_forward_f32)(const fcnn_pool_geom *g, const float *x, float *y,
+                                           ptrdiff_t o0, ptrdiff_t o1)
+    ctypedef void (*fcnn_pool_forward_f64)(const fcnn_pool_geom *g, const double *x,
+                                           double *y, ptrdiff_t o0, ptrdiff_t o1)
+    ctypedef void (*fcnn_pool_backward_f32)(const fcnn_pool_geom *g, const float *x,
+                                            const float *dy, float *dx, ptrdiff_t r0,
+                                            ptrdiff_t r1)
+    ctypedef void (*fcnn_pool_backward_f64)(const fcnn_pool_geom *g, const double *x,
+                                            const double *dy, double *dx, ptrdiff_t r0,
+                                            ptrdiff_t r1)
+
+    ctypedef struct fcnn_pool_kernels:
+        const char *name
+        fcnn_pool_forward_f32 max_forward_f32
+        fcnn_pool_forward_f32 avg_forward_f32
+        fcnn_pool_backward_f32 max_backward_f32
+        fcnn_pool_backward_f32 avg_backward_f32
+        fcnn_pool_forward_f64 max_forward_f64
+        fcnn_pool_forward_f64 avg_forward_f64
+        fcnn_pool_backward_f64 max_backward_f64
+        fcnn_pool_backward_f64 avg_backward_f64
+
+    const fcnn_pool_kernels *fcnn_pool_kernels_for(const char *isa)
 
 ctypedef fused floating:
     float
@@ -25,6 +54,24 @@ ctypedef fused floating:
 cdef enum:
     # Fewer window elements than this per thread are not worth waking a thread for.
     MIN_WORK_PER_THREAD = 1 << 16
+    # Backward with overlapping rows: at least this many bands per thread, so that images of
+    # unequal cost still share out evenly.
+    BANDS_PER_THREAD = 4
+
+
+cdef const fcnn_pool_kernels *_kernels = fcnn_pool_kernels_for(b"generic")
+
+
+def use_isa(name):
+    """Use the pooling kernels of the ISA csrc/dispatch.c chose (its name); returns the name
+    of the kernel set in use (a lower one when that ISA's pooling unit was not built)."""
+    global _kernels
+    _kernels = fcnn_pool_kernels_for(name.encode("ascii"))
+    return current_isa()
+
+
+def current_isa():
+    return _kernels.name.decode("ascii")
 
 
 cdef inline int _team(int nthreads, Py_ssize_t units, double work) noexcept nogil:
@@ -37,201 +84,111 @@ cdef inline int _team(int nthreads, Py_ssize_t units, double work) noexcept nogi
     return <int>(n if n > 1 else 1)
 
 
-cdef inline bint _takes_over(floating v, floating best) noexcept nogil:
-    # v replaces the running maximum when it is larger, or the first NaN met.
-    return v > best or (v != v and best == best)
+cdef inline fcnn_pool_geom _geometry(Py_ssize_t h, Py_ssize_t w, Py_ssize_t c, Py_ssize_t oh,
+                                     Py_ssize_t ow, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh,
+                                     Py_ssize_t sw, Py_ssize_t pt, Py_ssize_t pl) noexcept:
+    cdef fcnn_pool_geom g
+    g.h, g.w, g.c, g.oh, g.ow = h, w, c, oh, ow
+    g.kh, g.kw, g.sh, g.sw, g.pt, g.pl = kh, kw, sh, sw, pt, pl
+    return g
 
 
-# A window's extent clipped to the image: [_lo(...), _hi(...)). (Returned by value: prange
-# only privatizes variables that are assigned, not ones written through pointers.)
-cdef inline Py_ssize_t _lo(Py_ssize_t o, Py_ssize_t s, Py_ssize_t pad) noexcept nogil:
-    cdef Py_ssize_t start = o * s - pad
-    return start if start > 0 else 0
-
-
-cdef inline Py_ssize_t _hi(Py_ssize_t o, Py_ssize_t s, Py_ssize_t pad, Py_ssize_t k,
-                           Py_ssize_t size) noexcept nogil:
-    cdef Py_ssize_t end = o * s - pad + k
-    return end if end < size else size
-
-
-def max_pool2d_forward(const floating[:, :, :, ::1] x, Py_ssize_t kh, Py_ssize_t kw,
-                       Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pt, Py_ssize_t pl,
-                       Py_ssize_t oh, Py_ssize_t ow, int nthreads):
-    cdef Py_ssize_t n = x.shape[0], h = x.shape[1], w = x.shape[2], c = x.shape[3]
-    y = np.empty((n, oh, ow, c), dtype=np.float32 if floating is float else np.float64)
-    if y.size == 0:
-        return y
-    cdef floating[:, :, :, ::1] yv = y
-    cdef Py_ssize_t row, b, o, j, h0, h1, w0, w1, ih, iw, ch
-    cdef floating *out
-    cdef const floating *src
-    cdef floating v
-    cdef int nt = _team(nthreads, n * oh, <double>y.size * kh * kw)
+cdef int _forward(bint is_max, const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
+                  Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pt,
+                  Py_ssize_t pl, int nthreads) except -1:
+    cdef Py_ssize_t n = y.shape[0], oh = y.shape[1], ow = y.shape[2], c = y.shape[3]
+    if n * oh * ow * c == 0:
+        return 0
+    cdef fcnn_pool_geom g = _geometry(x.shape[1], x.shape[2], c, oh, ow, kh, kw, sh, sw, pt, pl)
+    cdef fcnn_pool_forward_f32 k32 = _kernels.max_forward_f32 if is_max else _kernels.avg_forward_f32
+    cdef fcnn_pool_forward_f64 k64 = _kernels.max_forward_f64 if is_max else _kernels.avg_forward_f64
+    cdef int nt = _team(nthreads, n * oh, <double>(n * oh * ow * c) * kh * kw)
+    cdef Py_ssize_t u, b, o
     with nogil:
-        for row in prange(n * oh, schedule="static", num_threads=nt):
-            b = row // oh
-            o = row - b * oh
-            h0 = _lo(o, sh, pt)
-            h1 = _hi(o, sh, pt, kh, h)
-            for j in range(ow):
-                w0 = _lo(j, sw, pl)
-                w1 = _hi(j, sw, pl, kw, w)
-                out = &yv[b, o, j, 0]
-                src = &x[b, h0, w0, 0]
-                for ch in range(c):
-                    out[ch] = src[ch]
-                for ih in range(h0, h1):
-                    for iw in range(w0, w1):
-                        if ih == h0 and iw == w0:
-                            continue
-                        src = &x[b, ih, iw, 0]
-                        for ch in range(c):
-                            v = src[ch]
-                            if _takes_over(v, out[ch]):
-                                out[ch] = v
-    return y
+        for u in prange(n * oh, schedule="static", num_threads=nt):
+            b = u // oh
+            o = u - b * oh
+            if floating is float:
+                k32(&g, &x[b, 0, 0, 0], &y[b, 0, 0, 0], o, o + 1)
+            else:
+                k64(&g, &x[b, 0, 0, 0], &y[b, 0, 0, 0], o, o + 1)
+    return 0
 
 
-cdef inline bint _rows_independent(Py_ssize_t kh, Py_ssize_t sh) noexcept nogil:
-    return kh <= sh
+cdef inline Py_ssize_t _band_start(Py_ssize_t o, Py_ssize_t oh, Py_ssize_t h, Py_ssize_t sh,
+                                   Py_ssize_t pt) noexcept nogil:
+    # First dx row of the band that starts with output row o: where window o starts, clipped;
+    # band 0 starts at row 0 and the band after the last one at row h.
+    cdef Py_ssize_t r = o * sh - pt
+    if o >= oh or r > h:
+        return h
+    if o == 0 or r < 0:
+        return 0
+    return r
+
+
+cdef int _backward(bint is_max, const floating[:, :, :, ::1] dy,
+                   const floating[:, :, :, ::1] x, floating[:, :, :, ::1] dx, Py_ssize_t kh,
+                   Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pt, Py_ssize_t pl,
+                   int nthreads) except -1:
+    cdef Py_ssize_t n = dx.shape[0], h = dx.shape[1], w = dx.shape[2], c = dx.shape[3]
+    cdef Py_ssize_t oh = dy.shape[1], ow = dy.shape[2]
+    if n * h * w * c == 0:
+        return 0
+    cdef fcnn_pool_geom g = _geometry(h, w, c, oh, ow, kh, kw, sh, sw, pt, pl)
+    cdef fcnn_pool_backward_f32 k32 = (_kernels.max_backward_f32 if is_max
+                                       else _kernels.avg_backward_f32)
+    cdef fcnn_pool_backward_f64 k64 = (_kernels.max_backward_f64 if is_max
+                                       else _kernels.avg_backward_f64)
+    # Bands of output rows per image (each band computes the dx rows its windows start in).
+    cdef Py_ssize_t bands = oh
+    if kh > sh:
+        bands = 1
+        if n < BANDS_PER_THREAD * nthreads:
+            bands = (BANDS_PER_THREAD * nthreads + n - 1) // n
+            if bands > oh:
+                bands = oh
+    cdef int nt = _team(nthreads, n * bands, <double>(n * oh * ow * c) * kh * kw)
+    cdef const floating *xb
+    cdef Py_ssize_t u, b, k, r0, r1
+    with nogil:
+        for u in prange(n * bands, schedule="static", num_threads=nt):
+            b = u // bands
+            k = u - b * bands
+            r0 = _band_start(k * oh // bands, oh, h, sh, pt)
+            r1 = _band_start((k + 1) * oh // bands, oh, h, sh, pt)
+            xb = &x[b, 0, 0, 0] if is_max else NULL
+            if floating is float:
+                k32(&g, xb, &dy[b, 0, 0, 0], &dx[b, 0, 0, 0], r0, r1)
+            else:
+                k64(&g, xb, &dy[b, 0, 0, 0], &dx[b, 0, 0, 0], r0, r1)
+    return 0
+
+
+def max_pool2d_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y, Py_ssize_t kh,
+                       Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pt,
+                       Py_ssize_t pl, int nthreads):
+    """y (N, OH, OW, C) = max pooling of x (N, H, W, C)."""
+    _forward(True, x, y, kh, kw, sh, sw, pt, pl, nthreads)
+
+
+def avg_pool2d_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y, Py_ssize_t kh,
+                       Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pt,
+                       Py_ssize_t pl, int nthreads):
+    """y (N, OH, OW, C) = average pooling of x (N, H, W, C)."""
+    _forward(False, x, y, kh, kw, sh, sw, pt, pl, nthreads)
 
 
 def max_pool2d_backward(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1] x,
+                        floating[:, :, :, ::1] dx, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh,
+                        Py_ssize_t sw, Py_ssize_t pt, Py_ssize_t pl, int nthreads):
+    """dx (like x) = gradient of max pooling for dy, the argmax recomputed from x."""
+    _backward(True, dy, x, dx, kh, kw, sh, sw, pt, pl, nthreads)
+
+
+def avg_pool2d_backward(const floating[:, :, :, ::1] dy, floating[:, :, :, ::1] dx,
                         Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
                         Py_ssize_t pt, Py_ssize_t pl, int nthreads):
-    cdef Py_ssize_t n = x.shape[0], h = x.shape[1], w = x.shape[2], c = x.shape[3]
-    cdef Py_ssize_t oh = dy.shape[1], ow = dy.shape[2]
-    dx = np.zeros((n, h, w, c), dtype=np.float32 if floating is float else np.float64)
-    if dx.size == 0 or dy.size == 0:
-        return dx
-    cdef floating[:, :, :, ::1] dxv = dx
-    cdef bint by_row = _rows_independent(kh, sh)
-    cdef Py_ssize_t units = n * oh if by_row else n
-    cdef Py_ssize_t rows_per_unit = 1 if by_row else oh
-    cdef int nt = _team(nthreads, units, <double>dy.size * kh * kw)
-    # Per thread: the running maximum and its offset in the image, for each channel.
-    cdef floating *best = <floating *>malloc(nt * c * sizeof(floating))
-    cdef Py_ssize_t *where = <Py_ssize_t *>malloc(nt * c * sizeof(Py_ssize_t))
-    cdef Py_ssize_t u, r, row, b, o, j, h0, h1, w0, w1, ih, iw, ch, off
-    cdef floating *bv
-    cdef Py_ssize_t *bw
-    cdef const floating *src
-    cdef const floating *g
-    cdef floating *image
-    cdef floating v
-    cdef int tid
-    try:
-        if best == NULL or where == NULL:
-            raise MemoryError("could not allocate the max-pool workspace")
-        with nogil:
-            for u in prange(units, schedule="static", num_threads=nt):
-                tid = threadid()
-                bv = best + tid * c
-                bw = where + tid * c
-                for r in range(rows_per_unit):
-                    row = u * rows_per_unit + r
-                    b = row // oh
-                    o = row - b * oh
-                    image = &dxv[b, 0, 0, 0]
-                    h0 = _lo(o, sh, pt)
-                    h1 = _hi(o, sh, pt, kh, h)
-                    for j in range(ow):
-                        w0 = _lo(j, sw, pl)
-                        w1 = _hi(j, sw, pl, kw, w)
-                        off = (h0 * w + w0) * c
-                        src = &x[b, h0, w0, 0]
-                        for ch in range(c):
-                            bv[ch] = src[ch]
-                            bw[ch] = off
-                        for ih in range(h0, h1):
-                            for iw in range(w0, w1):
-                                if ih == h0 and iw == w0:
-                                    continue
-                                off = (ih * w + iw) * c
-                                src = &x[b, ih, iw, 0]
-                                for ch in range(c):
-                                    v = src[ch]
-                                    if _takes_over(v, bv[ch]):
-                                        bv[ch] = v
-                                        bw[ch] = off
-                        g = &dy[b, o, j, 0]
-                        for ch in range(c):
-                            image[bw[ch] + ch] += g[ch]
-    finally:
-        free(best)
-        free(where)
-    return dx
-
-
-def avg_pool2d_forward(const floating[:, :, :, ::1] x, Py_ssize_t kh, Py_ssize_t kw,
-                       Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pt, Py_ssize_t pl,
-                       Py_ssize_t oh, Py_ssize_t ow, int nthreads):
-    cdef Py_ssize_t n = x.shape[0], h = x.shape[1], w = x.shape[2], c = x.shape[3]
-    y = np.empty((n, oh, ow, c), dtype=np.float32 if floating is float else np.float64)
-    if y.size == 0:
-        return y
-    cdef floating[:, :, :, ::1] yv = y
-    cdef Py_ssize_t row, b, o, j, h0, h1, w0, w1, ih, iw, ch
-    cdef floating *out
-    cdef const floating *src
-    cdef floating count
-    cdef int nt = _team(nthreads, n * oh, <double>y.size * kh * kw)
-    with nogil:
-        for row in prange(n * oh, schedule="static", num_threads=nt):
-            b = row // oh
-            o = row - b * oh
-            h0 = _lo(o, sh, pt)
-            h1 = _hi(o, sh, pt, kh, h)
-            for j in range(ow):
-                w0 = _lo(j, sw, pl)
-                w1 = _hi(j, sw, pl, kw, w)
-                out = &yv[b, o, j, 0]
-                for ch in range(c):
-                    out[ch] = 0
-                for ih in range(h0, h1):
-                    for iw in range(w0, w1):
-                        src = &x[b, ih, iw, 0]
-                        for ch in range(c):
-                            out[ch] += src[ch]
-                count = <floating>((h1 - h0) * (w1 - w0))
-                for ch in range(c):
-                    out[ch] = out[ch] / count
-    return y
-
-
-def avg_pool2d_backward(const floating[:, :, :, ::1] dy, Py_ssize_t n, Py_ssize_t h,
-                        Py_ssize_t w, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh,
-                        Py_ssize_t sw, Py_ssize_t pt, Py_ssize_t pl, int nthreads):
-    cdef Py_ssize_t c = dy.shape[3], oh = dy.shape[1], ow = dy.shape[2]
-    dx = np.zeros((n, h, w, c), dtype=np.float32 if floating is float else np.float64)
-    if dx.size == 0 or dy.size == 0:
-        return dx
-    cdef floating[:, :, :, ::1] dxv = dx
-    cdef bint by_row = _rows_independent(kh, sh)
-    cdef Py_ssize_t units = n * oh if by_row else n
-    cdef Py_ssize_t rows_per_unit = 1 if by_row else oh
-    cdef int nt = _team(nthreads, units, <double>dy.size * kh * kw)
-    cdef Py_ssize_t u, r, row, b, o, j, h0, h1, w0, w1, ih, iw, ch
-    cdef const floating *g
-    cdef floating *dst
-    cdef floating count
-    with nogil:
-        for u in prange(units, schedule="static", num_threads=nt):
-            for r in range(rows_per_unit):
-                row = u * rows_per_unit + r
-                b = row // oh
-                o = row - b * oh
-                h0 = _lo(o, sh, pt)
-                h1 = _hi(o, sh, pt, kh, h)
-                for j in range(ow):
-                    w0 = _lo(j, sw, pl)
-                    w1 = _hi(j, sw, pl, kw, w)
-                    count = <floating>((h1 - h0) * (w1 - w0))
-                    g = &dy[b, o, j, 0]
-                    for ih in range(h0, h1):
-                        for iw in range(w0, w1):
-                            dst = &dxv[b, ih, iw, 0]
-                            for ch in range(c):
-                                dst[ch] += g[ch] / count
-    return dx
+    """dx (N, H, W, C) = gradient of average pooling for dy."""
+    # Average pooling reads no x: dx fills the argument (the kernel gets NULL).
+    _backward(False, dy, dx, dx, kh, kw, sh, sw, pt, pl, nthreads)

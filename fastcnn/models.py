@@ -97,7 +97,9 @@ class _Batches:
         else:
             shape = (len(index),) + x.shape[1:]
             self._raw = self._reuse(self._raw, shape, x.dtype)
-            part = np.take(x, index, axis=0, out=self._raw[:len(index)])
+            # positions come from a permutation, always in range; "clip" spares the
+            # temporary copy that mode="raise" makes of out
+            part = np.take(x, index, axis=0, out=self._raw[:len(index)], mode="clip")
         if part.dtype == self.dtype:
             return part
         if part.dtype == object or not (np.issubdtype(part.dtype, np.number)
@@ -342,6 +344,12 @@ class Sequential:
             stop = min(start + batch_size, n)
             yield slice(start, stop) if order is None else order[start:stop]
 
+    def _batch_gatherer(self):
+        """The model's _Batches, kept between calls like the layers' buffers."""
+        if getattr(self, "_gather", None) is None or self._gather.dtype != np.dtype(self.dtype):
+            self._gather = _Batches(self.dtype)
+        return self._gather
+
     @contextlib.contextmanager
     def _kept_buffers(self):
         """Layers keep their result buffers from one batch to the next while the model runs
@@ -358,7 +366,7 @@ class Sequential:
     def _run_test(self, x, y, batch_size, cbs=None):
         fused, fns = self._fused(), self._metric_functions()
         tracker = _Mean(self.metrics_names)
-        gather = _Batches(self.dtype)
+        gather = self._batch_gatherer()
         for step, index in enumerate(self._batches(len(x), batch_size)):
             if cbs is not None:
                 cbs.on_test_batch_begin(step)
@@ -417,7 +425,7 @@ class Sequential:
     def _fit_epochs(self, x, y, val, epochs, batch_size, shuffle, cbs):
         n = len(x)
         fused, fns = self._fused(), self._metric_functions()
-        gather = _Batches(self.dtype)
+        gather = self._batch_gatherer()
         for epoch in range(epochs):
             cbs.on_epoch_begin(epoch)
             tracker = _Mean(self.metrics_names)
@@ -472,7 +480,7 @@ class Sequential:
             extra + list(callbacks or []), self,
             {"steps": steps, "verbose": verbose, "batch_size": batch_size})
         cbs.on_predict_begin()
-        gather = _Batches(self.dtype)
+        gather = self._batch_gatherer()
         with self._kept_buffers():
             for step, index in enumerate(self._batches(len(x), batch_size)):
                 cbs.on_predict_batch_begin(step)

@@ -216,34 +216,78 @@ def _pool_args(x, pool_size, strides, padding):
     return x, (kh, kw), (sh, sw), g
 
 
-def max_pool2d(x, pool_size=2, strides=None, padding="valid"):
+def _pool_output(out, shape, dtype, inputs):
+    """``out`` checked as the destination of a result of ``shape`` and ``dtype``, or a new array
+    when it is None. ``inputs`` are the (name, array) pairs it must not overlap."""
+    if out is None:
+        return np.empty(shape, dtype)
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray of shape {shape} and dtype {dtype}, "
+                        f"got {type(out).__name__}")
+    if out.dtype != dtype:
+        raise TypeError(f"out has dtype {out.dtype} but the result has dtype {dtype} "
+                        f"(shape {shape})")
+    if out.shape != shape:
+        raise ValueError(f"out must have the result's shape {shape}, got {out.shape}")
+    if not out.flags.c_contiguous:
+        raise ValueError(f"out must be C-contiguous (shape {out.shape}, strides {out.strides})")
+    if not out.flags.writeable:
+        raise ValueError(f"out must be writeable (shape {out.shape})")
+    for name, a in inputs:
+        if np.shares_memory(out, a):
+            raise ValueError(f"out (shape {out.shape}) overlaps {name} (shape {a.shape}); "
+                             f"it must be a separate array")
+    return out
+
+
+def max_pool2d(x, pool_size=2, strides=None, padding="valid", *, out=None):
     """Max pooling of NHWC ``x``; ``strides=None`` means ``pool_size``. Padded positions never
-    win; a window holding a NaN gives NaN."""
+    win; a window holding a NaN gives NaN.
+
+    ``out``: optional C-contiguous, writeable array of the result's shape and dtype, not
+    overlapping ``x``, that receives the result and is returned (lets a caller reuse a buffer).
+    """
     x, (kh, kw), (sh, sw), g = _pool_args(x, pool_size, strides, padding)
-    return _pool.max_pool2d_forward(_contiguous(x), kh, kw, sh, sw, g.pad_top, g.pad_left,
-                                    g.out_h, g.out_w, _config.get_num_threads())
+    y = _pool_output(out, (x.shape[0], g.out_h, g.out_w, x.shape[3]), x.dtype, [("x", x)])
+    _pool.max_pool2d_forward(_contiguous(x), y, kh, kw, sh, sw, g.pad_top, g.pad_left,
+                             _config.get_num_threads())
+    return y
 
 
-def max_pool2d_backward(dy, x, pool_size=2, strides=None, padding="valid"):
+def max_pool2d_backward(dy, x, pool_size=2, strides=None, padding="valid", *, out=None):
     """Gradient of ``max_pool2d``: each output gradient goes to the first maximal element of
-    its window (row-major order; the first NaN when there is one); overlaps accumulate."""
+    its window (row-major order; the first NaN when there is one); overlaps accumulate.
+
+    ``out``: optional array shaped like ``x`` that receives dx (see ``max_pool2d``).
+    """
     x, (kh, kw), (sh, sw), g = _pool_args(x, pool_size, strides, padding)
     dy = _check_dy(dy, (x.shape[0], g.out_h, g.out_w, x.shape[3]), x.dtype)
-    return _pool.max_pool2d_backward(_contiguous(dy), _contiguous(x), kh, kw, sh, sw,
-                                     g.pad_top, g.pad_left, _config.get_num_threads())
+    dx = _pool_output(out, x.shape, x.dtype, [("dy", dy), ("x", x)])
+    _pool.max_pool2d_backward(_contiguous(dy), _contiguous(x), dx, kh, kw, sh, sw, g.pad_top,
+                              g.pad_left, _config.get_num_threads())
+    return dx
 
 
-def avg_pool2d(x, pool_size=2, strides=None, padding="valid"):
-    """Average pooling of NHWC ``x``, dividing by the number of real (unpadded) inputs."""
+def avg_pool2d(x, pool_size=2, strides=None, padding="valid", *, out=None):
+    """Average pooling of NHWC ``x``, dividing by the number of real (unpadded) inputs.
+
+    ``out``: optional array of the result's shape that receives it (see ``max_pool2d``).
+    """
     x, (kh, kw), (sh, sw), g = _pool_args(x, pool_size, strides, padding)
-    return _pool.avg_pool2d_forward(_contiguous(x), kh, kw, sh, sw, g.pad_top, g.pad_left,
-                                    g.out_h, g.out_w, _config.get_num_threads())
+    y = _pool_output(out, (x.shape[0], g.out_h, g.out_w, x.shape[3]), x.dtype, [("x", x)])
+    _pool.avg_pool2d_forward(_contiguous(x), y, kh, kw, sh, sw, g.pad_top, g.pad_left,
+                             _config.get_num_threads())
+    return y
 
 
-def avg_pool2d_backward(dy, x, pool_size=2, strides=None, padding="valid"):
-    """Gradient of ``avg_pool2d``."""
+def avg_pool2d_backward(dy, x, pool_size=2, strides=None, padding="valid", *, out=None):
+    """Gradient of ``avg_pool2d`` (``x`` gives only the shape and dtype).
+
+    ``out``: optional array shaped like ``x`` that receives dx (see ``max_pool2d``).
+    """
     x, (kh, kw), (sh, sw), g = _pool_args(x, pool_size, strides, padding)
     dy = _check_dy(dy, (x.shape[0], g.out_h, g.out_w, x.shape[3]), x.dtype)
-    n, h, w_, _ = x.shape
-    return _pool.avg_pool2d_backward(_contiguous(dy), n, h, w_, kh, kw, sh, sw, g.pad_top,
-                                     g.pad_left, _config.get_num_threads())
+    dx = _pool_output(out, x.shape, x.dtype, [("dy", dy), ("x", x)])
+    _pool.avg_pool2d_backward(_contiguous(dy), dx, kh, kw, sh, sw, g.pad_top, g.pad_left,
+                              _config.get_num_threads())
+    return dx

@@ -34,13 +34,15 @@ class _Pooling2D(Layer):
     def call(self, inputs, training=False):
         self._x = inputs if training else None
         forward = getattr(ops, self._op_names[0])
-        return forward(inputs, self.pool_size, self.strides, self.padding)
+        out = self._buffer("y", (inputs.shape[0],) + self.output_shape[1:])
+        return forward(inputs, self.pool_size, self.strides, self.padding, out=out)
 
     def _backward(self, dy, need_input_grad):
         if not need_input_grad:
             return None
         backward = getattr(ops, self._op_names[1])
-        return backward(dy, self._x, self.pool_size, self.strides, self.padding)
+        return backward(dy, self._x, self.pool_size, self.strides, self.padding,
+                        out=self._buffer("dx", self._x.shape))
 
     def get_config(self):
         return dict(super().get_config(), pool_size=list(self.pool_size),

@@ -1,0 +1,62 @@
+/* Max and average pooling over NHWC images, forward and backward: one kernel set per ISA
+ * (pool_generic.c, pool_avx2.c, pool_avx512.c, each compiled with its own flags), vectorized
+ * across channels, which are contiguous in a window's pixels.
+ *
+ * Windows are clipped to the image: padded positions take no part (max pooling never returns
+ * a pad value; average pooling divides by the number of real inputs). Max pooling lets the
+ * first NaN of a window (row-major order) win, otherwise the first maximal element.
+ *
+ * The kernel set follows the ISA that csrc/dispatch.c chose for the convolution kernels: the
+ * Python side passes that choice's name to fcnn_pool_kernels_for. */
+#ifndef FASTCNN_POOL_H
+#define FASTCNN_POOL_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One image (h, w, c) pooled to (oh, ow, c) by kh x kw windows moved by (sh, sw); window
+ * (o, j) starts at pixel (o*sh - pt, j*sw - pl) of the image. */
+typedef struct {
+    ptrdiff_t h, w, c;
+    ptrdiff_t oh, ow;
+    ptrdiff_t kh, kw, sh, sw, pt, pl;
+} fcnn_pool_geom;
+
+/* Forward: output rows [o0, o1) of one image (x, y point at the image). */
+typedef void (*fcnn_pool_forward_f32)(const fcnn_pool_geom *g, const float *x, float *y,
+                                      ptrdiff_t o0, ptrdiff_t o1);
+typedef void (*fcnn_pool_forward_f64)(const fcnn_pool_geom *g, const double *x, double *y,
+                                      ptrdiff_t o0, ptrdiff_t o1);
+
+/* Backward: rows [r0, r1) of one image's dx, every element written (no zeroed dx needed).
+ * Each dx element sums the gradients of the windows that hold it in (o, j) row-major window
+ * order, whatever [r0, r1) is, so any split of the rows gives bitwise the same dx. Average
+ * pooling ignores x (it may be NULL). */
+typedef void (*fcnn_pool_backward_f32)(const fcnn_pool_geom *g, const float *x, const float *dy,
+                                       float *dx, ptrdiff_t r0, ptrdiff_t r1);
+typedef void (*fcnn_pool_backward_f64)(const fcnn_pool_geom *g, const double *x,
+                                       const double *dy, double *dx, ptrdiff_t r0, ptrdiff_t r1);
+
+typedef struct {
+    const char *name; /* NULL when the unit was not compiled for its ISA */
+    fcnn_pool_forward_f32 max_forward_f32, avg_forward_f32;
+    fcnn_pool_backward_f32 max_backward_f32, avg_backward_f32;
+    fcnn_pool_forward_f64 max_forward_f64, avg_forward_f64;
+    fcnn_pool_backward_f64 max_backward_f64, avg_backward_f64;
+} fcnn_pool_kernels;
+
+extern const fcnn_pool_kernels fcnn_pool_generic;
+extern const fcnn_pool_kernels fcnn_pool_avx2;
+extern const fcnn_pool_kernels fcnn_pool_avx512;
+
+/* The kernel set for an ISA name of csrc/dispatch.c ("avx512", "avx2", "generic"): that ISA's
+ * when it was compiled in, else the next lower one that was; generic for unknown names. */
+const fcnn_pool_kernels *fcnn_pool_kernels_for(const char *isa);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,92 @@
+/* One pooling window, a lane of channels at a time. Included three times by pool_impl.h: with
+ * blocks of POOL_NB vectors, with single vectors, and with scalars (LT is the lane's type),
+ * which together cover a pixel's channels. All three apply the same IEEE operations in the
+ * same order, so a channel's result does not depend on which one computed it.
+ *
+ * Arguments: p / d point at the first channel of the window's top-left pixel in x / dx,
+ * g at the window's first channel in y / dy; the window has rows x cols real pixels, rows
+ * rs apart and pixels cs apart. Backward writes the window's rows [r0, r1) (the part of the
+ * window in the dx rows being computed): rows before ra, and the first ca columns of the
+ * others, already hold the gradients of earlier windows and get this one's added; the rest
+ * is reached by this window first and gets 0 + gradient, which is what adding to a zeroed
+ * dx would give. */
+
+/* First NaN, else first maximum, in row-major order. */
+POOL_INLINE void LFN(window_max)(const T *p, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t rs,
+                                 ptrdiff_t cs, T *y)
+{
+    LT best = LLOAD(p);
+    for (ptrdiff_t j = 1; j < cols; ++j) {
+        const LT v = LLOAD(p + j * cs);
+        best = LSELECT(LTAKES(v, best), v, best);
+    }
+    for (ptrdiff_t i = 1; i < rows; ++i)
+        for (ptrdiff_t j = 0; j < cols; ++j) {
+            const LT v = LLOAD(p + i * rs + j * cs);
+            best = LSELECT(LTAKES(v, best), v, best);
+        }
+    LSTORE(y, best);
+}
+
+/* (0 + x0 + x1 + ...) / count, the taps added in row-major order. */
+POOL_INLINE void LFN(window_mean)(const T *p, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t rs,
+                                  ptrdiff_t cs, T count, T *y)
+{
+    LT sum = LZERO();
+    for (ptrdiff_t i = 0; i < rows; ++i)
+        for (ptrdiff_t j = 0; j < cols; ++j) sum = LADD(sum, LLOAD(p + i * rs + j * cs));
+    LSTORE(y, LDIV(sum, LSET1(count)));
+}
+
+/* The gradient goes to the element window_max selects, found by its tap number (row-major,
+ * exact in T: the caller makes sure rows * cols is small enough); the other taps get +0. */
+POOL_INLINE void LFN(window_max_grad)(const T *p, T *d, const T *g, ptrdiff_t rows,
+                                      ptrdiff_t cols, ptrdiff_t rs, ptrdiff_t cs, ptrdiff_t r0,
+                                      ptrdiff_t ra, ptrdiff_t r1, ptrdiff_t ca)
+{
+    LT best = LLOAD(p), pick = LZERO();
+    T tap = 0;
+    for (ptrdiff_t j = 1; j < cols; ++j) {
+        const LT v = LLOAD(p + j * cs);
+        const LM take = LTAKES(v, best);
+        tap += 1;
+        best = LSELECT(take, v, best);
+        pick = LSELECT(take, LSET1(tap), pick);
+    }
+    for (ptrdiff_t i = 1; i < rows; ++i)
+        for (ptrdiff_t j = 0; j < cols; ++j) {
+            const LT v = LLOAD(p + i * rs + j * cs);
+            const LM take = LTAKES(v, best);
+            tap += 1;
+            best = LSELECT(take, v, best);
+            pick = LSELECT(take, LSET1(tap), pick);
+        }
+    /* 0 + masked(grad) is masked(0 + grad): the +0 that turns a -0 gradient into +0 is added
+     * once, not at every tap. */
+    const LT grad = LLOAD(g), first = LADD(LZERO(), grad);
+    for (ptrdiff_t i = r0; i < r1; ++i) {
+        const ptrdiff_t added = i < ra ? cols : ca;
+        T *q = d + i * rs;
+        ptrdiff_t j = 0;
+        tap = (T)(i * cols);
+        for (; j < added; ++j, tap += 1)
+            LSTORE(q + j * cs, LADD(LLOAD(q + j * cs), LMASKED(LEQ(pick, LSET1(tap)), grad)));
+        for (; j < cols; ++j, tap += 1) LSTORE(q + j * cs, LMASKED(LEQ(pick, LSET1(tap)), first));
+    }
+}
+
+/* Every real tap gets g / count. */
+POOL_INLINE void LFN(window_mean_grad)(T *d, const T *g, ptrdiff_t cols, ptrdiff_t rs,
+                                       ptrdiff_t cs, ptrdiff_t r0, ptrdiff_t ra, ptrdiff_t r1,
+                                       ptrdiff_t ca, T count)
+{
+    const LT share = LDIV(LLOAD(g), LSET1(count));
+    const LT first = LADD(LZERO(), share);
+    for (ptrdiff_t i = r0; i < r1; ++i) {
+        const ptrdiff_t added = i < ra ? cols : ca;
+        T *q = d + i * rs;
+        ptrdiff_t j = 0;
+        for (; j < added; ++j) LSTORE(q + j * cs, LADD(LLOAD(q + j * cs), share));
+        for (; j < cols; ++j) LSTORE(q + j * cs, first);
+    }
+}

@@ -1,0 +1,197 @@
+"""The pooling kernels of csrc/pool_*.c against fastcnn.reference, case by case.
+
+The kernels work on a pixel's channels in blocks of vectors (8/32/32 floats, 4/16/16
+doubles for generic/AVX2/AVX-512), then a vector at a time (4/8/16 floats, 2/4/8 doubles),
+then one channel at a time, so channel counts are picked below, at and above those widths
+and to need all three steps. Backward passes write dx band by band without a zeroed
+buffer: windows with gaps between them, overlapping windows, and bands that split an image
+(few images, several threads) each get cases of their own. Every kernel set the CPU can run
+is compared with the others bitwise.
+"""
+import numpy as np
+import pytest
+
+import fastcnn
+from fastcnn import _conv, _config, _pool, ops, reference
+from conftest import FLOAT_DTYPES, FLOAT_DTYPE_IDS, assert_close, random_array, widen
+
+dtypes = pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=FLOAT_DTYPE_IDS)
+kinds = pytest.mark.parametrize("kind", ["max", "avg"])
+
+CHANNELS = (1, 7, 8, 9, 15, 16, 17, 31, 33, 41, 57, 65)
+
+# id: (x shape without channels, pool_size, strides, padding)
+GEOMETRIES = {
+    "7x9_pool2_valid": ((2, 7, 9), 2, None, "valid"),                 # last row/column unused
+    "7x9_pool3_stride2_same": ((2, 7, 9), 3, 2, "same"),              # overlapping, padded
+    "6x8_pool2_stride3_valid": ((2, 6, 8), 2, 3, "valid"),            # gaps between windows
+    "5x7_pool3x2_stride1x2_valid": ((2, 5, 7), (3, 2), (1, 2), "valid"),  # rows overlap only
+    "5x7_pool2x3_stride2x1_same": ((2, 5, 7), (2, 3), (2, 1), "same"),    # columns overlap only
+}
+
+
+def _ops(kind):
+    return getattr(ops, f"{kind}_pool2d"), getattr(ops, f"{kind}_pool2d_backward")
+
+
+def _reference(kind):
+    return getattr(reference, f"{kind}_pool2d"), getattr(reference, f"{kind}_pool2d_backward")
+
+
+def _problem(rng, dtype, geometry, c):
+    nhw, pool, strides, padding = GEOMETRIES[geometry]
+    x = random_array(rng, nhw + (c,), dtype)
+    args = (pool, strides, padding)
+    dy = random_array(rng, reference.max_pool2d(widen(x), *args).shape, dtype)
+    return x, dy, args
+
+
+@dtypes
+@kinds
+@pytest.mark.parametrize("geometry", list(GEOMETRIES))
+@pytest.mark.parametrize("c", CHANNELS, ids=[f"c{c}" for c in CHANNELS])
+def test_pool2d_channel_counts_around_vector_width_match_reference(c, geometry, kind, dtype,
+                                                                   rng):
+    x, dy, args = _problem(rng, dtype, geometry, c)
+    forward, backward = _ops(kind)
+    ref_forward, ref_backward = _reference(kind)
+    assert_close(forward(x, *args), ref_forward(widen(x), *args), dtype, "y")
+    assert_close(backward(dy, x, *args), ref_backward(*widen(dy, x), *args), dtype, "dx")
+
+
+@dtypes
+@pytest.mark.parametrize("geometry", list(GEOMETRIES))
+@pytest.mark.parametrize("c", [7, 9, 17, 33], ids=lambda c: f"c{c}")
+def test_max_pool2d_nan_in_any_lane_wins_and_takes_the_gradient_like_reference(c, geometry,
+                                                                              dtype, rng):
+    # NaNs scattered over vector lanes and scalar tail channels, several per window at times;
+    # integer gradients keep every sum exact, so dx must match exactly.
+    x, _, args = _problem(rng, dtype, geometry, c)
+    x[rng.random(x.shape) < 0.15] = np.nan
+    y_ref = reference.max_pool2d(widen(x), *args)
+    dy = rng.integers(1, 5, size=y_ref.shape).astype(dtype)
+    y = ops.max_pool2d(x, *args)
+    assert np.isnan(y_ref).any() and not np.isnan(y_ref).all()
+    assert np.array_equal(y, y_ref.astype(dtype), equal_nan=True)
+    assert np.array_equal(ops.max_pool2d_backward(dy, x, *args),
+                          reference.max_pool2d_backward(*widen(dy, x), *args).astype(dtype))
+
+
+@dtypes
+@pytest.mark.parametrize("c", [1, 9, 17], ids=lambda c: f"c{c}")
+def test_max_pool2d_ties_go_to_the_first_maximum_in_every_lane(c, dtype, rng):
+    # Values in {0, 1}: most windows hold several maxima; overlapping windows add up.
+    x = rng.integers(0, 2, size=(2, 7, 9, c)).astype(dtype)
+    args = (3, 2, "same")
+    y_ref = reference.max_pool2d(widen(x), *args)
+    dy = rng.integers(1, 5, size=y_ref.shape).astype(dtype)
+    assert np.array_equal(ops.max_pool2d(x, *args), y_ref)
+    assert np.array_equal(ops.max_pool2d_backward(dy, x, *args),
+                          reference.max_pool2d_backward(*widen(dy, x), *args))
+
+
+@dtypes
+@kinds
+def test_pool2d_backward_of_negative_zero_gradients_is_positive_zero_like_reference(kind,
+                                                                                   dtype, rng):
+    # dx is 0 + (sum of gradients), as when adding into a zeroed buffer: never -0.0.
+    x = random_array(rng, (1, 6, 6, 9), dtype)
+    dy = np.full((1, 3, 3, 9), -0.0, dtype)
+    _, backward = _ops(kind)
+    _, ref_backward = _reference(kind)
+    dx = backward(dy, x, 2)
+    assert np.array_equal(np.signbit(dx), np.signbit(ref_backward(dy, x, 2)))
+    assert not np.signbit(dx).any()
+
+
+# --- bitwise determinism when dx bands split images -------------------------------------------
+# With fewer images than 4 per thread, overlapping windows are computed in bands of rows of an
+# image; a dx element's sum must not depend on where the bands start.
+
+OVERLAP_PROBLEMS = {
+    "n1_19x17_c9_pool3_stride2_valid": ((1, 19, 17, 9), 3, 2, "valid"),
+    "n1_16x16_c16_pool3_stride2_same": ((1, 16, 16, 16), 3, 2, "same"),
+    "n2_13x11_c33_pool4_stride1_same": ((2, 13, 11, 33), 4, 1, "same"),
+    "n3_12x10_c8_pool5x2_stride2x3_valid": ((3, 12, 10, 8), (5, 2), (2, 3), "valid"),
+    "n1_25x9_c5_pool7_stride3_same": ((1, 25, 9, 5), 7, 3, "same"),
+}
+
+
+@dtypes
+@kinds
+@pytest.mark.parametrize("problem", list(OVERLAP_PROBLEMS))
+def test_pool2d_backward_overlapping_windows_bitwise_identical_at_1_to_4_threads(problem, kind,
+                                                                                  dtype, rng):
+    shape, pool, strides, padding = OVERLAP_PROBLEMS[problem]
+    args = (pool, strides, padding)
+    x = random_array(rng, shape, dtype)
+    dy = random_array(rng, reference.max_pool2d(widen(x), *args).shape, dtype)
+    _, backward = _ops(kind)
+    _, ref_backward = _reference(kind)
+    before = fastcnn.get_num_threads()
+    try:
+        results = []
+        for n in (1, 2, 3, 4):
+            fastcnn.set_num_threads(n)
+            results.append(backward(dy, x, *args))
+    finally:
+        fastcnn.set_num_threads(before)
+    for n, dx in zip((2, 3, 4), results[1:]):
+        assert dx.tobytes() == results[0].tobytes(), f"dx at {n} threads differs from 1 thread"
+    assert_close(results[0], ref_backward(*widen(dy, x), *args), dtype, "dx")
+
+
+# --- every kernel set the CPU can run gives the same bits ---------------------------------------
+
+ISA_LEVELS = ("generic", "avx2", "avx512")
+
+
+def _runnable_isas():
+    return ISA_LEVELS[:ISA_LEVELS.index(_conv.best_isa()) + 1]
+
+
+@pytest.fixture
+def restore_pool_isa():
+    yield
+    _pool.use_isa(_config._isa)
+
+
+def test_pool_kernels_follow_the_isa_chosen_for_the_convolutions():
+    assert _pool.current_isa() == _conv.current_isa()
+
+
+@dtypes
+@kinds
+@pytest.mark.parametrize("geometry", list(GEOMETRIES))
+def test_pool2d_kernel_sets_of_every_runnable_isa_agree_bitwise(geometry, kind, dtype, rng,
+                                                                restore_pool_isa):
+    x, dy, args = _problem(rng, dtype, geometry, 37)
+    if kind == "max":
+        x.ravel()[::11] = np.nan
+    forward, backward = _ops(kind)
+    results = {}
+    for isa in _runnable_isas():
+        assert _pool.use_isa(isa) == isa
+        results[isa] = (forward(x, *args).tobytes(), backward(dy, x, *args).tobytes())
+    first = results["generic"]
+    for isa, got in results.items():
+        assert got[0] == first[0], f"y of the {isa} kernels differs from generic"
+        assert got[1] == first[1], f"dx of the {isa} kernels differs from generic"
+
+
+# --- windows too large for a float tap number -----------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", [4096, 4097], ids=["2_24_taps", "above_2_24_taps"])
+def test_max_pool2d_backward_global_window_of_2_24_taps_picks_the_exact_first_maximum(size, rng):
+    # Tap numbers are compared as float32 below 2^24 taps (all exact); larger windows keep
+    # them as integers. The maximum sits at one of the last taps, where past 2^24 a float32
+    # tap number would round; a second copy of it after that must not win.
+    x = rng.standard_normal((1, size, size, 1)).astype(np.float32)
+    first, later = size * size - 4, size * size - 2
+    x.ravel()[[first, later]] = 10.0
+    dy = np.full((1, 1, 1, 1), 3.0, np.float32)
+    assert np.array_equal(ops.max_pool2d(x, size), np.full((1, 1, 1, 1), 10.0, np.float32))
+    dx = ops.max_pool2d_backward(dy, x, size)
+    assert np.flatnonzero(dx).tolist() == [first]
+    assert dx.ravel()[first] == 3.0

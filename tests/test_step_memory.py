@@ -1,0 +1,80 @@
+"""A training step after the first allocates no new large arrays: layers keep their result,
+gradient and workspace buffers between steps (fresh memory costs a page fault per 4 KiB).
+NumPy reports its array allocations to tracemalloc, so the largest block allocated during
+later steps is measured directly."""
+import tracemalloc
+
+import numpy as np
+
+from fastcnn.layers import Conv2D, Dense, Flatten, MaxPool2D
+from fastcnn.layers.base import Layer
+from fastcnn.models import Sequential
+from fastcnn.utils import set_random_seed, to_categorical
+
+# Arrays of the seed model at batch 64 are 0.1-5 MB; the few allocations left in a step (the
+# loss gradient, tap tables, metric temporaries) are far below this.
+LARGE = 64 * 1024
+
+
+def _seed_model():
+    model = Sequential([Conv2D(32, (3, 3), activation="relu", input_shape=[28, 28, 1]),
+                        MaxPool2D(), Flatten(), Dense(256, activation="relu"),
+                        Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def _largest_allocation(fn):
+    """The size of the largest block allocated (and still alive or not) while fn runs."""
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        fn()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return peak - before
+
+
+def test_training_steps_after_the_first_allocate_no_large_arrays():
+    set_random_seed(3)
+    rng = np.random.default_rng(3)
+    x = rng.random((320, 28, 28, 1), dtype=np.float32)
+    y = to_categorical(rng.integers(0, 10, 320), 10)
+    model = _seed_model()
+    model.fit(x, y, batch_size=64, epochs=1, verbose=0, shuffle=True)   # first steps allocate
+    grown = _largest_allocation(
+        lambda: model.fit(x, y, batch_size=64, epochs=2, verbose=0, shuffle=True))
+    assert grown < LARGE, f"later steps allocated {grown} bytes at their peak"
+
+
+def test_the_buffers_make_no_difference_to_the_results(monkeypatch):
+    """Training with the kept buffers and with a fresh array for every result gives the same
+    weights, bit for bit (no buffer is overwritten while it is still needed)."""
+    rng = np.random.default_rng(5)
+    x = rng.random((96, 28, 28, 1), dtype=np.float32)
+    y = to_categorical(rng.integers(0, 10, 96), 10)
+
+    def train():
+        set_random_seed(7)
+        model = _seed_model()
+        model.fit(x, y, batch_size=40, epochs=2, verbose=0)   # 40, 40, 16: a partial batch
+        return model.get_weights(), model.predict(x, batch_size=30)
+
+    kept_weights, kept_pred = train()
+    monkeypatch.setattr(Layer, "_buffer",
+                        lambda self, key, shape: np.empty(shape, dtype=self.dtype))
+    fresh_weights, fresh_pred = train()
+    for a, b in zip(kept_weights, fresh_weights):
+        assert np.array_equal(a, b)
+    assert np.array_equal(kept_pred, fresh_pred)
+
+
+def test_a_layer_called_directly_returns_arrays_the_caller_owns():
+    rng = np.random.default_rng(1)
+    layer = Dense(8, activation="relu", input_shape=[4])
+    first = layer(rng.random((3, 4), dtype=np.float32))
+    kept = first.copy()
+    layer(rng.random((3, 4), dtype=np.float32))
+    assert np.array_equal(first, kept)
