@@ -61,33 +61,43 @@ def _conv_args(x, w, strides, padding):
 
 
 def _out_array(out, shape, dtype, inputs, name="out"):
-    """``out`` checked as the destination of a result of ``shape`` and ``dtype``: a writeable
-    C-contiguous ndarray that shares no memory with any of ``inputs``."""
+    """``out`` checked as the destination of a result of ``shape`` and ``dtype`` (a writeable
+    C-contiguous ndarray sharing no memory with the (name, array) pairs ``inputs``), or a new
+    array when it is None."""
+    shape = tuple(shape)
+    if out is None:
+        return np.empty(shape, dtype)
     if not isinstance(out, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
+        raise TypeError(f"{name} must be a numpy.ndarray of shape {shape} and dtype {dtype}, "
+                        f"got {type(out).__name__}")
     if out.dtype != dtype:
-        raise TypeError(f"{name} has dtype {out.dtype}, the result has dtype {dtype}")
-    if out.shape != tuple(shape):
-        raise ValueError(f"{name} has shape {out.shape}, the result has shape {tuple(shape)}")
-    if not out.flags.c_contiguous or not out.flags.writeable:
-        raise ValueError(f"{name} must be C-contiguous and writeable")
-    for a in inputs:
+        raise TypeError(f"{name} has dtype {out.dtype} but the result has dtype {dtype} "
+                        f"(shape {shape})")
+    if out.shape != shape:
+        raise ValueError(f"{name} has shape {out.shape}, the result has shape {shape}")
+    if not out.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous (shape {out.shape}, strides "
+                         f"{out.strides})")
+    if not out.flags.writeable:
+        raise ValueError(f"{name} must be writeable (shape {out.shape})")
+    for input_name, a in inputs:
         if a is not None and np.shares_memory(out, a):
-            raise ValueError(f"{name} must not share memory with the inputs")
+            raise ValueError(f"{name} (shape {out.shape}) overlaps {input_name} (shape "
+                             f"{a.shape}): they must not share memory")
     return out
 
 
 def _out_tuple(out, shapes, dtype, inputs):
     """``out`` for a function of several results: None, or a tuple with one array (or None)
-    per result, each checked by :func:`_out_array`."""
+    per result, each checked by :func:`_out_array` (None entries stay None)."""
     if out is None:
         return (None,) * len(shapes)
     if not isinstance(out, tuple) or len(out) != len(shapes):
         raise TypeError(f"out must be a tuple of {len(shapes)} arrays (or None), got {out!r}")
     checked = []
     for i, (o, shape) in enumerate(zip(out, shapes)):
-        checked.append(None if o is None else
-                       _out_array(o, shape, dtype, inputs + tuple(checked), f"out[{i}]"))
+        others = tuple(inputs) + tuple((f"out[{j}]", c) for j, c in enumerate(checked))
+        checked.append(None if o is None else _out_array(o, shape, dtype, others, f"out[{i}]"))
     return tuple(checked)
 
 
@@ -115,7 +125,8 @@ def conv2d(x, w, b=None, strides=1, padding="valid", *, activation=None, out=Non
                              f"{w.shape}), got {b.shape}")
         b = _contiguous(b)
     if out is not None:
-        out = _out_array(out, (x.shape[0], g.out_h, g.out_w, w.shape[3]), x.dtype, (x, w, b))
+        out = _out_array(out, (x.shape[0], g.out_h, g.out_w, w.shape[3]), x.dtype,
+                         (("x", x), ("w", w), ("b", b)))
     if _pointwise(w, sh, sw):
         x2, w2 = _contiguous(x).reshape(-1, w.shape[2]), _contiguous(w).reshape(w.shape[2:])
         y = np.empty(x.shape[:3] + (w.shape[3],), x.dtype) if out is None else out
@@ -172,7 +183,8 @@ def conv2d_backward(dy, x, w, strides=1, padding="valid", *, out=None):
     """
     x, w, (sh, sw), g = _conv_args(x, w, strides, padding)
     dy = _check_dy(dy, (x.shape[0], g.out_h, g.out_w, w.shape[3]), x.dtype)
-    dx, dw, db = _out_tuple(out, (x.shape, w.shape, (w.shape[3],)), x.dtype, (dy, x, w))
+    dx, dw, db = _out_tuple(out, (x.shape, w.shape, (w.shape[3],)), x.dtype,
+                            (("dy", dy), ("x", x), ("w", w)))
     if _pointwise(w, sh, sw):
         return _pointwise_backward(dy, x, w, True, None, dx, dw, db)
     return _conv.conv2d_backward(_contiguous(dy), _contiguous(x), _contiguous(w), sh, sw,
@@ -198,7 +210,8 @@ def conv2d_backward_weight(dy, x, w, strides=1, padding="valid", *, relu_output=
             raise ValueError(f"relu_output must have shape {shape} (the output's), got "
                              f"{relu_output.shape}")
         relu_output = _contiguous(relu_output)
-    dw, db = _out_tuple(out, (w.shape, (w.shape[3],)), x.dtype, (dy, x, w, relu_output))
+    dw, db = _out_tuple(out, (w.shape, (w.shape[3],)), x.dtype,
+                        (("dy", dy), ("x", x), ("w", w), ("relu_output", relu_output)))
     if _pointwise(w, sh, sw):
         return _pointwise_backward(dy, x, w, False, relu_output, None, dw, db)[1:]
     _, dw, db = _conv.conv2d_backward(_contiguous(dy), _contiguous(x), _contiguous(w), sh, sw,
@@ -216,30 +229,6 @@ def _pool_args(x, pool_size, strides, padding):
     return x, (kh, kw), (sh, sw), g
 
 
-def _pool_output(out, shape, dtype, inputs):
-    """``out`` checked as the destination of a result of ``shape`` and ``dtype``, or a new array
-    when it is None. ``inputs`` are the (name, array) pairs it must not overlap."""
-    if out is None:
-        return np.empty(shape, dtype)
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"out must be a numpy.ndarray of shape {shape} and dtype {dtype}, "
-                        f"got {type(out).__name__}")
-    if out.dtype != dtype:
-        raise TypeError(f"out has dtype {out.dtype} but the result has dtype {dtype} "
-                        f"(shape {shape})")
-    if out.shape != shape:
-        raise ValueError(f"out must have the result's shape {shape}, got {out.shape}")
-    if not out.flags.c_contiguous:
-        raise ValueError(f"out must be C-contiguous (shape {out.shape}, strides {out.strides})")
-    if not out.flags.writeable:
-        raise ValueError(f"out must be writeable (shape {out.shape})")
-    for name, a in inputs:
-        if np.shares_memory(out, a):
-            raise ValueError(f"out (shape {out.shape}) overlaps {name} (shape {a.shape}); "
-                             f"it must be a separate array")
-    return out
-
-
 def max_pool2d(x, pool_size=2, strides=None, padding="valid", *, out=None):
     """Max pooling of NHWC ``x``; ``strides=None`` means ``pool_size``. Padded positions never
     win; a window holding a NaN gives NaN.
@@ -248,7 +237,7 @@ def max_pool2d(x, pool_size=2, strides=None, padding="valid", *, out=None):
     overlapping ``x``, that receives the result and is returned (lets a caller reuse a buffer).
     """
     x, (kh, kw), (sh, sw), g = _pool_args(x, pool_size, strides, padding)
-    y = _pool_output(out, (x.shape[0], g.out_h, g.out_w, x.shape[3]), x.dtype, [("x", x)])
+    y = _out_array(out, (x.shape[0], g.out_h, g.out_w, x.shape[3]), x.dtype, [("x", x)])
     _pool.max_pool2d_forward(_contiguous(x), y, kh, kw, sh, sw, g.pad_top, g.pad_left,
                              _config.get_num_threads())
     return y
@@ -262,7 +251,7 @@ def max_pool2d_backward(dy, x, pool_size=2, strides=None, padding="valid", *, ou
     """
     x, (kh, kw), (sh, sw), g = _pool_args(x, pool_size, strides, padding)
     dy = _check_dy(dy, (x.shape[0], g.out_h, g.out_w, x.shape[3]), x.dtype)
-    dx = _pool_output(out, x.shape, x.dtype, [("dy", dy), ("x", x)])
+    dx = _out_array(out, x.shape, x.dtype, [("dy", dy), ("x", x)])
     _pool.max_pool2d_backward(_contiguous(dy), _contiguous(x), dx, kh, kw, sh, sw, g.pad_top,
                               g.pad_left, _config.get_num_threads())
     return dx
@@ -274,7 +263,7 @@ def avg_pool2d(x, pool_size=2, strides=None, padding="valid", *, out=None):
     ``out``: optional array of the result's shape that receives it (see ``max_pool2d``).
     """
     x, (kh, kw), (sh, sw), g = _pool_args(x, pool_size, strides, padding)
-    y = _pool_output(out, (x.shape[0], g.out_h, g.out_w, x.shape[3]), x.dtype, [("x", x)])
+    y = _out_array(out, (x.shape[0], g.out_h, g.out_w, x.shape[3]), x.dtype, [("x", x)])
     _pool.avg_pool2d_forward(_contiguous(x), y, kh, kw, sh, sw, g.pad_top, g.pad_left,
                              _config.get_num_threads())
     return y
@@ -287,7 +276,7 @@ def avg_pool2d_backward(dy, x, pool_size=2, strides=None, padding="valid", *, ou
     """
     x, (kh, kw), (sh, sw), g = _pool_args(x, pool_size, strides, padding)
     dy = _check_dy(dy, (x.shape[0], g.out_h, g.out_w, x.shape[3]), x.dtype)
-    dx = _pool_output(out, x.shape, x.dtype, [("dy", dy), ("x", x)])
+    dx = _out_array(out, x.shape, x.dtype, [("dy", dy), ("x", x)])
     _pool.avg_pool2d_backward(_contiguous(dy), dx, kh, kw, sh, sw, g.pad_top, g.pad_left,
                               _config.get_num_threads())
     return dx
