@@ -143,8 +143,11 @@ void FN(fcnn_gemm_tile)(const fcnn_gemm *g, ptrdiff_t i0, ptrdiff_t i1, ptrdiff_
     T ttile[FCNN_GEMM_MAX_MR * FCNN_GEMM_MAX_NR];
     const T *arows[FCNN_GEMM_MAX_MR];
     const T *a = (const T *)g->a;
-    /* row-major A needs no packing: the indirect micro-kernel reads its MR rows in place */
-    const int a_in_place = g->csa == 1;
+    /* A row-major A of at most one row block needs no packing: the indirect micro-kernel
+     * reads its MR rows in place (the small-batch products of Dense layers). Taller blocks
+     * are packed: rows a long stride apart, read in place block after block, cost more in
+     * cache misses than one copy. */
+    const int a_in_place = g->csa == 1 && i1 - i0 <= FCNN_GEMM_MC;
     /* the reduction in near-equal runs of at most KC, fixed by K alone */
     const ptrdiff_t kruns = K > 0 ? (K + FCNN_GEMM_KC - 1) / FCNN_GEMM_KC : 0;
     const ptrdiff_t krun = kruns ? (K + kruns - 1) / kruns : 0;

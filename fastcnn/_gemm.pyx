@@ -80,9 +80,10 @@ def gemm(const floating[:, ::1] a, const floating[:, ::1] b, out, bint trans_a=F
     g.bias = NULL if bias is None else <const void *>&bias[0]
     g.accumulate, g.relu = accumulate, relu
     g.k = k
-    if bias is None and _packing(not trans_b, not trans_a, n, m, k) < 0.7 * _packing(
+    # C^T = op(B)^T op(A)^T may pack much less (dZ @ W.T then reads W in place): its A is
+    # row-major exactly when b is stored transposed, its B when a is.
+    if bias is None and _packing(trans_b, trans_a, n, m, k) < 0.7 * _packing(
             not trans_a, not trans_b, m, n, k):
-        # C^T = op(B)^T op(A)^T packs much less (e.g. dZ @ W.T reads W in place)
         g.m, g.n, g.c_trans = n, m, 1
         g.a, g.rsa, g.csa = pb, csb, rsb
         g.b, g.rsb, g.csb = pa, csa, rsa
