@@ -279,6 +279,53 @@ void FN(fcnn_conv_gemm_block)(const fcnn_conv_gemm *g, ptrdiff_t m0, ptrdiff_t m
     }
 }
 
+void FN(fcnn_pad_images)(const T *x, ptrdiff_t h, ptrdiff_t w, ptrdiff_t c, ptrdiff_t hp,
+                         ptrdiff_t wp, ptrdiff_t pt, ptrdiff_t pl, ptrdiff_t n0, ptrdiff_t n1,
+                         T *dst)
+{
+    for (ptrdiff_t n = n0; n < n1; ++n) {
+        T *img = dst + n * hp * wp * c;
+        memset(img, 0, (size_t)(pt * wp * c) * sizeof(T));
+        for (ptrdiff_t i = 0; i < h; ++i) {
+            T *row = img + (pt + i) * wp * c;
+            memset(row, 0, (size_t)(pl * c) * sizeof(T));
+            memcpy(row + pl * c, x + (n * h + i) * w * c, (size_t)(w * c) * sizeof(T));
+            memset(row + (pl + w) * c, 0, (size_t)((wp - pl - w) * c) * sizeof(T));
+        }
+        memset(img + (pt + h) * wp * c, 0, (size_t)((hp - pt - h) * wp * c) * sizeof(T));
+    }
+}
+
+/* Output rows (n, oh) in [row0, row0 + nrows) of a few-channel convolution (see
+ * fcnn_conv_small): for each filter panel, the row's tiles of MR pixels, the last one
+ * partial (its missing pixels read the padding or the next row, and are not stored). */
+void FN(fcnn_conv_small_rows)(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff_t nrows)
+{
+    const fcnn_isa *isa = fcnn_current_isa();
+    const int MR = isa->MR_FIELD, NR = isa->NR_FIELD;
+    const ptrdiff_t C = g->c, OH = g->oh, OW = g->ow, F = g->f, K = g->k;
+    const ptrdiff_t rs = g->sw * C;
+    const T *src = (const T *)g->src, *b_packed = (const T *)g->b_packed;
+    const T *bias = (const T *)g->bias;
+    const int flags = (bias ? FCNN_BIAS : 0) | (g->relu ? FCNN_RELU : 0);
+    T *rows[FCNN_GEMM_MAX_MR];
+    for (ptrdiff_t row = row0; row < row0 + nrows; ++row) {
+        const ptrdiff_t n = row / OH, oh = row - n * OH;
+        const T *in_row = src + ((n * g->hp + oh * g->sh) * g->wp) * C;
+        T *out_row = (T *)g->dst + row * OW * F;
+        for (ptrdiff_t j0 = 0; j0 < F; j0 += NR) {
+            const int nr = (int)FN(min_idx)(NR, F - j0);
+            const T *bp = b_packed + j0 * K;
+            for (ptrdiff_t ow0 = 0; ow0 < OW; ow0 += MR) {
+                const int mr = (int)FN(min_idx)(MR, OW - ow0);
+                for (int r = 0; r < mr; ++r) rows[r] = out_row + (ow0 + r) * F;
+                isa->UKR_STR_FIELD(K, g->koff, in_row + ow0 * rs, rs, bp, rows, j0, mr, nr,
+                                   flags, bias ? bias + j0 : NULL);
+            }
+        }
+    }
+}
+
 size_t FN(fcnn_conv_dw_workspace)(ptrdiff_t f)
 {
     const fcnn_isa *isa = fcnn_current_isa();

@@ -143,6 +143,26 @@ typedef struct {
     ptrdiff_t m, k, f;
 } fcnn_conv_dw;
 
+/* Forward convolution over few channels, on a zero-padded copy of the input with room to
+ * spare at its end: every tile of MR output pixels along one output row (the last one
+ * partial) is read by the strided micro-kernel, with no pointer tables and no bounds checks.
+ * koff (k entries) lists each reduction step's offset from a window's first value. */
+typedef struct {
+    const void *src;   /* padded input (n, hp, wp, c) */
+    ptrdiff_t hp, wp, c;
+    ptrdiff_t sh, sw;
+    ptrdiff_t oh, ow, f, k;
+    const ptrdiff_t *koff;
+    const void *b_packed; /* the weights packed by fcnn_pack_b_* with the kernel's NR */
+    const void *bias;
+    int relu;
+    void *dst;         /* (n, oh, ow, f) */
+} fcnn_conv_small;
+
+/* The padded copy for fcnn_conv_small: images [n0, n1) of x (n, h, w, c) into dst
+ * (n, hp, wp, c) at offset (pt, pl), zeros elsewhere. */
+#define FCNN_SMALL_SLACK(wp, c, sw, mr) (((wp) + (ptrdiff_t)(mr) * (sw) + 1) * (c))
+
 /* dx for few input channels, as direct dot products over (taps, F), for kernels of at most
  * FCNN_DX_SMALL_MAX_TAPS taps. */
 #define FCNN_DX_SMALL_MAX_TAPS 256
@@ -207,6 +227,10 @@ typedef struct {
                               ptrdiff_t e0, ptrdiff_t e1, T *out);                             \
     void fcnn_conv_dx_direct_rows_##SFX(const fcnn_conv_dx_direct *g, ptrdiff_t row0,          \
                                         ptrdiff_t nrows);                                      \
+    void fcnn_pad_images_##SFX(const T *x, ptrdiff_t h, ptrdiff_t w, ptrdiff_t c,              \
+                               ptrdiff_t hp, ptrdiff_t wp, ptrdiff_t pt, ptrdiff_t pl,         \
+                               ptrdiff_t n0, ptrdiff_t n1, T *dst);                            \
+    void fcnn_conv_small_rows_##SFX(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff_t nrows); \
     size_t fcnn_gemm_workspace_##SFX(void);                                                    \
     void fcnn_gemm_tile_##SFX(const fcnn_gemm *g, ptrdiff_t i0, ptrdiff_t i1, ptrdiff_t j0,    \
                               ptrdiff_t j1, void *work);

@@ -42,6 +42,10 @@ cdef enum:
     DW_MAX_PARTS = 32
     DW_MIN_PART_ROWS = 512
     DW_PARTIALS_BUDGET = 64 * 1024 * 1024
+    # The forward pass of fewer channels, with at most SMALL_MAX_K reduction steps, runs on a
+    # padded copy of the input (fcnn_conv_small).
+    SMALL_MAX_C = 16
+    SMALL_MAX_K = 1024
     # From this many input channels dW is computed transposed (fcnn_conv_dwt_tile).
     DW_TRANSPOSED_MIN_C = 16
 
@@ -139,6 +143,68 @@ cdef int _run_gemm(fcnn_conv_gemm *g, const fcnn_bsource *bsrc, const floating *
     return 0
 
 
+cdef int _conv2d_forward_small(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
+                               const floating[::1] b, Py_ssize_t sh, Py_ssize_t sw,
+                               Py_ssize_t pt, Py_ssize_t pl, bint relu,
+                               floating[:, :, :, ::1] y, int nthreads) except -1:
+    """Forward pass over few channels (fcnn_conv_small): a zero-padded copy of x, then every
+    output row in tiles along the row through the strided micro-kernel."""
+    cdef const fcnn_isa *isa = fcnn_current_isa()
+    cdef int mr = isa.mr_f32 if floating is float else isa.mr_f64
+    cdef int nr = isa.nr_f32 if floating is float else isa.nr_f64
+    cdef Py_ssize_t n = x.shape[0], h = x.shape[1], wd = x.shape[2], c = x.shape[3]
+    cdef Py_ssize_t kh = w.shape[0], kw = w.shape[1], f = w.shape[3], k = kh * kw * c
+    cdef Py_ssize_t oh = y.shape[1], ow = y.shape[2]
+    cdef Py_ssize_t hp = max(pt + h, (oh - 1) * sh + kh), wp = max(pl + wd, (ow - 1) * sw + kw)
+    # one scratch block: padded images (and the slack a partial tile reads past the end) |
+    # packed weights | step offsets
+    cdef size_t pad_bytes = _lines(<size_t>(n * hp * wp * c + FCNN_SMALL_SLACK(wp, c, sw, mr))
+                                   * sizeof(floating))
+    cdef size_t bp_bytes = _lines(<size_t>(_cdiv(f, nr) * nr * k) * sizeof(floating))
+    cdef size_t total = pad_bytes + bp_bytes + <size_t>k * sizeof(ptrdiff_t)
+    cdef char *block = <char *>fcnn_scratch_take(total)
+    if block == NULL:
+        raise MemoryError("could not allocate convolution workspace")
+    cdef floating *padded = <floating *>block
+    cdef floating *bp = <floating *>(block + pad_bytes)
+    cdef ptrdiff_t *koff = <ptrdiff_t *>(block + pad_bytes + bp_bytes)
+    cdef fcnn_conv_small g
+    g.src, g.hp, g.wp, g.c = padded, hp, wp, c
+    g.sh, g.sw, g.oh, g.ow, g.f, g.k = sh, sw, oh, ow, f, k
+    g.koff, g.b_packed = koff, bp
+    g.bias = NULL if b is None else <const void *>&b[0]
+    g.relu, g.dst = relu, &y[0, 0, 0, 0]
+    cdef Py_ssize_t rows = n * oh, i, t, ci, r
+    cdef int nt = _team(nthreads, rows, <double>rows * ow * f * k)
+    cdef int nt_pad = _team(nthreads, n, <double>n * hp * wp * c)
+    try:
+        with nogil:
+            for t in range(kh * kw):
+                for ci in range(c):
+                    koff[t * c + ci] = ((t // kw) * wp + t % kw) * c + ci
+            for i in range(n * hp * wp * c, n * hp * wp * c + FCNN_SMALL_SLACK(wp, c, sw, mr)):
+                padded[i] = 0
+            for i in prange(n, schedule="static", num_threads=nt_pad):
+                if floating is float:
+                    fcnn_pad_images_f32(&x[0, 0, 0, 0], h, wd, c, hp, wp, pt, pl, i, i + 1,
+                                        padded)
+                else:
+                    fcnn_pad_images_f64(&x[0, 0, 0, 0], h, wd, c, hp, wp, pt, pl, i, i + 1,
+                                        padded)
+            if floating is float:
+                fcnn_pack_b_f32(&w[0, 0, 0, 0], f, k, f, nr, bp)
+            else:
+                fcnn_pack_b_f64(&w[0, 0, 0, 0], f, k, f, nr, bp)
+            for r in prange(rows, schedule="static", num_threads=nt):
+                if floating is float:
+                    fcnn_conv_small_rows_f32(&g, r, 1)
+                else:
+                    fcnn_conv_small_rows_f64(&g, r, 1)
+    finally:
+        fcnn_scratch_give(block, total)
+    return 0
+
+
 def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                    const floating[::1] b, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pt,
                    Py_ssize_t pl, Py_ssize_t oh, Py_ssize_t ow, bint relu, int nthreads,
@@ -152,6 +218,9 @@ def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] 
     if y.size == 0:
         return y
     cdef floating[:, :, :, ::1] yv = y
+    if c < SMALL_MAX_C and kh * kw * c <= SMALL_MAX_K:
+        _conv2d_forward_small(x, w, b, sh, sw, pt, pl, relu, yv, nthreads)
+        return y
     cdef Py_ssize_t[::1] tap_h = np.repeat(np.arange(kh, dtype=np.intp), kw)
     cdef Py_ssize_t[::1] tap_w = np.tile(np.arange(kw, dtype=np.intp), kh)
     cdef fcnn_conv_gemm g
@@ -197,13 +266,18 @@ cdef int _conv2d_dw(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1
     cdef Py_ssize_t kblocks = _cdiv(k, FCNN_DW_NC)
     cdef Py_ssize_t[::1] tap_h = np.repeat(np.arange(kh, dtype=np.intp), kw)
     cdef Py_ssize_t[::1] tap_w = np.tile(np.arange(kw, dtype=np.intp), kh)
+    # Few channels: gather from a zero-padded copy of x, so no window needs bounds checks
+    cdef bint pad = not transposed and (pt > 0 or pl > 0 or oh * sh + kh > x.shape[1] + sh
+                                        or ow * sw + kw > x.shape[2] + sw)
+    cdef Py_ssize_t hp = max(pt + x.shape[1], (oh - 1) * sh + kh) if pad else x.shape[1]
+    cdef Py_ssize_t wp = max(pl + x.shape[2], (ow - 1) * sw + kw) if pad else x.shape[2]
     cdef fcnn_conv_dw g
     g.x.src = &x[0, 0, 0, 0]
     g.x.zeros = NULL
-    g.x.src_h, g.x.src_w, g.x.src_c = x.shape[1], x.shape[2], c
+    g.x.src_h, g.x.src_w, g.x.src_c = hp, wp, c
     g.x.ntaps, g.x.tap_h, g.x.tap_w = kh * kw, <const ptrdiff_t *>&tap_h[0], <const ptrdiff_t *>&tap_w[0]
     g.x.rows_h, g.x.rows_w = oh, ow
-    g.x.base_h0, g.x.base_hs, g.x.base_w0, g.x.base_ws = -pt, sh, -pl, sw
+    g.x.base_h0, g.x.base_hs, g.x.base_w0, g.x.base_ws = (0 if pad else -pt), sh, (0 if pad else -pl), sw
     g.dy = &dy[0, 0, 0, 0]
     g.mask = mask
     g.m, g.k, g.f = m, k, f
@@ -222,13 +296,17 @@ cdef int _conv2d_dw(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1
     cdef size_t partial_bytes = 0 if direct else _lines(<size_t>(nparts * size) * sizeof(floating))
     cdef size_t dbp_bytes = _lines(<size_t>(nparts * f) * sizeof(floating))
     cdef size_t work_bytes = _lines(wsz * sizeof(floating))
-    cdef size_t total = partial_bytes + dbp_bytes + nt * work_bytes
+    cdef size_t pad_bytes = _lines(<size_t>(n * hp * wp * c) * sizeof(floating)) if pad else 0
+    cdef size_t total = partial_bytes + dbp_bytes + nt * work_bytes + pad_bytes
     cdef char *block = <char *>fcnn_scratch_take(total)
     if block == NULL:
         raise MemoryError("could not allocate the weight-gradient workspace")
     cdef floating *partials = &dw[0, 0, 0, 0] if direct else <floating *>block
     cdef floating *dbp = <floating *>(block + partial_bytes)
     cdef char *work = block + partial_bytes + dbp_bytes
+    cdef floating *padded = <floating *>(block + partial_bytes + dbp_bytes + nt * work_bytes)
+    cdef int nt_pad = _team(nthreads, n, <double>n * hp * wp * c)
+    cdef Py_ssize_t i
     cdef floating *summed = partials if transposed else &dw[0, 0, 0, 0]
     cdef Py_ssize_t task, p, p0, pn, k0, kn, e, q, ff
     cdef int tid
@@ -236,6 +314,15 @@ cdef int _conv2d_dw(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1
     cdef floating *dbq
     try:
         with nogil:
+            if pad:
+                for i in prange(n, schedule="static", num_threads=nt_pad):
+                    if floating is float:
+                        fcnn_pad_images_f32(&x[0, 0, 0, 0], x.shape[1], x.shape[2], c, hp, wp,
+                                            pt, pl, i, i + 1, padded)
+                    else:
+                        fcnn_pad_images_f64(&x[0, 0, 0, 0], x.shape[1], x.shape[2], c, hp, wp,
+                                            pt, pl, i, i + 1, padded)
+                g.x.src = padded
             for task in prange(nparts * kblocks, schedule="static", num_threads=nt):
                 tid = threadid()
                 p = task // kblocks

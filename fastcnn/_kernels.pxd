@@ -90,6 +90,27 @@ cdef extern from "fastcnn_kernels.h" nogil:
         void *dx
         ptrdiff_t h, w_, c, oh, ow, f, kh, kw, sh, sw, pt, pl
 
+    ctypedef struct fcnn_conv_small:
+        const void *src
+        ptrdiff_t hp, wp, c
+        ptrdiff_t sh, sw
+        ptrdiff_t oh, ow, f, k
+        const ptrdiff_t *koff
+        const void *b_packed
+        const void *bias
+        int relu
+        void *dst
+
+    ptrdiff_t FCNN_SMALL_SLACK(ptrdiff_t wp, ptrdiff_t c, ptrdiff_t sw, int mr)
+    void fcnn_pad_images_f32(const float *x, ptrdiff_t h, ptrdiff_t w, ptrdiff_t c,
+                             ptrdiff_t hp, ptrdiff_t wp, ptrdiff_t pt, ptrdiff_t pl,
+                             ptrdiff_t n0, ptrdiff_t n1, float *dst)
+    void fcnn_pad_images_f64(const double *x, ptrdiff_t h, ptrdiff_t w, ptrdiff_t c,
+                             ptrdiff_t hp, ptrdiff_t wp, ptrdiff_t pt, ptrdiff_t pl,
+                             ptrdiff_t n0, ptrdiff_t n1, double *dst)
+    void fcnn_conv_small_rows_f32(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff_t nrows)
+    void fcnn_conv_small_rows_f64(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff_t nrows)
+
     void fcnn_pack_b_f32(const float *b, ptrdiff_t ldb, ptrdiff_t k, ptrdiff_t n, int nr, float *out)
     void fcnn_pack_b_f64(const double *b, ptrdiff_t ldb, ptrdiff_t k, ptrdiff_t n, int nr, double *out)
     void fcnn_pack_bsource_f32(const fcnn_bsource *s, ptrdiff_t n, int nr, float *out)
