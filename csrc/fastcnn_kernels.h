@@ -159,7 +159,9 @@ typedef struct {
     void *dst;         /* (n, oh, ow, f) */
 } fcnn_conv_small;
 
-/* The padded copy for fcnn_conv_small: images [n0, n1) of x (n, h, w, c) into dst
+/* Elements the padded copy needs past its end: the partial last tile of the last output
+ * row reads up to MR - 1 pixels (at stride sw) beyond the row, into a next row. The copy
+ * itself is made by fcnn_pad_images_*: images [n0, n1) of x (n, h, w, c) into dst
  * (n, hp, wp, c) at offset (pt, pl), zeros elsewhere. */
 #define FCNN_SMALL_SLACK(wp, c, sw, mr) (((wp) + (ptrdiff_t)(mr) * (sw) + 1) * (c))
 
