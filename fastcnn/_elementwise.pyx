@@ -26,17 +26,29 @@ cdef inline int _team(int nthreads, Py_ssize_t n) noexcept nogil:
     return nthreads
 
 
+cdef void _relu_backward_chunk(const floating *dy, const floating *y, floating *out,
+                               Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating g
+    for i in range(n):
+        g = dy[i]       # read unconditionally, so the select compiles to vector code
+        out[i] = g if y[i] > 0 else 0
+
+
 def relu_backward(const floating[::1] dy, const floating[::1] y, floating[::1] out,
                   int nthreads=1):
     """out = dy where y > 0, else 0 (y is ReLU's output; the gradient at 0 is 0, as in
     Keras/TensorFlow). ``out`` may be ``dy`` itself."""
-    cdef Py_ssize_t i, n = dy.shape[0]
+    cdef Py_ssize_t n = dy.shape[0], chunk, j
     cdef int nt = _team(nthreads, n)
-    cdef floating g
+    if n == 0:
+        return out
+    chunk = (n + nt - 1) // nt
     with nogil:
-        for i in prange(n, schedule="static", num_threads=nt):
-            g = dy[i]       # read unconditionally, so the select compiles to vector code
-            out[i] = g if y[i] > 0 else 0
+        for j in prange(nt, schedule="static", num_threads=nt):
+            if j * chunk < n:
+                _relu_backward_chunk(&dy[j * chunk], &y[j * chunk], &out[j * chunk],
+                                     min(chunk, n - j * chunk))
     return out
 
 
