@@ -75,10 +75,35 @@ static void SN(dx_small_rows)(const fcnn_conv_dx_direct *g, ptrdiff_t row0, ptrd
     T *dx = (T *)g->dx;
     const ptrdiff_t H = g->h, W = g->w_, C = g->c, OW = g->ow, F = g->f, KW = g->kw;
     ptrdiff_t row_oh[MAX_TAPS], row_kh[MAX_TAPS], d_off[MAX_TAPS], w_off[MAX_TAPS];
+    /* At stride 1 a pixel whose taps all land inside dy reads dy at fixed offsets from its
+     * own position: (ih + pt - kh, iw + pl - kw) for every tap. */
+    ptrdiff_t all_doff[MAX_TAPS], all_woff[MAX_TAPS];
+    const int unit_stride = g->sh == 1 && g->sw == 1;
+    const int ntaps = (int)(g->kh * KW);
+    for (int t = 0; t < ntaps && unit_stride; ++t) {
+        all_doff[t] = -((t / KW) * OW + t % KW) * F;
+        all_woff[t] = (ptrdiff_t)t * C * F;
+    }
     for (ptrdiff_t row = row0; row < row0 + nrows; ++row) {
         const ptrdiff_t n = row / H, ih = row - n * H;
         const T *dy_n = dy + n * g->oh * OW * F;
         T *out = dx + (n * H + ih) * W * C;
+        const int row_inside = unit_stride && ih + g->pt - (g->kh - 1) >= 0 && ih + g->pt < g->oh;
+        if (row_inside) {
+            /* the columns whose taps all land inside dy */
+            const ptrdiff_t iw_lo = KW - 1 - g->pl, iw_hi = OW - 1 - g->pl;
+            for (ptrdiff_t iw = iw_lo < 0 ? 0 : iw_lo; iw <= iw_hi && iw < W; ++iw) {
+                const T *d = dy_n + ((ih + g->pt) * OW + iw + g->pl) * F;
+                T *o = out + iw * C;
+                switch (C) {
+                case 1: SN(dx_pixel_1)(d, w, F, ntaps, all_doff, all_woff, 1, o); break;
+                case 2: SN(dx_pixel_2)(d, w, F, ntaps, all_doff, all_woff, 2, o); break;
+                case 3: SN(dx_pixel_3)(d, w, F, ntaps, all_doff, all_woff, 3, o); break;
+                case 4: SN(dx_pixel_4)(d, w, F, ntaps, all_doff, all_woff, 4, o); break;
+                default: SN(dx_pixel_0)(d, w, F, ntaps, all_doff, all_woff, (int)C, o); break;
+                }
+            }
+        }
         int nkh = 0;
         for (ptrdiff_t kh = 0; kh < g->kh && nkh < MAX_TAPS; ++kh) {
             const ptrdiff_t oh = SN(reached)(ih, g->pt, kh, g->sh, g->oh);
@@ -88,6 +113,8 @@ static void SN(dx_small_rows)(const fcnn_conv_dx_direct *g, ptrdiff_t row0, ptrd
             }
         }
         for (ptrdiff_t iw = 0; iw < W; ++iw, out += C) {
+            if (row_inside && iw >= KW - 1 - g->pl && iw <= OW - 1 - g->pl)
+                continue;   /* done above */
             int nt = 0;
             for (ptrdiff_t kw = 0; kw < KW; ++kw) {
                 const ptrdiff_t ow = SN(reached)(iw, g->pl, kw, g->sw, OW);
