@@ -12,6 +12,8 @@ Each scenario below runs in a fresh process (``python bench/oversubscription.py 
 NAME``), the scenarios interleaved over rounds, and reports medians of:
 
 - wall seconds of the timed training steps (the seed model, batch 128, Fashion-MNIST);
+- CPU seconds per step: what all threads burnt; other processes on a shared machine stretch
+  the wall time but hardly this, so it is the steadier sign of threads spinning for nothing;
 - CPU/wall: process CPU seconds (user + system, all threads) over wall seconds during those
   steps. With T threads, T is the ceiling of useful work; spinning or yielding threads that
   wait for work show up as CPU time without speed, and waiting for a CPU held by another
@@ -21,6 +23,10 @@ NAME``), the scenarios interleaved over rounds, and reports medians of:
 
 Scenarios (fastcnn steps unless named torch):
   fastcnn                      NumPy and fastcnn only
+  fastcnn-openblas-1           the same with OPENBLAS_NUM_THREADS=1: NumPy's matmul (the Dense
+                               layers) on one thread, so no OpenBLAS thread waits beside OpenMP's
+  fastcnn-omp-passive          the same with OMP_WAIT_POLICY=passive: idle OpenMP threads sleep
+                               at once instead of spinning (libgomp reads it when it loads)
   torch-imported-first         ``import torch`` before fastcnn, torch idle
   torch-imported-after         ``import torch`` after fastcnn, torch idle
   torch-used-before            PyTorch trains first (its thread pools are up), then fastcnn
@@ -43,9 +49,13 @@ import time
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH_DIR)
 
-SCENARIOS = ("fastcnn", "torch-imported-first", "torch-imported-after", "torch-used-before",
-             "alternating", "torch", "torch-after-fastcnn")
-NEEDS_TORCH = set(SCENARIOS) - {"fastcnn"}
+SCENARIOS = ("fastcnn", "fastcnn-openblas-1", "fastcnn-omp-passive", "torch-imported-first",
+             "torch-imported-after", "torch-used-before", "alternating", "torch",
+             "torch-after-fastcnn")
+# scenario -> environment it runs with, on top of OMP_NUM_THREADS
+SCENARIO_ENV = {"fastcnn-openblas-1": {"OPENBLAS_NUM_THREADS": "1"},
+                "fastcnn-omp-passive": {"OMP_WAIT_POLICY": "passive"}}
+NEEDS_TORCH = set(SCENARIOS) - {"fastcnn"} - set(SCENARIO_ENV)
 
 
 def _cpu_seconds():
@@ -114,6 +124,7 @@ def _child(name, data_path, threads, steps):
     env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
     if threads is not None:
         env["OMP_NUM_THREADS"] = str(threads)
+    env.update(SCENARIO_ENV.get(name, {}))
     command = [sys.executable, os.path.abspath(__file__), "scenario", name,
                "--data", data_path, "--steps", str(steps)]
     if threads is not None:
@@ -170,8 +181,8 @@ def main(argv=None):
           f"OMP_NUM_THREADS={args.threads} and every library set to {args.threads} thread(s); "
           f"medians of {args.rounds} rounds, each run a fresh process; "
           f"load average now {os.getloadavg()[0]:.1f}")
-    header = (f"{'scenario':<22} {'timed':<8} {'wall s':>7} {'s/step':>7} {'CPU/wall':>8} "
-              f"{'threads':>7}")
+    header = (f"{'scenario':<22} {'timed':<8} {'wall s':>7} {'s/step':>7} {'CPU s/step':>10} "
+              f"{'CPU/wall':>8} {'threads':>7}")
     print(header)
     print("-" * len(header))
     libraries = {}
@@ -182,11 +193,12 @@ def main(argv=None):
             continue
         wall = statistics.median(r["wall"] for r in ok)
         ratio = statistics.median(r["cpu"] / r["wall"] for r in ok)
+        cpu = statistics.median(r["cpu"] for r in ok)
         threads = statistics.median(r["threads"] for r in ok)
         timed = {"torch": "torch", "torch-after-fastcnn": "torch",
                  "alternating": "both"}.get(name, "fastcnn")
-        print(f"{name:<22} {timed:<8} {wall:7.2f} {wall / args.steps:7.3f} {ratio:8.2f} "
-              f"{threads:7.0f}")
+        print(f"{name:<22} {timed:<8} {wall:7.2f} {wall / args.steps:7.3f} "
+              f"{cpu / args.steps:10.3f} {ratio:8.2f} {threads:7.0f}")
         libraries[name] = ok[-1]["libraries"]
     for name in skipped:
         print(f"{name:<22} skipped: torch is not installed")
