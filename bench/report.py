@@ -360,7 +360,10 @@ def main(argv=None):
             args.scaling_threads = sorted(paths)
             status = 0
         else:
+            load = os.getloadavg()[0]
             paths, status = run_scaling(args, pytest_args)
+            print(f"\nload average (1 min) at start {load:.1f}, at end {os.getloadavg()[0]:.1f} "
+                  f"on {os.cpu_count()} CPUs (other processes make 2 threads wait for each other)")
         medians, infos = scaling_rows(paths)
         print()
         print("fastcnn thread scaling: median ms (kernels, GLIBC_TUNABLES "
