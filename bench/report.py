@@ -92,8 +92,11 @@ def run_suite(json_path, threads, malloc_setting, pytest_args, model_malloc_sett
         if not os.path.exists(part_json):
             continue
         with open(part_json) as f:
-            data = json.load(f)
+            text = f.read()
         os.remove(part_json)
+        if not text.strip():
+            continue            # nothing selected: pytest-benchmark leaves an empty file
+        data = json.loads(text)
         if not data.get("benchmarks"):
             continue
         if merged is None:
