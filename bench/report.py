@@ -361,6 +361,7 @@ def main(argv=None):
                     threads = json.load(f).get("machine_info", {}).get("fastcnn_threads")
                 paths.setdefault(threads, []).append(path)
             args.scaling_threads = sorted(paths)
+            args.scaling_repeats = max(len(files) for files in paths.values())
             status = 0
         else:
             load = os.getloadavg()[0]
