@@ -12,6 +12,12 @@ every benchmark body still runs once, so ``python -m pytest bench`` is a quick s
 Environment:
     FASTCNN_BENCH_SECONDS  time budget per benchmark (default 1.0): rounds are chosen so the
                            timed calls take about this long, with at least MIN_ROUNDS rounds.
+    FASTCNN_BENCH_MODEL_STEPS  training steps per timed call of the whole-model "train-epoch"
+                           group (default 20; 0 for a whole epoch), see test_bench_model.py.
+
+The whole-model benchmarks (test_bench_model.py) are meant to run without GLIBC_TUNABLES, as
+users run; report.py runs them in a pytest process of their own. Keras is compared in
+compare_frameworks.py (it needs another interpreter here).
 """
 import math
 import os
@@ -53,15 +59,19 @@ def pytest_benchmark_update_machine_info(config, machine_info):
 
 @pytest.fixture
 def measure(benchmark):
-    """``measure(fn, shape=, pass_name=, contender=, gflop=)`` -> the last result of ``fn()``.
+    """``measure(fn, shape=, pass_name=, contender=, gflop=, **info)`` -> the last result of
+    ``fn()``.
 
-    Puts the run in group "<shape>-<pass>" with the contender and GFLOP count in extra_info,
-    then times ``fn`` with one warm-up round and enough rounds to fill the time budget.
+    Puts the run in group "<shape>-<pass>" with the contender, the GFLOP count and ``info`` in
+    extra_info, then times ``fn`` after a first call and one warm-up round (none when the first
+    call alone took the whole budget), with enough rounds to fill the budget.
     """
-    def run(fn, *, shape, pass_name, contender, gflop):
+    def run(fn, *, shape, pass_name, contender, gflop, **info):
         benchmark.group = f"{shape}-{pass_name}"
         benchmark.extra_info.update(shape=shape, pass_name=pass_name, contender=contender,
-                                    gflop=gflop, threads=THREADS)
+                                    gflop=gflop, threads=THREADS,
+                                    malloc_setting=bool(os.environ.get("GLIBC_TUNABLES")),
+                                    **info)
         if benchmark.disabled:
             # benchmarks off (the pyproject default): one plain call, no timing
             return benchmark.pedantic(fn, rounds=1)
@@ -70,5 +80,7 @@ def measure(benchmark):
         elapsed = time.perf_counter() - start
         budget = SECONDS * (REFERENCE_SHARE if contender == "reference" else 1.0)
         rounds = min(max(math.ceil(budget / max(elapsed, 1e-6)), MIN_ROUNDS), MAX_ROUNDS)
-        return benchmark.pedantic(fn, rounds=rounds, warmup_rounds=1, iterations=1)
+        # a call longer than the budget (whole-model runs) was warm-up enough by itself
+        warmup = 0 if elapsed >= budget else 1
+        return benchmark.pedantic(fn, rounds=rounds, warmup_rounds=warmup, iterations=1)
     return run
