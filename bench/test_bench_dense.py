@@ -1,27 +1,32 @@
 """Dense benchmark D1 (the seed model's Dense(5408 -> 256) at batch 128): forward and backward.
 
 BENCHMARKS.md's target is "within 10% of NumPy's matmul", so the "reference" contender here is
-NumPy's matmul itself. fastcnn has no dense kernel yet: ``fastcnn_dense_forward`` and
-``fastcnn_dense_backward`` below are PLACEHOLDERS (the same NumPy matmuls) to be replaced by
-the real fastcnn calls when they exist; until then the two contenders time the same code.
+NumPy's matmul itself. fastcnn's contender runs the products the Dense layer runs, on
+fastcnn's GEMM core (``fastcnn._gemm``) and fastcnn's threads.
 """
 import numpy as np
 import pytest
 
+import fastcnn
+from fastcnn import _gemm
 from workloads import (DENSE_CONTENDERS, DENSE_PASSES, DENSE_SHAPES, check_results,
                        dense_gflop, dense_inputs, skip_if_unavailable, torch)
 
 
-# --- PLACEHOLDERS: replace with fastcnn's dense kernels -----------------------------------------
 def fastcnn_dense_forward(x, w):
-    """PLACEHOLDER for fastcnn's dense forward: plain NumPy ``x @ w``."""
-    return x @ w
+    """``x @ w`` as Dense.call computes it (a fresh result, like NumPy's)."""
+    y = np.empty((x.shape[0], w.shape[1]), x.dtype)
+    return _gemm.gemm(x, w, y, False, False, None, False, False, fastcnn.get_num_threads())
 
 
 def fastcnn_dense_backward(dy, x, w):
-    """PLACEHOLDER for fastcnn's dense backward: ``(dx, dw, db)`` by plain NumPy matmuls."""
-    return dy @ w.T, x.T @ dy, dy.sum(axis=0)
-# -------------------------------------------------------------------------------------------------
+    """``(dx, dw, db)`` as Dense.backward computes them: dx = dy @ w.T, dw = x.T @ dy."""
+    threads = fastcnn.get_num_threads()
+    dx = _gemm.gemm(dy, w, np.empty((dy.shape[0], w.shape[0]), x.dtype), False, True, None,
+                    False, False, threads)
+    dw = _gemm.gemm(x, dy, np.empty(w.shape, x.dtype), True, False, None, False, False,
+                    threads)
+    return dx, dw, dy.sum(axis=0)
 
 
 def numpy_dense_forward(x, w):
