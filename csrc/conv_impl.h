@@ -326,15 +326,16 @@ void FN(fcnn_conv_small_rows)(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff_
     }
 }
 
+/* Scratch (in units of T) for either orientation of the dW tile: the two packed blocks,
+ * each with room to round up to whole panels of MR or of NR, the lanes' offsets, a row of
+ * dY. */
 size_t FN(fcnn_conv_dw_workspace)(ptrdiff_t f)
 {
     const fcnn_isa *isa = fcnn_current_isa();
-    const ptrdiff_t MR = isa->MR_FIELD, NR = isa->NR_FIELD;
-    const ptrdiff_t k_round = (FCNN_DW_NC + MR - 1) / MR * MR;
-    const ptrdiff_t f_round = (f + NR - 1) / NR * NR;
-    /* packed X^T block, packed dY block, the lanes' offsets (in units of T, rounded up) */
+    const ptrdiff_t spare = isa->MR_FIELD + isa->NR_FIELD;
+    const ptrdiff_t k_round = FCNN_DW_NC + spare, f_round = f + spare;
     return (size_t)(k_round + f_round) * FCNN_DW_PC
-           + (FCNN_DW_NC * sizeof(ptrdiff_t) + sizeof(T) - 1) / sizeof(T);
+           + (FCNN_DW_NC * sizeof(ptrdiff_t) + sizeof(T) - 1) / sizeof(T) + (size_t)f_round;
 }
 
 /* One packed row of dY: o[0 .. w) = src (masked), zeros up to nr, added into sums. With w
@@ -409,18 +410,6 @@ void FN(fcnn_conv_dw_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc, pt
             }
         }
     }
-}
-
-size_t FN(fcnn_conv_dwt_workspace)(ptrdiff_t f)
-{
-    const fcnn_isa *isa = fcnn_current_isa();
-    const ptrdiff_t MR = isa->MR_FIELD, NR = isa->NR_FIELD;
-    const ptrdiff_t f_round = (f + MR - 1) / MR * MR;
-    const ptrdiff_t k_round = (FCNN_DW_NC + NR - 1) / NR * NR;
-    /* packed dY^T block, packed X block, the lanes' offsets (in units of T, rounded up), a
-     * row of dY */
-    return (size_t)(f_round + k_round) * FCNN_DW_PC
-           + (FCNN_DW_NC * sizeof(ptrdiff_t) + sizeof(T) - 1) / sizeof(T) + (size_t)f_round;
 }
 
 /* dY^T for the transposed dW tile: rows [0, rows) of dY (ld f) into panels of mr filters,

@@ -219,7 +219,6 @@ typedef struct {
     void fcnn_conv_dw_tile_##SFX(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc,            \
                                  ptrdiff_t k0, ptrdiff_t kn, T *partial, T *db_partial,        \
                                  T *work);                                                     \
-    size_t fcnn_conv_dwt_workspace_##SFX(ptrdiff_t f);                                         \
     void fcnn_conv_dwt_tile_##SFX(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc,           \
                                   ptrdiff_t k0, ptrdiff_t kn, T *partial, T *db_partial,       \
                                   T *work);                                                    \

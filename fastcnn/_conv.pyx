@@ -283,9 +283,9 @@ cdef int _conv2d_dw(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1
     g.m, g.k, g.f = m, k, f
     cdef size_t wsz
     if floating is float:
-        wsz = fcnn_conv_dwt_workspace_f32(f) if transposed else fcnn_conv_dw_workspace_f32(f)
+        wsz = fcnn_conv_dw_workspace_f32(f)
     else:
-        wsz = fcnn_conv_dwt_workspace_f64(f) if transposed else fcnn_conv_dw_workspace_f64(f)
+        wsz = fcnn_conv_dw_workspace_f64(f)
     cdef int nt = _team(nthreads, nparts * kblocks, <double>m * k * f)
     cdef Py_ssize_t size = k * f, chunk = 4096
     cdef Py_ssize_t nchunks = _cdiv(size, chunk)

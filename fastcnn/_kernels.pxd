@@ -125,8 +125,6 @@ cdef extern from "fastcnn_kernels.h" nogil:
                                ptrdiff_t kn, float *partial, float *db_partial, float *work)
     void fcnn_conv_dw_tile_f64(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc, ptrdiff_t k0,
                                ptrdiff_t kn, double *partial, double *db_partial, double *work)
-    size_t fcnn_conv_dwt_workspace_f32(ptrdiff_t f)
-    size_t fcnn_conv_dwt_workspace_f64(ptrdiff_t f)
     void fcnn_conv_dwt_tile_f32(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc, ptrdiff_t k0,
                                 ptrdiff_t kn, float *partial, float *db_partial, float *work)
     void fcnn_conv_dwt_tile_f64(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc, ptrdiff_t k0,
