@@ -352,16 +352,27 @@ class Sequential:
 
     @contextlib.contextmanager
     def _kept_buffers(self):
-        """Layers keep their result buffers from one batch to the next while the model runs
-        them (and only then: a layer called on its own returns arrays the caller owns)."""
-        before = [layer.keep_buffers for layer in self._layers]
+        """While the model runs its layers (and only then: a layer called on its own returns
+        arrays the caller owns and computes its own gradients), layers keep their result
+        buffers from one batch to the next, and a max pooling that follows a ReLU does the
+        ReLU's backward pass on its smaller gradient."""
+        before = [(layer.keep_buffers, layer.relu_backward_done,
+                   getattr(layer, "masks_relu_input", False)) for layer in self._layers]
         for layer in self._layers:
             layer.keep_buffers = True
+        for prev, layer in zip(self._layers, self._layers[1:]):
+            if (isinstance(layer, layers_module.MaxPooling2D)
+                    and getattr(prev, "activation", None) is not None
+                    and prev.activation.name == "relu"):
+                layer.masks_relu_input = True
+                prev.relu_backward_done = True
         try:
             yield
         finally:
-            for layer, keep in zip(self._layers, before):
-                layer.keep_buffers = keep
+            for layer, (keep, done, masks) in zip(self._layers, before):
+                layer.keep_buffers, layer.relu_backward_done = keep, done
+                if isinstance(layer, layers_module.MaxPooling2D):
+                    layer.masks_relu_input = masks
 
     def _run_test(self, x, y, batch_size, cbs=None):
         fused, fns = self._fused(), self._metric_functions()

@@ -101,6 +101,9 @@ class Layer:
         self.grads = []
         self.keep_buffers = False
         self._buffers = {}
+        # Set by the model while it runs the layer: the gradient this layer receives already
+        # went through its ReLU's backward pass (done by the max pooling that follows it).
+        self.relu_backward_done = False
 
     # -- result buffers ----------------------------------------------------------------------
     def _buffer(self, key, shape):
@@ -250,7 +253,7 @@ class Layer:
         return z
 
     def _activation_backward(self, dy):
-        if self._fused:
+        if self._fused or (self.relu_backward_done and self.activation.name == "relu"):
             return dy
         y = self._output
         if (self.activation.name == "relu" and dy.shape == y.shape and dy.flags.c_contiguous

@@ -78,7 +78,8 @@ class Conv2D(Layer):
         if not need_input_grad:
             # a first layer: only the weight gradients, with a ReLU's backward pass applied
             # while dy is packed instead of in a pass of its own
-            relu = not self._fused and self.activation.name == "relu"
+            relu = (not self._fused and self.activation.name == "relu"
+                    and not self.relu_backward_done)
             dz = dy if relu else self._activation_backward(dy)
             ops.conv2d_backward_weight(dz, self._x, self.kernel, self.strides, self.padding,
                                        relu_output=self._output if relu else None,

@@ -1,5 +1,7 @@
 """MaxPooling2D and AveragePooling2D over NHWC images, through ``fastcnn.ops``."""
-from .. import _geometry, ops
+import numpy as np
+
+from .. import _config, _elementwise, _geometry, ops
 from .base import Layer
 from .conv import check_channels_last
 
@@ -35,14 +37,21 @@ class _Pooling2D(Layer):
         self._x = inputs if training else None
         forward = getattr(ops, self._op_names[0])
         out = self._buffer("y", (inputs.shape[0],) + self.output_shape[1:])
-        return forward(inputs, self.pool_size, self.strides, self.padding, out=out)
+        y = forward(inputs, self.pool_size, self.strides, self.padding, out=out)
+        self._y = y if training else None
+        return y
 
     def _backward(self, dy, need_input_grad):
         if not need_input_grad:
             return None
+        if self.masks_relu_input:
+            dy = self._relu_backward_of_input(dy)
         backward = getattr(ops, self._op_names[1])
         return backward(dy, self._x, self.pool_size, self.strides, self.padding,
                         out=self._buffer("dx", self._x.shape))
+
+    # only MaxPooling2D ever sets it (with its _relu_backward_of_input)
+    masks_relu_input = False
 
     def get_config(self):
         return dict(super().get_config(), pool_size=list(self.pool_size),
@@ -54,6 +63,26 @@ class MaxPooling2D(_Pooling2D):
     ``"same"`` padding never returns a pad value."""
 
     _op_names = ("max_pool2d", "max_pool2d_backward")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Set by the model while it runs the layer after one ending in ReLU: the ReLU's
+        # backward pass is done here, on the pooled gradient (see _relu_backward_of_input).
+        self.masks_relu_input = False
+
+    def _relu_backward_of_input(self, dy):
+        """ReLU's backward pass for this layer's input, applied to the pooled gradient.
+
+        The input x is a ReLU's output and each gradient goes to its window's maximum, whose
+        value is the pooled output y: masking dy where y <= 0 gives exactly what masking dx
+        where x <= 0 would (an element that takes several windows' gradients is the maximum
+        of each, so all or none of them pass), on an array a pool's size smaller.
+        """
+        dy = np.ascontiguousarray(dy)
+        out = self._buffer("relu_dy", dy.shape)
+        _elementwise.relu_backward(dy.reshape(-1), self._y.reshape(-1), out.reshape(-1),
+                                   _config.get_num_threads())
+        return out
 
 
 class AveragePooling2D(_Pooling2D):

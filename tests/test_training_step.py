@@ -1,7 +1,8 @@
-"""A training step after the first allocates no new large arrays: layers keep their result,
-gradient and workspace buffers between steps (fresh memory costs a page fault per 4 KiB).
-NumPy reports its array allocations to tracemalloc, so the largest block allocated during
-later steps is measured directly."""
+"""What the model does to a training step beyond calling its layers one by one: it keeps
+their buffers, so a step after the first allocates no new large arrays (fresh memory costs a
+page fault per 4 KiB; NumPy reports its allocations to tracemalloc, so the largest block
+allocated during later steps is measured directly), and it lets a max pooling do the
+backward pass of the ReLU before it. Neither may change a result."""
 import tracemalloc
 
 import numpy as np
@@ -78,3 +79,36 @@ def test_a_layer_called_directly_returns_arrays_the_caller_owns():
     kept = first.copy()
     layer(rng.random((3, 4), dtype=np.float32))
     assert np.array_equal(first, kept)
+
+
+def test_relu_backward_moved_into_max_pooling_changes_no_gradient():
+    """The model's step (ReLU's backward pass done by the max pooling on its pooled gradient)
+    against the layers run one by one, each doing its own backward pass: the same gradients,
+    bit for bit, also with ties and zeros (many ReLU outputs are 0)."""
+    rng = np.random.default_rng(11)
+    set_random_seed(2)
+    model = Sequential([Conv2D(8, (3, 3), activation="relu", input_shape=[9, 10, 2]),
+                        MaxPool2D(pool_size=(2, 3), strides=(1, 2)),   # overlapping windows
+                        Flatten(), Dense(5, activation="relu"), Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="categorical_crossentropy")
+    x = np.round(rng.standard_normal((6, 9, 10, 2)), 1).astype(np.float32)   # ties
+    y = to_categorical(rng.integers(0, 3, 6), 3)
+
+    # the layers one by one, outside the model: no buffers kept, no moved ReLU pass
+    out = x
+    for layer in model.layers[:-1]:
+        out = layer(out, training=True)
+    logits = model.layers[-1].pre_activation(out, training=True)
+    _, grad = model.loss.value_and_grad(y.astype(np.float32), logits, logits=True)
+    for i in range(len(model.layers) - 1, -1, -1):
+        grad = model.layers[i].backward(grad, need_input_grad=i > 0)
+    expected = [g.copy() for layer in model.layers for g in layer.grads]
+
+    with model._kept_buffers():
+        assert model.layers[1].masks_relu_input and model.layers[0].relu_backward_done
+        model._train_step(x, y.astype(np.float32), True, [])
+    got = [g for layer in model.layers for g in layer.grads]
+    # _train_step applied the update; the gradients it used are still in layer.grads
+    assert not model.layers[1].masks_relu_input and not model.layers[0].relu_backward_done
+    for a, b in zip(got, expected):
+        assert np.array_equal(a, b)
