@@ -13,7 +13,7 @@ from libc.string cimport memset
 import numpy as np
 
 from fastcnn._kernels cimport *
-from fastcnn._parallel cimport cdiv as _cdiv, team_size as _team
+from fastcnn._parallel cimport MIN_VALUES_PER_THREAD, cdiv as _cdiv, team_size as _team
 
 ctypedef fused floating:
     float
@@ -176,7 +176,7 @@ cdef int _conv2d_forward_small(const floating[:, :, :, ::1] x, const floating[:,
     g.relu, g.dst = relu, &y[0, 0, 0, 0]
     cdef Py_ssize_t rows = n * oh, i, t, ci, r
     cdef int nt = _team(nthreads, rows, <double>rows * ow * f * k)
-    cdef int nt_pad = _team(nthreads, n, <double>n * hp * wp * c)
+    cdef int nt_pad = _team(nthreads, n, <double>n * hp * wp * c, MIN_VALUES_PER_THREAD)
     try:
         with nogil:
             for t in range(kh * kw):
@@ -289,7 +289,7 @@ cdef int _conv2d_dw(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1
     cdef int nt = _team(nthreads, nparts * kblocks, <double>m * k * f)
     cdef Py_ssize_t size = k * f, chunk = 4096
     cdef Py_ssize_t nchunks = _cdiv(size, chunk)
-    cdef int nt_reduce = _team(nthreads, nchunks, <double>nparts * size * 8)
+    cdef int nt_reduce = _team(nthreads, nchunks, <double>nparts * size, MIN_VALUES_PER_THREAD)
     # One scratch block: partial sums (a single part of the K x F orientation writes straight
     # into dw) | partial db | per-thread packing buffers.
     cdef bint direct = nparts == 1 and not transposed
@@ -305,7 +305,7 @@ cdef int _conv2d_dw(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1
     cdef floating *dbp = <floating *>(block + partial_bytes)
     cdef char *work = block + partial_bytes + dbp_bytes
     cdef floating *padded = <floating *>(block + partial_bytes + dbp_bytes + nt * work_bytes)
-    cdef int nt_pad = _team(nthreads, n, <double>n * hp * wp * c)
+    cdef int nt_pad = _team(nthreads, n, <double>n * hp * wp * c, MIN_VALUES_PER_THREAD)
     cdef Py_ssize_t i
     cdef floating *summed = partials if transposed else &dw[0, 0, 0, 0]
     cdef Py_ssize_t task, p, p0, pn, k0, kn, e, q, ff

@@ -10,21 +10,11 @@ over threads cannot change a result.
 from cython.parallel cimport prange
 from libc.math cimport exp, log, sqrt, sqrtf
 
+from fastcnn._parallel cimport MIN_VALUES_PER_THREAD, team_size
+
 ctypedef fused floating:
     float
     double
-
-cdef enum:
-    # below this many elements a second thread costs more than it saves
-    MIN_PER_THREAD = 1 << 15
-
-
-cdef inline int _team(int nthreads, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t by_size = n // MIN_PER_THREAD
-    if by_size < nthreads:
-        return <int>(by_size if by_size > 1 else 1)
-    return nthreads
-
 
 cdef void _relu_backward_chunk(const floating *dy, const floating *y, floating *out,
                                Py_ssize_t n) noexcept nogil:
@@ -40,7 +30,7 @@ def relu_backward(const floating[::1] dy, const floating[::1] y, floating[::1] o
     """out = dy where y > 0, else 0 (y is ReLU's output; the gradient at 0 is 0, as in
     Keras/TensorFlow). ``out`` may be ``dy`` itself."""
     cdef Py_ssize_t n = dy.shape[0], chunk, j
-    cdef int nt = _team(nthreads, n)
+    cdef int nt = team_size(nthreads, n, n, MIN_VALUES_PER_THREAD)
     if n == 0:
         return out
     chunk = (n + nt - 1) // nt
@@ -84,7 +74,7 @@ def adam_update(floating[::1] var, const floating[::1] grad, floating[::1] m, fl
     dtype: m += (g - m)*(1 - beta_1); v += (g*g - v)*(1 - beta_2);
     var -= (m / (sqrt(v) + epsilon)) * alpha."""
     cdef Py_ssize_t n = var.shape[0], chunk, j
-    cdef int nt = _team(nthreads, n)
+    cdef int nt = team_size(nthreads, n, n, MIN_VALUES_PER_THREAD)
     cdef floating one_b1 = <floating>(1.0 - beta_1), one_b2 = <floating>(1.0 - beta_2)
     cdef floating eps = <floating>epsilon, a = <floating>alpha
     if n == 0:

@@ -16,6 +16,8 @@ have their windows' argmax computed by both).
 from cython.parallel cimport prange
 from libc.stddef cimport ptrdiff_t
 
+from fastcnn._parallel cimport MIN_VALUES_PER_THREAD, team_size
+
 cdef extern from "pool.h" nogil:
     ctypedef struct fcnn_pool_geom:
         ptrdiff_t h, w, c
@@ -52,8 +54,6 @@ ctypedef fused floating:
 
 
 cdef enum:
-    # Fewer window elements than this per thread are not worth waking a thread for.
-    MIN_WORK_PER_THREAD = 1 << 16
     # Backward with overlapping rows: at least this many bands per thread, so that images of
     # unequal cost still share out evenly.
     BANDS_PER_THREAD = 4
@@ -74,16 +74,6 @@ def current_isa():
     return _kernels.name.decode("ascii")
 
 
-cdef inline int _team(int nthreads, Py_ssize_t units, double work) noexcept nogil:
-    cdef double by_work = work / MIN_WORK_PER_THREAD
-    cdef Py_ssize_t n = nthreads
-    if n > units:
-        n = units
-    if n > by_work:
-        n = <Py_ssize_t>by_work
-    return <int>(n if n > 1 else 1)
-
-
 cdef inline fcnn_pool_geom _geometry(Py_ssize_t h, Py_ssize_t w, Py_ssize_t c, Py_ssize_t oh,
                                      Py_ssize_t ow, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh,
                                      Py_ssize_t sw, Py_ssize_t pt, Py_ssize_t pl) noexcept:
@@ -102,7 +92,8 @@ cdef int _forward(bint is_max, const floating[:, :, :, ::1] x, floating[:, :, :,
     cdef fcnn_pool_geom g = _geometry(x.shape[1], x.shape[2], c, oh, ow, kh, kw, sh, sw, pt, pl)
     cdef fcnn_pool_forward_f32 k32 = _kernels.max_forward_f32 if is_max else _kernels.avg_forward_f32
     cdef fcnn_pool_forward_f64 k64 = _kernels.max_forward_f64 if is_max else _kernels.avg_forward_f64
-    cdef int nt = _team(nthreads, n * oh, <double>(n * oh * ow * c) * kh * kw)
+    cdef int nt = team_size(nthreads, n * oh, <double>(n * oh * ow * c) * kh * kw,
+                   MIN_VALUES_PER_THREAD)
     cdef Py_ssize_t u, b, o
     with nogil:
         for u in prange(n * oh, schedule="static", num_threads=nt):
@@ -148,7 +139,8 @@ cdef int _backward(bint is_max, const floating[:, :, :, ::1] dy,
             bands = (BANDS_PER_THREAD * nthreads + n - 1) // n
             if bands > oh:
                 bands = oh
-    cdef int nt = _team(nthreads, n * bands, <double>(n * oh * ow * c) * kh * kw)
+    cdef int nt = team_size(nthreads, n * bands, <double>(n * oh * ow * c) * kh * kw,
+                   MIN_VALUES_PER_THREAD)
     cdef const floating *xb
     cdef Py_ssize_t u, b, k, r0, r1
     with nogil:
