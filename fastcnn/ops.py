@@ -6,12 +6,19 @@ must share one float dtype (float32 or float64). Non-contiguous, unaligned, zero
 (broadcast) or read-only inputs are copied when needed and never modified; every result is
 allocated here, so a result or copy too large for memory is a MemoryError naming it.
 
+NaN and infinities propagate as in :mod:`fastcnn.reference`, which defines them:
+convolution, average pooling and their gradients follow IEEE arithmetic over exactly the
+terms of their definition (zero padding included: ``0 * inf`` is NaN in a padded window;
+``dx`` has no terms for positions outside ``dy``), max pooling returns the window's first
+NaN if it holds one, and its gradient goes to that NaN. A fused ReLU keeps NaN
+(``max(NaN, 0)`` is NaN), and ``relu_output`` masks dy where the output is not > 0 (NaN
+included).
 """
 import math
 
 import numpy as np
 
-from fastcnn import _config, _conv, _elementwise, _gemm, _pool
+from fastcnn import _config, _conv, _elementwise, _gemm, _pool, reference
 from fastcnn._geometry import output_geometry, padding_mode, pair
 
 __all__ = ["conv2d", "conv2d_backward", "conv2d_backward_weight", "max_pool2d", "max_pool2d_backward", "avg_pool2d",
@@ -223,7 +230,19 @@ def conv2d_backward(dy, x, w, strides=1, padding="valid", *, out=None):
         return _pointwise_backward(dy, x, w, True, None, dx, dw, db)
     _conv.conv2d_backward(_contiguous(dy, "dy"), _contiguous(x, "x"), _contiguous(w, "w"), sh,
                           sw, g.pad_top, g.pad_left, True, _config.get_num_threads(), dx, dw, db)
+    if not _all_finite(w):
+        # The kernels' dx multiplies w by zeros standing for dy outside the output (one GEMM
+        # per stride phase), and 0 * inf is NaN; dx as defined has no such terms.
+        with np.errstate(all="ignore"):
+            np.copyto(dx, reference.conv2d_backward(dy, x, w, (sh, sw), padding)[0])
     return dx, dw, db
+
+
+def _all_finite(a):
+    """Whether every element of ``a`` is finite (a sum is finite unless an element is inf or
+    NaN, or the sum overflows, which the exact test then tells apart)."""
+    with np.errstate(all="ignore"):
+        return bool(np.isfinite(np.sum(a))) or bool(np.isfinite(a).all())
 
 
 def conv2d_backward_weight(dy, x, w, strides=1, padding="valid", *, relu_output=None,
