@@ -306,8 +306,8 @@ def max_pool2d_backward(dy, x, pool_size=2, strides=None, padding="valid", *, ou
     x, (kh, kw), (sh, sw), g = _pool_args(x, pool_size, strides, padding)
     dy = _check_dy(dy, (x.shape[0], g.out_h, g.out_w, x.shape[3]), x.dtype)
     dx = _out_array(out, x.shape, x.dtype, [("dy", dy), ("x", x)], result="dx")
-    _pool.max_pool2d_backward(_contiguous(dy, "dy"), _contiguous(x, "x"), dx, kh, kw, sh, sw, g.pad_top,
-                              g.pad_left, _config.get_num_threads())
+    _pool.max_pool2d_backward(_contiguous(dy, "dy"), _contiguous(x, "x"), dx, kh, kw, sh, sw,
+                              g.pad_top, g.pad_left, _config.get_num_threads())
     return dx
 
 
