@@ -57,7 +57,7 @@ LAYOUTS = ("c_order", "fortran_order", "negative_strides", "reversed_axis1", "st
            "read_only", "channels_first_memory", "unaligned", "broadcast")
 
 
-# --- values and layouts ---------------------------------------------------------------------------
+# --- values and layouts --------------------------------------------------------------------------
 
 def _values(rng, shape, dtype, pattern, exponent):
     """An array of ``pattern`` values scaled by 2**exponent, rounded once to ``dtype``."""
@@ -112,7 +112,7 @@ def _exponents(draw, dtype, count):
     return out
 
 
-# --- problems ---------------------------------------------------------------------------------------
+# --- problems ------------------------------------------------------------------------------------
 
 @st.composite
 def conv_problems(draw):
@@ -148,7 +148,7 @@ def pool_problems(draw, patterns):
                 dtype=dtype, threads=draw(st.integers(1, 3)), use_out=draw(st.booleans()))
 
 
-# --- comparison -------------------------------------------------------------------------------------
+# --- comparison ----------------------------------------------------------------------------------
 
 def _first(mask):
     return tuple(int(i) for i in np.argwhere(mask)[0])
@@ -203,7 +203,7 @@ def _reference(fn, *args, **kwargs):
         return fn(*args, **kwargs)
 
 
-# --- checks -----------------------------------------------------------------------------------------
+# --- checks --------------------------------------------------------------------------------------
 
 def check_conv2d(p):
     geo = dict(strides=p["strides"], padding=p["padding"])
@@ -306,7 +306,7 @@ test_avg_pool2d_fuzz_matches_reference_long = pytest.mark.slow(
     _fuzz("avg_pool2d_and_backward", long))
 
 
-# --- the comparison itself can fail -----------------------------------------------------------------
+# --- the comparison itself can fail --------------------------------------------------------------
 
 @pytest.mark.parametrize("actual,expected", [
     ([1.0, np.nan], [1.0, 2.0]),                 # NaN where the reference is finite
