@@ -29,7 +29,7 @@ IEEE arithmetic over exactly the terms of each definition, "NaN wins" in max poo
 ReLU that keeps NaN, and a ReLU mask (``relu_output``) that is a select on ``output > 0``.
 
 Profiles: the quick one runs in the default test run (QUICK_EXAMPLES per test); the long one
-(``python -m pytest -m slow tests/test_ops_fuzz.py``) runs FASTCNN_FUZZ_EXAMPLES (default 3000)
+(``python -m pytest -m slow tests/test_ops_fuzz.py``) runs FASTCNN_FUZZ_EXAMPLES (default 5000)
 per test, five tests.
 """
 import os
@@ -45,7 +45,7 @@ from conftest import RELATIVE_TOLERANCE, relative_error, widen, with_layout
 from strategies import CHANNEL_COUNTS, pool_geometry, window_geometry
 
 QUICK_EXAMPLES = 40
-LONG_EXAMPLES = int(os.environ.get("FASTCNN_FUZZ_EXAMPLES", "3000"))
+LONG_EXAMPLES = int(os.environ.get("FASTCNN_FUZZ_EXAMPLES", "5000"))
 _SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 quick = settings(max_examples=QUICK_EXAMPLES, **_SETTINGS)
 long = settings(max_examples=LONG_EXAMPLES, **_SETTINGS)
