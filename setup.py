@@ -9,6 +9,8 @@
   and chosen at import by runtime CPU detection. FASTCNN_NATIVE=1 adds -march=native to
   everything else (only for a package that stays on the machine that built it);
   FASTCNN_NO_OPENMP=1 builds the serial fallback on purpose.
+- FASTCNN_SANITIZE=1 builds for AddressSanitizer and UndefinedBehaviorSanitizer (-O1 -g, no
+  -O3) to run the tests under them: tools/sanitize does the build and the run.
 """
 import os
 import platform
@@ -114,12 +116,17 @@ class BuildExt(build_ext):
         if not msvc and os.environ.get("FASTCNN_NATIVE") == "1":
             base.append("-march=native")
             _log("FASTCNN_NATIVE=1: compiling with -march=native")
+        sanitize = []
+        if not msvc and os.environ.get("FASTCNN_SANITIZE") == "1":
+            sanitize = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]
+            base = ["-O1", "-g", "-fno-strict-aliasing", "-fno-math-errno"] + sanitize
+            _log("FASTCNN_SANITIZE=1: compiling with " + " ".join(base))
         omp = self._probe_openmp()
         isa_objects = self._compile_isa_units(base, ["csrc"])
         pool_isa_objects = self._compile_isa_units(base, ["csrc"], POOL_ISA_UNITS)
         for ext in self.extensions:
             ext.extra_compile_args = base + (omp[0] if omp else [])
-            ext.extra_link_args = omp[1] if omp else []
+            ext.extra_link_args = (omp[1] if omp else []) + sanitize
             if CORE_SOURCES[0] in ext.sources:
                 ext.extra_objects = list(isa_objects)
             if ext.name == "fastcnn._pool":

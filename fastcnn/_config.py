@@ -12,12 +12,16 @@ _isa = _conv.select_isa(os.environ.get("FASTCNN_ISA") or None)
 # The other compiled modules follow the one choice made in csrc/dispatch.c.
 _gemm.select_isa(_isa)
 _pool.use_isa(_isa)
+# More threads than this only cost (and thousands can fail to start, which ends the process
+# from inside the OpenMP runtime).
+MAX_THREADS = 1024
 # OMP_NUM_THREADS is honoured: OpenMP's default team size is read once, at import.
-_num_threads = max(1, int(_conv.omp_max_threads())) if _conv.openmp_enabled() else 1
+_num_threads = (min(max(1, int(_conv.omp_max_threads())), MAX_THREADS)
+                if _conv.openmp_enabled() else 1)
 
 
 def set_num_threads(n):
-    """Number of threads the kernels use from now on (an int >= 1).
+    """Number of threads the kernels use from now on (an int from 1 to MAX_THREADS).
 
     Results do not depend on it: work is split in blocks fixed by the shapes alone and
     reductions are added in a fixed order.
@@ -28,12 +32,37 @@ def set_num_threads(n):
     n = int(n.__index__()) if not isinstance(n, int) else n
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
+    if n > MAX_THREADS:
+        raise ValueError(f"n must be at most {MAX_THREADS}, got {n}")
     _num_threads = n
 
 
 def get_num_threads():
     """Number of threads the kernels use."""
     return _num_threads
+
+
+# os.fork() after the kernels ran on several threads: GNU OpenMP keeps a pool of worker
+# threads that a child inherits the record of but not the threads, so the child's first
+# parallel loop would wait for them forever. The pool is ended before the fork (the parent
+# starts a new one at its next parallel loop); where the runtime cannot do that, the child
+# runs on one thread.
+_released_for_fork = True
+
+
+def _before_fork():
+    global _released_for_fork
+    _released_for_fork = _conv.release_openmp_threads()
+
+
+def _after_fork_in_child():
+    global _num_threads
+    if not _released_for_fork:
+        _num_threads = 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
 
 
 def config():

@@ -29,9 +29,20 @@ cdef extern from *:
     #define FCNN_OPENMP 0
     static int fcnn_omp_max_threads(void) { return 1; }
     #endif
+    /* OpenMP 5.0's omp_pause_resource_all (in libgomp since GCC 9, which still reports an
+     * older _OPENMP) ends the calling thread's pool of OpenMP threads. */
+    #if defined(_OPENMP) && (_OPENMP >= 201811 || \
+                             (defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 9))
+    static int fcnn_omp_release_threads(void) { return omp_pause_resource_all(omp_pause_hard) == 0; }
+    #elif defined(_OPENMP)
+    static int fcnn_omp_release_threads(void) { return 0; }
+    #else
+    static int fcnn_omp_release_threads(void) { return 1; }
+    #endif
     """
     const int FCNN_OPENMP
     int fcnn_omp_max_threads() nogil
+    int fcnn_omp_release_threads() nogil
 
 cdef enum:
     # dx through direct dot products below this many input channels: a GEMM whose N is C
@@ -80,6 +91,13 @@ def openmp_enabled():
 def omp_max_threads():
     """OpenMP's default team size (OMP_NUM_THREADS when set), 1 without OpenMP."""
     return fcnn_omp_max_threads()
+
+
+def release_openmp_threads():
+    """End the calling thread's OpenMP worker threads (the next parallel loop starts new
+    ones). Called before fork: a child inherits the runtime's record of those threads but not
+    the threads, and would wait for them forever. True when done (or nothing to do)."""
+    return bool(fcnn_omp_release_threads())
 
 
 cdef inline Py_ssize_t _floordiv(Py_ssize_t a, Py_ssize_t b) nogil:

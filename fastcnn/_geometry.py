@@ -12,8 +12,13 @@ import numpy as np
 __all__ = ["pair", "padding_mode", "output_geometry", "Geometry"]
 
 
+# Window sizes and strides up to TensorFlow's int32 limit; far beyond any image, and small
+# enough that no index computed from them can overflow 64 bits.
+MAX_WINDOW = 2**31 - 1
+
+
 def pair(value, name):
-    """An int or a pair of ints -> (int, int), each >= 1; errors name ``name``."""
+    """An int or a pair of ints -> (int, int), each in [1, MAX_WINDOW]; errors name ``name``."""
     if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool):
         items = (value, value)
     elif isinstance(value, (tuple, list)) and len(value) == 2:
@@ -26,6 +31,8 @@ def pair(value, name):
             raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
         if item < 1:
             raise ValueError(f"{name} must be positive, got {value!r}")
+        if item > MAX_WINDOW:
+            raise ValueError(f"{name} must be at most {MAX_WINDOW}, got {value!r}")
         out.append(int(item))
     return out[0], out[1]
 

@@ -96,7 +96,7 @@ def _relu_backward(dy, y):
         _elementwise.relu_backward(dy.reshape(-1), y.reshape(-1), out.reshape(-1),
                                    _config.get_num_threads())
         return out
-    return dy * (y > 0)
+    return np.where(y > 0, dy, 0)      # a select, like the compiled pass (NaN dy -> 0 too)
 
 
 _REGISTRY = {

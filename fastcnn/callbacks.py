@@ -241,7 +241,11 @@ class EarlyStopping(Callback):
 class ModelCheckpoint(Callback):
     """Save the model after every epoch, or only when ``monitor`` improves with
     ``save_best_only``. ``filepath`` may hold ``{epoch}`` and log keys as format fields,
-    e.g. ``"model-{epoch:02d}-{val_loss:.2f}.fcnn"``."""
+    e.g. ``"model-{epoch:02d}-{val_loss:.2f}.fcnn"``.
+
+    The last good checkpoint is kept: an epoch whose loss (or monitored value) is NaN or
+    infinite is not saved (a warning says so), and saving is atomic, so an interrupted save
+    leaves the previous file in place."""
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
                  mode="auto", initial_value_threshold=None):
@@ -264,12 +268,22 @@ class ModelCheckpoint(Callback):
                              f"formatted with epoch and {sorted(logs or {})}: {exc}") from None
 
     def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(loss):
+            warnings.warn(f"ModelCheckpoint: the loss of epoch {epoch + 1} is {loss}; the model "
+                          "is not saved, the last checkpoint is kept", RuntimeWarning,
+                          stacklevel=2)
+            return
         path = self._path(epoch, logs)
         if not self.save_best_only:
             self.model.save(path)
             return
         current = _monitored_value(logs, self.monitor, "ModelCheckpoint")
         if current is None or np.ndim(current) != 0:
+            return
+        if not np.isfinite(current):
+            warnings.warn(f"ModelCheckpoint: {self.monitor} of epoch {epoch + 1} is {current}; "
+                          "the model is not saved", RuntimeWarning, stacklevel=2)
             return
         if self.direction * (current - self.best) > 0:
             if self.verbose > 0:

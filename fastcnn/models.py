@@ -8,6 +8,8 @@ from the logits (see :mod:`fastcnn.losses`), as Keras' TensorFlow backend does.
 """
 import contextlib
 import numbers
+import signal
+import threading
 
 import numpy as np
 
@@ -38,9 +40,14 @@ def _check_verbose(verbose):
 def _as_array(data, name):
     if data is None:
         raise ValueError(f"{name} is required")
-    arr = data if isinstance(data, np.ndarray) else np.asarray(data)
+    try:
+        arr = data if isinstance(data, np.ndarray) else np.asarray(data)
+    except ValueError as exc:
+        raise ValueError(f"{name} cannot be made into an array: {exc}") from None
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(f"{name} must be numeric, got an array of dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"{name} must hold real numbers, got an array of dtype {arr.dtype}")
     if arr.ndim == 0:
         raise ValueError(f"{name} must be a batch of samples, got a scalar")
     return arr
@@ -74,6 +81,60 @@ class _Mean:
 
     def result(self):
         return {name: self.sums[name] / max(self.count, 1) for name in self.names}
+
+
+class _UpdateGuard:
+    """Ctrl-C during ``fit``: a KeyboardInterrupt (SIGINT) that arrives while the optimizer
+    updates the weights is held back until the update is complete, so an interrupted fit
+    leaves the weights and the optimizer's state of the last completed step, never part of
+    one. Python delivers signals to the main thread only: ``with guard:`` (around a fit in
+    the main thread, nested fits included) puts its handler in place unless the program has
+    its own, and ``with guard.update():`` marks the update."""
+
+    def __init__(self):
+        self._depth = 0
+        self._previous = None
+        self._updating = False
+        self._pending = False
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            if (self._depth == 0
+                    and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+                self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+            self._depth += 1
+        return self
+
+    def __exit__(self, *exc_info):
+        if threading.current_thread() is threading.main_thread():
+            self._depth -= 1
+            if self._depth == 0 and self._previous is not None:
+                signal.signal(signal.SIGINT, self._previous)
+                self._previous = None
+                self._pending = False
+
+    def _on_sigint(self, signum, frame):
+        if self._updating:
+            self._pending = True
+        else:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def update(self):
+        if self._previous is None or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        self._updating = True
+        try:
+            yield
+        finally:
+            self._updating = False
+        if self._pending:
+            self._pending = False
+            raise KeyboardInterrupt
+
+
+_SIGINT_GUARD = _UpdateGuard()
 
 
 class _Batches:
@@ -134,8 +195,19 @@ class Sequential:
         self.compiled = False
         self.stop_training = False
         self.history = None
+        # fit, evaluate and predict reuse the layers' buffers: one call at a time per model
+        self._lock = threading.RLock()
         for layer in [] if layers is None else list(layers):
             self.add(layer)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_lock")
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
 
     # -- structure ---------------------------------------------------------------------------
     @property
@@ -331,7 +403,8 @@ class Sequential:
             for i in range(len(self._layers) - 1, first - 1, -1):
                 grad = self._layers[i].backward(grad, need_input_grad=i > first)
         grads = [g for i in trainable for g in self._layers[i].grads]
-        self.optimizer.apply(grads, self.trainable_weights)
+        with _SIGINT_GUARD.update():
+            self.optimizer.apply(grads, self.trainable_weights)
         return self._batch_logs(yb, out, fused, loss, fns)
 
     def _test_step(self, xb, yb, fused, fns):
@@ -355,24 +428,26 @@ class Sequential:
         """While the model runs its layers (and only then: a layer called on its own returns
         arrays the caller owns and computes its own gradients), layers keep their result
         buffers from one batch to the next, and a max pooling that follows a ReLU does the
-        ReLU's backward pass on its smaller gradient."""
-        before = [(layer.keep_buffers, layer.relu_backward_done,
-                   getattr(layer, "masks_relu_input", False)) for layer in self._layers]
-        for layer in self._layers:
-            layer.keep_buffers = True
-        for prev, layer in zip(self._layers, self._layers[1:]):
-            if (isinstance(layer, layers_module.MaxPooling2D)
-                    and getattr(prev, "activation", None) is not None
-                    and prev.activation.name == "relu"):
-                layer.masks_relu_input = True
-                prev.relu_backward_done = True
-        try:
-            yield
-        finally:
-            for layer, (keep, done, masks) in zip(self._layers, before):
-                layer.keep_buffers, layer.relu_backward_done = keep, done
-                if isinstance(layer, layers_module.MaxPooling2D):
-                    layer.masks_relu_input = masks
+        ReLU's backward pass on its smaller gradient. The model's lock is held meanwhile, so
+        threads sharing a model take turns."""
+        with self._lock:
+            before = [(layer.keep_buffers, layer.relu_backward_done,
+                       getattr(layer, "masks_relu_input", False)) for layer in self._layers]
+            for layer in self._layers:
+                layer.keep_buffers = True
+            for prev, layer in zip(self._layers, self._layers[1:]):
+                if (isinstance(layer, layers_module.MaxPooling2D)
+                        and getattr(prev, "activation", None) is not None
+                        and prev.activation.name == "relu"):
+                    layer.masks_relu_input = True
+                    prev.relu_backward_done = True
+            try:
+                yield
+            finally:
+                for layer, (keep, done, masks) in zip(self._layers, before):
+                    layer.keep_buffers, layer.relu_backward_done = keep, done
+                    if isinstance(layer, layers_module.MaxPooling2D):
+                        layer.masks_relu_input = masks
 
     def _run_test(self, x, y, batch_size, cbs=None):
         fused, fns = self._fused(), self._metric_functions()
@@ -428,7 +503,7 @@ class Sequential:
             {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size})
         self.stop_training = False
         cbs.on_train_begin()
-        with self._kept_buffers():
+        with self._kept_buffers(), _SIGINT_GUARD:
             self._fit_epochs(x, y, val, epochs, batch_size, shuffle, cbs)
         cbs.on_train_end()
         return self.history

@@ -2,12 +2,23 @@
 
 Every argument is checked here, once; the compiled drivers behind these functions then run
 to the end with the GIL released. The functions are strict: ``x``, ``w``, ``b`` and ``dy``
-must share one float dtype (float32 or float64). Non-contiguous or read-only inputs are
-copied when needed and never modified.
+must share one float dtype (float32 or float64). Non-contiguous, unaligned, zero-stride
+(broadcast) or read-only inputs are copied when needed and never modified; every result is
+allocated here, so a result or copy too large for memory is a MemoryError naming it.
+
+NaN and infinities propagate as in :mod:`fastcnn.reference`, which defines them:
+convolution, average pooling and their gradients follow IEEE arithmetic over exactly the
+terms of their definition (zero padding included: ``0 * inf`` is NaN in a padded window;
+``dx`` has no terms for positions outside ``dy``), max pooling returns the window's first
+NaN if it holds one, and its gradient goes to that NaN. A fused ReLU keeps NaN
+(``max(NaN, 0)`` is NaN), and ``relu_output`` masks dy where the output is not > 0 (NaN
+included).
 """
+import math
+
 import numpy as np
 
-from fastcnn import _config, _conv, _elementwise, _gemm, _pool
+from fastcnn import _config, _conv, _elementwise, _gemm, _pool, reference
 from fastcnn._geometry import output_geometry, padding_mode, pair
 
 __all__ = ["conv2d", "conv2d_backward", "conv2d_backward_weight", "max_pool2d", "max_pool2d_backward", "avg_pool2d",
@@ -20,6 +31,9 @@ def _float_array(a, name, dtype=None):
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray of float32 or float64, "
                         f"got {type(a).__name__}")
+    if isinstance(a, np.ma.MaskedArray):
+        raise TypeError(f"{name} is a masked array, whose mask fastcnn.ops would ignore; pass "
+                        f"{name}.filled(value) or {name}.data")
     if a.dtype not in _FLOAT_DTYPES:
         raise TypeError(f"{name} must have dtype float32 or float64, got {a.dtype}")
     if dtype is not None and a.dtype != dtype:
@@ -39,8 +53,27 @@ def _images(x, name="x"):
     return x
 
 
-def _contiguous(a):
-    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+def _contiguous(a, name):
+    """``a`` itself when it is C-contiguous and aligned (what the kernels read), else a copy
+    that is (zero-stride broadcast views are copied too)."""
+    if a.flags.c_contiguous and a.flags.aligned:
+        return a
+    try:
+        return np.require(a, requirements=("C", "A"))
+    except (MemoryError, ValueError) as exc:
+        raise MemoryError(f"{name} (shape {a.shape}, strides {a.strides}) must be copied into "
+                          f"C order, and {a.size} elements of {a.dtype} cannot be allocated "
+                          f"({exc})") from None
+
+
+def _new_array(shape, dtype, what):
+    """An uninitialised result array; a failure names the result and its shape."""
+    try:
+        return np.empty(shape, dtype)
+    except (MemoryError, ValueError) as exc:
+        count = math.prod(shape)
+        raise MemoryError(f"{what} would have shape {tuple(shape)} ({count} elements of "
+                          f"{np.dtype(dtype)}), which cannot be allocated ({exc})") from None
 
 
 def _conv_args(x, w, strides, padding):
@@ -60,13 +93,13 @@ def _conv_args(x, w, strides, padding):
     return x, w, (sh, sw), geom
 
 
-def _out_array(out, shape, dtype, inputs, name="out"):
-    """``out`` checked as the destination of a result of ``shape`` and ``dtype`` (a writeable
-    C-contiguous ndarray sharing no memory with the (name, array) pairs ``inputs``), or a new
-    array when it is None."""
+def _out_array(out, shape, dtype, inputs, name="out", result="the result"):
+    """``out`` checked as the destination of ``result`` of ``shape`` and ``dtype`` (a
+    writeable, aligned, C-contiguous ndarray sharing no memory with the (name, array) pairs
+    ``inputs``), or a new array when it is None."""
     shape = tuple(shape)
     if out is None:
-        return np.empty(shape, dtype)
+        return _new_array(shape, dtype, result)
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray of shape {shape} and dtype {dtype}, "
                         f"got {type(out).__name__}")
@@ -80,24 +113,37 @@ def _out_array(out, shape, dtype, inputs, name="out"):
                          f"{out.strides})")
     if not out.flags.writeable:
         raise ValueError(f"{name} must be writeable (shape {out.shape})")
+    if not out.flags.aligned:
+        raise ValueError(f"{name} must be aligned to its dtype {dtype} (shape {out.shape})")
     for input_name, a in inputs:
-        if a is not None and np.shares_memory(out, a):
+        if a is not None and _overlap(out, a):
             raise ValueError(f"{name} (shape {out.shape}) overlaps {input_name} (shape "
                              f"{a.shape}): they must not share memory")
     return out
 
 
-def _out_tuple(out, shapes, dtype, inputs):
-    """``out`` for a function of several results: None, or a tuple with one array (or None)
-    per result, each checked by :func:`_out_array` (None entries stay None)."""
+def _overlap(a, b):
+    """Whether a and b share memory; an overlap too costly to rule out counts as one."""
+    if not np.may_share_memory(a, b):
+        return False
+    try:
+        return np.shares_memory(a, b, max_work=100_000)
+    except np.exceptions.TooHardError:
+        return True
+
+
+def _out_tuple(out, results, dtype, inputs):
+    """``out`` for a function of several results, given as (name, shape) pairs: None, or a
+    tuple with one array (or None) per result, each checked by :func:`_out_array`; the
+    results without an array get new ones."""
     if out is None:
-        return (None,) * len(shapes)
-    if not isinstance(out, tuple) or len(out) != len(shapes):
-        raise TypeError(f"out must be a tuple of {len(shapes)} arrays (or None), got {out!r}")
+        out = (None,) * len(results)
+    if not isinstance(out, tuple) or len(out) != len(results):
+        raise TypeError(f"out must be a tuple of {len(results)} arrays (or None), got {out!r}")
     checked = []
-    for i, (o, shape) in enumerate(zip(out, shapes)):
+    for i, (o, (result, shape)) in enumerate(zip(out, results)):
         others = tuple(inputs) + tuple((f"out[{j}]", c) for j, c in enumerate(checked))
-        checked.append(None if o is None else _out_array(o, shape, dtype, others, f"out[{i}]"))
+        checked.append(_out_array(o, shape, dtype, others, f"out[{i}]", result))
     return tuple(checked)
 
 
@@ -123,19 +169,17 @@ def conv2d(x, w, b=None, strides=1, padding="valid", *, activation=None, out=Non
         if b.shape != (w.shape[3],):
             raise ValueError(f"b must have shape ({w.shape[3]},) (one per filter of w shape "
                              f"{w.shape}), got {b.shape}")
-        b = _contiguous(b)
-    if out is not None:
-        out = _out_array(out, (x.shape[0], g.out_h, g.out_w, w.shape[3]), x.dtype,
-                         (("x", x), ("w", w), ("b", b)))
+        b = _contiguous(b, "b")
+    y = _out_array(out, (x.shape[0], g.out_h, g.out_w, w.shape[3]), x.dtype,
+                   (("x", x), ("w", w), ("b", b)), result="the result of conv2d")
     if _pointwise(w, sh, sw):
-        x2, w2 = _contiguous(x).reshape(-1, w.shape[2]), _contiguous(w).reshape(w.shape[2:])
-        y = np.empty(x.shape[:3] + (w.shape[3],), x.dtype) if out is None else out
+        x2 = _contiguous(x, "x").reshape(-1, w.shape[2])
+        w2 = _contiguous(w, "w").reshape(w.shape[2:])
         _gemm.gemm(x2, w2, y.reshape(-1, w.shape[3]), False, False, b, False, relu,
                    _config.get_num_threads())
         return y
-    return _conv.conv2d_forward(_contiguous(x), _contiguous(w), b, sh, sw, g.pad_top,
-                                g.pad_left, g.out_h, g.out_w, relu, _config.get_num_threads(),
-                                out)
+    return _conv.conv2d_forward(_contiguous(x, "x"), _contiguous(w, "w"), b, sh, sw, g.pad_top,
+                                g.pad_left, g.out_h, g.out_w, relu, _config.get_num_threads(), y)
 
 
 def _pointwise(w, sh, sw):
@@ -149,20 +193,17 @@ def _pointwise_backward(dy, x, w, need_dx, relu_output, dx, dw, db):
     dx = dY W^T) on the GEMM core."""
     c, f = w.shape[2], w.shape[3]
     threads = _config.get_num_threads()
-    dy2 = _contiguous(dy).reshape(-1, f)
+    dy2 = _contiguous(dy, "dy").reshape(-1, f)
     if relu_output is not None:
-        masked = np.empty_like(dy2)
+        masked = _new_array(dy2.shape, dy2.dtype, "the masked copy of dy")
         _elementwise.relu_backward(dy2.reshape(-1), relu_output.reshape(-1), masked.reshape(-1),
                                    threads)
         dy2 = masked
-    dw = np.empty(w.shape, x.dtype) if dw is None else dw
-    db = np.empty((f,), x.dtype) if db is None else db
-    _gemm.gemm(_contiguous(x).reshape(-1, c), dy2, dw.reshape(c, f), True, False, None, False,
-               False, threads)
+    _gemm.gemm(_contiguous(x, "x").reshape(-1, c), dy2, dw.reshape(c, f), True, False, None,
+               False, False, threads)
     np.sum(dy2, axis=0, out=db)
     if need_dx:
-        dx = np.empty(x.shape, x.dtype) if dx is None else dx
-        _gemm.gemm(dy2, _contiguous(w).reshape(c, f), dx.reshape(-1, c), False, True, None,
+        _gemm.gemm(dy2, _contiguous(w, "w").reshape(c, f), dx.reshape(-1, c), False, True, None,
                    False, False, threads)
     return dx, dw, db
 
@@ -183,13 +224,25 @@ def conv2d_backward(dy, x, w, strides=1, padding="valid", *, out=None):
     """
     x, w, (sh, sw), g = _conv_args(x, w, strides, padding)
     dy = _check_dy(dy, (x.shape[0], g.out_h, g.out_w, w.shape[3]), x.dtype)
-    dx, dw, db = _out_tuple(out, (x.shape, w.shape, (w.shape[3],)), x.dtype,
-                            (("dy", dy), ("x", x), ("w", w)))
+    dx, dw, db = _out_tuple(out, (("dx", x.shape), ("dw", w.shape), ("db", (w.shape[3],))),
+                            x.dtype, (("dy", dy), ("x", x), ("w", w)))
     if _pointwise(w, sh, sw):
         return _pointwise_backward(dy, x, w, True, None, dx, dw, db)
-    return _conv.conv2d_backward(_contiguous(dy), _contiguous(x), _contiguous(w), sh, sw,
-                                 g.pad_top, g.pad_left, True, _config.get_num_threads(),
-                                 dx, dw, db)
+    _conv.conv2d_backward(_contiguous(dy, "dy"), _contiguous(x, "x"), _contiguous(w, "w"), sh,
+                          sw, g.pad_top, g.pad_left, True, _config.get_num_threads(), dx, dw, db)
+    if not _all_finite(w):
+        # The kernels' dx multiplies w by zeros standing for dy outside the output (one GEMM
+        # per stride phase), and 0 * inf is NaN; dx as defined has no such terms.
+        with np.errstate(all="ignore"):
+            np.copyto(dx, reference.conv2d_backward(dy, x, w, (sh, sw), padding)[0])
+    return dx, dw, db
+
+
+def _all_finite(a):
+    """Whether every element of ``a`` is finite (a sum is finite unless an element is inf or
+    NaN, or the sum overflows, which the exact test then tells apart)."""
+    with np.errstate(all="ignore"):
+        return bool(np.isfinite(np.sum(a))) or bool(np.isfinite(a).all())
 
 
 def conv2d_backward_weight(dy, x, w, strides=1, padding="valid", *, relu_output=None,
@@ -209,14 +262,14 @@ def conv2d_backward_weight(dy, x, w, strides=1, padding="valid", *, relu_output=
         if relu_output.shape != shape:
             raise ValueError(f"relu_output must have shape {shape} (the output's), got "
                              f"{relu_output.shape}")
-        relu_output = _contiguous(relu_output)
-    dw, db = _out_tuple(out, (w.shape, (w.shape[3],)), x.dtype,
+        relu_output = _contiguous(relu_output, "relu_output")
+    dw, db = _out_tuple(out, (("dw", w.shape), ("db", (w.shape[3],))), x.dtype,
                         (("dy", dy), ("x", x), ("w", w), ("relu_output", relu_output)))
     if _pointwise(w, sh, sw):
         return _pointwise_backward(dy, x, w, False, relu_output, None, dw, db)[1:]
-    _, dw, db = _conv.conv2d_backward(_contiguous(dy), _contiguous(x), _contiguous(w), sh, sw,
-                                      g.pad_top, g.pad_left, False, _config.get_num_threads(),
-                                      None, dw, db, relu_output)
+    _conv.conv2d_backward(_contiguous(dy, "dy"), _contiguous(x, "x"), _contiguous(w, "w"), sh,
+                          sw, g.pad_top, g.pad_left, False, _config.get_num_threads(), None, dw,
+                          db, relu_output)
     return dw, db
 
 
@@ -237,8 +290,9 @@ def max_pool2d(x, pool_size=2, strides=None, padding="valid", *, out=None):
     overlapping ``x``, that receives the result and is returned (lets a caller reuse a buffer).
     """
     x, (kh, kw), (sh, sw), g = _pool_args(x, pool_size, strides, padding)
-    y = _out_array(out, (x.shape[0], g.out_h, g.out_w, x.shape[3]), x.dtype, [("x", x)])
-    _pool.max_pool2d_forward(_contiguous(x), y, kh, kw, sh, sw, g.pad_top, g.pad_left,
+    y = _out_array(out, (x.shape[0], g.out_h, g.out_w, x.shape[3]), x.dtype, [("x", x)],
+                   result="the result of max_pool2d")
+    _pool.max_pool2d_forward(_contiguous(x, "x"), y, kh, kw, sh, sw, g.pad_top, g.pad_left,
                              _config.get_num_threads())
     return y
 
@@ -251,9 +305,9 @@ def max_pool2d_backward(dy, x, pool_size=2, strides=None, padding="valid", *, ou
     """
     x, (kh, kw), (sh, sw), g = _pool_args(x, pool_size, strides, padding)
     dy = _check_dy(dy, (x.shape[0], g.out_h, g.out_w, x.shape[3]), x.dtype)
-    dx = _out_array(out, x.shape, x.dtype, [("dy", dy), ("x", x)])
-    _pool.max_pool2d_backward(_contiguous(dy), _contiguous(x), dx, kh, kw, sh, sw, g.pad_top,
-                              g.pad_left, _config.get_num_threads())
+    dx = _out_array(out, x.shape, x.dtype, [("dy", dy), ("x", x)], result="dx")
+    _pool.max_pool2d_backward(_contiguous(dy, "dy"), _contiguous(x, "x"), dx, kh, kw, sh, sw,
+                              g.pad_top, g.pad_left, _config.get_num_threads())
     return dx
 
 
@@ -263,8 +317,9 @@ def avg_pool2d(x, pool_size=2, strides=None, padding="valid", *, out=None):
     ``out``: optional array of the result's shape that receives it (see ``max_pool2d``).
     """
     x, (kh, kw), (sh, sw), g = _pool_args(x, pool_size, strides, padding)
-    y = _out_array(out, (x.shape[0], g.out_h, g.out_w, x.shape[3]), x.dtype, [("x", x)])
-    _pool.avg_pool2d_forward(_contiguous(x), y, kh, kw, sh, sw, g.pad_top, g.pad_left,
+    y = _out_array(out, (x.shape[0], g.out_h, g.out_w, x.shape[3]), x.dtype, [("x", x)],
+                   result="the result of avg_pool2d")
+    _pool.avg_pool2d_forward(_contiguous(x, "x"), y, kh, kw, sh, sw, g.pad_top, g.pad_left,
                              _config.get_num_threads())
     return y
 
@@ -276,7 +331,7 @@ def avg_pool2d_backward(dy, x, pool_size=2, strides=None, padding="valid", *, ou
     """
     x, (kh, kw), (sh, sw), g = _pool_args(x, pool_size, strides, padding)
     dy = _check_dy(dy, (x.shape[0], g.out_h, g.out_w, x.shape[3]), x.dtype)
-    dx = _out_array(out, x.shape, x.dtype, [("dy", dy), ("x", x)])
-    _pool.avg_pool2d_backward(_contiguous(dy), dx, kh, kw, sh, sw, g.pad_top, g.pad_left,
+    dx = _out_array(out, x.shape, x.dtype, [("dy", dy), ("x", x)], result="dx")
+    _pool.avg_pool2d_backward(_contiguous(dy, "dy"), dx, kh, kw, sh, sw, g.pad_top, g.pad_left,
                               _config.get_num_threads())
     return dx

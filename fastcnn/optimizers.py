@@ -25,6 +25,12 @@ def _number(value, name, low=0.0, high=None, high_open=False):
     return value
 
 
+def _describe(a):
+    if isinstance(a, np.ndarray):
+        return f"an array of dtype {a.dtype}{'' if a.flags.writeable else ' (read-only)'}"
+    return type(a).__name__
+
+
 def _flat(a):
     """A 1-D view of a C-contiguous float32/float64 array (what the compiled updates take),
     or None."""
@@ -94,19 +100,29 @@ class Optimizer:
         grads, variables = list(grads), list(variables)
         if len(grads) != len(variables):
             raise ValueError(f"got {len(grads)} gradients for {len(variables)} variables")
+        for i, v in enumerate(variables):
+            if (not isinstance(v, np.ndarray) or v.dtype not in (np.float32, np.float64)
+                    or not v.flags.writeable):
+                raise TypeError(f"variable {i} must be a writeable float32 or float64 "
+                                f"numpy.ndarray, got {_describe(v)}")
+        # every gradient is checked before any variable changes: an update is all or nothing
+        checked = []
+        for i, (g, v) in enumerate(zip(grads, variables)):
+            g = np.asarray(g)
+            if g.dtype == object or not (np.issubdtype(g.dtype, np.floating)
+                                         or np.issubdtype(g.dtype, np.integer)):
+                raise TypeError(f"gradient {i} must hold real numbers, got dtype {g.dtype}")
+            if g.shape != v.shape:
+                raise ValueError(f"gradient {i} has shape {g.shape} but its variable has "
+                                 f"shape {v.shape}")
+            checked.append(g if g.dtype == v.dtype else g.astype(v.dtype))
         if self._variables is None:
             self.build(variables)
         elif len(variables) != len(self._variables) or any(
                 v is not w for v, w in zip(variables, self._variables)):
             raise ValueError(f"{type(self).__name__} was built for other variables; "
                              "create a new optimizer for another model")
-        for i, (g, v) in enumerate(zip(grads, variables)):
-            g = np.asarray(g)
-            if g.shape != v.shape:
-                raise ValueError(f"gradient {i} has shape {g.shape} but its variable has "
-                                 f"shape {v.shape}")
-            if g.dtype != v.dtype:
-                g = g.astype(v.dtype)
+        for i, (g, v) in enumerate(zip(checked, variables)):
             tmp = self._scratch[v.dtype][:v.size].reshape(v.shape)
             self.update_step(g, v, i, tmp)
         self.iterations += 1

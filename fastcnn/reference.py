@@ -18,9 +18,13 @@ Conventions (API.md):
 - N == 0 is allowed and returns empty arrays of the right shape.
 - Inputs are never modified.
 
-NaN and infinities:
+NaN and infinities (``fastcnn.ops`` follows these rules; tests/test_ops_fuzz.py checks it):
 - Convolution and average pooling apply plain IEEE arithmetic: a NaN (or an inf times zero)
-  anywhere in a window makes that output NaN, and gradients follow the same arithmetic.
+  anywhere in a window makes that output NaN, and gradients follow the same arithmetic over
+  exactly the terms of their definition. Zero padding is part of the window: with "same"
+  padding, an infinite weight times a padded zero makes a border output (and the matching
+  ``dw`` terms) NaN. ``dx`` sums only over real outputs: a position of ``dy`` outside the
+  output is not a zero term, so an infinite weight never meets one.
 - Max pooling, rule "NaN wins": if any real (unpadded) element of a window is NaN, the output is
   NaN and the backward pass sends that output's gradient to the FIRST NaN of the window in
   row-major order. Otherwise the output is the window's maximum and the gradient goes to the

@@ -9,12 +9,17 @@ Layout (format version 1)::
 
 Saving writes a temporary file in the destination's folder, fsyncs it and renames it over the
 destination (``os.replace``), so a crash or an error mid-save leaves any previous file intact.
-Loading never unpickles (``allow_pickle=False``) and checks every array header against the
-shape the configuration implies before reading its data; a truncated, corrupted or foreign
-file raises ``ValueError``.
+Loading never unpickles (``allow_pickle=False``) and never runs code named by the file: layers,
+optimizers, losses and initializers come from fixed tables of fastcnn's own classes. Before
+any weight is allocated, the sizes the configuration implies are checked against the file's
+size (array entries are stored uncompressed, as :func:`save_model` writes them), so a file
+cannot make the loader allocate much more memory than the file itself holds; every array
+header is checked against the shape the configuration implies before its data is read. A
+truncated, corrupted or foreign file raises ``ValueError``.
 """
 import io
 import json
+import math
 import os
 import struct
 import tempfile
@@ -24,6 +29,7 @@ import zlib
 import numpy as np
 
 from . import __version__, losses, optimizers
+from . import layers as layers_module
 
 __all__ = ["save_model", "load_model"]
 
@@ -135,7 +141,8 @@ def _read_entry(archive, name, max_bytes, path):
 
 def _read_array(archive, name, shape, path, dtypes=_ALLOWED_DTYPES):
     """The array stored in ``name``, whose header must announce ``shape`` and one of ``dtypes``."""
-    expected_bytes = int(np.prod(shape, dtype=np.int64)) * 8
+    _stored_entry(archive, name, path)
+    expected_bytes = math.prod(shape) * 8
     data = _read_entry(archive, name, expected_bytes + _NPY_HEADER_ALLOWANCE, path)
     stream = io.BytesIO(data)
     try:
@@ -160,11 +167,64 @@ def _read_array(archive, name, shape, path, dtypes=_ALLOWED_DTYPES):
         raise _Invalid(f"{path!r}: entry {name!r} is truncated or corrupted ({exc})") from None
 
 
+def _stored_entry(archive, name, path):
+    """The ZipInfo of array entry ``name``, which must be stored uncompressed."""
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        raise _Invalid(f"{path!r} is not a fastcnn model file: it has no {name!r}") from None
+    if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
+        raise _Invalid(f"{path!r}: entry {name!r} is compressed; fastcnn model files store "
+                       "their arrays uncompressed")
+    return info
+
+
+def _planned_weight_bytes(spec, path):
+    """Bytes of the weights the model config describes, from the layers' shapes alone (no
+    weight is created)."""
+    try:
+        config = spec["config"]
+        layers = [layers_module.get(entry["class_name"]).from_config(entry["config"])
+                  for entry in config.get("layers", [])]
+        shape = config.get("build_input_shape")
+        if shape is None and layers and layers[0].input_shape_arg is not None:
+            shape = (None,) + layers[0].input_shape_arg
+        if shape is None:
+            return 0
+        shape = (None,) + tuple(shape[1:])
+        total = 0
+        for layer in layers:
+            count = sum(math.prod(s) for s in layer.weight_shapes(shape))
+            total += count * np.dtype(layer.dtype).itemsize
+            shape = tuple(layer.compute_output_shape(shape))
+        return total
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise _Invalid(f"{path!r}: invalid model config ({type(exc).__name__}: {exc})") from None
+
+
+def _check_sizes(archive, config, path):
+    """The weights the config describes fit in the file's weight entries, which fit in the
+    file: a few hundred bytes of config cannot make the loader allocate terabytes."""
+    spec = config.get("model")
+    if not isinstance(spec, dict) or spec.get("class_name") != "Sequential":
+        raise _Invalid(f"{path!r}: the model config must describe a Sequential model")
+    names = config.get("weights")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise _Invalid(f"{path!r}: config.json lists weights that are not entry names")
+    stored = sum(_stored_entry(archive, n, path).file_size for n in dict.fromkeys(names))
+    planned = _planned_weight_bytes(spec, path)
+    if planned > stored or stored > os.path.getsize(path):
+        raise _Invalid(f"{path!r}: config.json describes {planned} bytes of weights but the "
+                       f"file's weight entries hold {stored} bytes (file size "
+                       f"{os.path.getsize(path)})")
+
+
 def _parse_config(raw, path):
     try:
         config = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _Invalid(f"{path!r}: config.json is not valid JSON ({exc})") from None
+    except (ValueError, RecursionError) as exc:   # JSONDecodeError, UnicodeDecodeError too
+        raise _Invalid(f"{path!r}: config.json is not valid JSON ({type(exc).__name__}: "
+                       f"{exc})") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise _Invalid(f"{path!r} is not a fastcnn model file (config.json has no "
                        f"format={FORMAT!r})")
@@ -206,6 +266,7 @@ def _names(config, key, count, path):
 
 def _load(archive, path, compile):
     config = _parse_config(_read_entry(archive, "config.json", _MAX_CONFIG_BYTES, path), path)
+    _check_sizes(archive, config, path)
     model = _rebuild(config, path, compile)
     expected = model.weights
     names = _names(config, "weights", len(expected), path)

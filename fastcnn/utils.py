@@ -69,6 +69,10 @@ def to_categorical(y, num_classes=None):
     elif flat.size and flat.max() >= num_classes:
         raise ValueError(f"y holds class index {int(flat.max())}, which is out of range for "
                          f"num_classes={num_classes}")
-    out = np.zeros((flat.size, int(num_classes)))
+    try:
+        out = np.zeros((flat.size, int(num_classes)))
+    except (MemoryError, ValueError):
+        raise MemoryError(f"to_categorical: {flat.size} labels x {int(num_classes)} classes "
+                          "of float64 cannot be allocated (is a label far too large?)") from None
     out[np.arange(flat.size), flat] = 1.0
     return out.reshape(shape + (int(num_classes),))

@@ -74,6 +74,7 @@ LAYOUTS = (
     "read_only",
     "read_only_strided_slice",
     "channels_first_memory",
+    "unaligned",
 )
 
 
@@ -83,6 +84,15 @@ def _strided_slice(a):
     index = tuple(slice(1, 1 + 2 * s, 2) for s in a.shape)
     buf[index] = a
     return buf[index]
+
+
+def _unaligned(a):
+    # C order, but one byte past an aligned address (as from a packed file or buffer).
+    raw = np.zeros(a.nbytes + 1, dtype=np.uint8)
+    v = np.frombuffer(raw.data, dtype=a.dtype, count=a.size, offset=1).reshape(a.shape)
+    v[...] = a
+    assert not v.flags.aligned or a.dtype.alignment == 1 or a.size == 0
+    return v
 
 
 def with_layout(a, layout):
@@ -106,10 +116,12 @@ def with_layout(a, layout):
     elif layout == "channels_first_memory":
         # NHWC values stored as NCHW (channels-first) memory: the last axis is the slow one.
         v = np.moveaxis(np.ascontiguousarray(np.moveaxis(a, -1, 0)), 0, -1)
+    elif layout == "unaligned":
+        v = _unaligned(a)
     else:
         raise AssertionError(f"unknown layout {layout!r}")
     assert v.dtype == a.dtype and v.shape == a.shape
-    assert np.array_equal(v, a)
+    assert np.array_equal(v, a, equal_nan=True)
     if layout.startswith("read_only"):
         assert not v.flags.writeable
     return v

@@ -63,6 +63,11 @@ CONV_CASES = [  # (input shape, filters, kernel, strides, padding, activation, u
     ((2, 7, 5, 2), 3, (3, 2), 2, "same", "relu", True),
     ((1, 5, 6, 3), 2, (2, 3), (2, 1), "valid", "tanh", False),
     ((2, 4, 4, 1), 3, 1, 1, "same", "sigmoid", True),
+    # many channels: dx as a GEMM per stride phase, dW computed transposed
+    ((1, 5, 5, 17), 3, (3, 3), 1, "same", "relu", True),
+    ((1, 6, 5, 16), 2, (2, 3), (2, 3), "valid", None, True),
+    # a pointwise (1x1, stride 1) convolution: plain matrix products
+    ((2, 3, 3, 9), 4, 1, 1, "valid", "relu", True),
 ]
 
 
@@ -112,6 +117,39 @@ def test_dropout_backward_uses_the_forward_mask(gen):
     assert set(np.unique(np.round(mask, 12))) == {0.0, round(1 / 0.6, 12)}
     dy = gen.standard_normal(x.shape)
     np.testing.assert_allclose(layer.backward(dy), dy * mask, rtol=1e-15)
+
+
+@pytest.mark.parametrize("shape,filters,kernel,padding", [
+    ((2, 6, 6, 1), 3, 3, "same"), ((1, 5, 5, 17), 2, 3, "valid"), ((2, 3, 3, 9), 4, 1, "valid")])
+def test_first_layer_relu_weight_gradients_match_finite_differences(gen, shape, filters, kernel,
+                                                                   padding):
+    """need_input_grad=False: the ReLU's mask is applied while dy is packed (relu_output)."""
+    layer = Conv2D(filters, kernel, padding=padding, activation="relu",
+                   bias_initializer="glorot_uniform", dtype="float64")
+    x = gen.standard_normal(shape)
+    y = layer(x, training=True)
+    r = gen.standard_normal(y.shape)
+    assert layer.backward(r, need_input_grad=False) is None
+
+    def loss():
+        return float(np.sum(layer(x, training=False) * r))
+
+    for g, w in zip([g.copy() for g in layer.grads], layer.trainable_weights):
+        assert relative_error(g, numeric_grad(loss, w)) < FD_TOLERANCE
+
+
+GRADIENT_CHECKED = {Conv2D: test_conv2d_backward_matches_finite_differences,
+                    Dense: test_dense_backward_matches_finite_differences,
+                    MaxPooling2D: test_pooling_backward_matches_finite_differences,
+                    AveragePooling2D: test_pooling_backward_matches_finite_differences,
+                    Flatten: test_flatten_backward_matches_finite_differences,
+                    Activation: test_activation_layer_backward_matches_finite_differences,
+                    Dropout: test_dropout_backward_uses_the_forward_mask}
+
+
+def test_every_layer_class_has_a_float64_gradient_check():
+    from fastcnn import layers
+    assert set(layers._CLASSES.values()) == set(GRADIENT_CHECKED)
 
 
 def test_first_layer_returns_no_input_gradient_but_the_same_weight_gradients(gen):

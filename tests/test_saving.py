@@ -1,8 +1,13 @@
-"""Model files: bit-exact round trips, resuming training, atomic writes, and clear errors for
-truncated or foreign files (never unpickled)."""
+"""Model files: bit-exact round trips, resuming training, atomic writes (a process killed in
+the middle of a save leaves the previous file intact), and clear errors for truncated or
+foreign files, which are never unpickled and cannot run code."""
 import json
 import os
 import pickle
+import signal
+import subprocess
+import sys
+import time
 import zipfile
 
 import numpy as np
@@ -241,3 +246,164 @@ def test_config_with_unknown_layer_is_a_value_error(tmp_path, trained):
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_model(tmp_path / "nothing.fcnn")
+
+
+# ---- a real process killed in the middle of a save ----------------------------------------------
+KILL_TIMEOUT = 120
+
+_SAVER = """
+import sys, time
+import numpy as np
+from fastcnn import saving
+from fastcnn.models import load_model
+
+base, path, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+model = load_model(base)
+versions = [[w + 1 for w in model.get_weights()], [w + 2 for w in model.get_weights()]]
+real_write = saving._write_array
+
+def write_then_wait(archive, name, array):
+    real_write(archive, name, array)
+    print("mid-save", flush=True)      # one array written, the rest still to come
+    time.sleep(KILL_TIMEOUT)
+
+if mode == "pause":
+    saving._write_array = write_then_wait
+    model.set_weights(versions[0])
+    model.save(path)
+else:                                  # save one version after the other until killed
+    print("saving", flush=True)
+    for i in range(10**6):
+        model.set_weights(versions[i % 2])
+        model.save(path)
+""".replace("KILL_TIMEOUT", str(KILL_TIMEOUT))
+
+
+def _saver(base, path, mode):
+    """A process that loads the model at ``base`` and saves its weights + 1 (and + 2) to
+    ``path``: pausing after the first array ("pause"), or over and over ("loop")."""
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(saving.__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [package_parent] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    return subprocess.Popen([sys.executable, "-c", _SAVER, str(base), str(path), mode],
+                            env=env, cwd=package_parent, stdout=subprocess.PIPE, text=True)
+
+
+def _big_model():
+    # about 8 MB of weights, so that writing a file takes a while
+    return Sequential([Dense(1000, input_shape=(1000,)), Dense(1000), Dense(10)], name="big")
+
+
+def _temporary_files(folder, path):
+    return [n for n in os.listdir(folder) if n.startswith("." + path.name) and n.endswith(".tmp")]
+
+
+def test_process_killed_mid_save_leaves_the_previous_file_intact(tmp_path):
+    utils.set_random_seed(3)
+    model = _big_model()
+    path = tmp_path / "model.fcnn"
+    model.save(path)
+    before = path.read_bytes()
+    proc = _saver(path, path, "pause")
+    try:
+        assert proc.stdout.readline().strip() == "mid-save"
+        assert _temporary_files(tmp_path, path), "the save is not writing a temporary file"
+        proc.kill()                                                # SIGKILL: no clean-up runs
+    finally:
+        proc.kill()
+        proc.wait(KILL_TIMEOUT)
+    assert proc.returncode == -signal.SIGKILL
+    assert path.read_bytes() == before
+    for a, b in zip(load_model(path).get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_process_killed_at_random_moments_while_saving_always_leaves_a_whole_file(tmp_path):
+    utils.set_random_seed(4)
+    model = _big_model()
+    base, path = tmp_path / "base.fcnn", tmp_path / "model.fcnn"
+    model.save(base)
+    model.save(path)
+    versions = [model.get_weights(), [w + 1 for w in model.get_weights()],
+                [w + 2 for w in model.get_weights()]]
+    gen = np.random.default_rng(0)
+    mid_write = 0
+    for attempt in range(12):          # until two kills have landed in the middle of a write
+        if mid_write >= 2:
+            break
+        proc = _saver(base, path, "loop")
+        try:
+            assert proc.stdout.readline().strip() == "saving"
+            time.sleep(gen.uniform(0.05, 0.6))
+            proc.kill()
+        finally:
+            proc.kill()
+            proc.wait(KILL_TIMEOUT)
+        leftovers = _temporary_files(tmp_path, path)
+        mid_write += bool(leftovers)
+        loaded = load_model(path).get_weights()
+        assert any(all(np.array_equal(a, b) for a, b in zip(loaded, v)) for v in versions), (
+            f"attempt {attempt}: the file holds none of the saved versions")
+        for name in leftovers:                  # what a SIGKILL leaves: a temporary file only
+            os.unlink(tmp_path / name)
+    assert mid_write >= 2, "no kill landed during a write; the test did not test anything"
+
+
+# ---- loading runs no code named by the file -----------------------------------------------------
+_AUDIT = """
+import sys
+from fastcnn.models import load_model
+load_model(sys.argv[1])               # imports everything a load needs, before the watch
+events = []
+# ("compile" is not watched: NumPy parses .npy headers with ast.literal_eval, which compiles
+# the header but never runs it)
+WATCHED = {"pickle.find_class", "exec", "os.system", "subprocess.Popen", "os.exec",
+           "os.posix_spawn", "os.fork", "ctypes.dlopen", "import"}
+sys.addaudithook(lambda event, args: events.append(event) if event in WATCHED else None)
+results = []
+for path in sys.argv[1:]:
+    try:
+        load_model(path)
+        results.append("loaded")
+    except ValueError:
+        results.append("ValueError")
+print(" ".join(results))
+print("events:", sorted(set(events)))
+"""
+
+
+def test_loading_hostile_files_runs_no_code(tmp_path, trained):
+    model, _, _ = trained
+    good = tmp_path / "good.fcnn"
+    model.save(good)
+    marker = tmp_path / "unpickled"
+    pickled = tmp_path / "model.pkl"
+    pickled.write_bytes(pickle.dumps(_Marker(str(marker))))
+    object_entry = tmp_path / "object_entry.fcnn"
+    payload = np.empty(1, dtype=object)
+    payload[0] = _Marker(str(marker))
+    code_config = tmp_path / "code_config.fcnn"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(object_entry, "w") as dst, \
+            zipfile.ZipFile(code_config, "w") as dst2:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "weights/00000.npy":
+                with dst.open(name, "w") as entry:
+                    np.lib.format.write_array(entry, payload, allow_pickle=True)
+            else:
+                dst.writestr(name, data)
+            if name == "config.json":
+                config = json.loads(data)
+                config["compile"]["optimizer"] = {"class_name": "__import__",
+                                                  "config": {"name": "os"}}
+                data = json.dumps(config)
+            dst2.writestr(name, data)
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(saving.__file__)))
+    proc = subprocess.run([sys.executable, "-c", _AUDIT, str(good), str(pickled),
+                           str(object_entry), str(code_config)], cwd=package_parent,
+                          capture_output=True, text=True, timeout=KILL_TIMEOUT)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].split() == ["loaded", "ValueError", "ValueError", "ValueError"]
+    assert lines[1] == "events: []"
+    assert not marker.exists()

@@ -8,6 +8,7 @@ to the input, or ``None`` when ``need_input_grad`` is false (the first trainable
 one to pass it to). ``layer.grads`` may be buffers that the next backward pass overwrites.
 """
 import collections
+import math
 import numbers
 import re
 
@@ -67,9 +68,14 @@ def as_input(x, dtype, what):
     """``x`` (array, list, uint8 images...) as an ndarray of ``dtype``; never modifies ``x``."""
     if isinstance(x, np.ndarray) and x.dtype == dtype:
         return x
-    arr = np.asarray(x)
+    try:
+        arr = np.asarray(x)
+    except ValueError as exc:
+        raise ValueError(f"{what} cannot be made into an array: {exc}") from None
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(f"{what} must be numeric, got an array of dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"{what} must hold real numbers, got an array of dtype {arr.dtype}")
     return arr.astype(dtype)
 
 
@@ -130,7 +136,16 @@ class Layer:
     # -- weights -----------------------------------------------------------------------------
     def add_weight(self, shape, initializer):
         """A new weight array of ``shape`` in the layer's dtype, drawn from ``initializer``."""
-        value = np.ascontiguousarray(initializers.get(initializer)(tuple(shape), self.dtype))
+        shape = tuple(shape)
+        count = math.prod(shape)
+        if count * np.dtype(self.dtype).itemsize > np.iinfo(np.intp).max:
+            raise ValueError(f"layer {self.name!r}: a weight of shape {shape} would have "
+                             f"{count} elements, more than memory can address")
+        try:
+            value = np.ascontiguousarray(initializers.get(initializer)(shape, self.dtype))
+        except MemoryError:
+            raise MemoryError(f"layer {self.name!r}: a weight of shape {shape} ({count} "
+                              f"elements of {self.dtype}) cannot be allocated") from None
         self._weights.append(value)
         return value
 
@@ -176,6 +191,11 @@ class Layer:
     # -- build and call ----------------------------------------------------------------------
     def build(self, input_shape):
         """Create the weights for inputs of ``input_shape`` (batch axis first, ``None``)."""
+
+    def weight_shapes(self, input_shape):
+        """The shapes of the weights :meth:`build` creates for ``input_shape``, without
+        creating them (what loading a model file checks against the file's size)."""
+        return []
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

@@ -46,14 +46,18 @@ class Conv2D(Layer):
         self._x = None
 
     def build(self, input_shape):
+        shapes = self.weight_shapes(input_shape)
+        self.kernel = self.add_weight(shapes[0], self.kernel_initializer)
+        if self.use_bias:
+            self.bias = self.add_weight(shapes[1], self.bias_initializer)
+
+    def weight_shapes(self, input_shape):
         if len(input_shape) != 4:
             raise ValueError(f'layer "{self.name}" needs NHWC inputs of rank 4 '
                              f"(batch, height, width, channels), got shape {input_shape}")
         self.compute_output_shape(input_shape)
-        self.kernel = self.add_weight(self.kernel_size + (input_shape[-1], self.filters),
-                                      self.kernel_initializer)
-        if self.use_bias:
-            self.bias = self.add_weight((self.filters,), self.bias_initializer)
+        kernel = self.kernel_size + (input_shape[-1], self.filters)
+        return [kernel, (self.filters,)] if self.use_bias else [kernel]
 
     def compute_output_shape(self, input_shape):
         geo = _geometry.output_geometry(input_shape[1:3], self.kernel_size, self.strides,

@@ -42,12 +42,17 @@ class Dense(Layer):
         self._x = None
 
     def build(self, input_shape):
+        shapes = self.weight_shapes(input_shape)
+        self.kernel = self.add_weight(shapes[0], self.kernel_initializer)
+        if self.use_bias:
+            self.bias = self.add_weight(shapes[1], self.bias_initializer)
+
+    def weight_shapes(self, input_shape):
         if len(input_shape) < 2:
             raise ValueError(f'layer "{self.name}" needs inputs of rank >= 2 (batch, features), '
                              f"got shape {input_shape}")
-        self.kernel = self.add_weight((input_shape[-1], self.units), self.kernel_initializer)
-        if self.use_bias:
-            self.bias = self.add_weight((self.units,), self.bias_initializer)
+        kernel = (input_shape[-1], self.units)
+        return [kernel, (self.units,)] if self.use_bias else [kernel]
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)

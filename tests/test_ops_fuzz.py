@@ -1,0 +1,348 @@
+"""Differential fuzzing: every fastcnn.ops function against fastcnn.reference.
+
+Hypothesis draws, per example: the geometry (batch 0-4, images up to 17x17, kernel and pool
+sizes 1-7, strides as an int or a pair, some larger than the image, "valid"/"same" in any
+case), channel counts around the SIMD widths (1-9, 15-17, 31-33, 63-65), the dtype, the thread
+count (1-3), and for every array argument a memory layout (C or Fortran order, negative
+strides, strided slices, channels-first memory, zero-stride broadcasts, unaligned, read-only)
+and a value pattern:
+
+- ``normal``: standard normal values;
+- ``ties``: small integers, so windows hold equal maxima and sums are exact;
+- ``zeros``: +0 and -0 only;
+- ``mixed``: every element scaled by its own power of two, up to 2^+-(L/4);
+- ``nonfinite``: normal values with NaN, +inf and -inf sprinkled in (a few, or a fifth);
+- ``subnormal`` (max pooling only, where no arithmetic rounds them): denormal magnitudes.
+
+Every array is also scaled by a power of two: huge (2^(L/2)), tiny (2^-(L/2)) or 1, with L =
+100 for float32 and 900 for float64; for convolutions the scales of the two factors of every
+product are paired so that no finite product or sum can overflow or underflow the dtype's normal
+range (the float64 reference could not follow a float32 overflow).
+
+Comparison (``assert_matches_reference``): NaN at exactly the reference's positions, +inf and
+-inf at exactly its positions, and the finite elements within the suite's tolerance rule
+(conftest); max pooling's forward pass must be bitwise equal (it only selects). ``out=``
+destinations start filled with NaN, so an element left unwritten fails.
+
+NaN and inf propagate as the reference defines (see fastcnn.reference and fastcnn.ops):
+IEEE arithmetic over exactly the terms of each definition, "NaN wins" in max pooling, a fused
+ReLU that keeps NaN, and a ReLU mask (``relu_output``) that is a select on ``output > 0``.
+
+Profiles: the quick one runs in the default test run (QUICK_EXAMPLES per test); the long one
+(``python -m pytest -m slow tests/test_ops_fuzz.py``) runs FASTCNN_FUZZ_EXAMPLES (default 5000)
+per test, five tests.
+"""
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import fastcnn
+from fastcnn import ops, reference
+from conftest import RELATIVE_TOLERANCE, relative_error, widen, with_layout
+from strategies import CHANNEL_COUNTS, pool_geometry, window_geometry
+
+QUICK_EXAMPLES = 40
+LONG_EXAMPLES = int(os.environ.get("FASTCNN_FUZZ_EXAMPLES", "5000"))
+_SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+quick = settings(max_examples=QUICK_EXAMPLES, **_SETTINGS)
+long = settings(max_examples=LONG_EXAMPLES, **_SETTINGS)
+
+DTYPES = ("float32", "float64")
+EXPONENT_RANGE = {np.dtype(np.float32): 100, np.dtype(np.float64): 900}   # L above
+PATTERNS = ("normal", "ties", "zeros", "mixed", "nonfinite")
+LAYOUTS = ("c_order", "fortran_order", "negative_strides", "reversed_axis1", "strided_slice",
+           "read_only", "channels_first_memory", "unaligned", "broadcast")
+
+
+# --- values and layouts --------------------------------------------------------------------------
+
+def _values(rng, shape, dtype, pattern, exponent):
+    """An array of ``pattern`` values scaled by 2**exponent, rounded once to ``dtype``."""
+    limit = EXPONENT_RANGE[dtype]
+    if pattern == "ties":
+        v = rng.integers(-2, 3, shape).astype(np.float64)
+    elif pattern == "zeros":
+        v = np.where(rng.random(shape) < 0.5, -0.0, 0.0)
+    elif pattern == "subnormal":
+        tiny = np.finfo(dtype).smallest_subnormal
+        v = rng.integers(-2**20, 2**20, shape) * float(tiny)
+        return v.astype(dtype)                     # no scaling: denormals as they are
+    else:
+        v = rng.standard_normal(shape)
+        if pattern == "mixed":
+            v *= np.exp2(rng.integers(-limit // 4, limit // 4 + 1, shape))
+        elif pattern == "nonfinite":
+            share = rng.choice([0.02, 0.2])
+            hit = rng.random(shape) < share
+            v[hit] = rng.choice([np.nan, np.inf, -np.inf], size=int(hit.sum()))
+    return (v * 2.0**exponent).astype(dtype)
+
+
+def _layout(a, layout):
+    if layout == "c_order":
+        return a
+    if layout == "broadcast":
+        # the first item along axis 0 repeated through a zero stride (read-only)
+        return np.broadcast_to(a[:1], a.shape) if a.shape[0] > 0 else a
+    if layout in ("fortran_order", "channels_first_memory") and a.ndim < 2:
+        return a
+    return with_layout(a, layout)
+
+
+@st.composite
+def arrays(draw, shape, dtype, exponent=0, patterns=PATTERNS):
+    """One argument: values from a drawn pattern, in a drawn memory layout."""
+    pattern = draw(st.sampled_from(patterns))
+    layout = draw(st.sampled_from(LAYOUTS))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    return _layout(_values(rng, shape, dtype, pattern, exponent), layout)
+
+
+def _exponents(draw, dtype, count):
+    """Power-of-two scales for ``count`` arrays that are multiplied pairwise (x*w, dy*w,
+    x*dy): each 0 or +-L/2, and no two of them both huge or both tiny."""
+    half = EXPONENT_RANGE[dtype] // 2
+    out = []
+    for _ in range(count):
+        allowed = [e for e in (0, half, -half) if all(abs(e + o) <= half for o in out)]
+        out.append(draw(st.sampled_from(allowed)))
+    return out
+
+
+# --- problems ------------------------------------------------------------------------------------
+
+@st.composite
+def conv_problems(draw):
+    n, h, wd, kh, kw, strides, padding = draw(window_geometry())
+    c, f = draw(CHANNEL_COUNTS), draw(CHANNEL_COUNTS)
+    dtype = np.dtype(draw(st.sampled_from(DTYPES)))
+    ex, ew, edy = _exponents(draw, dtype, 3)
+    x = draw(arrays((n, h, wd, c), dtype, ex))
+    w = draw(arrays((kh, kw, c, f), dtype, ew))
+    b = draw(st.one_of(st.none(), arrays((f,), dtype, ex + ew)))
+    out_shape = reference.conv2d(np.zeros((n, h, wd, c)), np.zeros((kh, kw, c, f)),
+                                 strides=strides, padding=padding).shape
+    dy = draw(arrays(out_shape, dtype, edy))
+    relu_output = draw(arrays(out_shape, dtype, 0))
+    if draw(st.booleans()):
+        relu_output = np.maximum(relu_output, 0)      # a ReLU's output: >= 0 or NaN
+    return dict(x=x, w=w, b=b, dy=dy, relu_output=relu_output, strides=strides,
+                padding=padding, dtype=dtype, threads=draw(st.integers(1, 3)),
+                activation=draw(st.sampled_from([None, "linear", "relu"])),
+                use_out=draw(st.booleans()))
+
+
+@st.composite
+def pool_problems(draw, patterns):
+    n, h, wd, c, pool_size, strides, padding = draw(pool_geometry())
+    dtype = np.dtype(draw(st.sampled_from(DTYPES)))
+    half = EXPONENT_RANGE[dtype] // 2
+    x = draw(arrays((n, h, wd, c), dtype, draw(st.sampled_from([0, half, -half])), patterns))
+    out_shape = reference.max_pool2d(np.zeros((n, h, wd, c)), pool_size, strides,
+                                     padding).shape
+    dy = draw(arrays(out_shape, dtype, draw(st.sampled_from([0, half, -half]))))
+    return dict(x=x, dy=dy, pool_size=pool_size, strides=strides, padding=padding,
+                dtype=dtype, threads=draw(st.integers(1, 3)), use_out=draw(st.booleans()))
+
+
+# --- comparison ----------------------------------------------------------------------------------
+
+def _first(mask):
+    return tuple(int(i) for i in np.argwhere(mask)[0])
+
+
+def assert_matches_reference(actual, expected, dtype, name):
+    """NaN and +-inf exactly where the reference has them, finite values within tolerance."""
+    dtype = np.dtype(dtype)
+    assert isinstance(actual, np.ndarray), f"{name}: got {type(actual).__name__}"
+    assert actual.dtype == dtype, f"{name}: dtype {actual.dtype}, expected {dtype}"
+    assert actual.shape == expected.shape, f"{name}: shape {actual.shape} vs {expected.shape}"
+    a = actual.astype(np.float64)
+    e = np.asarray(expected, dtype=np.float64)
+    nan_a, nan_e = np.isnan(a), np.isnan(e)
+    if not np.array_equal(nan_a, nan_e):
+        i = _first(nan_a != nan_e)
+        raise AssertionError(f"{name}: NaN where the reference has none or the reverse, first "
+                             f"at {i}: {a[i]!r} vs reference {e[i]!r} "
+                             f"({int(nan_a.sum())} NaN vs {int(nan_e.sum())})")
+    inf_e = np.isinf(e)
+    wrong_inf = (np.isinf(a) != inf_e) | (inf_e & (a != e))
+    if wrong_inf.any():
+        i = _first(wrong_inf)
+        raise AssertionError(f"{name}: infinities differ from the reference, first at {i}: "
+                             f"{a[i]!r} vs reference {e[i]!r}")
+    finite = ~(nan_e | inf_e)
+    if finite.any():
+        err = relative_error(a[finite], e[finite])
+        tol = RELATIVE_TOLERANCE[dtype]
+        assert err <= tol, (f"{name}: relative error {err:.3e} > {tol:.0e} for {dtype} "
+                            f"(shape {actual.shape})")
+
+
+def _destination(use_out, shape, dtype):
+    return np.full(shape, np.nan, dtype) if use_out else None
+
+
+class _Threads:
+    def __init__(self, n):
+        self.n = n
+
+    def __enter__(self):
+        self.before = fastcnn.get_num_threads()
+        fastcnn.set_num_threads(self.n)
+
+    def __exit__(self, *exc_info):
+        fastcnn.set_num_threads(self.before)
+
+
+def _reference(fn, *args, **kwargs):
+    with np.errstate(all="ignore"):           # inf - inf, 0 * inf: NaN is the point here
+        return fn(*args, **kwargs)
+
+
+# --- checks --------------------------------------------------------------------------------------
+
+def check_conv2d(p):
+    geo = dict(strides=p["strides"], padding=p["padding"])
+    expected = _reference(reference.conv2d, *widen(p["x"], p["w"], p["b"]), **geo)
+    if p["activation"] == "relu":
+        expected = np.maximum(expected, 0)           # NaN stays NaN
+    out = _destination(p["use_out"], expected.shape, p["dtype"])
+    with _Threads(p["threads"]):
+        y = ops.conv2d(p["x"], p["w"], p["b"], activation=p["activation"], out=out, **geo)
+    assert out is None or y is out
+    assert_matches_reference(y, expected, p["dtype"], "y")
+
+
+def check_conv2d_backward(p):
+    geo = dict(strides=p["strides"], padding=p["padding"])
+    expected = _reference(reference.conv2d_backward, *widen(p["dy"], p["x"], p["w"]), **geo)
+    out = tuple(_destination(p["use_out"], e.shape, p["dtype"]) for e in expected)
+    with _Threads(p["threads"]):
+        got = ops.conv2d_backward(p["dy"], p["x"], p["w"], out=out if p["use_out"] else None,
+                                  **geo)
+    for name, g, e, o in zip(("dx", "dw", "db"), got, expected, out):
+        assert o is None or g is o
+        assert_matches_reference(g, e, p["dtype"], name)
+
+
+def check_conv2d_backward_weight(p):
+    geo = dict(strides=p["strides"], padding=p["padding"])
+    mask = p["relu_output"] if p["activation"] == "relu" else None
+    dy = widen(p["dy"]) if mask is None else np.where(widen(mask) > 0, widen(p["dy"]), 0.0)
+    _, dw_ref, db_ref = _reference(reference.conv2d_backward, dy, *widen(p["x"], p["w"]), **geo)
+    out = tuple(_destination(p["use_out"], e.shape, p["dtype"]) for e in (dw_ref, db_ref))
+    with _Threads(p["threads"]):
+        dw, db = ops.conv2d_backward_weight(p["dy"], p["x"], p["w"], relu_output=mask,
+                                            out=out if p["use_out"] else None, **geo)
+    assert_matches_reference(dw, dw_ref, p["dtype"], "dw")
+    assert_matches_reference(db, db_ref, p["dtype"], "db")
+
+
+def _check_pool(p, kind):
+    args = (p["pool_size"], p["strides"], p["padding"])
+    forward, backward = getattr(ops, f"{kind}_pool2d"), getattr(ops, f"{kind}_pool2d_backward")
+    y_ref = _reference(getattr(reference, f"{kind}_pool2d"), widen(p["x"]), *args)
+    dx_ref = _reference(getattr(reference, f"{kind}_pool2d_backward"), *widen(p["dy"], p["x"]),
+                        *args)
+    y_out = _destination(p["use_out"], y_ref.shape, p["dtype"])
+    dx_out = _destination(p["use_out"], dx_ref.shape, p["dtype"])
+    with _Threads(p["threads"]):
+        y = forward(p["x"], *args, out=y_out)
+        dx = backward(p["dy"], p["x"], *args, out=dx_out)
+    assert y_out is None or (y is y_out and dx is dx_out)
+    if kind == "max":
+        # a selection: the very element of x, sign of zero included
+        assert y.dtype == p["dtype"] and y.shape == y_ref.shape
+        assert np.array_equal(y, y_ref, equal_nan=True), "y differs from the reference"
+        assert np.array_equal(np.signbit(y), np.signbit(y_ref)), "y: sign of a zero differs"
+    else:
+        assert_matches_reference(y, y_ref, p["dtype"], "y")
+    assert_matches_reference(dx, dx_ref, p["dtype"], "dx")
+
+
+def check_max_pool2d(p):
+    _check_pool(p, "max")
+
+
+def check_avg_pool2d(p):
+    _check_pool(p, "avg")
+
+
+MAX_POOL_PATTERNS = PATTERNS + ("subnormal",)
+FUZZ_TESTS = {
+    "conv2d": (conv_problems(), check_conv2d),
+    "conv2d_backward": (conv_problems(), check_conv2d_backward),
+    "conv2d_backward_weight": (conv_problems(), check_conv2d_backward_weight),
+    "max_pool2d_and_backward": (pool_problems(MAX_POOL_PATTERNS), check_max_pool2d),
+    "avg_pool2d_and_backward": (pool_problems(PATTERNS), check_avg_pool2d),
+}
+
+
+def _fuzz(name, profile):
+    strategy, check = FUZZ_TESTS[name]
+    return profile(given(strategy)(check))
+
+
+# Quick profile (default run) and long profile (-m slow) of each check. Both share hypothesis'
+# example database, so a failure the long run finds is replayed by the quick one.
+test_conv2d_fuzz_matches_reference = _fuzz("conv2d", quick)
+test_conv2d_backward_fuzz_matches_reference = _fuzz("conv2d_backward", quick)
+test_conv2d_backward_weight_fuzz_matches_reference = _fuzz("conv2d_backward_weight", quick)
+test_max_pool2d_fuzz_matches_reference = _fuzz("max_pool2d_and_backward", quick)
+test_avg_pool2d_fuzz_matches_reference = _fuzz("avg_pool2d_and_backward", quick)
+
+test_conv2d_fuzz_matches_reference_long = pytest.mark.slow(_fuzz("conv2d", long))
+test_conv2d_backward_fuzz_matches_reference_long = pytest.mark.slow(
+    _fuzz("conv2d_backward", long))
+test_conv2d_backward_weight_fuzz_matches_reference_long = pytest.mark.slow(
+    _fuzz("conv2d_backward_weight", long))
+test_max_pool2d_fuzz_matches_reference_long = pytest.mark.slow(
+    _fuzz("max_pool2d_and_backward", long))
+test_avg_pool2d_fuzz_matches_reference_long = pytest.mark.slow(
+    _fuzz("avg_pool2d_and_backward", long))
+
+
+# --- the comparison itself can fail --------------------------------------------------------------
+
+@pytest.mark.parametrize("actual,expected", [
+    ([1.0, np.nan], [1.0, 2.0]),                 # NaN where the reference is finite
+    ([1.0, 2.0], [1.0, np.nan]),                 # finite where the reference is NaN
+    ([np.inf, 2.0], [-np.inf, 2.0]),             # an infinity of the wrong sign
+    ([np.inf, 2.0], [1e300, 2.0]),               # inf where the reference is finite
+    ([1.0, 2.0 + 1e-6], [1.0, 2.0]),             # a finite value out of tolerance
+], ids=["nan-extra", "nan-missing", "inf-sign", "inf-extra", "finite-off"])
+def test_assert_matches_reference_rejects(actual, expected):
+    with pytest.raises(AssertionError):
+        assert_matches_reference(np.array(actual), np.array(expected), np.float64, "r")
+
+
+def test_assert_matches_reference_accepts_matching_specials():
+    a = np.array([np.nan, np.inf, -np.inf, 1.0 + 1e-12, 0.0])
+    e = np.array([np.nan, np.inf, -np.inf, 1.0, -0.0])
+    assert_matches_reference(a, e, np.float64, "r")
+
+
+@pytest.mark.parametrize("pattern", PATTERNS + ("subnormal",))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_value_patterns_have_their_property(pattern, dtype):
+    dtype = np.dtype(dtype)
+    v = _values(np.random.default_rng(3), (4000,), dtype, pattern, EXPONENT_RANGE[dtype] // 2)
+    assert v.dtype == dtype
+    finite = v[np.isfinite(v)]
+    if pattern == "ties":
+        assert len(np.unique(finite)) == 5
+    elif pattern == "zeros":
+        assert np.all(v == 0) and np.any(np.signbit(v)) and not np.all(np.signbit(v))
+    elif pattern == "nonfinite":
+        assert np.isnan(v).any() and np.isposinf(v).any() and np.isneginf(v).any()
+    elif pattern == "subnormal":
+        nonzero = np.abs(finite[finite != 0])
+        assert np.all(nonzero < np.finfo(dtype).tiny)
+    else:
+        assert np.all(np.isfinite(v))
+        assert np.max(np.abs(v)) < np.finfo(dtype).max / 2**20
+        assert np.min(np.abs(v[v != 0])) > np.finfo(dtype).tiny
