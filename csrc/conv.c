@@ -11,6 +11,7 @@
 #define UKR_IND_FIELD ukr_ind_f32
 #define UKR_STR_FIELD ukr_str_f32
 #define DX_SMALL_FIELD dx_small_f32
+#define DW_SMALL_FIELD dw_small_f32
 #include "conv_impl.h"
 #undef T
 #undef SFX
@@ -20,6 +21,7 @@
 #undef UKR_IND_FIELD
 #undef UKR_STR_FIELD
 #undef DX_SMALL_FIELD
+#undef DW_SMALL_FIELD
 
 #define T double
 #define SFX f64
@@ -29,4 +31,5 @@
 #define UKR_IND_FIELD ukr_ind_f64
 #define UKR_STR_FIELD ukr_str_f64
 #define DX_SMALL_FIELD dx_small_f64
+#define DW_SMALL_FIELD dw_small_f64
 #include "conv_impl.h"

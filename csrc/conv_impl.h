@@ -326,9 +326,10 @@ void FN(fcnn_conv_small_rows)(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff_
     }
 }
 
-/* Scratch (in units of T) for either orientation of the dW tile: the two packed blocks,
- * each with room to round up to whole panels of MR or of NR, the lanes' offsets, a row of
- * dY. */
+/* Scratch (in units of T) for the dW tiles: the transposed tile's two packed blocks, each
+ * with room to round up to whole panels of MR or of NR, the lanes' offsets, a row of dY;
+ * the direct tile of few channels uses its first FCNN_DW_PC * f values (a masked block of
+ * dY). */
 size_t FN(fcnn_conv_dw_workspace)(ptrdiff_t f)
 {
     const fcnn_isa *isa = fcnn_current_isa();
@@ -338,82 +339,18 @@ size_t FN(fcnn_conv_dw_workspace)(ptrdiff_t f)
            + (FCNN_DW_NC * sizeof(ptrdiff_t) + sizeof(T) - 1) / sizeof(T) + (size_t)f_round;
 }
 
-/* One packed row of dY: o[0 .. w) = src (masked), zeros up to nr, added into sums. With w
- * a compile-time constant (the full-width cases below) the loops become vector code. */
-static inline void FN(pack_dy_row)(T *restrict o, const T *restrict src,
-                                   const T *restrict keep, T *restrict sums, ptrdiff_t w, int nr)
-{
-    if (keep)
-        for (ptrdiff_t j = 0; j < w; ++j) {
-            const T v = src[j];   /* read unconditionally, so the select vectorizes */
-            o[j] = keep[j] > 0 ? v : (T)0;
-        }
-    else
-        for (ptrdiff_t j = 0; j < w; ++j) o[j] = src[j];
-    for (ptrdiff_t j = w; j < nr; ++j) o[j] = 0;
-    if (sums)
-        for (ptrdiff_t j = 0; j < w; ++j) sums[j] += o[j];
-}
-
-/* fcnn_pack_b of dY rows (ld f) that also adds each packed row into col_sums (when not NULL),
- * so db costs no pass of its own. With a mask, dY counts as 0 where mask <= 0. */
-static void FN(pack_dy)(const T *dy, const T *mask, ptrdiff_t f, ptrdiff_t rows, int nr, T *out,
-                        T *col_sums)
-{
-    for (ptrdiff_t j0 = 0; j0 < f; j0 += nr) {
-        const ptrdiff_t width = FN(min_idx)(nr, f - j0);
-        T *o = out + j0 * rows, *sums = col_sums ? col_sums + j0 : NULL;
-        const T *src = dy + j0, *keep = mask ? mask + j0 : NULL;
-        for (ptrdiff_t p = 0; p < rows; ++p, o += nr, src += f, keep = keep ? keep + f : NULL) {
-            if (width == nr && nr == 16)
-                FN(pack_dy_row)(o, src, keep, sums, 16, 16);
-            else if (width == nr && nr == 8)
-                FN(pack_dy_row)(o, src, keep, sums, 8, 8);
-            else if (width == nr && nr == 32)
-                FN(pack_dy_row)(o, src, keep, sums, 32, 32);
-            else
-                FN(pack_dy_row)(o, src, keep, sums, width, nr);
-        }
-    }
-}
-
 /* Rows [k0, k0 + kn) of a partial dW (K x F) summed over GEMM rows [p0, p0 + pc): written
- * (not accumulated) into partial[k * F + f]. A is gather(X)^T (k as the MR lanes), B is dY.
- * With db_partial (the task with k0 == 0), also the sums of dY's columns over the rows, in
- * row order. */
+ * (not accumulated) into partial[k * F + f], with db_partial (the task with k0 == 0) the
+ * sums of dY's columns over the rows, in row order. Few channels: the ISA's direct kernel
+ * (conv_small_impl.h), which needs no packing; its windows must lie inside the source. */
 void FN(fcnn_conv_dw_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc, ptrdiff_t k0,
                            ptrdiff_t kn, T *partial, T *db_partial, T *work)
 {
-    const fcnn_isa *isa = fcnn_current_isa();
-    const int MR = isa->MR_FIELD, NR = isa->NR_FIELD;
-    const ptrdiff_t F = g->f;
-    const T *dy = (const T *)g->dy, *mask = (const T *)g->mask;
-    T *abuf = work;
-    T *bbuf = work + (FCNN_DW_NC + MR - 1) / MR * MR * FCNN_DW_PC;
-    ptrdiff_t *lane_off = (ptrdiff_t *)(bbuf + (F + NR - 1) / NR * NR * FCNN_DW_PC);
-    T *rows[64];
-
-    if (db_partial)
-        for (ptrdiff_t j = 0; j < F; ++j) db_partial[j] = 0;
-    for (ptrdiff_t pp = p0; pp < p0 + pc; pp += FCNN_DW_PC) {
-        const ptrdiff_t pcc = FN(min_idx)(FCNN_DW_PC, p0 + pc - pp);
-        const int flags = pp == p0 ? 0 : FCNN_ACCUMULATE;
-        FN(pack_klanes)(&g->x, pp, pcc, k0, kn, MR, abuf, lane_off);
-        FN(pack_dy)(dy + pp * F, mask ? mask + pp * F : NULL, F, pcc, NR, bbuf, db_partial);
-        for (ptrdiff_t i0 = 0; i0 < kn; i0 += MR) {
-            const int mr = (int)FN(min_idx)(MR, kn - i0);
-            for (int r = 0; r < mr; ++r) rows[r] = partial + (k0 + i0 + r) * F;
-            for (ptrdiff_t j0 = 0; j0 < F; j0 += NR) {
-                const int nr = (int)FN(min_idx)(NR, F - j0);
-                isa->UKR_FIELD(pcc, abuf + i0 * pcc, bbuf + j0 * pcc, rows, j0, mr, nr, flags,
-                               NULL);
-            }
-        }
-    }
+    fcnn_current_isa()->DW_SMALL_FIELD(g, p0, pc, k0, kn, partial, db_partial, work);
 }
 
 /* dY^T for the transposed dW tile: rows [0, rows) of dY (ld f) into panels of mr filters,
- * out[panel][p][r] (masked like pack_dy), each row also added into col_sums when not NULL.
+ * out[panel][p][r] (where mask <= 0, dY counts as 0), each row also added into col_sums when not NULL.
  * row is scratch for f values. */
 static void FN(pack_dy_t)(const T *dy, const T *mask, ptrdiff_t f, ptrdiff_t rows, int mr,
                           T *out, T *col_sums, T *row)

@@ -135,6 +135,126 @@ static void SN(dx_small_rows)(const fcnn_conv_dx_direct *g, ptrdiff_t row0, ptrd
     }
 }
 
+
+/* dW of a convolution over few channels, without packing: rows [k0, k0 + kn) of a partial
+ * dW (K x F) summed over output pixels [p0, p0 + pc), written into partial[k * F + f]
+ * (not accumulated), and with db_partial the sums of dY's columns over those pixels. The
+ * windows must lie inside g->x's source (the driver pads it when they would not). For each
+ * group of at most 6 values of K and each 2*VLEN filters, the accumulators stay in
+ * registers while the pixels go by in order, so every sum runs over the pixels in order
+ * and the result does not depend on how pixels were split between threads beyond the
+ * driver's fixed parts. */
+#define SMALL_DW_GROUP(KB)                                                                     \
+    static inline void SN(dw_group_##KB)(const T *const *xs, const ptrdiff_t *off,             \
+                                         const T *d, ptrdiff_t F, ptrdiff_t pc,                \
+                                         T *const *out, int first)                             \
+    {                                                                                          \
+        VT a0[KB], a1[KB];                                                                     \
+        for (int r = 0; r < (KB); ++r) {                                                       \
+            a0[r] = first ? VZERO() : VLOAD(out[r]);                                           \
+            a1[r] = first ? VZERO() : VLOAD(out[r] + VLEN);                                    \
+        }                                                                                      \
+        for (ptrdiff_t i = 0; i < pc; ++i, d += F) {                                           \
+            const VT d0 = VLOAD(d), d1 = VLOAD(d + VLEN);                                      \
+            const T *x = xs[i];                                                                \
+            for (int r = 0; r < (KB); ++r) {                                                   \
+                const VT v = VSET1(x[off[r]]);                                                 \
+                a0[r] = VFMA(v, d0, a0[r]);                                                    \
+                a1[r] = VFMA(v, d1, a1[r]);                                                    \
+            }                                                                                  \
+        }                                                                                      \
+        for (int r = 0; r < (KB); ++r) {                                                       \
+            VSTORE(out[r], a0[r]);                                                             \
+            VSTORE(out[r] + VLEN, a1[r]);                                                      \
+        }                                                                                      \
+    }
+
+SMALL_DW_GROUP(1)
+SMALL_DW_GROUP(2)
+SMALL_DW_GROUP(3)
+SMALL_DW_GROUP(4)
+SMALL_DW_GROUP(5)
+SMALL_DW_GROUP(6)
+
+static void SN(dw_small_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc, ptrdiff_t k0,
+                              ptrdiff_t kn, T *partial, T *db_partial, T *work)
+{
+    enum { PC = FCNN_DW_PC, KMAX = 6, FB = 2 * VLEN };
+    const fcnn_gather *x = &g->x;
+    const T *src = (const T *)x->src, *dy = (const T *)g->dy, *mask = (const T *)g->mask;
+    const ptrdiff_t F = g->f, C = x->src_c, H = x->src_h, W = x->src_w;
+    const ptrdiff_t F_vec = F - F % FB;
+    ptrdiff_t off[FCNN_DW_NC];
+    const T *xs[PC];
+    T *out[KMAX];
+
+    for (ptrdiff_t k = k0; k < k0 + kn; ++k) {
+        const ptrdiff_t t = k / C;
+        off[k - k0] = (x->tap_h[t] * W + x->tap_w[t]) * C + (k - t * C);
+    }
+    if (db_partial)
+        for (ptrdiff_t j = 0; j < F; ++j) db_partial[j] = 0;
+    /* the first pixel's position: image n, output row a, column b */
+    const ptrdiff_t per_image = x->rows_h * x->rows_w;
+    ptrdiff_t n = p0 / per_image, a = (p0 - n * per_image) / x->rows_w;
+    ptrdiff_t b = p0 - n * per_image - a * x->rows_w;
+    const ptrdiff_t ngroups = (kn + KMAX - 1) / KMAX;
+    for (ptrdiff_t pp = p0; pp < p0 + pc; pp += PC) {
+        const ptrdiff_t pcc = p0 + pc - pp < PC ? p0 + pc - pp : PC;
+        const int first = pp == p0;
+        for (ptrdiff_t i = 0; i < pcc; ++i) {
+            xs[i] = src + ((n * H + x->base_h0 + a * x->base_hs) * W + x->base_w0
+                           + b * x->base_ws) * C;
+            if (++b == x->rows_w) {
+                b = 0;
+                if (++a == x->rows_h) {
+                    a = 0;
+                    ++n;
+                }
+            }
+        }
+        const T *d = dy + pp * F;
+        if (mask) {   /* dY where the mask is > 0, else 0 */
+            const T *keep = mask + pp * F;
+            for (ptrdiff_t e = 0; e < pcc * F; ++e) {
+                const T v = d[e];   /* read unconditionally, so the select vectorizes */
+                work[e] = keep[e] > 0 ? v : (T)0;
+            }
+            d = work;
+        }
+        if (db_partial)
+            for (ptrdiff_t i = 0; i < pcc; ++i)
+                for (ptrdiff_t j = 0; j < F; ++j) db_partial[j] += d[i * F + j];
+        /* K in near-equal groups of at most KMAX values */
+        for (ptrdiff_t q = 0, kq = 0; q < ngroups; ++q) {
+            const ptrdiff_t size = kn / ngroups + (q < kn % ngroups);
+            for (ptrdiff_t f0 = 0; f0 < F_vec; f0 += FB) {
+                for (ptrdiff_t r = 0; r < size; ++r) out[r] = partial + (k0 + kq + r) * F + f0;
+                switch (size) {
+                case 1: SN(dw_group_1)(xs, off + kq, d + f0, F, pcc, out, first); break;
+                case 2: SN(dw_group_2)(xs, off + kq, d + f0, F, pcc, out, first); break;
+                case 3: SN(dw_group_3)(xs, off + kq, d + f0, F, pcc, out, first); break;
+                case 4: SN(dw_group_4)(xs, off + kq, d + f0, F, pcc, out, first); break;
+                case 5: SN(dw_group_5)(xs, off + kq, d + f0, F, pcc, out, first); break;
+                default: SN(dw_group_6)(xs, off + kq, d + f0, F, pcc, out, first); break;
+                }
+            }
+            /* the last F % FB filters, one value at a time */
+            for (ptrdiff_t r = 0; r < size; ++r) {
+                T *o = partial + (k0 + kq + r) * F;
+                const ptrdiff_t lane = off[kq + r];
+                for (ptrdiff_t j = F_vec; j < F; ++j) {
+                    T s = first ? (T)0 : o[j];
+                    for (ptrdiff_t i = 0; i < pcc; ++i) s += xs[i][lane] * d[i * F + j];
+                    o[j] = s;
+                }
+            }
+            kq += size;
+        }
+    }
+}
+
+#undef SMALL_DW_GROUP
 #undef SMALL_DX_PIXEL
 #undef SN
 #undef SCAT

@@ -53,6 +53,13 @@ struct fcnn_conv_dx_direct_s;
 typedef void (*fcnn_dx_small_f32)(const struct fcnn_conv_dx_direct_s *g, ptrdiff_t row0,
                                   ptrdiff_t nrows);
 typedef fcnn_dx_small_f32 fcnn_dx_small_f64;
+struct fcnn_conv_dw_s;
+typedef void (*fcnn_dw_small_f32)(const struct fcnn_conv_dw_s *g, ptrdiff_t p0, ptrdiff_t pc,
+                                  ptrdiff_t k0, ptrdiff_t kn, float *partial, float *db_partial,
+                                  float *work);
+typedef void (*fcnn_dw_small_f64)(const struct fcnn_conv_dw_s *g, ptrdiff_t p0, ptrdiff_t pc,
+                                  ptrdiff_t k0, ptrdiff_t kn, double *partial,
+                                  double *db_partial, double *work);
 
 typedef struct {
     const char *name;
@@ -66,6 +73,9 @@ typedef struct {
     /* dx of a convolution over few channels (conv_small_impl.h) */
     fcnn_dx_small_f32 dx_small_f32;
     fcnn_dx_small_f64 dx_small_f64;
+    /* dW of a convolution over few channels (conv_small_impl.h) */
+    fcnn_dw_small_f32 dw_small_f32;
+    fcnn_dw_small_f64 dw_small_f64;
 } fcnn_isa;
 
 /* Per-ISA micro-kernels; each ISA's translation unit is compiled with its own flags. */
@@ -135,7 +145,7 @@ typedef struct {
 } fcnn_bsource;
 
 /* dW (K x F) = gather(X)^T * dY, reduced over output pixels. */
-typedef struct {
+typedef struct fcnn_conv_dw_s {
     fcnn_gather x;  /* forward geometry: rows are output pixels */
     const void *dy;   /* (m, f) */
     const void *mask; /* NULL, or (m, f) values: where mask <= 0, dy counts as 0 (the

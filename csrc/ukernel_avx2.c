@@ -181,6 +181,7 @@ const fcnn_isa fcnn_isa_avx2 = {
     "avx2", 6, 16, 6, 8, ukr_avx2_f32, ukr_avx2_f64, ukr_ind_avx2_f32, ukr_ind_avx2_f64,
     ukr_str_avx2_f32, ukr_str_avx2_f64,
     dx_small_rows_avx2_f32, dx_small_rows_avx2_f64,
+    dw_small_tile_avx2_f32, dw_small_tile_avx2_f64,
 };
 
 #else

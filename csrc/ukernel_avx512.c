@@ -60,6 +60,7 @@ const fcnn_isa fcnn_isa_avx512 = {
     "avx512", 12, 32, 12, 16, ukr_avx512_f32, ukr_avx512_f64, ukr_ind_avx512_f32,
     ukr_ind_avx512_f64, ukr_str_avx512_f32, ukr_str_avx512_f64,
     dx_small_rows_avx512_f32, dx_small_rows_avx512_f64,
+    dw_small_tile_avx512_f32, dw_small_tile_avx512_f64,
 };
 
 #else

@@ -56,6 +56,7 @@ FCNN_DEFINE_GENERIC(double, f64, GEN_MR, GEN_NR_F64)
 #define VSTORE(p, v) (*(p) = (v))
 #define VFMA(a, b, c) ((a) * (b) + (c))
 #define VZERO() 0
+#define VSET1(x) (x)
 #define T float
 #define VT float
 #define KNAME generic_f32
@@ -75,5 +76,5 @@ const fcnn_isa fcnn_isa_generic = {
     "generic", GEN_MR, GEN_NR_F32, GEN_MR, GEN_NR_F64,
     ukr_generic_f32, ukr_generic_f64, ukr_ind_generic_f32, ukr_ind_generic_f64,
     ukr_str_generic_f32, ukr_str_generic_f64, dx_small_rows_generic_f32,
-    dx_small_rows_generic_f64,
+    dx_small_rows_generic_f64, dw_small_tile_generic_f32, dw_small_tile_generic_f64,
 };
