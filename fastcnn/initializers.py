@@ -17,7 +17,7 @@ import numbers
 
 import numpy as np
 
-from . import utils
+from . import _registry, utils
 
 __all__ = ["Initializer", "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeNormal",
            "HeUniform", "Zeros", "Ones", "get", "serialize"]
@@ -172,14 +172,9 @@ def get(identifier):
     dict (as :func:`serialize` writes); ``ValueError`` lists the names otherwise."""
     if isinstance(identifier, Initializer):
         return identifier
-    if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
-        return _BY_NAME[identifier.lower()]()
-    if (isinstance(identifier, dict) and identifier.get("class_name") in _BY_CLASS
-            and isinstance(identifier.get("config", {}), dict)):
-        try:
-            return _BY_CLASS[identifier["class_name"]].from_config(identifier.get("config", {}))
-        except TypeError as exc:
-            raise ValueError(f"invalid initializer config {identifier!r}: {exc}") from None
+    found = _registry.lookup(identifier, _BY_NAME, _BY_CLASS, "initializer")
+    if found is not None:
+        return found
     raise ValueError(f"initializer must be one of {sorted(_BY_NAME)} or an Initializer, "
                      f"got {identifier!r}")
 

@@ -13,7 +13,7 @@ has a zero gradient.
 """
 import numpy as np
 
-from . import _elementwise, activations
+from . import _elementwise, _registry, activations
 
 __all__ = ["Loss", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
            "BinaryCrossentropy", "MeanSquaredError", "categorical_crossentropy",
@@ -315,14 +315,9 @@ def get(identifier):
     for function, name in functions.items():
         if identifier is function:
             identifier = name
-    if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
-        return _BY_NAME[identifier.lower()]()
-    if (isinstance(identifier, dict) and identifier.get("class_name") in _BY_CLASS
-            and isinstance(identifier.get("config", {}), dict)):
-        try:
-            return _BY_CLASS[identifier["class_name"]].from_config(identifier.get("config", {}))
-        except TypeError as exc:
-            raise ValueError(f"invalid loss config {identifier!r}: {exc}") from None
+    found = _registry.lookup(identifier, _BY_NAME, _BY_CLASS, "loss")
+    if found is not None:
+        return found
     raise ValueError(f"loss must be one of {sorted(_BY_NAME)} or a fastcnn.losses.Loss, "
                      f"got {identifier!r}")
 

@@ -9,7 +9,7 @@ import numbers
 
 import numpy as np
 
-from . import _config, _elementwise
+from . import _config, _elementwise, _registry
 
 __all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "get", "serialize"]
 
@@ -293,14 +293,9 @@ def get(identifier):
     or a ``{"class_name", "config"}`` dict; ``ValueError`` lists the names otherwise."""
     if isinstance(identifier, Optimizer):
         return identifier
-    if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
-        return _BY_NAME[identifier.lower()]()
-    if (isinstance(identifier, dict) and identifier.get("class_name") in _BY_CLASS
-            and isinstance(identifier.get("config", {}), dict)):
-        try:
-            return _BY_CLASS[identifier["class_name"]].from_config(identifier.get("config", {}))
-        except TypeError as exc:
-            raise ValueError(f"invalid optimizer config {identifier!r}: {exc}") from None
+    found = _registry.lookup(identifier, _BY_NAME, _BY_CLASS, "optimizer")
+    if found is not None:
+        return found
     raise ValueError(f"optimizer must be one of {sorted(_BY_NAME)} or a "
                      f"fastcnn.optimizers.Optimizer, got {identifier!r}")
 

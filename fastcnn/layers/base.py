@@ -243,6 +243,25 @@ class Layer:
     def _backward(self, dy, need_input_grad):
         raise NotImplementedError
 
+    # -- kernel and bias (Conv2D, Dense) -----------------------------------------------------
+    def _init_kernel_bias(self, activation, use_bias, kernel_initializer, bias_initializer):
+        """The arguments a layer with a kernel, an optional bias and an activation shares;
+        its ``weight_shapes`` gives the shapes ``build`` creates."""
+        self._init_activation(activation)
+        if not isinstance(use_bias, bool):
+            raise TypeError(f"use_bias must be a bool, got {use_bias!r}")
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel = self.bias = None
+        self._x = None
+
+    def _build_kernel_bias(self, input_shape):
+        shapes = self.weight_shapes(input_shape)
+        self.kernel = self.add_weight(shapes[0], self.kernel_initializer)
+        if self.use_bias:
+            self.bias = self.add_weight(shapes[1], self.bias_initializer)
+
     # -- activation (for layers that have one) -----------------------------------------------
     def _init_activation(self, activation):
         self.activation = activations.get(activation)

@@ -36,20 +36,10 @@ class Conv2D(Layer):
         self.kernel_size = _geometry.pair(kernel_size, "kernel_size")
         self.strides = _geometry.pair(strides, "strides")
         self.padding = _geometry.padding_mode(padding)
-        self._init_activation(activation)
-        if not isinstance(use_bias, bool):
-            raise TypeError(f"use_bias must be a bool, got {use_bias!r}")
-        self.use_bias = use_bias
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel = self.bias = None
-        self._x = None
+        self._init_kernel_bias(activation, use_bias, kernel_initializer, bias_initializer)
 
     def build(self, input_shape):
-        shapes = self.weight_shapes(input_shape)
-        self.kernel = self.add_weight(shapes[0], self.kernel_initializer)
-        if self.use_bias:
-            self.bias = self.add_weight(shapes[1], self.bias_initializer)
+        self._build_kernel_bias(input_shape)
 
     def weight_shapes(self, input_shape):
         if len(input_shape) != 4:
