@@ -1,4 +1,6 @@
 /* GEMM drivers for float and double, from one template. */
+#include <string.h>
+
 #include "fastcnn_kernels.h"
 
 #define T float
