@@ -5,9 +5,10 @@ Usage (from the repository root):
     python bench/oversubscription.py                    # 5 rounds of 20 training steps each
     python bench/oversubscription.py --steps 10 --rounds 3 --threads 2
 
-fastcnn's kernels run on OpenMP (libgomp); its Dense layers call NumPy's matmul, i.e.
-OpenBLAS with its own pthreads; PyTorch brings another OpenMP runtime (its bundled libgomp)
-and its own thread pools. Threads of one library that spin while another's run would slow both.
+fastcnn's kernels, its Dense layers included, run on OpenMP (libgomp); NumPy brings OpenBLAS
+with its own pthreads (idle unless something calls NumPy's matmul, as fastcnn's Dense layers
+did before they moved to fastcnn's GEMM core); PyTorch brings another OpenMP runtime (its
+bundled libgomp) and its own thread pools. Threads of one library that spin while another's run would slow both.
 Each scenario below runs in a fresh process (``python bench/oversubscription.py scenario
 NAME``), the scenarios interleaved over rounds, and reports medians of:
 
@@ -23,8 +24,9 @@ NAME``), the scenarios interleaved over rounds, and reports medians of:
 
 Scenarios (fastcnn steps unless named torch):
   fastcnn                      NumPy and fastcnn only
-  fastcnn-openblas-1           the same with OPENBLAS_NUM_THREADS=1: NumPy's matmul (the Dense
-                               layers) on one thread, so no OpenBLAS thread waits beside OpenMP's
+  fastcnn-openblas-1           the same with OPENBLAS_NUM_THREADS=1: NumPy's matmul on one
+                               thread, so no OpenBLAS thread waits beside OpenMP's (a control:
+                               the Dense layers no longer call it)
   fastcnn-omp-passive          the same with OMP_WAIT_POLICY=passive: idle OpenMP threads sleep
                                at once instead of spinning (libgomp reads it when it loads)
   torch-imported-first         ``import torch`` before fastcnn, torch idle
