@@ -8,7 +8,8 @@ Usage (from the repository root):
 fastcnn's kernels, its Dense layers included, run on OpenMP (libgomp); NumPy brings OpenBLAS
 with its own pthreads (idle unless something calls NumPy's matmul, as fastcnn's Dense layers
 did before they moved to fastcnn's GEMM core); PyTorch brings another OpenMP runtime (its
-bundled libgomp) and its own thread pools. Threads of one library that spin while another's run would slow both.
+bundled libgomp) and its own thread pools. Threads of one library that spin while another's
+run would slow both.
 Each scenario below runs in a fresh process (``python bench/oversubscription.py scenario
 NAME``), the scenarios interleaved over rounds, and reports medians of:
 
