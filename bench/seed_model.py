@@ -89,7 +89,22 @@ class Runner:
                 "train_images": self.train_images, "test_images": self.test_images}
 
 
-class FastcnnRunner(Runner):
+class KerasAPIRunner(Runner):
+    """A runner whose ``model`` has Keras' fit/predict/evaluate (fastcnn and Keras itself);
+    subclasses set ``model``, ``x_train``, ``y_train``, ``x_test`` and ``y_test``."""
+
+    def fit_epoch(self):
+        self.model.fit(self.x_train, self.y_train, batch_size=BATCH_SIZE, epochs=1, verbose=0)
+
+    def predict_scores(self):
+        return self.model.predict(self.x_test, batch_size=PREDICT_BATCH_SIZE, verbose=0)
+
+    def accuracy(self):
+        return float(self.model.evaluate(self.x_test, self.y_test,
+                                         batch_size=PREDICT_BATCH_SIZE, verbose=0)[1])
+
+
+class FastcnnRunner(KerasAPIRunner):
     name = "fastcnn"
 
     def __init__(self, data, threads, train_images=EPOCH_IMAGES, seed=0):
@@ -108,17 +123,6 @@ class FastcnnRunner(Runner):
         self.model.compile(optimizer=Adam(learning_rate=LEARNING_RATE, epsilon=EPSILON),
                            loss="categorical_crossentropy", metrics=["accuracy"])
         self.version = fastcnn.__version__
-
-    def fit_epoch(self):
-        self.model.fit(self.x_train, self.y_train, batch_size=BATCH_SIZE, epochs=1, verbose=0)
-
-    def predict_scores(self):
-        return self.model.predict(self.x_test, batch_size=PREDICT_BATCH_SIZE, verbose=0)
-
-    def accuracy(self):
-        return float(self.model.evaluate(self.x_test, self.y_test,
-                                         batch_size=PREDICT_BATCH_SIZE, verbose=0)[1])
-
 
 class TorchRunner(Runner):
     """The seed model in PyTorch, in NCHW (``torch-nchw``) or channels_last (``torch-cl``)."""
@@ -175,7 +179,7 @@ class TorchRunner(Runner):
         return float(np.mean(np.argmax(self.predict_scores(), axis=1) == self.y_test))
 
 
-class KerasRunner(Runner):
+class KerasRunner(KerasAPIRunner):
     name = "keras"
 
     def __init__(self, data, threads, train_images=EPOCH_IMAGES, seed=0):
@@ -207,16 +211,6 @@ class KerasRunner(Runner):
         self.model.compile(optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE,
                                                            epsilon=EPSILON),
                            loss="categorical_crossentropy", metrics=["accuracy"])
-
-    def fit_epoch(self):
-        self.model.fit(self.x_train, self.y_train, batch_size=BATCH_SIZE, epochs=1, verbose=0)
-
-    def predict_scores(self):
-        return self.model.predict(self.x_test, batch_size=PREDICT_BATCH_SIZE, verbose=0)
-
-    def accuracy(self):
-        return float(self.model.evaluate(self.x_test, self.y_test,
-                                         batch_size=PREDICT_BATCH_SIZE, verbose=0)[1])
 
 
 def make_runner(contender, data, threads, train_images=EPOCH_IMAGES, seed=0):
