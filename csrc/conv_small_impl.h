@@ -56,6 +56,19 @@ SMALL_DX_PIXEL(3)
 SMALL_DX_PIXEL(4)
 SMALL_DX_PIXEL(0) /* any C up to 8 */
 
+/* dx_pixel_C for C of 1 to 4 (the channel loops unrolled), dx_pixel_0 for the rest. */
+static inline void SN(dx_pixel)(const T *dy_n, const T *w, ptrdiff_t F, int nt,
+                                const ptrdiff_t *d_off, const ptrdiff_t *w_off, int C, T *out)
+{
+    switch (C) {
+    case 1: SN(dx_pixel_1)(dy_n, w, F, nt, d_off, w_off, 1, out); break;
+    case 2: SN(dx_pixel_2)(dy_n, w, F, nt, d_off, w_off, 2, out); break;
+    case 3: SN(dx_pixel_3)(dy_n, w, F, nt, d_off, w_off, 3, out); break;
+    case 4: SN(dx_pixel_4)(dy_n, w, F, nt, d_off, w_off, 4, out); break;
+    default: SN(dx_pixel_0)(dy_n, w, F, nt, d_off, w_off, C, out); break;
+    }
+}
+
 /* Output position q reached from input position i by tap k (stride s, padding p), or -1. */
 static inline ptrdiff_t SN(reached)(ptrdiff_t i, ptrdiff_t p, ptrdiff_t k, ptrdiff_t s,
                                     ptrdiff_t n_out)
@@ -95,13 +108,7 @@ static void SN(dx_small_rows)(const fcnn_conv_dx_direct *g, ptrdiff_t row0, ptrd
             for (ptrdiff_t iw = iw_lo < 0 ? 0 : iw_lo; iw <= iw_hi && iw < W; ++iw) {
                 const T *d = dy_n + ((ih + g->pt) * OW + iw + g->pl) * F;
                 T *o = out + iw * C;
-                switch (C) {
-                case 1: SN(dx_pixel_1)(d, w, F, ntaps, all_doff, all_woff, 1, o); break;
-                case 2: SN(dx_pixel_2)(d, w, F, ntaps, all_doff, all_woff, 2, o); break;
-                case 3: SN(dx_pixel_3)(d, w, F, ntaps, all_doff, all_woff, 3, o); break;
-                case 4: SN(dx_pixel_4)(d, w, F, ntaps, all_doff, all_woff, 4, o); break;
-                default: SN(dx_pixel_0)(d, w, F, ntaps, all_doff, all_woff, (int)C, o); break;
-                }
+                SN(dx_pixel)(d, w, F, ntaps, all_doff, all_woff, (int)C, o);
             }
         }
         int nkh = 0;
@@ -124,13 +131,7 @@ static void SN(dx_small_rows)(const fcnn_conv_dx_direct *g, ptrdiff_t row0, ptrd
                     w_off[nt] = (row_kh[a] * KW + kw) * C * F;
                 }
             }
-            switch (C) {
-            case 1: SN(dx_pixel_1)(dy_n, w, F, nt, d_off, w_off, 1, out); break;
-            case 2: SN(dx_pixel_2)(dy_n, w, F, nt, d_off, w_off, 2, out); break;
-            case 3: SN(dx_pixel_3)(dy_n, w, F, nt, d_off, w_off, 3, out); break;
-            case 4: SN(dx_pixel_4)(dy_n, w, F, nt, d_off, w_off, 4, out); break;
-            default: SN(dx_pixel_0)(dy_n, w, F, nt, d_off, w_off, (int)C, out); break;
-            }
+            SN(dx_pixel)(dy_n, w, F, nt, d_off, w_off, (int)C, out);
         }
     }
 }
