@@ -270,8 +270,8 @@ cdef int _conv2d_dw(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1
     writes its own partial sums, which are then added in part order. Where ``mask`` (laid out
     like dy) is <= 0, dy counts as 0.
 
-    Few channels: partial dW (K x F) with K as the micro-tile's rows (fcnn_conv_dw_tile). Many
-    channels: partial dW^T (F x K) with K as its columns (fcnn_conv_dwt_tile), so the input's
+    Few channels: partial dW (K x F) by the ISA's direct kernel, without packing, from a
+    zero-padded copy of x when windows would leave it (fcnn_conv_dw_tile). Many channels: partial dW^T (F x K) with K as its columns (fcnn_conv_dwt_tile), so the input's
     windows are copied in runs of consecutive channels; transposed into dw at the end."""
     cdef Py_ssize_t n = dy.shape[0], oh = dy.shape[1], ow = dy.shape[2], f = dy.shape[3]
     cdef Py_ssize_t c = x.shape[3]
