@@ -12,6 +12,7 @@
 #define UKR_STR_FIELD ukr_str_f32
 #define DX_SMALL_FIELD dx_small_f32
 #define DW_SMALL_FIELD dw_small_f32
+#define FWD_SMALL_FIELD fwd_small_f32
 #include "conv_impl.h"
 #undef T
 #undef SFX
@@ -22,6 +23,7 @@
 #undef UKR_STR_FIELD
 #undef DX_SMALL_FIELD
 #undef DW_SMALL_FIELD
+#undef FWD_SMALL_FIELD
 
 #define T double
 #define SFX f64
@@ -32,4 +34,5 @@
 #define UKR_STR_FIELD ukr_str_f64
 #define DX_SMALL_FIELD dx_small_f64
 #define DW_SMALL_FIELD dw_small_f64
+#define FWD_SMALL_FIELD fwd_small_f64
 #include "conv_impl.h"

@@ -297,11 +297,16 @@ void FN(fcnn_pad_images)(const T *x, ptrdiff_t h, ptrdiff_t w, ptrdiff_t c, ptrd
 }
 
 /* Output rows (n, oh) in [row0, row0 + nrows) of a few-channel convolution (see
- * fcnn_conv_small): for each filter panel, the row's tiles of MR pixels, the last one
- * partial (its missing pixels read the padding or the next row, and are not stored). */
+ * fcnn_conv_small): the ISA's own row kernel when it has one (conv_small_impl.h), else for
+ * each filter panel the row's tiles of MR pixels through the strided micro-kernel, the last
+ * one partial (its missing pixels read the padding or the next row, and are not stored). */
 void FN(fcnn_conv_small_rows)(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff_t nrows)
 {
     const fcnn_isa *isa = fcnn_current_isa();
+    if (isa->FWD_SMALL_FIELD) {
+        isa->FWD_SMALL_FIELD(g, row0, nrows);
+        return;
+    }
     const int MR = isa->MR_FIELD, NR = isa->NR_FIELD;
     const ptrdiff_t C = g->c, OH = g->oh, OW = g->ow, F = g->f, K = g->k;
     const ptrdiff_t rs = g->sw * C;

@@ -7,6 +7,15 @@
  * reach it and the F filters, summed in 2*VLEN lanes and then in a fixed order (pairwise
  * halves), so the result does not depend on how rows were split between threads. */
 
+/* unroll the next loop 4 times, where the compiler takes the hint */
+#if defined(__clang__)
+#define FCNN_UNROLL4 _Pragma("unroll 4")
+#elif defined(__GNUC__)
+#define FCNN_UNROLL4 _Pragma("GCC unroll 4")
+#else
+#define FCNN_UNROLL4
+#endif
+
 #define SCAT_(a, b) a##b
 #define SCAT(a, b) SCAT_(a, b)
 #define SN(name) SCAT(name, SCAT(_, KNAME))
@@ -137,6 +146,89 @@ static void SN(dx_small_rows)(const fcnn_conv_dx_direct *g, ptrdiff_t row0, ptrd
 }
 
 
+#ifdef MR
+/* Forward rows (n, oh) in [row0, row0 + nrows) of a convolution over few channels (see
+ * fcnn_conv_small), for units with a vector tile of MR pixels x 2*VLEN filters (ROWS(X)
+ * names its rows): for each block of 2*VLEN filters, tiles of MR pixels along the row, the
+ * last one moved back to end at the row's end (its first pixels are computed twice, to the
+ * same values) instead of a partial tile. The sums run over K in order from zero, then
+ * + bias, then max(0, .): the order of the strided micro-kernel, so both give the same bits.
+ * One named pair of accumulators per row, so nothing is indexed at run time and all stay
+ * in registers. */
+static inline void SN(fwd_store)(T *out, VT lo, VT hi, VT bias_lo, VT bias_hi, int bias,
+                                 int relu, ptrdiff_t nr)
+{
+    if (bias) {
+        lo = VADD(lo, bias_lo);
+        hi = VADD(hi, bias_hi);
+    }
+    if (relu) {
+        lo = VMAX(VZERO(), lo);
+        hi = VMAX(VZERO(), hi);
+    }
+    if (nr == 2 * VLEN) {
+        VSTORE(out, lo);
+        VSTORE(out + VLEN, hi);
+    } else {
+        T tile[2 * VLEN];
+        VSTORE(tile, lo);
+        VSTORE(tile + VLEN, hi);
+        for (ptrdiff_t j = 0; j < nr; ++j) out[j] = tile[j];
+    }
+}
+
+static void SN(fwd_small_rows)(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff_t nrows)
+{
+    enum { FB = 2 * VLEN };
+    const ptrdiff_t C = g->c, OH = g->oh, OW = g->ow, F = g->f, K = g->k, rs = g->sw * C;
+    const T *src = (const T *)g->src, *b_packed = (const T *)g->b_packed;
+    const T *bias = (const T *)g->bias;
+    const ptrdiff_t *koff = g->koff;
+    const int relu = g->relu, has_bias = bias != NULL;
+    for (ptrdiff_t row = row0; row < row0 + nrows; ++row) {
+        const ptrdiff_t n = row / OH, oh = row - n * OH;
+        const T *in_row = src + ((n * g->hp + oh * g->sh) * g->wp) * C;
+        T *out_row = (T *)g->dst + row * OW * F;
+        for (ptrdiff_t j0 = 0; j0 < F; j0 += FB) {
+            const ptrdiff_t nr = F - j0 < FB ? F - j0 : FB;
+            const T *bp = b_packed + j0 * K;
+            T bias_blk[FB];   /* bias of this block, zero past F */
+            for (ptrdiff_t j = 0; j < FB; ++j) bias_blk[j] = has_bias && j < nr ? bias[j0 + j] : 0;
+            const VT bias_lo = VLOAD(bias_blk), bias_hi = VLOAD(bias_blk + VLEN);
+            for (ptrdiff_t ow0 = 0; ow0 < OW; ow0 += MR) {
+                /* a row shorter than MR: one tile reading past it (the copy's slack) */
+                const ptrdiff_t o = ow0 + MR <= OW || OW < MR ? ow0 : OW - MR;
+                const ptrdiff_t mr = OW - o < MR ? OW - o : MR;
+                const T *a = in_row + o * rs;
+#define FS_DECL(r) VT c##r##l = VZERO(), c##r##h = VZERO();
+                ROWS(FS_DECL)
+#undef FS_DECL
+                const T *b = bp;
+                FCNN_UNROLL4
+                for (ptrdiff_t p = 0; p < K; ++p, b += FB) {
+                    const T *ap = a + koff[p];
+                    const VT b0 = VLOAD(b), b1 = VLOAD(b + VLEN);
+#define FS_STEP(r)                                                                             \
+    {                                                                                          \
+        const VT v = VSET1(ap[(r) * rs]);                                                      \
+        c##r##l = VFMA(v, b0, c##r##l);                                                        \
+        c##r##h = VFMA(v, b1, c##r##h);                                                        \
+    }
+                    ROWS(FS_STEP)
+#undef FS_STEP
+                }
+                T *out = out_row + o * F + j0;
+#define FS_STORE(r)                                                                            \
+    if ((r) < mr)                                                                              \
+        SN(fwd_store)(out + (r) * F, c##r##l, c##r##h, bias_lo, bias_hi, has_bias, relu, nr);
+                ROWS(FS_STORE)
+#undef FS_STORE
+            }
+        }
+    }
+}
+#endif
+
 /* dW of a convolution over few channels, without packing: rows [k0, k0 + kn) of a partial
  * dW (K x F) summed over output pixels [p0, p0 + pc), written into partial[k * F + f]
  * (not accumulated), and with db_partial the sums of dY's columns over those pixels. The
@@ -260,3 +352,4 @@ static void SN(dw_small_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc,
 #undef SN
 #undef SCAT
 #undef SCAT_
+#undef FCNN_UNROLL4

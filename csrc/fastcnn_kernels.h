@@ -53,6 +53,10 @@ struct fcnn_conv_dx_direct_s;
 typedef void (*fcnn_dx_small_f32)(const struct fcnn_conv_dx_direct_s *g, ptrdiff_t row0,
                                   ptrdiff_t nrows);
 typedef fcnn_dx_small_f32 fcnn_dx_small_f64;
+struct fcnn_conv_small_s;
+typedef void (*fcnn_fwd_small_f32)(const struct fcnn_conv_small_s *g, ptrdiff_t row0,
+                                   ptrdiff_t nrows);
+typedef fcnn_fwd_small_f32 fcnn_fwd_small_f64;
 struct fcnn_conv_dw_s;
 typedef void (*fcnn_dw_small_f32)(const struct fcnn_conv_dw_s *g, ptrdiff_t p0, ptrdiff_t pc,
                                   ptrdiff_t k0, ptrdiff_t kn, float *partial, float *db_partial,
@@ -76,6 +80,10 @@ typedef struct {
     /* dW of a convolution over few channels (conv_small_impl.h) */
     fcnn_dw_small_f32 dw_small_f32;
     fcnn_dw_small_f64 dw_small_f64;
+    /* forward of a convolution over few channels (conv_small_impl.h); NULL: the strided
+     * micro-kernel does it tile by tile (fcnn_conv_small_rows) */
+    fcnn_fwd_small_f32 fwd_small_f32;
+    fcnn_fwd_small_f64 fwd_small_f64;
 } fcnn_isa;
 
 /* Per-ISA micro-kernels; each ISA's translation unit is compiled with its own flags. */
@@ -157,7 +165,7 @@ typedef struct fcnn_conv_dw_s {
  * spare at its end: every tile of MR output pixels along one output row (the last one
  * partial) is read by the strided micro-kernel, with no pointer tables and no bounds checks.
  * koff (k entries) lists each reduction step's offset from a window's first value. */
-typedef struct {
+typedef struct fcnn_conv_small_s {
     const void *src;   /* padded input (n, hp, wp, c) */
     ptrdiff_t hp, wp, c;
     ptrdiff_t sh, sw;

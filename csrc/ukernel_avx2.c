@@ -182,6 +182,7 @@ const fcnn_isa fcnn_isa_avx2 = {
     ukr_str_avx2_f32, ukr_str_avx2_f64,
     dx_small_rows_avx2_f32, dx_small_rows_avx2_f64,
     dw_small_tile_avx2_f32, dw_small_tile_avx2_f64,
+    fwd_small_rows_avx2_f32, fwd_small_rows_avx2_f64,
 };
 
 #else

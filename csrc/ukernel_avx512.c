@@ -61,6 +61,7 @@ const fcnn_isa fcnn_isa_avx512 = {
     ukr_ind_avx512_f64, ukr_str_avx512_f32, ukr_str_avx512_f64,
     dx_small_rows_avx512_f32, dx_small_rows_avx512_f64,
     dw_small_tile_avx512_f32, dw_small_tile_avx512_f64,
+    fwd_small_rows_avx512_f32, fwd_small_rows_avx512_f64,
 };
 
 #else

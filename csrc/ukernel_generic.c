@@ -77,4 +77,5 @@ const fcnn_isa fcnn_isa_generic = {
     ukr_generic_f32, ukr_generic_f64, ukr_ind_generic_f32, ukr_ind_generic_f64,
     ukr_str_generic_f32, ukr_str_generic_f64, dx_small_rows_generic_f32,
     dx_small_rows_generic_f64, dw_small_tile_generic_f32, dw_small_tile_generic_f64,
+    NULL, NULL, /* forward over few channels: the strided kernel, tile by tile */
 };
