@@ -6,6 +6,7 @@ Usage (from the repository root):
     python bench/report.py --threads 1                    # same, with OMP_NUM_THREADS=1
     python bench/report.py -k "S4 or P1"                  # extra arguments go to pytest
     python bench/report.py -k seed                        # the whole-model rows only
+    python bench/report.py --repeats 3                    # three runs: medians, paired ratios
     python bench/report.py --json results.json            # only print the tables of a saved run
     python bench/report.py --scaling                      # 1 vs 2 threads: S4-S6 and the epoch
 
@@ -26,6 +27,11 @@ Whole-model table (the seed model, see ``test_bench_model.py``): what one timed 
 (N training steps of batch 128, or predicting 10,000 images), fastcnn's and PyTorch's best
 median as seconds per epoch (N steps' seconds * 468.75 / N) or images per second, and
 ``torch/fastcnn`` as above. Keras runs in ``bench/compare_frameworks.py``, not here.
+
+``--repeats N`` (or several ``--json`` files of the same selection) reports each contender's
+median over the runs, and as ratios the median over the runs of the ratio within each run:
+on a shared machine a slow minute then weighs on both sides of a ratio instead of on whichever
+contender it happened to hit.
 
 ``--scaling`` runs fastcnn's S4-S6 convolutions and the seed model's training steps once per
 thread count (``--scaling-threads``, default 1,2; ``--scaling-repeats`` alternates the order and
@@ -139,6 +145,33 @@ def collect(data, model=False):
     return rows
 
 
+def combine(datas, model=False):
+    """``collect`` over several runs of the same selection: each contender's median over the
+    runs, and in "ratios" each other contender's median over the runs of its time over
+    fastcnn's in the same run (a paired ratio, so a slow phase of a noisy machine that hits
+    one run hits both sides of its ratios). PyTorch's entry ("torch") is its faster layout.
+    """
+    per_run = [collect(data, model) for data in datas]
+    rows = {}
+    for run in per_run:
+        for key, row in run.items():
+            merged = rows.setdefault(key, {"times": {}, "gflop": row["gflop"],
+                                           "info": row["info"], "ratios": {}})
+            times = row["times"]
+            for contender, seconds in times.items():
+                merged["times"].setdefault(contender, []).append(seconds)
+            fast = times.get("fastcnn")
+            torch_best, _ = _best_torch(times)
+            for name, other in (("reference", times.get("reference")), ("torch", torch_best)):
+                if fast and other:
+                    merged["ratios"].setdefault(name, []).append(other / fast)
+    for row in rows.values():
+        row["runs"] = {c: len(v) for c, v in row["times"].items()}
+        row["times"] = {c: statistics.median(v) for c, v in row["times"].items()}
+        row["ratios"] = {c: statistics.median(v) for c, v in row["ratios"].items()}
+    return rows
+
+
 def _ms(seconds):
     if seconds is None:
         return "-"
@@ -149,6 +182,11 @@ def _ratio(numerator, denominator):
     if numerator is None or denominator is None:
         return "-"
     return f"{numerator / denominator:.2f}"
+
+
+def _paired(ratios, name, other, fast):
+    """The median paired ratio when the rows come from several runs, else other / fast."""
+    return f"{ratios[name]:.2f}" if name in ratios else _ratio(other, fast)
 
 
 def table(rows):
@@ -164,8 +202,10 @@ def table(rows):
         torch_best, torch_layout = _best_torch(times)
         torch_text = _ms(torch_best) + (f" ({torch_layout})" if torch_layout else "")
         gflops = "-" if fast is None or not row["gflop"] else f"{row['gflop'] / fast:.1f}"
+        ratios = row.get("ratios", {})
         lines.append([shape, pass_name, _ms(fast), _ms(ref), torch_text, gflops,
-                      _ratio(ref, fast), _ratio(torch_best, fast)])
+                      _paired(ratios, "reference", ref, fast),
+                      _paired(ratios, "torch", torch_best, fast)])
     return _format(header, lines)
 
 
@@ -208,7 +248,7 @@ def model_table(rows):
         lines.append([shape, pass_name, _model_timed(pass_name, info),
                       "-" if fast is None else f"{fast:.3f}",
                       _model_figure(fast, pass_name, info), torch_text,
-                      _ratio(torch_best, fast)])
+                      _paired(row.get("ratios", {}), "torch", torch_best, fast)])
     return _format(header, lines, left=3)
 
 
@@ -240,11 +280,14 @@ def describe(data):
     return "; ".join(fields)
 
 
-def print_tables(data, json_path):
-    kernel_rows, model_rows = collect(data), collect(data, model=True)
+def print_tables(datas, json_path):
+    kernel_rows, model_rows = combine(datas), combine(datas, model=True)
     print()
     print(f"fastcnn benchmarks ({json_path}): ratios > 1 mean fastcnn is faster")
-    print(describe(data))
+    print(describe(datas[0]))
+    if len(datas) > 1:
+        print(f"{len(datas)} runs: times are medians over the runs, ratios the median of each "
+              "run's ratio")
     if kernel_rows:
         print("kernels, median ms:")
         print("\n".join(table(kernel_rows)))
@@ -343,6 +386,9 @@ def main(argv=None):
                         help="do not set GLIBC_TUNABLES for the kernel benchmarks")
     parser.add_argument("--model-malloc-setting", action="store_true",
                         help="set GLIBC_TUNABLES for the whole-model benchmarks too")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="run the suite this many times, one after the other, and report "
+                             "medians over the runs and paired ratios (default: %(default)s)")
     parser.add_argument("--scaling", action="store_true",
                         help="thread scaling of fastcnn: S4-S6 and the seed model's epoch")
     parser.add_argument("--scaling-threads", default="1,2",
@@ -385,22 +431,21 @@ def main(argv=None):
     status = 0
     json_paths = args.json
     if not json_paths:
-        json_paths = [args.save]
-        status = run_suite(args.save, args.threads, not args.no_malloc_setting, pytest_args,
-                           args.model_malloc_setting)
-        if not os.path.exists(args.save):
-            print(f"pytest exited with status {status} and wrote no {args.save}",
-                  file=sys.stderr)
-            return status or 1
-    data = None
+        stem, ext = os.path.splitext(args.save)
+        json_paths = [args.save] if args.repeats == 1 else [
+            f"{stem}-r{repeat}{ext}" for repeat in range(args.repeats)]
+        for path in json_paths:
+            status = run_suite(path, args.threads, not args.no_malloc_setting, pytest_args,
+                               args.model_malloc_setting) or status
+            if not os.path.exists(path):
+                print(f"pytest exited with status {status} and wrote no {path}",
+                      file=sys.stderr)
+                return status or 1
+    datas = []
     for path in json_paths:
         with open(path) as f:
-            part = json.load(f)
-        if data is None:
-            data = part
-        else:
-            data = dict(data, benchmarks=data.get("benchmarks", []) + part.get("benchmarks", []))
-    print_tables(data, ", ".join(json_paths))
+            datas.append(json.load(f))
+    print_tables(datas, ", ".join(json_paths))
     return status
 
 

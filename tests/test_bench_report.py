@@ -1,0 +1,52 @@
+"""bench/report.py's arithmetic on saved runs (standard library only, no benchmarks run)."""
+import importlib.util
+import os
+
+import pytest
+
+REPORT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench",
+                      "report.py")
+
+
+@pytest.fixture(scope="module")
+def report():
+    spec = importlib.util.spec_from_file_location("fastcnn_bench_report", REPORT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(**medians):
+    """A pytest-benchmark JSON of shape S4 forward with these contenders' medians."""
+    return {"benchmarks": [
+        {"extra_info": {"shape": "S4", "pass_name": "forward", "contender": name,
+                        "gflop": 4.8},
+         "stats": {"median": seconds}} for name, seconds in medians.items()]}
+
+
+def test_one_run_keeps_its_medians_and_ratios(report):
+    rows = report.combine([_run(fastcnn=2.0, reference=6.0, **{"torch-cl": 3.0})])
+    row = rows[("S4", "forward")]
+    assert row["times"] == {"fastcnn": 2.0, "reference": 6.0, "torch-cl": 3.0}
+    assert row["ratios"] == {"reference": 3.0, "torch": 1.5}
+
+
+def test_ratios_pair_contenders_within_each_run(report):
+    # a slow second run hits fastcnn's and PyTorch's times alike: each run's ratio is 1.5,
+    # while the ratio of the medians over runs would not be
+    runs = [_run(fastcnn=1.0, **{"torch-cl": 1.5}), _run(fastcnn=4.0, **{"torch-cl": 6.0}),
+            _run(fastcnn=1.2, **{"torch-cl": 1.8, "torch-nchw": 1.6})]
+    row = report.combine(runs)[("S4", "forward")]
+    assert row["times"]["fastcnn"] == 1.2
+    assert row["runs"] == {"fastcnn": 3, "torch-cl": 3, "torch-nchw": 1}
+    # the third run's best layout is NCHW (1.6 / 1.2)
+    assert row["ratios"]["torch"] == pytest.approx(1.5)
+    assert "reference" not in row["ratios"]
+    line = report.table({("S4", "forward"): row})[-1].split()
+    assert line[-1] == "1.50" and line[-2] == "-"
+
+
+def test_missing_fastcnn_gives_no_ratio(report):
+    row = report.combine([_run(reference=6.0)])[("S4", "forward")]
+    assert row["ratios"] == {}
+    assert report.table({("S4", "forward"): row})[-1].split()[-2:] == ["-", "-"]
