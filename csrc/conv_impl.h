@@ -240,15 +240,16 @@ void FN(fcnn_conv_gemm_block)(const fcnn_conv_gemm *g, ptrdiff_t m0, ptrdiff_t m
         }
     }
 #undef FCNN_INSIDE
-    /* Reduction blocks: whole taps while a tap has fewer than FCNN_KC channels, otherwise
+    /* Reduction blocks: whole taps while a tap has fewer than kc_max channels, otherwise
      * each tap cut into near-equal channel runs. */
     ptrdiff_t tb, cb;
-    if (C >= FCNN_KC) {
-        const ptrdiff_t ncb = (C + FCNN_KC - 1) / FCNN_KC;
+    const ptrdiff_t kc_max = C >= FCNN_KC_WIDE_MIN_C ? FCNN_KC_WIDE : FCNN_KC;
+    if (C >= kc_max) {
+        const ptrdiff_t ncb = (C + kc_max - 1) / kc_max;
         tb = 1;
         cb = (C + ncb - 1) / ncb;
     } else {
-        const ptrdiff_t tmax = FCNN_KC / C, nkb = (ntaps + tmax - 1) / tmax;
+        const ptrdiff_t tmax = kc_max / C, nkb = (ntaps + tmax - 1) / tmax;
         tb = (ntaps + nkb - 1) / nkb;
         cb = C;
     }

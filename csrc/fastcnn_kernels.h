@@ -221,6 +221,12 @@ typedef struct {
  * the FCNN_MC pixels they read sit in L2. */
 #define FCNN_MC 96
 #define FCNN_KC 192
+/* Taps of FCNN_KC_WIDE_MIN_C or more channels would make runs of one short tap (128 steps),
+ * whose per-call work (the tile's pointers, reloading and storing C) then weighs ~5%: their
+ * runs take up to FCNN_KC_WIDE values (three taps of 128: S6 forward ~5% faster, paired
+ * runs; runs this long for 64 channels were ~5% slower). */
+#define FCNN_KC_WIDE 384
+#define FCNN_KC_WIDE_MIN_C 128
 /* dW: output pixels are reduced in steps of FCNN_DW_PC; K is cut in column blocks of
  * FCNN_DW_NC, which are independent tasks (parallel also when the batch is small). */
 #define FCNN_DW_PC 192
