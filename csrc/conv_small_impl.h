@@ -149,9 +149,10 @@ static void SN(dx_small_rows)(const fcnn_conv_dx_direct *g, ptrdiff_t row0, ptrd
 #ifdef MR
 /* Forward rows (n, oh) in [row0, row0 + nrows) of a convolution over few channels (see
  * fcnn_conv_small), for units with a vector tile of MR pixels x 2*VLEN filters (ROWS(X)
- * names its rows): for each block of 2*VLEN filters, tiles of MR pixels along the row, the
- * last one moved back to end at the row's end (its first pixels are computed twice, to the
- * same values) instead of a partial tile. The sums run over K in order from zero, then
+ * names its rows, ROWS_HALF(X) the first MR / 2 of them): for each block of 2*VLEN filters,
+ * tiles of MR pixels along the row, then the last pixels by a half tile or a full one, moved
+ * back to end at the row's end (its first pixels are computed twice, to the same values)
+ * instead of a partial tile. The sums run over K in order from zero, then
  * + bias, then max(0, .): the order of the strided micro-kernel, so both give the same bits.
  * One named pair of accumulators per row, so nothing is indexed at run time and all stay
  * in registers. */
@@ -177,6 +178,47 @@ static inline void SN(fwd_store)(T *out, VT lo, VT hi, VT bias_lo, VT bias_hi, i
     }
 }
 
+/* One tile: the pixels a, a + rs, ... that ROWLIST names x 2*VLEN filters of the packed
+ * weights bp, over the K steps of koff; the first mr pixels and nr filters stored at out,
+ * out + F, ... */
+#define FS_DECL(r) VT c##r##l = VZERO(), c##r##h = VZERO();
+#define FS_STEP(r)                                                                             \
+    {                                                                                          \
+        const VT v = VSET1(ap[(r) * rs]);                                                      \
+        c##r##l = VFMA(v, b0, c##r##l);                                                        \
+        c##r##h = VFMA(v, b1, c##r##h);                                                        \
+    }
+#define FS_STORE(r)                                                                            \
+    if ((r) < mr)                                                                              \
+        SN(fwd_store)(out + (r) * F, c##r##l, c##r##h, bias_lo, bias_hi, has_bias, relu, nr);
+#define FS_TILE(NAME, ROWLIST)                                                                 \
+    static inline void SN(NAME)(const T *a, ptrdiff_t rs, const ptrdiff_t *koff, ptrdiff_t K,  \
+                                const T *bp, T *out, ptrdiff_t F, ptrdiff_t mr, ptrdiff_t nr,  \
+                                VT bias_lo, VT bias_hi, int has_bias, int relu)                \
+    {                                                                                          \
+        ROWLIST(FS_DECL)                                                                       \
+        const T *b = bp;                                                                       \
+        FCNN_UNROLL4                                                                           \
+        for (ptrdiff_t p = 0; p < K; ++p, b += 2 * VLEN) {                                     \
+            const T *ap = a + koff[p];                                                         \
+            const VT b0 = VLOAD(b), b1 = VLOAD(b + VLEN);                                      \
+            ROWLIST(FS_STEP)                                                                   \
+        }                                                                                      \
+        ROWLIST(FS_STORE)                                                                      \
+    }
+FS_TILE(fwd_tile, ROWS)
+#ifdef ROWS_HALF
+/* the unit's half tile (MR / 2 pixels), for a row's last few pixels */
+FS_TILE(fwd_tile_half, ROWS_HALF)
+#define FS_HALF (MR / 2)
+#else
+#define FS_HALF 0
+#endif
+#undef FS_TILE
+#undef FS_STORE
+#undef FS_STEP
+#undef FS_DECL
+
 static void SN(fwd_small_rows)(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff_t nrows)
 {
     enum { FB = 2 * VLEN };
@@ -185,6 +227,9 @@ static void SN(fwd_small_rows)(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff
     const T *bias = (const T *)g->bias;
     const ptrdiff_t *koff = g->koff;
     const int relu = g->relu, has_bias = bias != NULL;
+    /* full tiles over the row; the rest (fewer than MR pixels) by a half tile when it fits
+     * one, else by a full tile moved back to end at the row's end */
+    const ptrdiff_t full_end = OW >= MR ? OW / MR * MR : 0, rest = OW - full_end;
     for (ptrdiff_t row = row0; row < row0 + nrows; ++row) {
         const ptrdiff_t n = row / OH, oh = row - n * OH;
         const T *in_row = src + ((n * g->hp + oh * g->sh) * g->wp) * C;
@@ -195,38 +240,30 @@ static void SN(fwd_small_rows)(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff
             T bias_blk[FB];   /* bias of this block, zero past F */
             for (ptrdiff_t j = 0; j < FB; ++j) bias_blk[j] = has_bias && j < nr ? bias[j0 + j] : 0;
             const VT bias_lo = VLOAD(bias_blk), bias_hi = VLOAD(bias_blk + VLEN);
-            for (ptrdiff_t ow0 = 0; ow0 < OW; ow0 += MR) {
-                /* a row shorter than MR: one tile reading past it (the copy's slack) */
-                const ptrdiff_t o = ow0 + MR <= OW || OW < MR ? ow0 : OW - MR;
-                const ptrdiff_t mr = OW - o < MR ? OW - o : MR;
-                const T *a = in_row + o * rs;
-#define FS_DECL(r) VT c##r##l = VZERO(), c##r##h = VZERO();
-                ROWS(FS_DECL)
-#undef FS_DECL
-                const T *b = bp;
-                FCNN_UNROLL4
-                for (ptrdiff_t p = 0; p < K; ++p, b += FB) {
-                    const T *ap = a + koff[p];
-                    const VT b0 = VLOAD(b), b1 = VLOAD(b + VLEN);
-#define FS_STEP(r)                                                                             \
-    {                                                                                          \
-        const VT v = VSET1(ap[(r) * rs]);                                                      \
-        c##r##l = VFMA(v, b0, c##r##l);                                                        \
-        c##r##h = VFMA(v, b1, c##r##h);                                                        \
-    }
-                    ROWS(FS_STEP)
-#undef FS_STEP
-                }
-                T *out = out_row + o * F + j0;
-#define FS_STORE(r)                                                                            \
-    if ((r) < mr)                                                                              \
-        SN(fwd_store)(out + (r) * F, c##r##l, c##r##h, bias_lo, bias_hi, has_bias, relu, nr);
-                ROWS(FS_STORE)
-#undef FS_STORE
+            for (ptrdiff_t o = 0; o < full_end; o += MR)
+                SN(fwd_tile)(in_row + o * rs, rs, koff, K, bp, out_row + o * F + j0, F, MR, nr,
+                             bias_lo, bias_hi, has_bias, relu);
+            if (rest == 0)
+                continue;
+            if (rest <= FS_HALF) {
+                /* back to end at the row's end when the row is long enough, else reading
+                 * past it (the copy's slack) */
+                const ptrdiff_t o = OW >= FS_HALF ? OW - FS_HALF : 0;
+                const ptrdiff_t mr = OW - o < FS_HALF ? OW - o : FS_HALF;
+#ifdef ROWS_HALF
+                SN(fwd_tile_half)(in_row + o * rs, rs, koff, K, bp, out_row + o * F + j0, F, mr,
+                                  nr, bias_lo, bias_hi, has_bias, relu);
+#endif
+                (void)mr;
+            } else {
+                const ptrdiff_t o = OW >= MR ? OW - MR : 0, mr = OW - o < MR ? OW - o : MR;
+                SN(fwd_tile)(in_row + o * rs, rs, koff, K, bp, out_row + o * F + j0, F, mr, nr,
+                             bias_lo, bias_hi, has_bias, relu);
             }
         }
     }
 }
+#undef FS_HALF
 #endif
 
 /* dW of a convolution over few channels, without packing: rows [k0, k0 + kn) of a partial

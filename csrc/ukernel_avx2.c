@@ -12,6 +12,7 @@ FCNN_DEFINE_STORE_TILE(double, f64)
 
 #define MR 6
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define ROWS_HALF(X) X(0) X(1) X(2)
 
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
 /* Hand-scheduled main loops (GCC/Clang inline assembly), 4 steps of the reduction per

@@ -13,6 +13,7 @@ FCNN_DEFINE_STORE_TILE(double, f64)
 
 #define MR 12
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define ROWS_HALF(X) X(0) X(1) X(2) X(3) X(4) X(5)
 
 #define T float
 #define VT __m512
