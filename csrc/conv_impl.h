@@ -356,8 +356,8 @@ void FN(fcnn_conv_dw_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc, pt
 }
 
 /* dY^T for the transposed dW tile: rows [0, rows) of dY (ld f) into panels of mr filters,
- * out[panel][p][r] (where mask <= 0, dY counts as 0), each row also added into col_sums when not NULL.
- * row is scratch for f values. */
+ * out[panel][p][r] (where mask <= 0, dY counts as 0), each row also added into col_sums when
+ * not NULL. row is scratch for f values. */
 static void FN(pack_dy_t)(const T *dy, const T *mask, ptrdiff_t f, ptrdiff_t rows, int mr,
                           T *out, T *col_sums, T *row)
 {

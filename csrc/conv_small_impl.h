@@ -207,13 +207,8 @@ static inline void SN(fwd_store)(T *out, VT lo, VT hi, VT bias_lo, VT bias_hi, i
         ROWLIST(FS_STORE)                                                                      \
     }
 FS_TILE(fwd_tile, ROWS)
-#ifdef ROWS_HALF
 /* the unit's half tile (MR / 2 pixels), for a row's last few pixels */
 FS_TILE(fwd_tile_half, ROWS_HALF)
-#define FS_HALF (MR / 2)
-#else
-#define FS_HALF 0
-#endif
 #undef FS_TILE
 #undef FS_STORE
 #undef FS_STEP
@@ -228,8 +223,12 @@ static void SN(fwd_small_rows)(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff
     const ptrdiff_t *koff = g->koff;
     const int relu = g->relu, has_bias = bias != NULL;
     /* full tiles over the row; the rest (fewer than MR pixels) by a half tile when it fits
-     * one, else by a full tile moved back to end at the row's end */
-    const ptrdiff_t full_end = OW >= MR ? OW / MR * MR : 0, rest = OW - full_end;
+     * one, else by a full tile, moved back to end at the row's end when the row is long
+     * enough, else reading past it (the copy's slack) */
+    const ptrdiff_t full_end = OW / MR * MR, rest = OW - full_end;
+    const ptrdiff_t rest_tile = rest <= MR / 2 ? MR / 2 : MR;
+    const ptrdiff_t rest_o = OW >= rest_tile ? OW - rest_tile : 0;
+    const ptrdiff_t rest_mr = OW - rest_o < rest_tile ? OW - rest_o : rest_tile;
     for (ptrdiff_t row = row0; row < row0 + nrows; ++row) {
         const ptrdiff_t n = row / OH, oh = row - n * OH;
         const T *in_row = src + ((n * g->hp + oh * g->sh) * g->wp) * C;
@@ -245,25 +244,17 @@ static void SN(fwd_small_rows)(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff
                              bias_lo, bias_hi, has_bias, relu);
             if (rest == 0)
                 continue;
-            if (rest <= FS_HALF) {
-                /* back to end at the row's end when the row is long enough, else reading
-                 * past it (the copy's slack) */
-                const ptrdiff_t o = OW >= FS_HALF ? OW - FS_HALF : 0;
-                const ptrdiff_t mr = OW - o < FS_HALF ? OW - o : FS_HALF;
-#ifdef ROWS_HALF
-                SN(fwd_tile_half)(in_row + o * rs, rs, koff, K, bp, out_row + o * F + j0, F, mr,
-                                  nr, bias_lo, bias_hi, has_bias, relu);
-#endif
-                (void)mr;
-            } else {
-                const ptrdiff_t o = OW >= MR ? OW - MR : 0, mr = OW - o < MR ? OW - o : MR;
-                SN(fwd_tile)(in_row + o * rs, rs, koff, K, bp, out_row + o * F + j0, F, mr, nr,
-                             bias_lo, bias_hi, has_bias, relu);
-            }
+            const T *a = in_row + rest_o * rs;
+            T *out = out_row + rest_o * F + j0;
+            if (rest_tile < MR)
+                SN(fwd_tile_half)(a, rs, koff, K, bp, out, F, rest_mr, nr, bias_lo, bias_hi,
+                                  has_bias, relu);
+            else
+                SN(fwd_tile)(a, rs, koff, K, bp, out, F, rest_mr, nr, bias_lo, bias_hi,
+                             has_bias, relu);
         }
     }
 }
-#undef FS_HALF
 #endif
 
 /* dW of a convolution over few channels, without packing: rows [k0, k0 + kn) of a partial

@@ -271,8 +271,9 @@ cdef int _conv2d_dw(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1
     like dy) is <= 0, dy counts as 0.
 
     Few channels: partial dW (K x F) by the ISA's direct kernel, without packing, from a
-    zero-padded copy of x when windows would leave it (fcnn_conv_dw_tile). Many channels: partial dW^T (F x K) with K as its columns (fcnn_conv_dwt_tile), so the input's
-    windows are copied in runs of consecutive channels; transposed into dw at the end."""
+    zero-padded copy of x when windows would leave it (fcnn_conv_dw_tile). Many channels:
+    partial dW^T (F x K) with K as its columns (fcnn_conv_dwt_tile), so the input's windows
+    are copied in runs of consecutive channels; transposed into dw at the end."""
     cdef Py_ssize_t n = dy.shape[0], oh = dy.shape[1], ow = dy.shape[2], f = dy.shape[3]
     cdef Py_ssize_t c = x.shape[3]
     cdef Py_ssize_t m = n * oh * ow, k = kh * kw * c

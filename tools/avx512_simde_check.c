@@ -16,6 +16,12 @@ extern const fcnn_isa fcnn_isa_avx512;
 
 static double rnd(unsigned *s) { *s = *s * 1103515245u + 12345u; return ((*s >> 8) & 0xffff) / 32768.0 - 1.0; }
 
+/* Whether got misses want by more than tol, relative to 1 + |want| (every check's rule). */
+static int far_off(double got, double want, double tol)
+{
+    return fabs(got - want) > tol * (1 + fabs(want));
+}
+
 #define DEFINE_CHECK(T, SFX, FIELD, NRF, TOL)                                                  \
 static int check_fwd_##SFX(int n, int h, int w, int c, int kh, int kw, int f, int s, int relu, \
                            int with_bias)                                                      \
@@ -54,9 +60,9 @@ static int check_fwd_##SFX(int n, int h, int w, int c, int kh, int kw, int f, in
                     if (with_bias) acc += b[j];                                                \
                     if (relu && acc < 0) acc = 0;                                              \
                     double got = y[((i * oh + a) * ow + q) * f + j];                           \
-                    if (fabs(got - acc) > TOL * (1 + fabs(acc))) {                             \
-                        if (bad++ < 3) printf("  mismatch " #SFX " at (%d,%d,%d,%d): %g vs %g\n", i, a, q, j, got, acc); \
-                    }                                                                          \
+                    if (far_off(got, acc, TOL) && bad++ < 3)                                   \
+                        printf("  mismatch " #SFX " at (%d,%d,%d,%d): %g vs %g\n", i, a, q, j,  \
+                               got, acc);                                                      \
                 }                                                                              \
     printf("fwd_small " #SFX " n=%d %dx%dx%d k=%dx%d f=%d s=%d relu=%d bias=%d: %s\n", n, h, w, \
            c, kh, kw, f, s, relu, with_bias, bad ? "FAIL" : "ok");                             \
@@ -95,7 +101,7 @@ static int check_dx_##SFX(int n, int h, int w, int c, int kh, int kw, int f, int
                                        * wt[((a * kw + q) * c + ci) * f + j];                  \
                         }                                                                      \
                     double got = dx[((i * h + ih) * w + iw) * c + ci];                         \
-                    if (fabs(got - acc) > TOL * (1 + fabs(acc)) && bad++ < 3)                  \
+                    if (far_off(got, acc, TOL) && bad++ < 3)                                   \
                         printf("  mismatch " #SFX " at (%d,%d,%d,%d): %g vs %g\n", i, ih, iw,  \
                                ci, got, acc);                                                  \
                 }                                                                              \
@@ -155,7 +161,7 @@ static int check_ukr_##SFX(int kind, int kc, int mr, int nr, int flags)         
                 want = acc;                                                                    \
             }                                                                                  \
             double got = c[r * ldc + j];                                                       \
-            if (fabs(got - want) > TOL * (1 + fabs(want)) && bad++ < 3)                        \
+            if (far_off(got, want, TOL) && bad++ < 3)                                         \
                 printf("  mismatch " #SFX " at (%d,%d): %g vs %g\n", r, j, got, want);         \
         }                                                                                      \
     printf("ukr%s " #SFX " kc=%d tile %dx%d of %dx%d flags=%d: %s\n",                          \
@@ -206,7 +212,7 @@ static int check_dw_##SFX(int n, int h, int w, int c, int kh, int kw, int f, int
                 }                                                                              \
             }                                                                                  \
             double got = part[kk * f + j];                                                     \
-            if (fabs(got - want) > TOL * (1 + fabs(want)) && bad++ < 3)                        \
+            if (far_off(got, want, TOL) && bad++ < 3)                                         \
                 printf("  mismatch " #SFX " dW at (%d,%d): %g vs %g\n", kk, j, got, want);     \
         }                                                                                      \
     for (int j = 0; j < f && k0 == 0; ++j) {                                                   \
@@ -216,7 +222,7 @@ static int check_dw_##SFX(int n, int h, int w, int c, int kh, int kw, int f, int
             if (masked && !(mask[(long)pp * f + j] > 0)) d = 0;                                \
             want += d;                                                                         \
         }                                                                                      \
-        if (fabs(db[j] - want) > TOL * (1 + fabs(want)) && bad++ < 3)                          \
+        if (far_off(db[j], want, TOL) && bad++ < 3)                                           \
             printf("  mismatch " #SFX " db at %d: %g vs %g\n", j, (double)db[j], want);        \
     }                                                                                          \
     printf("dw_small  " #SFX " n=%d %dx%dx%d k=%dx%d f=%d s=%d mask=%d pixels %d+%d k %d+%d: %s\n", \
