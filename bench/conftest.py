@@ -41,6 +41,8 @@ SECONDS = float(os.environ.get("FASTCNN_BENCH_SECONDS", "1.0"))
 # The NumPy reference is 3-30x slower and only there for orientation: give it half the budget
 # (it still gets MIN_ROUNDS rounds).
 REFERENCE_SHARE = 0.5
+# Seconds of the FMA peak loop before and after each fastcnn benchmark that counts FLOPs.
+PEAK_SECONDS = 0.1
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
@@ -75,6 +77,7 @@ def measure(benchmark):
         if benchmark.disabled:
             # benchmarks off (the pyproject default): one plain call, no timing
             return benchmark.pedantic(fn, rounds=1)
+        peak = _peak(contender, gflop)
         start = time.perf_counter()
         fn()            # first call: pays one-time costs, and sizes the number of rounds
         elapsed = time.perf_counter() - start
@@ -82,5 +85,19 @@ def measure(benchmark):
         rounds = min(max(math.ceil(budget / max(elapsed, 1e-6)), MIN_ROUNDS), MAX_ROUNDS)
         # a call longer than the budget (whole-model runs) was warm-up enough by itself
         warmup = 0 if elapsed >= budget else 1
-        return benchmark.pedantic(fn, rounds=rounds, warmup_rounds=warmup, iterations=1)
+        result = benchmark.pedantic(fn, rounds=rounds, warmup_rounds=warmup, iterations=1)
+        if peak is not None:
+            # the cores' FMA peak just before and just after the timed rounds (report.py
+            # states fastcnn's GFLOP/s as a share of it)
+            benchmark.extra_info["peak_gflops"] = (peak + _peak(contender, gflop)) / 2
+        return result
     return run
+
+
+def _peak(contender, gflop):
+    """GFLOP/s of fastcnn's FMA loop on THREADS threads now, for fastcnn's runs that count
+    FLOPs; None for the others."""
+    if contender != "fastcnn" or not gflop:
+        return None
+    from fastcnn import _gemm
+    return _gemm.fma_peak(PEAK_SECONDS, THREADS)

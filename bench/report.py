@@ -19,7 +19,10 @@ that another avoids by chance; the whole-model process runs as a user would, wit
 (``--model-malloc-setting`` to give it the setting too).
 
 Kernel table: the median time in ms of each contender; fastcnn's GFLOP/s (convolution and
-dense); ``ref/fastcnn`` and ``torch/fastcnn``, the reference's and PyTorch's best (faster of NCHW
+dense) and ``% peak``, that figure over the cores' FMA peak measured just before and after
+fastcnn's rounds of the same benchmark (``fastcnn._gemm.fma_peak``: 12 independent chains of
+vector FMAs per thread; the clock of a shared VM moves too much for one figure per machine);
+``ref/fastcnn`` and ``torch/fastcnn``, the reference's and PyTorch's best (faster of NCHW
 and channels_last) median over fastcnn's: above 1 means fastcnn is faster. "-" marks a
 contender that did not run (not built or not installed; see pytest's skip reasons).
 
@@ -140,6 +143,8 @@ def collect(data, model=False):
         row = rows.setdefault((info["shape"], info["pass_name"]),
                               {"times": {}, "gflop": None, "info": info})
         row["times"][info["contender"]] = bench["stats"]["median"]
+        if info.get("peak_gflops"):
+            row["peak"] = info["peak_gflops"]
         if info.get("gflop"):
             row["gflop"] = info["gflop"]
     return rows
@@ -165,6 +170,8 @@ def combine(datas, model=False):
             for name, other in (("reference", times.get("reference")), ("torch", torch_best)):
                 if fast and other:
                     merged["ratios"].setdefault(name, []).append(other / fast)
+            if fast and row["gflop"] and row.get("peak"):
+                merged["ratios"].setdefault("peak", []).append(row["gflop"] / fast / row["peak"])
     for row in rows.values():
         row["runs"] = {c: len(v) for c, v in row["times"].items()}
         row["times"] = {c: statistics.median(v) for c, v in row["times"].items()}
@@ -192,7 +199,7 @@ def _paired(ratios, name, other, fast):
 def table(rows):
     """The kernel table as a list of text lines."""
     header = ["shape", "pass", "fastcnn ms", "reference ms", "torch ms", "fastcnn GFLOP/s",
-              "ref/fastcnn", "torch/fastcnn"]
+              "% peak", "ref/fastcnn", "torch/fastcnn"]
     lines = []
     for shape, pass_name in sorted(rows, key=lambda k: (_shape_key(k[0]), _pass_key(k[1]))):
         row = rows[(shape, pass_name)]
@@ -203,7 +210,11 @@ def table(rows):
         torch_text = _ms(torch_best) + (f" ({torch_layout})" if torch_layout else "")
         gflops = "-" if fast is None or not row["gflop"] else f"{row['gflop'] / fast:.1f}"
         ratios = row.get("ratios", {})
+        peak = ratios.get("peak")
+        if peak is None and fast and row["gflop"] and row.get("peak"):
+            peak = row["gflop"] / fast / row["peak"]
         lines.append([shape, pass_name, _ms(fast), _ms(ref), torch_text, gflops,
+                      "-" if peak is None else f"{100 * peak:.0f}%",
                       _paired(ratios, "reference", ref, fast),
                       _paired(ratios, "torch", torch_best, fast)])
     return _format(header, lines)

@@ -230,6 +230,60 @@ def torch_conv_padding(shape_id):
 
 
 # --------------------------------------------------------------------------------------------
+# the timed calls
+# --------------------------------------------------------------------------------------------
+def conv_call(shape_id, pass_name, contender):
+    """``(fn, to_numpy, exact)``: the zero-argument call that one contender times for one
+    convolution pass, a function turning its result into a tuple of NHWC/HWIO NumPy arrays
+    like ``conv_expected``'s, and whether its values are comparable (see
+    ``torch_conv_padding``). Inputs are converted to the contender's layout here, outside the
+    call; torch's forward graph of a backward pass is built here too, and the call runs
+    ``torch.autograd.grad(..., retain_graph=True)``, which returns fresh gradients (no
+    accumulation into ``.grad``) of only the tensors asked for.
+    """
+    n, h, w, c, f, kh, kw, s, padding = CONV_SHAPES[shape_id]
+    x, wt, b, dy = conv_inputs(shape_id)
+    if pass_name not in ("forward", "backward", "weight-backward"):
+        raise ValueError(f"pass_name must be forward, backward or weight-backward, "
+                         f"got {pass_name!r}")
+    if contender in ("fastcnn", "reference"):
+        lib = ops if contender == "fastcnn" else reference
+        if pass_name == "forward":
+            def fn():
+                return lib.conv2d(x, wt, b, s, padding)
+        elif pass_name == "backward":
+            def fn():
+                return lib.conv2d_backward(dy, x, wt, s, padding)
+        else:
+            weight_backward = getattr(lib, FASTCNN_WEIGHT_BACKWARD)
+
+            def fn():
+                return weight_backward(dy, x, wt, s, padding)
+        return fn, lambda r: tuple(r) if isinstance(r, tuple) else (r,), True
+    pad, exact = torch_conv_padding(shape_id)
+    grad_x = pass_name == "backward"
+    grad_w = pass_name != "forward"
+    xt = torch_image(x, contender).requires_grad_(grad_x)
+    wtt = torch_kernel(wt, contender).requires_grad_(grad_w)
+    bt = torch.from_numpy(b).requires_grad_(grad_w)
+    if pass_name == "forward":
+        def fn():
+            return F.conv2d(xt, wtt, bt, s, pad)
+        return fn, lambda y: (numpy_image(y),), exact
+    dyt = torch_image(dy, contender)
+    y = F.conv2d(xt, wtt, bt, s, pad)
+    wanted = (xt, wtt, bt) if grad_x else (wtt, bt)
+
+    def fn():
+        return torch.autograd.grad(y, wanted, dyt, retain_graph=True)
+
+    def to_numpy(grads):
+        dw, db = numpy_kernel(grads[-2]), grads[-1].numpy()
+        return (numpy_image(grads[0]), dw, db) if grad_x else (dw, db)
+    return fn, to_numpy, exact
+
+
+# --------------------------------------------------------------------------------------------
 # helpers for the benchmark modules
 # --------------------------------------------------------------------------------------------
 def skip_if_unavailable(contender):

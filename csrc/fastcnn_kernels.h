@@ -84,6 +84,9 @@ typedef struct {
      * micro-kernel does it tile by tile (fcnn_conv_small_rows) */
     fcnn_fwd_small_f32 fwd_small_f32;
     fcnn_fwd_small_f64 fwd_small_f64;
+    /* the FMA peak loop on float vectors (FCNN_DEFINE_FMA_LOOP in ukernel_common.h): what
+     * one core can do, for benchmarks to state kernel speeds as a share of it */
+    double (*fma_loop)(ptrdiff_t iters, float *sink);
 } fcnn_isa;
 
 /* Per-ISA micro-kernels; each ISA's translation unit is compiled with its own flags. */

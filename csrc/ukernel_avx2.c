@@ -9,6 +9,8 @@
 
 FCNN_DEFINE_STORE_TILE(float, f32)
 FCNN_DEFINE_STORE_TILE(double, f64)
+FCNN_DEFINE_FMA_LOOP(fma_loop_avx2, __m256, 8, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps,
+                     _mm256_storeu_ps)
 
 #define MR 6
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
@@ -183,7 +185,7 @@ const fcnn_isa fcnn_isa_avx2 = {
     ukr_str_avx2_f32, ukr_str_avx2_f64,
     dx_small_rows_avx2_f32, dx_small_rows_avx2_f64,
     dw_small_tile_avx2_f32, dw_small_tile_avx2_f64,
-    fwd_small_rows_avx2_f32, fwd_small_rows_avx2_f64,
+    fwd_small_rows_avx2_f32, fwd_small_rows_avx2_f64, fma_loop_avx2,
 };
 
 #else

@@ -10,6 +10,8 @@
 
 FCNN_DEFINE_STORE_TILE(float, f32)
 FCNN_DEFINE_STORE_TILE(double, f64)
+FCNN_DEFINE_FMA_LOOP(fma_loop_avx512, __m512, 16, _mm512_set1_ps, _mm512_fmadd_ps,
+                     _mm512_add_ps, _mm512_storeu_ps)
 
 #define MR 12
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
@@ -62,7 +64,7 @@ const fcnn_isa fcnn_isa_avx512 = {
     ukr_ind_avx512_f64, ukr_str_avx512_f32, ukr_str_avx512_f64,
     dx_small_rows_avx512_f32, dx_small_rows_avx512_f64,
     dw_small_tile_avx512_f32, dw_small_tile_avx512_f64,
-    fwd_small_rows_avx512_f32, fwd_small_rows_avx512_f64,
+    fwd_small_rows_avx512_f32, fwd_small_rows_avx512_f64, fma_loop_avx512,
 };
 
 #else

@@ -72,10 +72,17 @@ FCNN_DEFINE_GENERIC(double, f64, GEN_MR, GEN_NR_F64)
 #undef VT
 #undef KNAME
 
+#define GEN_SET1(x) (x)
+#define GEN_FMA(a, m, s) ((a) * (m) + (s))
+#define GEN_ADD(a, b) ((a) + (b))
+#define GEN_STORE(out, a) ((out)[0] = (a))
+FCNN_DEFINE_FMA_LOOP(fma_loop_generic, float, 1, GEN_SET1, GEN_FMA, GEN_ADD, GEN_STORE)
+
 const fcnn_isa fcnn_isa_generic = {
     "generic", GEN_MR, GEN_NR_F32, GEN_MR, GEN_NR_F64,
     ukr_generic_f32, ukr_generic_f64, ukr_ind_generic_f32, ukr_ind_generic_f64,
     ukr_str_generic_f32, ukr_str_generic_f64, dx_small_rows_generic_f32,
     dx_small_rows_generic_f64, dw_small_tile_generic_f32, dw_small_tile_generic_f64,
     NULL, NULL, /* forward over few channels: the strided kernel, tile by tile */
+    fma_loop_generic,
 };

@@ -26,6 +26,35 @@ def select_isa(name):
     return name
 
 
+def fma_peak(double seconds=0.05, int threads=1):
+    """GFLOP/s of the current kernel set's FMA loop (12 independent chains of float vector
+    multiply-adds per core) on ``threads`` threads for about ``seconds``: what the cores can do
+    right now, for benchmarks to state a kernel's speed as a share of it. (On shared virtual
+    machines the clock moves by a third from minute to minute, so a figure means something
+    only next to a kernel timed at the same time.)"""
+    import time
+    if threads < 1 or threads > 1024:
+        raise ValueError(f"threads must be in [1, 1024], got {threads}")
+    if not seconds > 0:
+        raise ValueError(f"seconds must be positive, got {seconds}")
+    cdef const fcnn_isa *isa = fcnn_current_isa()
+    cdef ptrdiff_t iters = 1 << 14
+    cdef int t
+    cdef double flops[1024]
+    cdef float sink[1024]
+    while True:
+        for t in range(threads):
+            sink[t] = 1.0 + t
+        start = time.perf_counter()
+        with nogil:
+            for t in prange(threads, schedule="static", num_threads=threads):
+                flops[t] = isa.fma_loop(iters, &sink[t])
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds or iters >= (<ptrdiff_t>1 << 40):
+            return sum(flops[t] for t in range(threads)) / elapsed / 1e9
+        iters = <ptrdiff_t>(iters * min(max(1.2 * seconds / max(elapsed, 1e-6), 2.0), 1e3))
+
+
 cdef void _grid(int nt, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, Py_ssize_t um, Py_ssize_t un,
                 int *tm, int *tn) noexcept nogil:
     """tm x tn = nt rectangles (tm <= um row panels, tn <= un column panels) that pack the

@@ -50,3 +50,17 @@ def test_missing_fastcnn_gives_no_ratio(report):
     row = report.combine([_run(reference=6.0)])[("S4", "forward")]
     assert row["ratios"] == {}
     assert report.table({("S4", "forward"): row})[-1].split()[-2:] == ["-", "-"]
+
+
+def test_share_of_peak_pairs_each_run_with_its_own_peak(report):
+    # 4.8 GFLOP in 0.04 s is 120 GFLOP/s: 80% of a 150 GFLOP/s peak, 60% of 200
+    runs = [_run(fastcnn=0.04), _run(fastcnn=0.04), _run(fastcnn=0.032)]
+    for run, peak in zip(runs, (150.0, 200.0, 200.0)):
+        run["benchmarks"][0]["extra_info"]["peak_gflops"] = peak
+    row = report.combine(runs[:1])[("S4", "forward")]
+    assert row["ratios"]["peak"] == pytest.approx(0.8)
+    assert report.table({("S4", "forward"): row})[-1].split()[5:7] == ["120.0", "80%"]
+    # runs 1-3: 0.8, 0.6, 0.75 -> median 0.75
+    assert report.combine(runs)[("S4", "forward")]["ratios"]["peak"] == pytest.approx(0.75)
+    # no peak recorded (an older JSON): no share
+    assert "peak" not in report.combine([_run(fastcnn=0.04)])[("S4", "forward")]["ratios"]

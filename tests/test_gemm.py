@@ -70,3 +70,15 @@ def test_gemm_leaves_its_operands_alone(rng):
     a0, b0 = a.copy(), b.copy()
     _gemm.gemm(a, b, np.empty((50, 60), np.float32), False, True, None, False, False, 2)
     assert np.array_equal(a, a0) and np.array_equal(b, b0)
+
+
+def test_fma_peak_reports_a_rate_and_checks_its_arguments():
+    # the benchmarks' yardstick (bench/report.py's "% peak"): a finite positive rate on
+    # every kernel set, since each unit brings its own loop
+    for threads in (1, 2):
+        rate = _gemm.fma_peak(0.002, threads)
+        assert np.isfinite(rate) and rate > 0
+    for seconds, threads, word in ((0.01, 0, "threads"), (0.0, 1, "seconds"),
+                                   (float("nan"), 1, "seconds")):
+        with pytest.raises(ValueError, match=word):
+            _gemm.fma_peak(seconds, threads)
