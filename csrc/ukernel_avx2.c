@@ -36,16 +36,6 @@ FCNN_DEFINE_FMA_LOOP(fma_loop_avx2, __m256, 8, _mm256_set1_ps, _mm256_fmadd_ps, 
     X2_STEP_ROW(BCAST, FMA, #o "*6*" ES "+3*" ES "(%[a])", 3)                                   \
     X2_STEP_ROW(BCAST, FMA, #o "*6*" ES "+4*" ES "(%[a])", 4)                                   \
     X2_STEP_ROW(BCAST, FMA, #o "*6*" ES "+5*" ES "(%[a])", 5)
-/* indirect A: step o, row r at a_r[i + o]; the row pointers sit in r8-r13 (GCC allows 30
- * asm operands, and the 12 accumulators alone count as 24) */
-#define X2_ISTEP(BCAST, FMA, ES, o)                                                            \
-    X2_LOAD_B(o)                                                                               \
-    X2_STEP_ROW(BCAST, FMA, #o "*" ES "(%%r8,%[i]," ES ")", 0)                                  \
-    X2_STEP_ROW(BCAST, FMA, #o "*" ES "(%%r9,%[i]," ES ")", 1)                                  \
-    X2_STEP_ROW(BCAST, FMA, #o "*" ES "(%%r10,%[i]," ES ")", 2)                                 \
-    X2_STEP_ROW(BCAST, FMA, #o "*" ES "(%%r11,%[i]," ES ")", 3)                                 \
-    X2_STEP_ROW(BCAST, FMA, #o "*" ES "(%%r12,%[i]," ES ")", 4)                                 \
-    X2_STEP_ROW(BCAST, FMA, #o "*" ES "(%%r13,%[i]," ES ")", 5)
 #define X2_ACCUMULATORS                                                                        \
     [c0l] "+x"(c0l), [c0h] "+x"(c0h), [c1l] "+x"(c1l), [c1h] "+x"(c1h), [c2l] "+x"(c2l),       \
     [c2h] "+x"(c2h), [c3l] "+x"(c3l), [c3h] "+x"(c3h), [c4l] "+x"(c4l), [c4h] "+x"(c4h),       \
@@ -64,28 +54,83 @@ FCNN_DEFINE_FMA_LOOP(fma_loop_avx2, __m256, 8, _mm256_set1_ps, _mm256_fmadd_ps, 
                          :                                                                     \
                          : "xmm13", "xmm14", "xmm15", "memory", "cc");                         \
     }
-#define X2_ASM_IND(BCAST, FMA, ES)                                                             \
-    if (c >= 4) {                                                                              \
-        ptrdiff_t i4 = 0;                                                                      \
-        const ptrdiff_t c4 = c / 4 * 4;                                                        \
-        const T *arows[6] = {a0, a1, a2, a3, a4, a5};                                          \
-        __asm__ volatile("mov 0(%[rows]), %%r8\n\t"                                            \
-                         "mov 8(%[rows]), %%r9\n\t"                                            \
-                         "mov 16(%[rows]), %%r10\n\t"                                          \
-                         "mov 24(%[rows]), %%r11\n\t"                                          \
-                         "mov 32(%[rows]), %%r12\n\t"                                          \
-                         "mov 40(%[rows]), %%r13\n\t"                                          \
-                         "1:\n\t"                                                              \
-                         X2_ISTEP(BCAST, FMA, ES, 0) X2_ISTEP(BCAST, FMA, ES, 1)               \
-                         X2_ISTEP(BCAST, FMA, ES, 2) X2_ISTEP(BCAST, FMA, ES, 3)               \
-                         "add $4, %[i]\n\t"                                                    \
-                         "add $256, %[b]\n\t"                                                  \
-                         "cmp %[n], %[i]\n\t"                                                  \
-                         "jl 1b\n\t"                                                           \
-                         : X2_ACCUMULATORS, [b] "+r"(b), [i] "+r"(i4)                         \
-                         : [rows] "r"(arows), [n] "r"(c4)                                      \
-                         : "r8", "r9", "r10", "r11", "r12", "r13", "xmm13", "xmm14", "xmm15",  \
-                           "memory", "cc");                                                    \
+/* indirect A, every tap in one asm block: the accumulators live in ymm0-ymm11 from zeroing
+ * to the final store into `tile` (MR x 16 values, row-major), so no operands are shuffled
+ * between taps (GCC allows 30 asm operands, and 12 accumulators as operands count as 24).
+ * Per tap: its 6 row pointers in r8-r13, the channel index in rax from coff, 4 steps per
+ * iteration up to coff + c/4*4 (rbx), then single steps up to coff + c. */
+#define X2_TSTEP_ROW(BCAST, FMA, ADDR, lo, hi)                                                 \
+    BCAST " " ADDR ", %%ymm15\n\t"                                                              \
+    FMA " %%ymm13, %%ymm15, %%ymm" #lo "\n\t"                                                   \
+    FMA " %%ymm14, %%ymm15, %%ymm" #hi "\n\t"
+#define X2_TSTEP(BCAST, FMA, ES, o)                                                            \
+    "vmovups " #o "*64(%%rdx), %%ymm13\n\t"                                                     \
+    "vmovups " #o "*64+32(%%rdx), %%ymm14\n\t"                                                  \
+    X2_TSTEP_ROW(BCAST, FMA, #o "*" ES "(%%r8,%%rax," ES ")", 0, 1)                             \
+    X2_TSTEP_ROW(BCAST, FMA, #o "*" ES "(%%r9,%%rax," ES ")", 2, 3)                             \
+    X2_TSTEP_ROW(BCAST, FMA, #o "*" ES "(%%r10,%%rax," ES ")", 4, 5)                            \
+    X2_TSTEP_ROW(BCAST, FMA, #o "*" ES "(%%r11,%%rax," ES ")", 6, 7)                            \
+    X2_TSTEP_ROW(BCAST, FMA, #o "*" ES "(%%r12,%%rax," ES ")", 8, 9)                            \
+    X2_TSTEP_ROW(BCAST, FMA, #o "*" ES "(%%r13,%%rax," ES ")", 10, 11)
+#define X2_TSTORE(r, lo, hi)                                                                   \
+    "vmovups %%ymm" #lo ", " #r "*64(%%rcx)\n\t" "vmovups %%ymm" #hi ", " #r "*64+32(%%rcx)\n\t"
+#define X2_ASM_IND_TILE(BCAST, FMA, ES)                                                        \
+    {                                                                                          \
+        const struct {                                                                         \
+            const T *const *ind;                                                               \
+            ptrdiff_t ntaps, coff, cend4;                                                      \
+            const T *b;                                                                        \
+            T *tile;                                                                           \
+            ptrdiff_t cend;                                                                    \
+        } prm = {ind, ntaps, coff, coff + c / 4 * 4, b, tile, coff + c};                       \
+        __asm__ volatile("mov 0(%[prm]), %%rsi\n\t"                                            \
+                         "mov 8(%[prm]), %%rdi\n\t"                                            \
+                         "mov 24(%[prm]), %%rbx\n\t"                                           \
+                         "mov 32(%[prm]), %%rdx\n\t"                                           \
+                         "vxorps %%xmm0, %%xmm0, %%xmm0\n\t" "vxorps %%xmm1, %%xmm1, %%xmm1\n\t" \
+                         "vxorps %%xmm2, %%xmm2, %%xmm2\n\t" "vxorps %%xmm3, %%xmm3, %%xmm3\n\t" \
+                         "vxorps %%xmm4, %%xmm4, %%xmm4\n\t" "vxorps %%xmm5, %%xmm5, %%xmm5\n\t" \
+                         "vxorps %%xmm6, %%xmm6, %%xmm6\n\t" "vxorps %%xmm7, %%xmm7, %%xmm7\n\t" \
+                         "vxorps %%xmm8, %%xmm8, %%xmm8\n\t" "vxorps %%xmm9, %%xmm9, %%xmm9\n\t" \
+                         "vxorps %%xmm10, %%xmm10, %%xmm10\n\t"                                 \
+                         "vxorps %%xmm11, %%xmm11, %%xmm11\n\t"                                 \
+                         "2:\n\t"                                                               \
+                         "mov 0(%%rsi), %%r8\n\t"                                               \
+                         "mov 8(%%rsi), %%r9\n\t"                                               \
+                         "mov 16(%%rsi), %%r10\n\t"                                             \
+                         "mov 24(%%rsi), %%r11\n\t"                                             \
+                         "mov 32(%%rsi), %%r12\n\t"                                             \
+                         "mov 40(%%rsi), %%r13\n\t"                                             \
+                         "mov 16(%[prm]), %%rax\n\t"                                           \
+                         "cmp %%rbx, %%rax\n\t"                                                 \
+                         "jge 3f\n\t"                                                           \
+                         "1:\n\t"                                                               \
+                         X2_TSTEP(BCAST, FMA, ES, 0) X2_TSTEP(BCAST, FMA, ES, 1)               \
+                         X2_TSTEP(BCAST, FMA, ES, 2) X2_TSTEP(BCAST, FMA, ES, 3)               \
+                         "add $4, %%rax\n\t"                                                    \
+                         "add $256, %%rdx\n\t"                                                  \
+                         "cmp %%rbx, %%rax\n\t"                                                 \
+                         "jl 1b\n\t"                                                            \
+                         "3:\n\t"                                                               \
+                         "cmp 48(%[prm]), %%rax\n\t"                                           \
+                         "jge 4f\n\t"                                                           \
+                         X2_TSTEP(BCAST, FMA, ES, 0)                                           \
+                         "add $1, %%rax\n\t"                                                    \
+                         "add $64, %%rdx\n\t"                                                   \
+                         "jmp 3b\n\t"                                                           \
+                         "4:\n\t"                                                               \
+                         "add $48, %%rsi\n\t"                                                   \
+                         "dec %%rdi\n\t"                                                        \
+                         "jnz 2b\n\t"                                                           \
+                         "mov 40(%[prm]), %%rcx\n\t"                                           \
+                         X2_TSTORE(0, 0, 1) X2_TSTORE(1, 2, 3) X2_TSTORE(2, 4, 5)              \
+                         X2_TSTORE(3, 6, 7) X2_TSTORE(4, 8, 9) X2_TSTORE(5, 10, 11)            \
+                         :                                                                     \
+                         : [prm] "r"(&prm)                                                     \
+                         : "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", \
+                           "r12", "r13", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5",       \
+                           "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm13", "xmm14", \
+                           "xmm15", "memory", "cc");                                           \
     }
 /* strided rows: step o reads koff[o]; rows 0-2 at p + {0,1,2}*rs, rows 3-5 at q = p + 3*rs;
  * the loop bounds and strides come in a small struct (the operand limit again) */
@@ -126,7 +171,7 @@ FCNN_DEFINE_FMA_LOOP(fma_loop_avx2, __m256, 8, _mm256_set1_ps, _mm256_fmadd_ps, 
     }
 #define KASM_PACKED X2_ASM_PACKED(X2_BCAST, X2_FMA, X2_ES)
 #define KASM_STR X2_ASM_STR(X2_BCAST, X2_FMA, X2_ES)
-#define KASM_IND X2_ASM_IND(X2_BCAST, X2_FMA, X2_ES)
+#define KASM_IND_TILE X2_ASM_IND_TILE(X2_BCAST, X2_FMA, X2_ES)
 #endif
 
 #define X2_BCAST "vbroadcastss"

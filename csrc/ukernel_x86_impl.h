@@ -2,8 +2,8 @@
  * held in 2*MR vector accumulators. Included by ukernel_avx2.c / ukernel_avx512.c with:
  *   T, VT, VLEN, MR, ROWS(X) (X(0) ... X(MR-1)), TSFX (f32/f64), KNAME (e.g. avx512_f32),
  *   VLOAD, VSTORE, VADD, VMAX, VZERO, VFMA, VSET1.
- * A unit may define KASM_PACKED / KASM_IND / KASM_STR: hand-scheduled main loops (see
- * ukernel_avx2.c).
+ * A unit may define KASM_PACKED / KASM_STR: hand-scheduled main loops, and KASM_IND_TILE:
+ * the indirect kernel's whole reduction into a tile (see ukernel_avx2.c).
  * Three kernels share the epilogue: `ukr` reads a packed A panel, `ukr_ind` reads each row of A
  * straight from the image through a table of row pointers (indirect convolution), `ukr_str`
  * reads rows a fixed stride apart through a table of reduction-step offsets. */
@@ -74,18 +74,29 @@ static void KN(ukr_ind)(ptrdiff_t ntaps, ptrdiff_t c, ptrdiff_t coff, const T *c
                         const T *b, T *const *crow, ptrdiff_t col, int mr, int nr, int flags,
                         const T *bias)
 {
+#ifdef KASM_IND_TILE
+    /* the unit's whole reduction in one loop: the products of every tap in the same order as
+     * below, into `tile`, then the same epilogue */
+    if (c > 0 && ntaps > 0) {
+        T tile[MR * KNR];
+        KASM_IND_TILE
+        if (mr == MR && nr == KNR) {
+#define KSTORE_TILE(r) KN(store_row)(crow[r] + col, VLOAD(tile + (r) * KNR),                   \
+                                     VLOAD(tile + (r) * KNR + VLEN), flags, bias);
+            ROWS(KSTORE_TILE)
+#undef KSTORE_TILE
+        } else {
+            KCAT(store_tile_, TSFX)(tile, KNR, crow, col, mr, nr, flags, bias);
+        }
+        return;
+    }
+#endif
     ROWS(KDECL)
     for (ptrdiff_t t = 0; t < ntaps; ++t, ind += MR) {
 #define KROWPTR(r) const T *a##r = ind[r] + coff;
         ROWS(KROWPTR)
 #undef KROWPTR
-        ptrdiff_t i = 0;
-#ifdef KASM_IND
-        /* the unit's hand-scheduled loop: channels [0, c/4*4) of this tap, advancing b */
-        KASM_IND
-        i = c / 4 * 4;
-#endif
-        for (; i < c; ++i) {
+        for (ptrdiff_t i = 0; i < c; ++i) {
             const VT b0 = VLOAD(b), b1 = VLOAD(b + VLEN);
 #define KSTEP_IND(r) KSTEP(r, a##r[i])
             ROWS(KSTEP_IND)
