@@ -26,6 +26,9 @@ FCNN_DEFINE_FMA_LOOP(fma_loop_avx2, __m256, 8, _mm256_set1_ps, _mm256_fmadd_ps, 
     BCAST " " ADDR ", %%ymm15\n\t"                                                              \
     FMA " %%ymm13, %%ymm15, %[c" #r "l]\n\t"                                                    \
     FMA " %%ymm14, %%ymm15, %[c" #r "h]\n\t"
+/* four steps of the reduction, o = 0..3 */
+#define X2_UNROLL4(STEP, BCAST, FMA, ES)                                                       \
+    STEP(BCAST, FMA, ES, 0) STEP(BCAST, FMA, ES, 1) STEP(BCAST, FMA, ES, 2) STEP(BCAST, FMA, ES, 3)
 #define X2_LOAD_B(o) "vmovups " #o "*64(%[b]), %%ymm13\n\t" "vmovups " #o "*64+32(%[b]), %%ymm14\n\t"
 /* packed A: step o, row r at (o*6 + r)*ES bytes */
 #define X2_PSTEP(BCAST, FMA, ES, o)                                                            \
@@ -44,8 +47,7 @@ FCNN_DEFINE_FMA_LOOP(fma_loop_avx2, __m256, 8, _mm256_set1_ps, _mm256_fmadd_ps, 
     if (kc >= 4) {                                                                             \
         ptrdiff_t n4 = kc / 4;                                                                 \
         __asm__ volatile("1:\n\t"                                                              \
-                         X2_PSTEP(BCAST, FMA, ES, 0) X2_PSTEP(BCAST, FMA, ES, 1)               \
-                         X2_PSTEP(BCAST, FMA, ES, 2) X2_PSTEP(BCAST, FMA, ES, 3)               \
+                         X2_UNROLL4(X2_PSTEP, BCAST, FMA, ES)                                   \
                          "add $4*6*" ES ", %[a]\n\t"                                           \
                          "add $256, %[b]\n\t"                                                  \
                          "dec %[n]\n\t"                                                        \
@@ -105,8 +107,7 @@ FCNN_DEFINE_FMA_LOOP(fma_loop_avx2, __m256, 8, _mm256_set1_ps, _mm256_fmadd_ps, 
                          "cmp %%rbx, %%rax\n\t"                                                 \
                          "jge 3f\n\t"                                                           \
                          "1:\n\t"                                                               \
-                         X2_TSTEP(BCAST, FMA, ES, 0) X2_TSTEP(BCAST, FMA, ES, 1)               \
-                         X2_TSTEP(BCAST, FMA, ES, 2) X2_TSTEP(BCAST, FMA, ES, 3)               \
+                         X2_UNROLL4(X2_TSTEP, BCAST, FMA, ES)                                   \
                          "add $4, %%rax\n\t"                                                    \
                          "add $256, %%rdx\n\t"                                                  \
                          "cmp %%rbx, %%rax\n\t"                                                 \
@@ -158,8 +159,7 @@ FCNN_DEFINE_FMA_LOOP(fma_loop_avx2, __m256, 8, _mm256_set1_ps, _mm256_fmadd_ps, 
                          "mov 24(%[prm]), %%r11\n\t"                                           \
                          ".p2align 5\n\t"                                                      \
                          "1:\n\t"                                                              \
-                         X2_SSTEP(BCAST, FMA, ES, 0) X2_SSTEP(BCAST, FMA, ES, 1)               \
-                         X2_SSTEP(BCAST, FMA, ES, 2) X2_SSTEP(BCAST, FMA, ES, 3)               \
+                         X2_UNROLL4(X2_SSTEP, BCAST, FMA, ES)                                   \
                          "add $32, %[koff]\n\t"                                                \
                          "add $256, %[b]\n\t"                                                  \
                          "cmp %%r11, %[koff]\n\t"                                              \
