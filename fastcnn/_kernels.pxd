@@ -15,6 +15,8 @@ cdef extern from "fastcnn_kernels.h" nogil:
         int nr_f32
         int mr_f64
         int nr_f64
+        const void *fwd_small_f32     # only tested against NULL here
+        const void *fwd_small_f64
         double (*fma_loop)(ptrdiff_t iters, float *sink) noexcept nogil
 
     int fcnn_select_isa(const char *cap)

@@ -59,6 +59,10 @@ PROBLEMS = {
                                         padding="valid"),
     "n8_20x30_c3_f16_k5x5_same": dict(x=(8, 20, 30, 3), w=(5, 5, 3, 16), strides=1,
                                       padding="same"),
+    # few channels, enough images for the one-loop path (each thread pads its images and runs
+    # their rows) at 2 and 3 threads, with rows that end in a part of a tile
+    "n13_15x17_c2_f20_k3x3_stride2_valid": dict(x=(13, 15, 17, 2), w=(3, 3, 2, 20),
+                                                strides=2, padding="valid"),
 }
 POOLS = {
     "n8_24x24_c16_pool3_stride2_same": dict(x=(8, 24, 24, 16), pool_size=3, strides=2,
