@@ -15,6 +15,11 @@ GFLOP/s over the cores' FMA peak measured in the same round (``fastcnn._gemm.fma
 for as long as fastcnn's call took). The process keeps freed memory mapped
 (BENCHMARKS.md's allocator setting; it re-runs itself with GLIBC_TUNABLES set unless it is set
 already), and every library uses OMP_NUM_THREADS threads.
+
+Calls of a few milliseconds or less are not measured well this way: each library's OpenMP
+threads keep spinning for a while after its call and slow the other's next call (S1 and S3
+forward here: fastcnn 1.3 ms in a loop of its own, 1.7-2.2 ms between PyTorch's calls). For
+those, the pytest-benchmark suite's back-to-back rounds (bench/report.py) are the measure.
 """
 import argparse
 import os
