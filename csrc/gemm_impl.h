@@ -115,6 +115,11 @@ static void FN(pack_b)(const fcnn_gemm *g, ptrdiff_t p0, ptrdiff_t kc, ptrdiff_t
 static void FN(scatter_transposed)(const T *tile, int ldt, T *dst, ptrdiff_t ldc, int mr, int nr,
                                    int flags)
 {
+    if (flags == 0) {   /* the common case, a plain store: no tests per value */
+        for (int j = 0; j < nr; ++j, dst += ldc)
+            for (int r = 0; r < mr; ++r) dst[r] = tile[r * ldt + j];
+        return;
+    }
     for (int j = 0; j < nr; ++j, dst += ldc)
         for (int r = 0; r < mr; ++r) {
             T v = tile[r * ldt + j];
@@ -149,11 +154,12 @@ void FN(fcnn_gemm_tile)(const fcnn_gemm *g, ptrdiff_t i0, ptrdiff_t i1, ptrdiff_
     T ttile[FCNN_GEMM_MAX_MR * FCNN_GEMM_MAX_NR];
     const T *arows[FCNN_GEMM_MAX_MR];
     const T *a = (const T *)g->a;
-    /* A row-major A of at most one row block needs no packing: the indirect micro-kernel
-     * reads its MR rows in place (the small-batch products of Dense layers). Taller blocks
-     * are packed: rows a long stride apart, read in place block after block, cost more in
-     * cache misses than one copy. */
-    const int a_in_place = g->csa == 1 && i1 - i0 <= FCNN_GEMM_MC;
+    /* A row-major A needs no packing when the indirect micro-kernel can read its MR rows in
+     * place cheaply: at most one row block (the small-batch products of Dense layers), or
+     * rows at most one reduction run long, which lie back to back (W read for dZ * W^T, whose
+     * C^T = W * dZ^T). Taller blocks of long rows are packed: rows a long stride apart, read
+     * in place block after block, cost more in cache misses than one copy. */
+    const int a_in_place = g->csa == 1 && (i1 - i0 <= FCNN_GEMM_MC || g->rsa <= FCNN_GEMM_KC);
     /* the reduction in near-equal runs of at most KC, fixed by K alone */
     const ptrdiff_t kruns = K > 0 ? (K + FCNN_GEMM_KC - 1) / FCNN_GEMM_KC : 0;
     const ptrdiff_t krun = kruns ? (K + kruns - 1) / kruns : 0;
