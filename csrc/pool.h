@@ -46,6 +46,10 @@ typedef struct {
     fcnn_pool_backward_f32 max_backward_f32, avg_backward_f32;
     fcnn_pool_forward_f64 max_forward_f64, avg_forward_f64;
     fcnn_pool_backward_f64 max_backward_f64, avg_backward_f64;
+    /* max pooling of a ReLU's output, that ReLU's backward pass folded in: dy counts only
+     * where the window's maximum is > 0 */
+    fcnn_pool_backward_f32 max_relu_backward_f32;
+    fcnn_pool_backward_f64 max_relu_backward_f64;
 } fcnn_pool_kernels;
 
 extern const fcnn_pool_kernels fcnn_pool_generic;

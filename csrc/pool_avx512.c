@@ -64,8 +64,9 @@ const fcnn_pool_kernels fcnn_pool_avx512 = {
     "avx512",
     max_forward_f32, avg_forward_f32, max_backward_f32, avg_backward_f32,
     max_forward_f64, avg_forward_f64, max_backward_f64, avg_backward_f64,
+    max_relu_backward_f32, max_relu_backward_f64,
 };
 
 #else
-const fcnn_pool_kernels fcnn_pool_avx512 = {0, 0, 0, 0, 0, 0, 0, 0, 0};
+const fcnn_pool_kernels fcnn_pool_avx512 = {0};
 #endif

@@ -232,7 +232,7 @@ static void FN(avg_forward)(const fcnn_pool_geom *g, const T *x, T *y, ptrdiff_t
 }
 
 /* window_max_grad for windows of 2^24 or more taps in float: the tap number as an integer. */
-static void FN(window_max_grad_wide)(const T *p, T *d, const T *g, ptrdiff_t rows,
+static void FN(window_max_grad_wide)(int relu, const T *p, T *d, const T *g, ptrdiff_t rows,
                                      ptrdiff_t cols, ptrdiff_t rs, ptrdiff_t cs, ptrdiff_t r0,
                                      ptrdiff_t ra, ptrdiff_t r1, ptrdiff_t ca)
 {
@@ -246,20 +246,23 @@ static void FN(window_max_grad_wide)(const T *p, T *d, const T *g, ptrdiff_t row
                 pick = i * cols + j;
             }
         }
+    const T grad = relu && !(best > 0) ? (T)0 : g[0];
     for (ptrdiff_t i = r0; i < r1; ++i)
         for (ptrdiff_t j = 0; j < cols; ++j) {
             T *q = d + i * rs + j * cs;
-            const T share = i * cols + j == pick ? g[0] : (T)0;
+            const T share = i * cols + j == pick ? grad : (T)0;
             *q = (i < ra || j < ca ? *q : (T)0) + share;
         }
 }
 
-/* One window's gradient over all channels (see pool_window.h for r0, ra, r1, ca). */
+/* One window's gradient over all channels (see pool_window.h for r0, ra, r1, ca); is_max:
+ * 0 average, 1 max, 2 max with the ReLU before it folded in (window_max_grad's relu). */
 POOL_INLINE void FN(window_grad)(int is_max, const T *p, T *d, const T *gy, ptrdiff_t c,
                                  ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t rs, ptrdiff_t r0,
                                  ptrdiff_t ra, ptrdiff_t r1, ptrdiff_t ca)
 {
     const ptrdiff_t cv = c - c % VLEN, cb = c - c % (POOL_NB * VLEN);
+    const int relu = is_max == 2;
     ptrdiff_t ch = 0;
     if (!is_max) {
         const T count = (T)(rows * cols);
@@ -271,15 +274,18 @@ POOL_INLINE void FN(window_grad)(int is_max, const T *p, T *d, const T *gy, ptrd
             FN(window_mean_grad_s)(d + ch, gy + ch, cols, rs, c, r0, ra, r1, ca, count);
     } else if (rows * cols < FN_EXACT_TAPS) {
         for (; ch < cb; ch += POOL_NB * VLEN)
-            FN(window_max_grad_b)(p + ch, d + ch, gy + ch, rows, cols, rs, c, r0, ra, r1, ca);
+            FN(window_max_grad_b)(relu, p + ch, d + ch, gy + ch, rows, cols, rs, c, r0, ra, r1,
+                                  ca);
         for (; ch < cv; ch += VLEN)
-            FN(window_max_grad_v)(p + ch, d + ch, gy + ch, rows, cols, rs, c, r0, ra, r1, ca);
+            FN(window_max_grad_v)(relu, p + ch, d + ch, gy + ch, rows, cols, rs, c, r0, ra, r1,
+                                  ca);
         for (; ch < c; ++ch)
-            FN(window_max_grad_s)(p + ch, d + ch, gy + ch, rows, cols, rs, c, r0, ra, r1, ca);
+            FN(window_max_grad_s)(relu, p + ch, d + ch, gy + ch, rows, cols, rs, c, r0, ra, r1,
+                                  ca);
     } else {
         for (; ch < c; ++ch)
-            FN(window_max_grad_wide)(p + ch, d + ch, gy + ch, rows, cols, rs, c, r0, ra, r1,
-                                     ca);
+            FN(window_max_grad_wide)(relu, p + ch, d + ch, gy + ch, rows, cols, rs, c, r0, ra,
+                                     r1, ca);
     }
 }
 
@@ -345,6 +351,12 @@ static void FN(max_backward)(const fcnn_pool_geom *g, const T *x, const T *dy, T
                              ptrdiff_t r0, ptrdiff_t r1)
 {
     FN(backward)(1, g, x, dy, dx, r0, r1);
+}
+
+static void FN(max_relu_backward)(const fcnn_pool_geom *g, const T *x, const T *dy, T *dx,
+                                  ptrdiff_t r0, ptrdiff_t r1)
+{
+    FN(backward)(2, g, x, dy, dx, r0, r1);
 }
 
 static void FN(avg_backward)(const fcnn_pool_geom *g, const T *x, const T *dy, T *dx,

@@ -39,8 +39,11 @@ POOL_INLINE void LFN(window_mean)(const T *p, ptrdiff_t rows, ptrdiff_t cols, pt
 }
 
 /* The gradient goes to the element window_max selects, found by its tap number (row-major,
- * exact in T: the caller makes sure rows * cols is small enough); the other taps get +0. */
-POOL_INLINE void LFN(window_max_grad)(const T *p, T *d, const T *g, ptrdiff_t rows,
+ * exact in T: the caller makes sure rows * cols is small enough); the other taps get +0.
+ * relu: x is a ReLU's output, whose backward pass is folded in: the gradient counts only
+ * where the window's maximum (that ReLU's output at the element picked) is > 0, else +0,
+ * exactly as masking dy by the pooled output first would give. */
+POOL_INLINE void LFN(window_max_grad)(int relu, const T *p, T *d, const T *g, ptrdiff_t rows,
                                       ptrdiff_t cols, ptrdiff_t rs, ptrdiff_t cs, ptrdiff_t r0,
                                       ptrdiff_t ra, ptrdiff_t r1, ptrdiff_t ca)
 {
@@ -63,7 +66,10 @@ POOL_INLINE void LFN(window_max_grad)(const T *p, T *d, const T *g, ptrdiff_t ro
         }
     /* 0 + masked(grad) is masked(0 + grad): the +0 that turns a -0 gradient into +0 is added
      * once, not at every tap. */
-    const LT grad = LLOAD(g), first = LADD(LZERO(), grad);
+    LT grad = LLOAD(g);
+    if (relu)   /* best > 0: LTAKES(best, 0) is "> 0 or NaN", LEQ(best, best) "not NaN" */
+        grad = LMASKED(LEQ(best, best), LMASKED(LTAKES(best, LZERO()), grad));
+    const LT first = LADD(LZERO(), grad);
     for (ptrdiff_t i = r0; i < r1; ++i) {
         const ptrdiff_t added = i < ra ? cols : ca;
         T *q = d + i * rs;

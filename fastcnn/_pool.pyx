@@ -45,6 +45,8 @@ cdef extern from "pool.h" nogil:
         fcnn_pool_forward_f64 avg_forward_f64
         fcnn_pool_backward_f64 max_backward_f64
         fcnn_pool_backward_f64 avg_backward_f64
+        fcnn_pool_backward_f32 max_relu_backward_f32
+        fcnn_pool_backward_f64 max_relu_backward_f64
 
     const fcnn_pool_kernels *fcnn_pool_kernels_for(const char *isa)
 
@@ -118,7 +120,7 @@ cdef inline Py_ssize_t _band_start(Py_ssize_t o, Py_ssize_t oh, Py_ssize_t h, Py
     return r
 
 
-cdef int _backward(bint is_max, const floating[:, :, :, ::1] dy,
+cdef int _backward(int kind, const floating[:, :, :, ::1] dy,
                    const floating[:, :, :, ::1] x, floating[:, :, :, ::1] dx, Py_ssize_t kh,
                    Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pt, Py_ssize_t pl,
                    int nthreads) except -1:
@@ -127,10 +129,14 @@ cdef int _backward(bint is_max, const floating[:, :, :, ::1] dy,
     if n * h * w * c == 0:
         return 0
     cdef fcnn_pool_geom g = _geometry(h, w, c, oh, ow, kh, kw, sh, sw, pt, pl)
-    cdef fcnn_pool_backward_f32 k32 = (_kernels.max_backward_f32 if is_max
-                                       else _kernels.avg_backward_f32)
-    cdef fcnn_pool_backward_f64 k64 = (_kernels.max_backward_f64 if is_max
-                                       else _kernels.avg_backward_f64)
+    # kind: 0 average, 1 max, 2 max with the ReLU before it folded in
+    cdef bint is_max = kind != 0
+    cdef fcnn_pool_backward_f32 k32 = (_kernels.avg_backward_f32 if kind == 0 else
+                                       _kernels.max_backward_f32 if kind == 1 else
+                                       _kernels.max_relu_backward_f32)
+    cdef fcnn_pool_backward_f64 k64 = (_kernels.avg_backward_f64 if kind == 0 else
+                                       _kernels.max_backward_f64 if kind == 1 else
+                                       _kernels.max_relu_backward_f64)
     # Bands of output rows per image (each band computes the dx rows its windows start in).
     cdef Py_ssize_t bands = oh
     if kh > sh:
@@ -173,9 +179,12 @@ def avg_pool2d_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
 
 def max_pool2d_backward(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1] x,
                         floating[:, :, :, ::1] dx, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh,
-                        Py_ssize_t sw, Py_ssize_t pt, Py_ssize_t pl, int nthreads):
-    """dx (like x) = gradient of max pooling for dy, the argmax recomputed from x."""
-    _backward(True, dy, x, dx, kh, kw, sh, sw, pt, pl, nthreads)
+                        Py_ssize_t sw, Py_ssize_t pt, Py_ssize_t pl, int nthreads,
+                        bint relu_input=False):
+    """dx (like x) = gradient of max pooling for dy, the argmax recomputed from x. With
+    ``relu_input`` (x is a ReLU's output), that ReLU's backward pass too: dy counts only where
+    the window's maximum is > 0, as if it had been masked by the pooled output first."""
+    _backward(2 if relu_input else 1, dy, x, dx, kh, kw, sh, sw, pt, pl, nthreads)
 
 
 def avg_pool2d_backward(const floating[:, :, :, ::1] dy, floating[:, :, :, ::1] dx,
@@ -183,4 +192,4 @@ def avg_pool2d_backward(const floating[:, :, :, ::1] dy, floating[:, :, :, ::1] 
                         Py_ssize_t pt, Py_ssize_t pl, int nthreads):
     """dx (N, H, W, C) = gradient of average pooling for dy."""
     # Average pooling reads no x: dx fills the argument (the kernel gets NULL).
-    _backward(False, dy, dx, dx, kh, kw, sh, sw, pt, pl, nthreads)
+    _backward(0, dy, dx, dx, kh, kw, sh, sw, pt, pl, nthreads)

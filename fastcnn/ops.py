@@ -303,11 +303,18 @@ def max_pool2d_backward(dy, x, pool_size=2, strides=None, padding="valid", *, ou
 
     ``out``: optional array shaped like ``x`` that receives dx (see ``max_pool2d``).
     """
+    return _max_pool2d_backward(dy, x, pool_size, strides, padding, out, relu_input=False)
+
+
+def _max_pool2d_backward(dy, x, pool_size, strides, padding, out, relu_input):
+    """max_pool2d_backward; with ``relu_input`` (x is a ReLU's output, as in a MaxPool2D
+    after a Conv2D with activation="relu") that ReLU's backward pass folded in: the gradient
+    with respect to the ReLU's input, in one pass (used by the MaxPooling2D layer)."""
     x, (kh, kw), (sh, sw), g = _pool_args(x, pool_size, strides, padding)
     dy = _check_dy(dy, (x.shape[0], g.out_h, g.out_w, x.shape[3]), x.dtype)
     dx = _out_array(out, x.shape, x.dtype, [("dy", dy), ("x", x)], result="dx")
     _pool.max_pool2d_backward(_contiguous(dy, "dy"), _contiguous(x, "x"), dx, kh, kw, sh, sw,
-                              g.pad_top, g.pad_left, _config.get_num_threads())
+                              g.pad_top, g.pad_left, _config.get_num_threads(), relu_input)
     return dx
 
 

@@ -179,6 +179,35 @@ def test_pool2d_kernel_sets_of_every_runnable_isa_agree_bitwise(geometry, kind, 
         assert got[1] == first[1], f"dx of the {isa} kernels differs from generic"
 
 
+# --- max pooling backward with the ReLU before it folded in ----------------------------------------
+
+@dtypes
+@pytest.mark.parametrize("c", [1, 7, 37, 45])
+@pytest.mark.parametrize("geometry", list(GEOMETRIES))
+def test_max_pool2d_relu_backward_equals_masking_dy_by_the_pooled_output_first(
+        c, geometry, dtype, rng, restore_pool_isa):
+    # What the MaxPooling2D layer runs after a ReLU: dy passes only where the window's
+    # maximum is > 0. Against masking dy by y > 0 and then the plain backward, bit for bit on
+    # every kernel set: ReLU outputs (zeros and ties), negative and NaN maxima, -0.0 in dy.
+    x, dy, args = _problem(rng, dtype, geometry, c)
+    x = np.maximum(np.round(x, 1), 0).astype(dtype)
+    x.ravel()[::13] = -1.0
+    x.ravel()[5::17] = np.nan
+    x[0, :3, :3] = 0.0          # windows whose maximum is 0 and
+    x[1, :3, :3] = -2.0         # negative (the first window of each image)
+    x[1, 3, 3] = np.nan         # a pixel inside a window in every geometry
+    dy.ravel()[::7] = -0.0
+    y = ops.max_pool2d(x, *args)
+    assert (y <= 0).any() and (y > 0).any() and np.isnan(y).any()
+    masked = np.where(y > 0, dy, np.zeros_like(dy))
+    for isa in _runnable_isas():
+        assert _pool.use_isa(isa) == isa
+        want = ops.max_pool2d_backward(masked, x, *args)
+        got = ops._max_pool2d_backward(dy, x, *args, None, relu_input=True)
+        assert got.tobytes() == want.tobytes(), isa
+        assert_close(got, reference.max_pool2d_backward(*widen(masked, x), *args), dtype, "dx")
+
+
 # --- windows too large for a float tap number -----------------------------------------------------
 
 @pytest.mark.slow

@@ -1,7 +1,7 @@
 """MaxPooling2D and AveragePooling2D over NHWC images, through ``fastcnn.ops``."""
 import numpy as np
 
-from .. import _config, _elementwise, _geometry, ops
+from .. import _geometry, ops
 from .base import Layer
 from .conv import check_channels_last
 
@@ -37,18 +37,17 @@ class _Pooling2D(Layer):
         self._x = inputs if training else None
         forward = getattr(ops, self._op_names[0])
         out = self._buffer("y", (inputs.shape[0],) + self.output_shape[1:])
-        y = forward(inputs, self.pool_size, self.strides, self.padding, out=out)
-        self._y = y if training else None
-        return y
+        return forward(inputs, self.pool_size, self.strides, self.padding, out=out)
 
     def _backward(self, dy, need_input_grad):
         if not need_input_grad:
             return None
+        out = self._buffer("dx", self._x.shape)
         if self.masks_relu_input:
-            dy = self._relu_backward_of_input(dy)
+            return ops._max_pool2d_backward(dy, self._x, self.pool_size, self.strides,
+                                            self.padding, out, relu_input=True)
         backward = getattr(ops, self._op_names[1])
-        return backward(dy, self._x, self.pool_size, self.strides, self.padding,
-                        out=self._buffer("dx", self._x.shape))
+        return backward(dy, self._x, self.pool_size, self.strides, self.padding, out=out)
 
     # only MaxPooling2D ever sets it (with its _relu_backward_of_input)
     masks_relu_input = False
@@ -67,22 +66,12 @@ class MaxPooling2D(_Pooling2D):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Set by the model while it runs the layer after one ending in ReLU: the ReLU's
-        # backward pass is done here, on the pooled gradient (see _relu_backward_of_input).
+        # backward pass is done here, in the pooling backward. The input x is a ReLU's output
+        # and each gradient goes to its window's maximum, the pooled output y: passing dy
+        # only where that maximum is > 0 gives exactly what masking dx where x <= 0 would (an
+        # element that takes several windows' gradients is the maximum of each, so all or
+        # none of them pass), without a pass of its own over either array.
         self.masks_relu_input = False
-
-    def _relu_backward_of_input(self, dy):
-        """ReLU's backward pass for this layer's input, applied to the pooled gradient.
-
-        The input x is a ReLU's output and each gradient goes to its window's maximum, whose
-        value is the pooled output y: masking dy where y <= 0 gives exactly what masking dx
-        where x <= 0 would (an element that takes several windows' gradients is the maximum
-        of each, so all or none of them pass), on an array a pool's size smaller.
-        """
-        dy = np.ascontiguousarray(dy)
-        out = self._buffer("relu_dy", dy.shape)
-        _elementwise.relu_backward(dy.reshape(-1), self._y.reshape(-1), out.reshape(-1),
-                                   _config.get_num_threads())
-        return out
 
 
 class AveragePooling2D(_Pooling2D):
