@@ -220,15 +220,15 @@ typedef struct {
 #define FCNN_GEMM_MAX_NR 32
 
 /* Blocking: the reduction is cut into near-equal runs of whole taps of at most FCNN_KC
- * values (at least one tap), so one B micro-panel (kc x NR) stays in L1 while the rows of
- * the FCNN_MC pixels they read sit in L2. */
+ * values (at least one tap), taps of FCNN_KC_WIDE_MIN_C or more channels into runs of at most
+ * FCNN_KC_WIDE: a 3x3 kernel over 32, 64 or 128 channels in one run, so each C tile is stored
+ * once. The B micro-panel (kc x NR, up to 72 KB) then streams from L2 instead of sitting in
+ * L1; with the AVX2 kernel that keeps every tap of a call in registers, this was 1-4% faster
+ * forward for S2, S4, S5, S6 and S8 than runs of 192 / 384 and neutral backward (paired
+ * runs). Runs of one tap (128 steps) were 7% slower for S6. */
 #define FCNN_MC 96
-#define FCNN_KC 192
-/* Taps of FCNN_KC_WIDE_MIN_C or more channels would make runs of one short tap (128 steps),
- * whose per-call work (the tile's pointers, reloading and storing C) then weighs ~5%: their
- * runs take up to FCNN_KC_WIDE values (three taps of 128: S6 forward ~5% faster, paired
- * runs; runs this long for 64 channels were ~5% slower). */
-#define FCNN_KC_WIDE 384
+#define FCNN_KC 576
+#define FCNN_KC_WIDE 1152
 #define FCNN_KC_WIDE_MIN_C 128
 /* dW: output pixels are reduced in steps of FCNN_DW_PC; K is cut in column blocks of
  * FCNN_DW_NC, which are independent tasks (parallel also when the batch is small). */
