@@ -35,8 +35,8 @@ def fma_peak(double seconds=0.05, int threads=1):
     import time
     if threads < 1 or threads > 1024:
         raise ValueError(f"threads must be in [1, 1024], got {threads}")
-    if not seconds > 0:
-        raise ValueError(f"seconds must be positive, got {seconds}")
+    if not 0 < seconds <= 60:
+        raise ValueError(f"seconds must be in (0, 60], got {seconds}")
     cdef const fcnn_isa *isa = fcnn_current_isa()
     cdef ptrdiff_t iters = 1 << 14
     cdef int t

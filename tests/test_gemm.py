@@ -79,6 +79,6 @@ def test_fma_peak_reports_a_rate_and_checks_its_arguments():
         rate = _gemm.fma_peak(0.002, threads)
         assert np.isfinite(rate) and rate > 0
     for seconds, threads, word in ((0.01, 0, "threads"), (0.0, 1, "seconds"),
-                                   (float("nan"), 1, "seconds")):
+                                   (float("nan"), 1, "seconds"), (float("inf"), 1, "seconds")):
         with pytest.raises(ValueError, match=word):
             _gemm.fma_peak(seconds, threads)
