@@ -255,16 +255,16 @@ static void FN(window_max_grad_wide)(int relu, const T *p, T *d, const T *g, ptr
         }
 }
 
-/* One window's gradient over all channels (see pool_window.h for r0, ra, r1, ca); is_max:
+/* One window's gradient over all channels (see pool_window.h for r0, ra, r1, ca); kind:
  * 0 average, 1 max, 2 max with the ReLU before it folded in (window_max_grad's relu). */
-POOL_INLINE void FN(window_grad)(int is_max, const T *p, T *d, const T *gy, ptrdiff_t c,
+POOL_INLINE void FN(window_grad)(int kind, const T *p, T *d, const T *gy, ptrdiff_t c,
                                  ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t rs, ptrdiff_t r0,
                                  ptrdiff_t ra, ptrdiff_t r1, ptrdiff_t ca)
 {
     const ptrdiff_t cv = c - c % VLEN, cb = c - c % (POOL_NB * VLEN);
-    const int relu = is_max == 2;
+    const int relu = kind == 2;
     ptrdiff_t ch = 0;
-    if (!is_max) {
+    if (kind == 0) {
         const T count = (T)(rows * cols);
         for (; ch < cb; ch += POOL_NB * VLEN)
             FN(window_mean_grad_b)(d + ch, gy + ch, cols, rs, c, r0, ra, r1, ca, count);
@@ -312,7 +312,7 @@ static inline ptrdiff_t FN(floor_div)(ptrdiff_t a, ptrdiff_t b)
  * windows are visited in (o, j) order and the first window to reach an element writes
  * 0 + its gradient, the later ones (overlapping windows) add theirs, which fixes the order of
  * every dx sum whatever [r0, r1) is. Elements no window reaches get +0. */
-POOL_INLINE void FN(backward)(int is_max, const fcnn_pool_geom *g, const T *x, const T *dy,
+POOL_INLINE void FN(backward)(int kind, const fcnn_pool_geom *g, const T *x, const T *dy,
                               T *dx, ptrdiff_t r0, ptrdiff_t r1)
 {
     const ptrdiff_t c = g->c, rs = g->w * c;
@@ -337,7 +337,7 @@ POOL_INLINE void FN(backward)(int is_max, const fcnn_pool_geom *g, const T *x, c
             FN(zero_block)(dx, rs, c, fresh, b1, covered, w0);
             const ptrdiff_t ca = FN(pmin)(FN(pmax)(covered - w0, 0), w1 - w0);
             const T *p = x ? x + h0 * rs + w0 * c : NULL;
-            FN(window_grad)(is_max, p, dx + h0 * rs + w0 * c, gy, c, h1 - h0, w1 - w0, rs,
+            FN(window_grad)(kind, p, dx + h0 * rs + w0 * c, gy, c, h1 - h0, w1 - w0, rs,
                             b0 - h0, fresh - h0, b1 - h0, ca);
             covered = FN(pmax)(covered, w1);
         }

@@ -1,6 +1,4 @@
 """MaxPooling2D and AveragePooling2D over NHWC images, through ``fastcnn.ops``."""
-import numpy as np
-
 from .. import _geometry, ops
 from .base import Layer
 from .conv import check_channels_last
@@ -49,7 +47,7 @@ class _Pooling2D(Layer):
         backward = getattr(ops, self._op_names[1])
         return backward(dy, self._x, self.pool_size, self.strides, self.padding, out=out)
 
-    # only MaxPooling2D ever sets it (with its _relu_backward_of_input)
+    # only MaxPooling2D ever sets it (see its __init__)
     masks_relu_input = False
 
     def get_config(self):
