@@ -38,30 +38,40 @@ static void FN(pack_a)(const fcnn_gemm *g, ptrdiff_t i0, ptrdiff_t mc, ptrdiff_t
 {
     const T *a = (const T *)g->a;
     const ptrdiff_t rs = g->rsa, cs = g->csa;
+    if (rs == 1) {
+        /* A stored transposed (X^T of a Dense layer's dW = X^T dZ): the block's values in each
+         * of A's columns are contiguous, in one row of the stored matrix. Read those rows once,
+         * front to back, asking for the one 8 on, and deal their MR-wide pieces out to the
+         * panels (as pack_b does with row-major B); panel by panel, each value would come
+         * from another row, a long stride (and a page) away. */
+        const ptrdiff_t full = mc / mr_tile * mr_tile, panel = (ptrdiff_t)mr_tile * kc;
+        for (ptrdiff_t p = 0; p < kc; ++p) {
+            const T *s = a + i0 + (p0 + p) * cs;
+            T *d = out + p * mr_tile;
+            ptrdiff_t ir = 0;
+            if (p + 8 < kc)
+                for (ptrdiff_t e = 0; e < mc; e += 64 / (ptrdiff_t)sizeof(T))
+                    __builtin_prefetch(s + 8 * cs + e);
+            for (; ir < full; ir += mr_tile, d += panel, s += mr_tile)
+                FN_COPY_CASES(d, s, mr_tile)
+            if (ir < mc) {
+                int r = 0;
+                for (; r < mc - ir; ++r) d[r] = s[r];
+                for (; r < mr_tile; ++r) d[r] = 0;
+            }
+        }
+        return;
+    }
     for (ptrdiff_t ir = 0; ir < mc; ir += mr_tile, out += mr_tile * kc) {
         const int rows = (int)FN(gemm_min)(mr_tile, mc - ir);
         const T *src = a + (i0 + ir) * rs + p0 * cs;
-        if (rs == 1) {          /* A stored transposed: a panel row of MR values is contiguous */
-            if (rows == mr_tile) {
-                for (ptrdiff_t p = 0; p < kc; ++p) FN_COPY_CASES(out + p * mr_tile, src + p * cs, mr_tile)
-                continue;
-            }
-            for (ptrdiff_t p = 0; p < kc; ++p) {
-                const T *s = src + p * cs;
-                T *d = out + p * mr_tile;
-                int r = 0;
-                for (; r < rows; ++r) d[r] = s[r];
-                for (; r < mr_tile; ++r) d[r] = 0;
-            }
-        } else {
-            for (int r = 0; r < rows; ++r) {
-                const T *s = src + r * rs;
-                T *d = out + r;
-                for (ptrdiff_t p = 0; p < kc; ++p) d[p * mr_tile] = s[p * cs];
-            }
-            for (int r = rows; r < mr_tile; ++r)
-                for (ptrdiff_t p = 0; p < kc; ++p) out[p * mr_tile + r] = 0;
+        for (int r = 0; r < rows; ++r) {
+            const T *s = src + r * rs;
+            T *d = out + r;
+            for (ptrdiff_t p = 0; p < kc; ++p) d[p * mr_tile] = s[p * cs];
         }
+        for (int r = rows; r < mr_tile; ++r)
+            for (ptrdiff_t p = 0; p < kc; ++p) out[p * mr_tile + r] = 0;
     }
 }
 
