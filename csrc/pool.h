@@ -40,6 +40,18 @@ typedef void (*fcnn_pool_backward_f32)(const fcnn_pool_geom *g, const float *x, 
 typedef void (*fcnn_pool_backward_f64)(const fcnn_pool_geom *g, const double *x,
                                        const double *dy, double *dx, ptrdiff_t r0, ptrdiff_t r1);
 
+/* Max pooling forward that also writes, into picks (laid out like y), the number of the tap
+ * each maximum was found at (row-major in the window clipped to the image, as T; windows of
+ * fewer than 2^24 taps in float, 2^53 in double); with relu (the input is a ReLU's output),
+ * -1 where the maximum is not > 0. The backward from picks (fcnn_pool_backward with picks in
+ * place of x) then gives bitwise the dx of max_backward (max_relu_backward with relu)
+ * without reading x. */
+typedef void (*fcnn_pool_pick_forward_f32)(const fcnn_pool_geom *g, const float *x, float *y,
+                                           float *picks, int relu, ptrdiff_t o0, ptrdiff_t o1);
+typedef void (*fcnn_pool_pick_forward_f64)(const fcnn_pool_geom *g, const double *x,
+                                           double *y, double *picks, int relu, ptrdiff_t o0,
+                                           ptrdiff_t o1);
+
 typedef struct {
     const char *name; /* NULL when the unit was not compiled for its ISA */
     fcnn_pool_forward_f32 max_forward_f32, avg_forward_f32;
@@ -50,6 +62,10 @@ typedef struct {
      * where the window's maximum is > 0 */
     fcnn_pool_backward_f32 max_relu_backward_f32;
     fcnn_pool_backward_f64 max_relu_backward_f64;
+    fcnn_pool_pick_forward_f32 max_pick_forward_f32;
+    fcnn_pool_pick_forward_f64 max_pick_forward_f64;
+    fcnn_pool_backward_f32 max_pick_backward_f32; /* x: the picks */
+    fcnn_pool_backward_f64 max_pick_backward_f64;
 } fcnn_pool_kernels;
 
 extern const fcnn_pool_kernels fcnn_pool_generic;

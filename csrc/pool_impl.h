@@ -185,8 +185,11 @@ static inline void FN(extent)(ptrdiff_t o, ptrdiff_t s, ptrdiff_t pad, ptrdiff_t
     *hi = FN(pmin)(start + k, size);
 }
 
-static void FN(max_forward)(const fcnn_pool_geom *g, const T *x, T *y, ptrdiff_t o0,
-                            ptrdiff_t o1)
+/* Max pooling of output rows [o0, o1); with picks (not NULL), also each output's picked tap
+ * number (see window_max_pick), laid out like y; with relu, -1 where the maximum is not > 0.
+ * Picks need windows of fewer than FN_EXACT_TAPS taps (the caller checks). */
+POOL_INLINE void FN(max_forward_rows)(const fcnn_pool_geom *g, const T *x, T *y, T *picks,
+                                      int relu, ptrdiff_t o0, ptrdiff_t o1)
 {
     const ptrdiff_t c = g->c, rs = g->w * c, cv = c - c % VLEN, cb = c - c % (POOL_NB * VLEN);
     for (ptrdiff_t o = o0; o < o1; ++o) {
@@ -195,16 +198,39 @@ static void FN(max_forward)(const fcnn_pool_geom *g, const T *x, T *y, ptrdiff_t
         for (ptrdiff_t j = 0; j < g->ow; ++j) {
             ptrdiff_t w0, w1;
             FN(extent)(j, g->sw, g->pl, g->kw, g->w, &w0, &w1);
+            const ptrdiff_t rows = h1 - h0, cols = w1 - w0, at = (o * g->ow + j) * c;
             const T *p = x + h0 * rs + w0 * c;
-            T *out = y + (o * g->ow + j) * c;
+            T *out = y + at, *pk = picks ? picks + at : NULL;
             ptrdiff_t ch = 0;
             for (; ch < cb; ch += POOL_NB * VLEN)
-                FN(window_max_b)(p + ch, h1 - h0, w1 - w0, rs, c, out + ch);
+                if (picks)
+                    FN(window_max_pick_b)(relu, p + ch, rows, cols, rs, c, out + ch, pk + ch);
+                else
+                    FN(window_max_b)(p + ch, rows, cols, rs, c, out + ch);
             for (; ch < cv; ch += VLEN)
-                FN(window_max_v)(p + ch, h1 - h0, w1 - w0, rs, c, out + ch);
-            for (; ch < c; ++ch) FN(window_max_s)(p + ch, h1 - h0, w1 - w0, rs, c, out + ch);
+                if (picks)
+                    FN(window_max_pick_v)(relu, p + ch, rows, cols, rs, c, out + ch, pk + ch);
+                else
+                    FN(window_max_v)(p + ch, rows, cols, rs, c, out + ch);
+            for (; ch < c; ++ch)
+                if (picks)
+                    FN(window_max_pick_s)(relu, p + ch, rows, cols, rs, c, out + ch, pk + ch);
+                else
+                    FN(window_max_s)(p + ch, rows, cols, rs, c, out + ch);
         }
     }
+}
+
+static void FN(max_forward)(const fcnn_pool_geom *g, const T *x, T *y, ptrdiff_t o0,
+                            ptrdiff_t o1)
+{
+    FN(max_forward_rows)(g, x, y, NULL, 0, o0, o1);
+}
+
+static void FN(max_forward_pick)(const fcnn_pool_geom *g, const T *x, T *y, T *picks, int relu,
+                                 ptrdiff_t o0, ptrdiff_t o1)
+{
+    FN(max_forward_rows)(g, x, y, picks, relu, o0, o1);
 }
 
 static void FN(avg_forward)(const fcnn_pool_geom *g, const T *x, T *y, ptrdiff_t o0,
@@ -256,7 +282,8 @@ static void FN(window_max_grad_wide)(int relu, const T *p, T *d, const T *g, ptr
 }
 
 /* One window's gradient over all channels (see pool_window.h for r0, ra, r1, ca); kind:
- * 0 average, 1 max, 2 max with the ReLU before it folded in (window_max_grad's relu). */
+ * 0 average, 1 max, 2 max with the ReLU before it folded in (window_max_grad's relu), 3 max
+ * from the tap numbers max_forward_pick stored (p then points at the window's picks). */
 POOL_INLINE void FN(window_grad)(int kind, const T *p, T *d, const T *gy, ptrdiff_t c,
                                  ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t rs, ptrdiff_t r0,
                                  ptrdiff_t ra, ptrdiff_t r1, ptrdiff_t ca)
@@ -264,7 +291,14 @@ POOL_INLINE void FN(window_grad)(int kind, const T *p, T *d, const T *gy, ptrdif
     const ptrdiff_t cv = c - c % VLEN, cb = c - c % (POOL_NB * VLEN);
     const int relu = kind == 2;
     ptrdiff_t ch = 0;
-    if (kind == 0) {
+    if (kind == 3) {
+        for (; ch < cb; ch += POOL_NB * VLEN)
+            FN(window_pick_grad_b)(p + ch, d + ch, gy + ch, cols, rs, c, r0, ra, r1, ca);
+        for (; ch < cv; ch += VLEN)
+            FN(window_pick_grad_v)(p + ch, d + ch, gy + ch, cols, rs, c, r0, ra, r1, ca);
+        for (; ch < c; ++ch)
+            FN(window_pick_grad_s)(p + ch, d + ch, gy + ch, cols, rs, c, r0, ra, r1, ca);
+    } else if (kind == 0) {
         const T count = (T)(rows * cols);
         for (; ch < cb; ch += POOL_NB * VLEN)
             FN(window_mean_grad_b)(d + ch, gy + ch, cols, rs, c, r0, ra, r1, ca, count);
@@ -336,7 +370,8 @@ POOL_INLINE void FN(backward)(int kind, const fcnn_pool_geom *g, const T *x, con
             FN(extent)(j, g->sw, g->pl, g->kw, g->w, &w0, &w1);
             FN(zero_block)(dx, rs, c, fresh, b1, covered, w0);
             const ptrdiff_t ca = FN(pmin)(FN(pmax)(covered - w0, 0), w1 - w0);
-            const T *p = x ? x + h0 * rs + w0 * c : NULL;
+            /* the window in x, or (kind 3) its picks, at the same place as its dy */
+            const T *p = kind == 3 ? x + (gy - dy) : x ? x + h0 * rs + w0 * c : NULL;
             FN(window_grad)(kind, p, dx + h0 * rs + w0 * c, gy, c, h1 - h0, w1 - w0, rs,
                             b0 - h0, fresh - h0, b1 - h0, ca);
             covered = FN(pmax)(covered, w1);
@@ -357,6 +392,13 @@ static void FN(max_relu_backward)(const fcnn_pool_geom *g, const T *x, const T *
                                   ptrdiff_t r0, ptrdiff_t r1)
 {
     FN(backward)(2, g, x, dy, dx, r0, r1);
+}
+
+/* max_backward from the picks of max_forward_pick (laid out like dy) instead of x. */
+static void FN(max_pick_backward)(const fcnn_pool_geom *g, const T *picks, const T *dy, T *dx,
+                                  ptrdiff_t r0, ptrdiff_t r1)
+{
+    FN(backward)(3, g, picks, dy, dx, r0, r1);
 }
 
 static void FN(avg_backward)(const fcnn_pool_geom *g, const T *x, const T *dy, T *dx,

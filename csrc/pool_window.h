@@ -38,14 +38,29 @@ POOL_INLINE void LFN(window_mean)(const T *p, ptrdiff_t rows, ptrdiff_t cols, pt
     LSTORE(y, LDIV(sum, LSET1(count)));
 }
 
-/* The gradient goes to the element window_max selects, found by its tap number (row-major,
- * exact in T: the caller makes sure rows * cols is small enough); the other taps get +0.
- * relu: x is a ReLU's output, whose backward pass is folded in: the gradient counts only
- * where the window's maximum (that ReLU's output at the element picked) is > 0, else +0,
- * exactly as masking dy by the pooled output first would give. */
-POOL_INLINE void LFN(window_max_grad)(int relu, const T *p, T *d, const T *g, ptrdiff_t rows,
-                                      ptrdiff_t cols, ptrdiff_t rs, ptrdiff_t cs, ptrdiff_t r0,
-                                      ptrdiff_t ra, ptrdiff_t r1, ptrdiff_t ca)
+/* The window's gradient grad (already masked) to the tap numbered pick (row-major, as T), +0 to
+ * the others; rows and columns as described at the top. 0 + masked(grad) is masked(0 + grad):
+ * the +0 that turns a -0 gradient into +0 is added once, not at every tap. */
+POOL_INLINE void LFN(spread_grad)(LT pick, LT grad, T *d, ptrdiff_t cols, ptrdiff_t rs,
+                                  ptrdiff_t cs, ptrdiff_t r0, ptrdiff_t ra, ptrdiff_t r1,
+                                  ptrdiff_t ca)
+{
+    const LT first = LADD(LZERO(), grad);
+    for (ptrdiff_t i = r0; i < r1; ++i) {
+        const ptrdiff_t added = i < ra ? cols : ca;
+        T *q = d + i * rs;
+        ptrdiff_t j = 0;
+        T tap = (T)(i * cols);
+        for (; j < added; ++j, tap += 1)
+            LSTORE(q + j * cs, LADD(LLOAD(q + j * cs), LMASKED(LEQ(pick, LSET1(tap)), grad)));
+        for (; j < cols; ++j, tap += 1) LSTORE(q + j * cs, LMASKED(LEQ(pick, LSET1(tap)), first));
+    }
+}
+
+/* window_max's maximum, and the number of the tap it was found at (row-major, exact in T:
+ * the caller makes sure rows * cols is small enough). */
+POOL_INLINE LT LFN(window_argmax)(const T *p, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t rs,
+                                  ptrdiff_t cs, LT *pick_out)
 {
     LT best = LLOAD(p), pick = LZERO();
     T tap = 0;
@@ -64,21 +79,48 @@ POOL_INLINE void LFN(window_max_grad)(int relu, const T *p, T *d, const T *g, pt
             best = LSELECT(take, v, best);
             pick = LSELECT(take, LSET1(tap), pick);
         }
-    /* 0 + masked(grad) is masked(0 + grad): the +0 that turns a -0 gradient into +0 is added
-     * once, not at every tap. */
+    *pick_out = pick;
+    return best;
+}
+
+/* The gradient goes to the element window_max selects, found by its tap number; the other
+ * taps get +0. relu: x is a ReLU's output, whose backward pass is folded in: the gradient
+ * counts only where the window's maximum (that ReLU's output at the element picked) is > 0,
+ * else +0, exactly as masking dy by the pooled output first would give. */
+POOL_INLINE void LFN(window_max_grad)(int relu, const T *p, T *d, const T *g, ptrdiff_t rows,
+                                      ptrdiff_t cols, ptrdiff_t rs, ptrdiff_t cs, ptrdiff_t r0,
+                                      ptrdiff_t ra, ptrdiff_t r1, ptrdiff_t ca)
+{
+    LT pick;
+    const LT best = LFN(window_argmax)(p, rows, cols, rs, cs, &pick);
     LT grad = LLOAD(g);
     if (relu)   /* best > 0: LTAKES(best, 0) is "> 0 or NaN", LEQ(best, best) "not NaN" */
         grad = LMASKED(LEQ(best, best), LMASKED(LTAKES(best, LZERO()), grad));
-    const LT first = LADD(LZERO(), grad);
-    for (ptrdiff_t i = r0; i < r1; ++i) {
-        const ptrdiff_t added = i < ra ? cols : ca;
-        T *q = d + i * rs;
-        ptrdiff_t j = 0;
-        tap = (T)(i * cols);
-        for (; j < added; ++j, tap += 1)
-            LSTORE(q + j * cs, LADD(LLOAD(q + j * cs), LMASKED(LEQ(pick, LSET1(tap)), grad)));
-        for (; j < cols; ++j, tap += 1) LSTORE(q + j * cs, LMASKED(LEQ(pick, LSET1(tap)), first));
-    }
+    LFN(spread_grad)(pick, grad, d, cols, rs, cs, r0, ra, r1, ca);
+}
+
+/* window_max, also storing at pk the tap number window_max_grad would pick; with relu, -1
+ * (no tap) where the maximum is not > 0, so that window_pick_grad then passes +0 everywhere,
+ * as window_max_grad's masked gradient does. */
+POOL_INLINE void LFN(window_max_pick)(int relu, const T *p, ptrdiff_t rows, ptrdiff_t cols,
+                                      ptrdiff_t rs, ptrdiff_t cs, T *y, T *pk)
+{
+    LT pick;
+    const LT best = LFN(window_argmax)(p, rows, cols, rs, cs, &pick);
+    if (relu)
+        pick = LSELECT(LEQ(best, best), LSELECT(LTAKES(best, LZERO()), pick, LSET1(-1)),
+                       LSET1(-1));
+    LSTORE(y, best);
+    LSTORE(pk, pick);
+}
+
+/* window_max_grad with the tap numbers window_max_pick stored (at pk, laid out like g): the
+ * same dx, bitwise, without reading x. */
+POOL_INLINE void LFN(window_pick_grad)(const T *pk, T *d, const T *g, ptrdiff_t cols,
+                                       ptrdiff_t rs, ptrdiff_t cs, ptrdiff_t r0, ptrdiff_t ra,
+                                       ptrdiff_t r1, ptrdiff_t ca)
+{
+    LFN(spread_grad)(LLOAD(pk), LLOAD(g), d, cols, rs, cs, r0, ra, r1, ca);
 }
 
 /* Every real tap gets g / count. */

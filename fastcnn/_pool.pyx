@@ -35,6 +35,13 @@ cdef extern from "pool.h" nogil:
                                             const double *dy, double *dx, ptrdiff_t r0,
                                             ptrdiff_t r1)
 
+    ctypedef void (*fcnn_pool_pick_forward_f32)(const fcnn_pool_geom *g, const float *x,
+                                                float *y, float *picks, int relu, ptrdiff_t o0,
+                                                ptrdiff_t o1)
+    ctypedef void (*fcnn_pool_pick_forward_f64)(const fcnn_pool_geom *g, const double *x,
+                                                double *y, double *picks, int relu,
+                                                ptrdiff_t o0, ptrdiff_t o1)
+
     ctypedef struct fcnn_pool_kernels:
         const char *name
         fcnn_pool_forward_f32 max_forward_f32
@@ -47,6 +54,10 @@ cdef extern from "pool.h" nogil:
         fcnn_pool_backward_f64 avg_backward_f64
         fcnn_pool_backward_f32 max_relu_backward_f32
         fcnn_pool_backward_f64 max_relu_backward_f64
+        fcnn_pool_pick_forward_f32 max_pick_forward_f32
+        fcnn_pool_pick_forward_f64 max_pick_forward_f64
+        fcnn_pool_backward_f32 max_pick_backward_f32
+        fcnn_pool_backward_f64 max_pick_backward_f64
 
     const fcnn_pool_kernels *fcnn_pool_kernels_for(const char *isa)
 
@@ -87,13 +98,17 @@ cdef inline fcnn_pool_geom _geometry(Py_ssize_t h, Py_ssize_t w, Py_ssize_t c, P
 
 cdef int _forward(bint is_max, const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
                   Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pt,
-                  Py_ssize_t pl, int nthreads) except -1:
+                  Py_ssize_t pl, int nthreads, floating[:, :, :, ::1] picks=None,
+                  bint relu=False) except -1:
     cdef Py_ssize_t n = y.shape[0], oh = y.shape[1], ow = y.shape[2], c = y.shape[3]
     if n * oh * ow * c == 0:
         return 0
     cdef fcnn_pool_geom g = _geometry(x.shape[1], x.shape[2], c, oh, ow, kh, kw, sh, sw, pt, pl)
     cdef fcnn_pool_forward_f32 k32 = _kernels.max_forward_f32 if is_max else _kernels.avg_forward_f32
     cdef fcnn_pool_forward_f64 k64 = _kernels.max_forward_f64 if is_max else _kernels.avg_forward_f64
+    cdef fcnn_pool_pick_forward_f32 p32 = _kernels.max_pick_forward_f32
+    cdef fcnn_pool_pick_forward_f64 p64 = _kernels.max_pick_forward_f64
+    cdef bint pick = picks is not None
     cdef int nt = team_size(nthreads, n * oh, <double>(n * oh * ow * c) * kh * kw,
                    MIN_VALUES_PER_THREAD)
     cdef Py_ssize_t u, b, o
@@ -102,9 +117,15 @@ cdef int _forward(bint is_max, const floating[:, :, :, ::1] x, floating[:, :, :,
             b = u // oh
             o = u - b * oh
             if floating is float:
-                k32(&g, &x[b, 0, 0, 0], &y[b, 0, 0, 0], o, o + 1)
+                if pick:
+                    p32(&g, &x[b, 0, 0, 0], &y[b, 0, 0, 0], &picks[b, 0, 0, 0], relu, o, o + 1)
+                else:
+                    k32(&g, &x[b, 0, 0, 0], &y[b, 0, 0, 0], o, o + 1)
             else:
-                k64(&g, &x[b, 0, 0, 0], &y[b, 0, 0, 0], o, o + 1)
+                if pick:
+                    p64(&g, &x[b, 0, 0, 0], &y[b, 0, 0, 0], &picks[b, 0, 0, 0], relu, o, o + 1)
+                else:
+                    k64(&g, &x[b, 0, 0, 0], &y[b, 0, 0, 0], o, o + 1)
     return 0
 
 
@@ -129,14 +150,17 @@ cdef int _backward(int kind, const floating[:, :, :, ::1] dy,
     if n * h * w * c == 0:
         return 0
     cdef fcnn_pool_geom g = _geometry(h, w, c, oh, ow, kh, kw, sh, sw, pt, pl)
-    # kind: 0 average, 1 max, 2 max with the ReLU before it folded in
+    # kind: 0 average, 1 max, 2 max with the ReLU before it folded in, 3 max from the picks
+    # of max_pool2d_forward_picks (then in x's place)
     cdef bint is_max = kind != 0
     cdef fcnn_pool_backward_f32 k32 = (_kernels.avg_backward_f32 if kind == 0 else
                                        _kernels.max_backward_f32 if kind == 1 else
-                                       _kernels.max_relu_backward_f32)
+                                       _kernels.max_relu_backward_f32 if kind == 2 else
+                                       _kernels.max_pick_backward_f32)
     cdef fcnn_pool_backward_f64 k64 = (_kernels.avg_backward_f64 if kind == 0 else
                                        _kernels.max_backward_f64 if kind == 1 else
-                                       _kernels.max_relu_backward_f64)
+                                       _kernels.max_relu_backward_f64 if kind == 2 else
+                                       _kernels.max_pick_backward_f64)
     # Bands of output rows per image (each band computes the dx rows its windows start in).
     cdef Py_ssize_t bands = oh
     if kh > sh:
@@ -168,6 +192,25 @@ def max_pool2d_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
                        Py_ssize_t pl, int nthreads):
     """y (N, OH, OW, C) = max pooling of x (N, H, W, C)."""
     _forward(True, x, y, kh, kw, sh, sw, pt, pl, nthreads)
+
+
+def max_pool2d_forward_picks(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
+                             floating[:, :, :, ::1] picks, Py_ssize_t kh, Py_ssize_t kw,
+                             Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pt, Py_ssize_t pl,
+                             int nthreads, bint relu_input=False):
+    """max_pool2d_forward, also writing into picks (like y) the number of the tap each maximum
+    was found at, for max_pool2d_backward_picks (see csrc/pool.h). The caller checks that
+    windows have fewer than 2**24 taps."""
+    _forward(True, x, y, kh, kw, sh, sw, pt, pl, nthreads, picks, relu_input)
+
+
+def max_pool2d_backward_picks(const floating[:, :, :, ::1] dy,
+                              const floating[:, :, :, ::1] picks, floating[:, :, :, ::1] dx,
+                              Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
+                              Py_ssize_t pt, Py_ssize_t pl, int nthreads):
+    """max_pool2d_backward's dx (with relu_input as the picks were made), from the picks of
+    max_pool2d_forward_picks instead of x: dy and the picks are read, x is not."""
+    _backward(3, dy, picks, dx, kh, kw, sh, sw, pt, pl, nthreads)
 
 
 def avg_pool2d_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y, Py_ssize_t kh,

@@ -318,6 +318,49 @@ def _max_pool2d_backward(dy, x, pool_size, strides, padding, out, relu_input):
     return dx
 
 
+# Picks are tap numbers held in the data's dtype: exact below 2**24 taps in float32.
+_PICKS_MAX_TAPS = 1 << 24
+
+
+def _max_pool2d_picking(x, pool_size, strides, padding, out, picks, relu_input):
+    """max_pool2d into ``out`` that also writes into ``picks`` (an array shaped like the
+    result) where each maximum was found, for _max_pool2d_backward_picks, which then gives
+    _max_pool2d_backward's dx (with the same ``relu_input``) without reading x. The
+    MaxPooling2D layer's training forward (its backward then reads dy and the picks, a
+    quarter of x's size for 2x2 windows). Windows must have fewer than 2**24 taps."""
+    x, (kh, kw), (sh, sw), g = _pool_args(x, pool_size, strides, padding)
+    if kh * kw >= _PICKS_MAX_TAPS:
+        raise ValueError(f"pool_size {(kh, kw)} has too many taps to record picks "
+                         f"(at most {_PICKS_MAX_TAPS - 1})")
+    shape = (x.shape[0], g.out_h, g.out_w, x.shape[3])
+    y = _out_array(out, shape, x.dtype, [("x", x)], result="the result of max_pool2d")
+    picks = _out_array(picks, shape, x.dtype, [("x", x), ("out", y)], name="picks",
+                       result="the picks of max_pool2d")
+    _pool.max_pool2d_forward_picks(_contiguous(x, "x"), y, picks, kh, kw, sh, sw, g.pad_top,
+                                   g.pad_left, _config.get_num_threads(), relu_input)
+    return y
+
+
+def _max_pool2d_backward_picks(dy, picks, x_shape, pool_size, strides, padding, out):
+    """dx (of ``x_shape``) for dy from the picks of _max_pool2d_picking over an input of that
+    shape and the same pooling arguments."""
+    x_shape = tuple(x_shape)
+    kh, kw = pair(pool_size, "pool_size")
+    sh, sw = (kh, kw) if strides is None else pair(strides, "strides")
+    g = output_geometry(x_shape[1:3], (kh, kw), (sh, sw), padding_mode(padding),
+                        kernel_name="pool_size")
+    picks = _float_array(picks, "picks")
+    expected = (x_shape[0], g.out_h, g.out_w, x_shape[3])
+    if picks.shape != expected:
+        raise ValueError(f"picks must have shape {expected} (the output's), got {picks.shape}")
+    dy = _check_dy(dy, expected, picks.dtype)
+    dx = _out_array(out, x_shape, picks.dtype, [("dy", dy), ("picks", picks)], result="dx")
+    _pool.max_pool2d_backward_picks(_contiguous(dy, "dy"), _contiguous(picks, "picks"), dx, kh,
+                                    kw, sh, sw, g.pad_top, g.pad_left,
+                                    _config.get_num_threads())
+    return dx
+
+
 def avg_pool2d(x, pool_size=2, strides=None, padding="valid", *, out=None):
     """Average pooling of NHWC ``x``, dividing by the number of real (unpadded) inputs.
 

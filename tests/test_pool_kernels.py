@@ -208,6 +208,83 @@ def test_max_pool2d_relu_backward_equals_masking_dy_by_the_pooled_output_first(
         assert_close(got, reference.max_pool2d_backward(*widen(masked, x), *args), dtype, "dx")
 
 
+# --- max pooling that records its picks (the MaxPooling2D layer in training) ---------------------
+
+def _picks_problem(rng, dtype, shape_args, c):
+    nhw, pool, strides, padding = shape_args
+    x = random_array(rng, nhw + (c,), dtype)
+    x = np.round(x, 1).astype(dtype)       # ties
+    x.ravel()[::13] = -1.0
+    x.ravel()[5::17] = np.nan
+    x[0, :3, :3] = 0.0                     # a window whose maximum is 0,
+    x[-1, :3, :3] = -2.0                   # one whose maximum is negative
+    args = (pool, strides, padding)
+    dy = random_array(rng, reference.max_pool2d(widen(x), *args).shape, dtype)
+    dy.ravel()[::7] = -0.0
+    return x, dy, args
+
+
+PICKS_PROBLEMS = dict(GEOMETRIES, **OVERLAP_PROBLEMS)
+
+
+@dtypes
+@pytest.mark.parametrize("relu_input", [False, True], ids=["max", "max_relu"])
+@pytest.mark.parametrize("c", [1, 7, 37, 45])
+@pytest.mark.parametrize("problem", list(PICKS_PROBLEMS))
+def test_max_pool2d_backward_from_picks_is_bitwise_the_backward_from_x(
+        problem, c, relu_input, dtype, rng, restore_pool_isa):
+    # The forward that records where each maximum was found gives the plain forward's y, and
+    # the backward from those picks (without x) the backward from x, bit for bit, on every
+    # kernel set and at 1 to 3 threads: ties, NaN, maxima <= 0 with the ReLU folded in,
+    # -0.0 in dy, overlapping windows in bands.
+    nhw, pool, strides, padding = PICKS_PROBLEMS[problem]
+    if len(nhw) == 4:                      # OVERLAP_PROBLEMS give the channels too
+        nhw = nhw[:3]
+    x, dy, args = _picks_problem(rng, dtype, (nhw, pool, strides, padding), c)
+    before = fastcnn.get_num_threads()
+    try:
+        for isa in _runnable_isas():
+            assert _pool.use_isa(isa) == isa
+            want_y = ops.max_pool2d(x, *args)
+            want_dx = ops._max_pool2d_backward(dy, x, *args, None, relu_input=relu_input)
+            for threads in (1, 2, 3):
+                fastcnn.set_num_threads(threads)
+                picks = np.full_like(want_y, 123.0)
+                y = ops._max_pool2d_picking(x, *args, None, picks, relu_input)
+                dx = ops._max_pool2d_backward_picks(dy, picks, x.shape, *args, None)
+                assert y.tobytes() == want_y.tobytes(), (isa, threads)
+                assert dx.tobytes() == want_dx.tobytes(), (isa, threads)
+    finally:
+        fastcnn.set_num_threads(before)
+    if relu_input:
+        masked = np.where(want_y > 0, dy, np.zeros_like(dy))
+        assert_close(dx, reference.max_pool2d_backward(*widen(masked, x), *args), dtype, "dx")
+    else:
+        assert_close(dx, reference.max_pool2d_backward(*widen(dy, x), *args), dtype, "dx")
+
+
+def test_max_pool2d_picks_arguments_are_checked(rng):
+    x = rng.standard_normal((2, 6, 6, 3)).astype(np.float32)
+    y = np.empty((2, 3, 3, 3), np.float32)
+    dy = np.ones_like(y)
+    with pytest.raises(ValueError, match="picks has shape"):
+        ops._max_pool2d_picking(x, 2, None, "valid", None, np.empty((2, 3, 3, 4), np.float32),
+                                False)
+    with pytest.raises(TypeError, match="picks has dtype"):
+        ops._max_pool2d_picking(x, 2, None, "valid", None, np.empty_like(y, np.float64), False)
+    with pytest.raises(ValueError, match="picks .* overlaps out"):
+        ops._max_pool2d_picking(x, 2, None, "valid", y, y, False)
+    with pytest.raises(ValueError, match="too many taps"):
+        ops._max_pool2d_picking(x, (4096, 4096), None, "same", None, None, False)
+    picks = np.zeros_like(y)
+    with pytest.raises(ValueError, match="picks must have shape"):
+        ops._max_pool2d_backward_picks(dy, picks, (2, 8, 6, 3), 2, None, "valid", None)
+    with pytest.raises(ValueError, match="dy must have shape"):
+        ops._max_pool2d_backward_picks(dy[:1], picks, x.shape, 2, None, "valid", None)
+    with pytest.raises(TypeError, match="picks must be a numpy.ndarray"):
+        ops._max_pool2d_backward_picks(dy, picks.tolist(), x.shape, 2, None, "valid", None)
+
+
 # --- windows too large for a float tap number -----------------------------------------------------
 
 @pytest.mark.slow

@@ -2,11 +2,14 @@
 their buffers, so a step after the first allocates no new large arrays (fresh memory costs a
 page fault per 4 KiB; NumPy reports its allocations to tracemalloc, so the largest block
 allocated during later steps is measured directly), and it lets a max pooling do the
-backward pass of the ReLU before it. Neither may change a result."""
+backward pass of the ReLU before it, from the picks it recorded in the forward pass. None of
+this may change a result."""
 import tracemalloc
 
 import numpy as np
+import pytest
 
+from fastcnn import ops
 from fastcnn.layers import Conv2D, Dense, Flatten, MaxPool2D
 from fastcnn.layers.base import Layer
 from fastcnn.models import Sequential
@@ -112,3 +115,27 @@ def test_relu_backward_moved_into_max_pooling_changes_no_gradient():
     assert not model.layers[1].masks_relu_input and not model.layers[0].relu_backward_done
     for a, b in zip(got, expected):
         assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("relu", [False, True], ids=["max", "max_after_relu"])
+def test_max_pooling_layer_backward_from_its_picks_equals_the_backward_from_x(relu):
+    """In training the MaxPooling2D layer records where each maximum was found and its
+    backward pass reads those picks instead of the input: the same dx, bit for bit, as the
+    backward from x; a masks_relu_input flag changed in between falls back to x."""
+    rng = np.random.default_rng(5)
+    x = np.round(rng.standard_normal((5, 9, 8, 19)), 1).astype(np.float32)   # ties
+    x.ravel()[::23] = np.nan
+    if relu:
+        x = np.where(np.isnan(x), x, np.maximum(x, 0)).astype(np.float32)
+    layer = MaxPool2D(pool_size=3, strides=2, padding="same")
+    layer.masks_relu_input = relu
+    y = layer(x, training=True)
+    assert layer._picks is not None and layer._picks[1] == relu
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    want = ops._max_pool2d_backward(dy, x, 3, 2, "same", None, relu_input=relu)
+    assert layer.backward(dy).tobytes() == want.tobytes()
+    layer.masks_relu_input = not relu
+    other = ops._max_pool2d_backward(dy, x, 3, 2, "same", None, relu_input=not relu)
+    assert layer.backward(dy).tobytes() == other.tobytes()
+    layer(x, training=False)
+    assert layer._picks is None

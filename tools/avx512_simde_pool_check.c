@@ -1,7 +1,8 @@
 /* The AVX-512 unit's pooling kernels against the portable unit's, bitwise, on any x86-64 CPU:
  * tools/check_avx512_simde compiles csrc/pool_avx512.c against SIMDe (portable intrinsics)
  * and csrc/pool_generic.c natively, and links this file to both. Every kernel (max and
- * average forward, their backward passes, and max backward with the ReLU before it folded in)
+ * average forward, their backward passes, max backward with the ReLU before it folded in,
+ * and the forward that records its picks with the backward from them, plain and after a ReLU)
  * runs on whole images over geometries with gaps, overlaps and padding, channel counts that
  * need the block, vector and scalar steps of both units, in float and double, on inputs with
  * ties, zeros, negative maxima, NaN and -0.0. The units promise the same IEEE operations in
@@ -32,7 +33,8 @@ typedef struct {
                             q->pl};                                                            \
         const size_t nx = (size_t)q->h * q->w * c, ny = (size_t)q->oh * q->ow * c;             \
         T *x = malloc(nx * sizeof(T)), *dy = malloc(ny * sizeof(T));                           \
-        T *a = malloc(nx * sizeof(T)), *b = malloc(nx * sizeof(T));                            \
+        const size_t na = nx > 2 * ny ? nx : 2 * ny; /* dx, or y and picks */                 \
+        T *a = malloc(na * sizeof(T)), *b = malloc(na * sizeof(T));                            \
         for (size_t i = 0; i < nx; ++i) {                                                      \
             const double v = rnd();                                                            \
             x[i] = (T)(i % 11 == 0 ? -1.0 : i % 5 == 0 ? 0.0 : floor(v * 4) / 4);              \
@@ -40,13 +42,25 @@ typedef struct {
         }                                                                                      \
         for (size_t i = 0; i < ny; ++i) dy[i] = (T)(i % 7 == 0 ? -0.0 : rnd());              \
         const fcnn_pool_kernels *p = &fcnn_pool_avx512, *r = &fcnn_pool_generic;              \
-        const char *names[] = {"max fwd", "avg fwd", "max bwd", "avg bwd", "max relu bwd"};    \
+        const char *names[] = {"max fwd", "avg fwd", "max bwd", "avg bwd", "max relu bwd",     \
+                               "pick fwd", "pick bwd", "pick relu fwd", "pick relu bwd"};     \
+        T *pa = malloc(ny * sizeof(T)), *pb = malloc(ny * sizeof(T));                          \
         int fails = 0;                                                                         \
-        for (int k = 0; k < 5; ++k) {                                                          \
-            memset(a, 0x5a, nx * sizeof(T));                                                   \
-            memset(b, 0x5a, nx * sizeof(T));                                                   \
+        for (int k = 0; k < 9; ++k) {                                                          \
+            memset(a, 0x5a, na * sizeof(T));                                                   \
+            memset(b, 0x5a, na * sizeof(T));                                                   \
             size_t n = nx;                                                                     \
-            if (k < 2) {                                                                       \
+            if (k == 5 || k == 7) { /* y then picks, side by side in a and b */                \
+                const int relu = k == 7;                                                       \
+                n = 2 * ny;                                                                    \
+                p->max_pick_forward_##SFX(&g, x, a, a + ny, relu, 0, q->oh);                   \
+                r->max_pick_forward_##SFX(&g, x, b, b + ny, relu, 0, q->oh);                   \
+                memcpy(pa, a + ny, ny * sizeof(T));                                            \
+                memcpy(pb, b + ny, ny * sizeof(T));                                            \
+            } else if (k == 6 || k == 8) { /* each unit from its own picks */                  \
+                p->max_pick_backward_##SFX(&g, pa, dy, a, 0, q->h);                            \
+                r->max_pick_backward_##SFX(&g, pb, dy, b, 0, q->h);                            \
+            } else if (k < 2) {                                                                \
                 n = ny;                                                                        \
                 (k == 0 ? p->max_forward_##SFX : p->avg_forward_##SFX)(&g, x, a, 0, q->oh);    \
                 (k == 0 ? r->max_forward_##SFX : r->avg_forward_##SFX)(&g, x, b, 0, q->oh);    \
@@ -66,7 +80,7 @@ typedef struct {
                    same ? "ok" : "DIFFERS");                                                   \
             fails += !same;                                                                    \
         }                                                                                      \
-        free(x); free(dy); free(a); free(b);                                                   \
+        free(x); free(dy); free(a); free(b); free(pa); free(pb);                               \
         return fails;                                                                          \
     }
 DEFINE_CHECK(float, f32)
@@ -91,7 +105,7 @@ int main(void)
         for (unsigned j = 0; j < sizeof channels / sizeof channels[0]; ++j) {
             fails += check_f32(&geos[i], channels[j]);
             fails += check_f64(&geos[i], channels[j]);
-            checks += 10;
+            checks += 18;
         }
     printf("%d pooling checks, %d failing\n", checks, fails);
     return fails != 0;

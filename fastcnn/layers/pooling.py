@@ -61,6 +61,29 @@ class MaxPooling2D(_Pooling2D):
 
     _op_names = ("max_pool2d", "max_pool2d_backward")
 
+    def call(self, inputs, training=False):
+        # Training: note where each maximum was found (picks, the output's size), so that the
+        # backward pass reads dy and the picks, not the input (4x the output's size with 2x2
+        # windows), and gives bitwise the same gradient.
+        self._picks = None
+        if not training or self.pool_size[0] * self.pool_size[1] >= ops._PICKS_MAX_TAPS:
+            return super().call(inputs, training)
+        self._x = inputs
+        shape = (inputs.shape[0],) + self.output_shape[1:]
+        picks = self._buffer("picks", shape)
+        out = ops._max_pool2d_picking(inputs, self.pool_size, self.strides, self.padding,
+                                      self._buffer("y", shape), picks, self.masks_relu_input)
+        self._picks = (picks, self.masks_relu_input)
+        return out
+
+    def _backward(self, dy, need_input_grad):
+        picks = self._picks
+        if not need_input_grad or picks is None or picks[1] != self.masks_relu_input:
+            return super()._backward(dy, need_input_grad)
+        return ops._max_pool2d_backward_picks(dy, picks[0], self._x.shape, self.pool_size,
+                                              self.strides, self.padding,
+                                              self._buffer("dx", self._x.shape))
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Set by the model while it runs the layer after one ending in ReLU: the ReLU's
@@ -70,6 +93,7 @@ class MaxPooling2D(_Pooling2D):
         # element that takes several windows' gradients is the maximum of each, so all or
         # none of them pass), without a pass of its own over either array.
         self.masks_relu_input = False
+        self._picks = None  # (picks, masks_relu_input) of the last training forward
 
 
 class AveragePooling2D(_Pooling2D):
