@@ -142,7 +142,7 @@ CORE_DEPENDS = ["csrc/fastcnn_kernels.h", "csrc/conv_impl.h", "csrc/gemm_impl.h"
 
 extensions = [
     Extension("fastcnn._conv", ["fastcnn/_conv.pyx"] + CORE_SOURCES, include_dirs=["csrc"],
-              depends=CORE_DEPENDS),
+              depends=CORE_DEPENDS + ["csrc/pool.h"]),
     Extension("fastcnn._gemm", ["fastcnn/_gemm.pyx"] + CORE_SOURCES, include_dirs=["csrc"],
               depends=CORE_DEPENDS),
     Extension("fastcnn._pool", ["fastcnn/_pool.pyx", "csrc/pool_generic.c"],

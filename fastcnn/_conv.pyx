@@ -6,6 +6,7 @@ Shapes, dtypes and geometry are checked once in fastcnn/ops.py; these functions 
 release the GIL and split work over OpenMP threads in thread-count-independent blocks, so
 results are bitwise identical at any thread count.
 """
+from cpython.pycapsule cimport PyCapsule_GetPointer
 from cython.parallel cimport prange, threadid
 from libc.stddef cimport ptrdiff_t
 from libc.string cimport memset
@@ -14,6 +15,8 @@ import numpy as np
 
 from fastcnn._kernels cimport *
 from fastcnn._parallel cimport MIN_VALUES_PER_THREAD, cdiv as _cdiv, team_size as _team
+from fastcnn._pool_kernels cimport (fcnn_pool_geom, fcnn_pool_pick_forward_f32,
+                                    fcnn_pool_pick_forward_f64)
 
 ctypedef fused floating:
     float
@@ -59,6 +62,9 @@ cdef enum:
     SMALL_MAX_K = 1024
     # From this many input channels dW is computed transposed (fcnn_conv_dwt_tile).
     DW_TRANSPOSED_MIN_C = 16
+    # The fused convolution and max pooling keeps an image's convolution output in a buffer
+    # per thread of at most this many bytes (in L2 at the seed model's 86 KB).
+    FUSED_MAX_BUFFER = 1024 * 1024
 
 
 def select_isa(cap):
@@ -173,75 +179,148 @@ cdef inline void _pad_image(const floating[:, :, :, ::1] x, Py_ssize_t hp, Py_ss
                             i, i + 1, padded)
 
 
+cdef inline void _small_setup(const floating[:, :, :, ::1] w, Py_ssize_t wp, Py_ssize_t sw,
+                              int mr, int nr, Py_ssize_t padded_size, floating *padded,
+                              floating *bp, ptrdiff_t *koff) noexcept nogil:
+    """What the few-channel forward needs before the images: each reduction step's offset in
+    a padded image (width wp), zeros in the slack after the padded images, the packed
+    weights."""
+    cdef Py_ssize_t kh = w.shape[0], kw = w.shape[1], c = w.shape[2], f = w.shape[3]
+    cdef Py_ssize_t t, ci, i
+    for t in range(kh * kw):
+        for ci in range(c):
+            koff[t * c + ci] = ((t // kw) * wp + t % kw) * c + ci
+    for i in range(padded_size, padded_size + FCNN_SMALL_SLACK(wp, c, sw, mr)):
+        padded[i] = 0
+    if floating is float:
+        fcnn_pack_b_f32(&w[0, 0, 0, 0], f, kh * kw * c, f, nr, bp)
+    else:
+        fcnn_pack_b_f64(&w[0, 0, 0, 0], f, kh * kw * c, f, nr, bp)
+
+
 cdef int _conv2d_forward_small(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                                const floating[::1] b, Py_ssize_t sh, Py_ssize_t sw,
-                               Py_ssize_t pt, Py_ssize_t pl, bint relu,
-                               floating[:, :, :, ::1] y, int nthreads) except -1:
-    """Forward pass over few channels (fcnn_conv_small): a zero-padded copy of x, then every
-    output row in tiles along the row through the strided micro-kernel."""
+                               Py_ssize_t pt, Py_ssize_t pl, Py_ssize_t oh, Py_ssize_t ow,
+                               bint relu, floating *y, int nthreads,
+                               const fcnn_pool_geom *pg=NULL, const void *pool_kernel=NULL,
+                               floating *py=NULL, floating *picks=NULL) except -1:
+    """Forward pass over few channels (fcnn_conv_small) into y (N, oh, ow, F): a zero-padded
+    copy of x, then every output row in tiles along the row through the strided micro-kernel.
+
+    With ``pool_kernel`` (a max_pick_forward of csrc/pool.h; pg its geometry over one image
+    of the output, relu input) y is not used: each image's output goes to a buffer of the
+    thread's own and is pooled from there, still in cache, into py and picks (N, pg.oh,
+    pg.ow, F); the convolution's output is never written out."""
     cdef const fcnn_isa *isa = fcnn_current_isa()
     cdef int mr = isa.mr_f32 if floating is float else isa.mr_f64
     cdef int nr = isa.nr_f32 if floating is float else isa.nr_f64
     cdef Py_ssize_t n = x.shape[0], h = x.shape[1], wd = x.shape[2], c = x.shape[3]
     cdef Py_ssize_t kh = w.shape[0], kw = w.shape[1], f = w.shape[3], k = kh * kw * c
-    cdef Py_ssize_t oh = y.shape[1], ow = y.shape[2]
     cdef Py_ssize_t hp = max(pt + h, (oh - 1) * sh + kh), wp = max(pl + wd, (ow - 1) * sw + kw)
+    cdef bint pool = pool_kernel != NULL
+    cdef Py_ssize_t rows = n * oh, i, r
+    cdef int nt = _team(nthreads, n if pool else rows, <double>rows * ow * f * k)
+    cdef int nt_pad = _team(nthreads, n, <double>n * hp * wp * c, MIN_VALUES_PER_THREAD)
+    # Enough images for a fair share each (or pooling): every thread pads an image and runs its
+    # rows at once, in one parallel loop (no barrier between the two, and the copy is still in
+    # cache). Only the ISA's row kernel on rows of at least a tile reads nothing outside its
+    # own image (the strided kernel's partial tiles read into the next one): otherwise all
+    # images are padded first.
+    cdef const void *row_kernel = isa.fwd_small_f32 if floating is float else isa.fwd_small_f64
+    cdef bint rows_alone = ow >= mr and row_kernel != NULL
+    cdef bint by_image = pool or (nt > 1 and n >= 4 * nt and rows_alone)
+    cdef bint pad_first = not (by_image and rows_alone)
     # one scratch block: padded images (and the slack a partial tile reads past the end) |
-    # packed weights | step offsets
+    # packed weights | step offsets | (pooling) an output buffer per thread
     cdef size_t pad_bytes = _lines(<size_t>(n * hp * wp * c + FCNN_SMALL_SLACK(wp, c, sw, mr))
                                    * sizeof(floating))
     cdef size_t bp_bytes = _lines(<size_t>(_cdiv(f, nr) * nr * k) * sizeof(floating))
-    cdef size_t total = pad_bytes + bp_bytes + <size_t>k * sizeof(ptrdiff_t)
+    cdef size_t koff_bytes = _lines(<size_t>k * sizeof(ptrdiff_t))
+    cdef size_t buf_bytes = _lines(<size_t>(oh * ow * f) * sizeof(floating)) if pool else 0
+    cdef size_t total = pad_bytes + bp_bytes + koff_bytes + nt * buf_bytes
     cdef char *block = <char *>fcnn_scratch_take(total)
     if block == NULL:
         raise MemoryError("could not allocate convolution workspace")
     cdef floating *padded = <floating *>block
     cdef floating *bp = <floating *>(block + pad_bytes)
     cdef ptrdiff_t *koff = <ptrdiff_t *>(block + pad_bytes + bp_bytes)
-    cdef fcnn_conv_small g
+    cdef char *bufs = block + pad_bytes + bp_bytes + koff_bytes
+    cdef Py_ssize_t pooled = pg.oh * pg.ow * f if pool else 0
+    cdef fcnn_conv_small g, gi
     g.src, g.hp, g.wp, g.c = padded, hp, wp, c
     g.sh, g.sw, g.oh, g.ow, g.f, g.k = sh, sw, oh, ow, f, k
     g.koff, g.b_packed = koff, bp
     g.bias = NULL if b is None else <const void *>&b[0]
-    g.relu, g.dst = relu, &y[0, 0, 0, 0]
-    cdef Py_ssize_t rows = n * oh, i, t, ci, r
-    cdef int nt = _team(nthreads, rows, <double>rows * ow * f * k)
-    cdef int nt_pad = _team(nthreads, n, <double>n * hp * wp * c, MIN_VALUES_PER_THREAD)
-    # Enough images for a fair share each: every thread pads an image and runs its rows at
-    # once, in one parallel loop (no barrier between the two, and the copy is still in cache).
-    # Only with the ISA's row kernel on rows of at least a tile, which read nothing outside
-    # their own image (the strided kernel's partial tiles read into the next one).
-    cdef const void *row_kernel = isa.fwd_small_f32 if floating is float else isa.fwd_small_f64
-    cdef bint by_image = nt > 1 and n >= 4 * nt and ow >= mr and row_kernel != NULL
+    g.relu, g.dst = relu, y
+    cdef floating *buf
     try:
         with nogil:
-            for t in range(kh * kw):
-                for ci in range(c):
-                    koff[t * c + ci] = ((t // kw) * wp + t % kw) * c + ci
-            for i in range(n * hp * wp * c, n * hp * wp * c + FCNN_SMALL_SLACK(wp, c, sw, mr)):
-                padded[i] = 0
-            if floating is float:
-                fcnn_pack_b_f32(&w[0, 0, 0, 0], f, k, f, nr, bp)
-            else:
-                fcnn_pack_b_f64(&w[0, 0, 0, 0], f, k, f, nr, bp)
-            if by_image:
-                for i in prange(n, schedule="static", num_threads=nt):
-                    _pad_image(x, hp, wp, pt, pl, i, padded)
-                    if floating is float:
-                        fcnn_conv_small_rows_f32(&g, i * oh, oh)
-                    else:
-                        fcnn_conv_small_rows_f64(&g, i * oh, oh)
-            else:
+            _small_setup(w, wp, sw, mr, nr, n * hp * wp * c, padded, bp, koff)
+            if pad_first:
                 for i in prange(n, schedule="static", num_threads=nt_pad):
                     _pad_image(x, hp, wp, pt, pl, i, padded)
-                for r in prange(rows, schedule="static", num_threads=nt):
+            if by_image:
+                for i in prange(n, schedule="static", num_threads=nt):
+                    if not pad_first:
+                        _pad_image(x, hp, wp, pt, pl, i, padded)
+                    if not pool:
+                        _small_rows(&g, i * oh, oh, y)
+                        continue
+                    # image i alone: its padded copy, rows 0 .. oh-1 into the buffer
+                    buf = <floating *>(bufs + threadid() * buf_bytes)
+                    gi = g
+                    gi.src, gi.dst = padded + i * hp * wp * c, buf
+                    _small_rows(&gi, 0, oh, buf)
                     if floating is float:
-                        fcnn_conv_small_rows_f32(&g, r, 1)
+                        (<fcnn_pool_pick_forward_f32>pool_kernel)(pg, buf, py + i * pooled,
+                                                                  picks + i * pooled, 1, 0,
+                                                                  pg.oh)
                     else:
-                        fcnn_conv_small_rows_f64(&g, r, 1)
+                        (<fcnn_pool_pick_forward_f64>pool_kernel)(pg, buf, py + i * pooled,
+                                                                  picks + i * pooled, 1, 0,
+                                                                  pg.oh)
+            else:
+                for r in prange(rows, schedule="static", num_threads=nt):
+                    _small_rows(&g, r, 1, y)
     finally:
         fcnn_scratch_give(block, total)
     return 0
+
+
+cdef inline void _small_rows(const fcnn_conv_small *g, Py_ssize_t row0, Py_ssize_t nrows,
+                             floating *dst) noexcept nogil:
+    """fcnn_conv_small_rows (`dst`: g's output, which selects the dtype)."""
+    if floating is float:
+        fcnn_conv_small_rows_f32(g, row0, nrows)
+    else:
+        fcnn_conv_small_rows_f64(g, row0, nrows)
+
+
+def conv2d_relu_max_pool_picks(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
+                               const floating[::1] b, Py_ssize_t sh, Py_ssize_t sw,
+                               Py_ssize_t pt, Py_ssize_t pl, Py_ssize_t oh, Py_ssize_t ow,
+                               pool_kernel, Py_ssize_t pkh, Py_ssize_t pkw, Py_ssize_t psh,
+                               Py_ssize_t psw, Py_ssize_t ppt, Py_ssize_t ppl,
+                               floating[:, :, :, ::1] y, floating[:, :, :, ::1] picks,
+                               int nthreads):
+    """Max pooling, with picks (fastcnn._pool.max_pool2d_forward_picks, ReLU input), of
+    relu(conv(x, w) + b) (oh x ow), image by image, the convolution's output never written
+    out (see _conv2d_forward_small). ``pool_kernel``: fastcnn._pool.pick_forward_capsule's.
+    Only the few-channel forward; returns False, having done nothing, where that does not
+    apply or an image's output would pass FUSED_MAX_BUFFER bytes."""
+    cdef Py_ssize_t c = x.shape[3], k = w.shape[0] * w.shape[1] * c, f = w.shape[3]
+    if (c >= SMALL_MAX_C or k > SMALL_MAX_K or y.size == 0
+            or <size_t>(oh * ow * f) * sizeof(floating) > FUSED_MAX_BUFFER):
+        return False
+    cdef const void *kernel = PyCapsule_GetPointer(
+        pool_kernel, b"fastcnn.pool_pick_forward_f32" if floating is float
+        else b"fastcnn.pool_pick_forward_f64")
+    cdef fcnn_pool_geom pg
+    pg.h, pg.w, pg.c, pg.oh, pg.ow = oh, ow, f, y.shape[1], y.shape[2]
+    pg.kh, pg.kw, pg.sh, pg.sw, pg.pt, pg.pl = pkh, pkw, psh, psw, ppt, ppl
+    _conv2d_forward_small(x, w, b, sh, sw, pt, pl, oh, ow, True, <floating *>NULL, nthreads,
+                          &pg, kernel, &y[0, 0, 0, 0], &picks[0, 0, 0, 0])
+    return True
 
 
 def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
@@ -258,7 +337,7 @@ def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] 
         return y
     cdef floating[:, :, :, ::1] yv = y
     if c < SMALL_MAX_C and kh * kw * c <= SMALL_MAX_K:
-        _conv2d_forward_small(x, w, b, sh, sw, pt, pl, relu, yv, nthreads)
+        _conv2d_forward_small(x, w, b, sh, sw, pt, pl, oh, ow, relu, &yv[0, 0, 0, 0], nthreads)
         return y
     cdef Py_ssize_t[::1] tap_h = np.repeat(np.arange(kh, dtype=np.intp), kw)
     cdef Py_ssize_t[::1] tap_w = np.tile(np.arange(kw, dtype=np.intp), kh)

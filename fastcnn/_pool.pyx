@@ -13,53 +13,13 @@ stride) a band is one output row's rows; otherwise bands are whole images, or pa
 when there are too few images to keep the threads busy (the rows where two bands meet then
 have their windows' argmax computed by both).
 """
+from cpython.pycapsule cimport PyCapsule_New
 from cython.parallel cimport prange
 from libc.stddef cimport ptrdiff_t
 
 from fastcnn._parallel cimport MIN_VALUES_PER_THREAD, team_size
 
-cdef extern from "pool.h" nogil:
-    ctypedef struct fcnn_pool_geom:
-        ptrdiff_t h, w, c
-        ptrdiff_t oh, ow
-        ptrdiff_t kh, kw, sh, sw, pt, pl
-
-    ctypedef void (*fcnn_pool_forward_f32)(const fcnn_pool_geom *g, const float *x, float *y,
-                                           ptrdiff_t o0, ptrdiff_t o1)
-    ctypedef void (*fcnn_pool_forward_f64)(const fcnn_pool_geom *g, const double *x,
-                                           double *y, ptrdiff_t o0, ptrdiff_t o1)
-    ctypedef void (*fcnn_pool_backward_f32)(const fcnn_pool_geom *g, const float *x,
-                                            const float *dy, float *dx, ptrdiff_t r0,
-                                            ptrdiff_t r1)
-    ctypedef void (*fcnn_pool_backward_f64)(const fcnn_pool_geom *g, const double *x,
-                                            const double *dy, double *dx, ptrdiff_t r0,
-                                            ptrdiff_t r1)
-
-    ctypedef void (*fcnn_pool_pick_forward_f32)(const fcnn_pool_geom *g, const float *x,
-                                                float *y, float *picks, int relu, ptrdiff_t o0,
-                                                ptrdiff_t o1)
-    ctypedef void (*fcnn_pool_pick_forward_f64)(const fcnn_pool_geom *g, const double *x,
-                                                double *y, double *picks, int relu,
-                                                ptrdiff_t o0, ptrdiff_t o1)
-
-    ctypedef struct fcnn_pool_kernels:
-        const char *name
-        fcnn_pool_forward_f32 max_forward_f32
-        fcnn_pool_forward_f32 avg_forward_f32
-        fcnn_pool_backward_f32 max_backward_f32
-        fcnn_pool_backward_f32 avg_backward_f32
-        fcnn_pool_forward_f64 max_forward_f64
-        fcnn_pool_forward_f64 avg_forward_f64
-        fcnn_pool_backward_f64 max_backward_f64
-        fcnn_pool_backward_f64 avg_backward_f64
-        fcnn_pool_backward_f32 max_relu_backward_f32
-        fcnn_pool_backward_f64 max_relu_backward_f64
-        fcnn_pool_pick_forward_f32 max_pick_forward_f32
-        fcnn_pool_pick_forward_f64 max_pick_forward_f64
-        fcnn_pool_backward_f32 max_pick_backward_f32
-        fcnn_pool_backward_f64 max_pick_backward_f64
-
-    const fcnn_pool_kernels *fcnn_pool_kernels_for(const char *isa)
+from fastcnn._pool_kernels cimport *
 
 ctypedef fused floating:
     float
@@ -85,6 +45,17 @@ def use_isa(name):
 
 def current_isa():
     return _kernels.name.decode("ascii")
+
+
+def pick_forward_capsule(bint double):
+    """The kernel set's max_pick_forward (float, or double) in a capsule named
+    "fastcnn.pool_pick_forward_f32" (or _f64): for fastcnn._conv, whose fused convolution
+    and pooling pools each image's convolution output while it is still in cache."""
+    if double:
+        return PyCapsule_New(<void *>_kernels.max_pick_forward_f64,
+                             b"fastcnn.pool_pick_forward_f64", NULL)
+    return PyCapsule_New(<void *>_kernels.max_pick_forward_f32,
+                         b"fastcnn.pool_pick_forward_f32", NULL)
 
 
 cdef inline fcnn_pool_geom _geometry(Py_ssize_t h, Py_ssize_t w, Py_ssize_t c, Py_ssize_t oh,

@@ -377,12 +377,31 @@ class Sequential:
     # -- forward and backward ----------------------------------------------------------------
     def _forward(self, x, training, logits=False):
         last = len(self._layers) - 1
-        for i, layer in enumerate(self._layers):
+        i = 0
+        while i <= last:
+            layer = self._layers[i]
             if logits and i == last:
                 x = layer.pre_activation(x, training=training)
             else:
+                fused = (self._fused_conv_pool(i, x) if training and i + 1 < last + (not logits)
+                         else None)
+                if fused is not None:
+                    x, i = fused, i + 2
+                    continue
                 x = layer(x, training=training)
+            i += 1
         return x
+
+    def _fused_conv_pool(self, i, x):
+        """In a training step: layer i a Conv2D with ReLU and layer i+1 the MaxPooling2D that
+        does that ReLU's backward pass (set by _kept_buffers), both built: their two forward
+        passes at once (MaxPooling2D._call_after_conv), or None."""
+        conv, pool = self._layers[i], self._layers[i + 1]
+        if not (isinstance(pool, layers_module.MaxPooling2D) and pool.masks_relu_input
+                and isinstance(conv, layers_module.Conv2D) and conv.built and pool.built
+                and conv.relu_backward_done):
+            return None
+        return pool._call_after_conv(conv, x)
 
     def __call__(self, inputs, training=False):
         return self._forward(self._inputs(inputs, "inputs"), training)

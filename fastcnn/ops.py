@@ -93,6 +93,17 @@ def _conv_args(x, w, strides, padding):
     return x, w, (sh, sw), geom
 
 
+def _bias(b, x, w):
+    """None, or b checked as the (F,) bias of w's filters, contiguous."""
+    if b is None:
+        return None
+    b = _float_array(b, "b", x.dtype)
+    if b.shape != (w.shape[3],):
+        raise ValueError(f"b must have shape ({w.shape[3]},) (one per filter of w shape "
+                         f"{w.shape}), got {b.shape}")
+    return _contiguous(b, "b")
+
+
 def _out_array(out, shape, dtype, inputs, name="out", result="the result"):
     """``out`` checked as the destination of ``result`` of ``shape`` and ``dtype`` (a
     writeable, aligned, C-contiguous ndarray sharing no memory with the (name, array) pairs
@@ -164,12 +175,7 @@ def conv2d(x, w, b=None, strides=1, padding="valid", *, activation=None, out=Non
     """
     x, w, (sh, sw), g = _conv_args(x, w, strides, padding)
     relu = _fused_activation(activation)
-    if b is not None:
-        b = _float_array(b, "b", x.dtype)
-        if b.shape != (w.shape[3],):
-            raise ValueError(f"b must have shape ({w.shape[3]},) (one per filter of w shape "
-                             f"{w.shape}), got {b.shape}")
-        b = _contiguous(b, "b")
+    b = _bias(b, x, w)
     y = _out_array(out, (x.shape[0], g.out_h, g.out_w, w.shape[3]), x.dtype,
                    (("x", x), ("w", w), ("b", b)), result="the result of conv2d")
     if _pointwise(w, sh, sw):
@@ -339,6 +345,34 @@ def _max_pool2d_picking(x, pool_size, strides, padding, out, picks, relu_input):
     _pool.max_pool2d_forward_picks(_contiguous(x, "x"), y, picks, kh, kw, sh, sw, g.pad_top,
                                    g.pad_left, _config.get_num_threads(), relu_input)
     return y
+
+
+def _conv2d_relu_max_pool2d_picking(x, w, b, strides, padding, pool_size, pool_strides,
+                                    pool_padding, out, picks):
+    """_max_pool2d_picking(conv2d(x, w, b, strides, padding, activation="relu"), pool_size,
+    pool_strides, pool_padding, out, picks, relu_input=True) without writing the convolution's
+    output: each image's is pooled while still in cache (a Conv2D with ReLU followed by a
+    MaxPooling2D in a training step). Bitwise the two calls' y and picks. Returns y, or None
+    (nothing done) where the fused kernel does not apply: only the few-channel forward with
+    enough images per thread does (fastcnn._conv.conv2d_relu_max_pool_picks)."""
+    x, w, (sh, sw), g = _conv_args(x, w, strides, padding)
+    b = _bias(b, x, w)
+    kh, kw = pair(pool_size, "pool_size")
+    psh, psw = (kh, kw) if pool_strides is None else pair(pool_strides, "pool_strides")
+    pg = output_geometry((g.out_h, g.out_w), (kh, kw), (psh, psw), padding_mode(pool_padding),
+                         kernel_name="pool_size")
+    if kh * kw >= _PICKS_MAX_TAPS or _pointwise(w, sh, sw):
+        return None
+    shape = (x.shape[0], pg.out_h, pg.out_w, w.shape[3])
+    y = _out_array(out, shape, x.dtype, [("x", x), ("w", w), ("b", b)],
+                   result="the pooled result")
+    picks = _out_array(picks, shape, x.dtype, [("x", x), ("w", w), ("b", b), ("out", y)],
+                       name="picks", result="the picks of the pooling")
+    done = _conv.conv2d_relu_max_pool_picks(
+        _contiguous(x, "x"), _contiguous(w, "w"), b, sh, sw, g.pad_top, g.pad_left, g.out_h,
+        g.out_w, _pool.pick_forward_capsule(x.dtype == np.float64), kh, kw, psh, psw,
+        pg.pad_top, pg.pad_left, y, picks, _config.get_num_threads())
+    return y if done else None
 
 
 def _max_pool2d_backward_picks(dy, picks, x_shape, pool_size, strides, padding, out):

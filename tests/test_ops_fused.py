@@ -4,6 +4,7 @@
 import numpy as np
 import pytest
 
+import fastcnn
 from fastcnn import ops, reference
 from conftest import FLOAT_DTYPES, FLOAT_DTYPE_IDS, assert_close, random_array, widen
 
@@ -112,3 +113,62 @@ def test_out_that_overlaps_an_input_is_rejected(rng):
     overlapping = big[x.size // 2: x.size // 2 + y.size].reshape(y.shape)
     with pytest.raises(ValueError, match="overlaps"):
         ops.conv2d(x_view, w, b, out=overlapping, **kw)
+
+
+# --- convolution with ReLU and max pooling in one pass (a training step's Conv2D + MaxPool2D) ---
+
+# (x shape, w shape, conv strides, conv padding, pool size, pool strides, pool padding)
+CONV_POOL_PROBLEMS = {
+    "seed_c1_f32_k3_pool2": ((16, 28, 28, 1), (3, 3, 1, 32), 1, "valid", 2, None, "valid"),
+    "c3_f7_k3_s2_same_pool3_s2_same": ((16, 27, 25, 3), (3, 3, 3, 7), 2, "same", 3, 2, "same"),
+    "c2_f17_k5_same_pool2x3_s1x2": ((12, 14, 16, 2), (5, 5, 2, 17), 1, "same", (2, 3), (1, 2),
+                                    "valid"),
+    # rows narrower than a tile: the images are all padded first
+    "c1_f9_k3_rows_of_5": ((16, 9, 7, 1), (3, 3, 1, 9), 1, "valid", 2, None, "valid"),
+    # fewer images than threads
+    "n2_c1_f5_k3": ((2, 10, 12, 1), (3, 3, 1, 5), 1, "valid", 2, None, "valid"),
+}
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=FLOAT_DTYPE_IDS)
+@pytest.mark.parametrize("name", list(CONV_POOL_PROBLEMS))
+def test_fused_conv_relu_max_pool_is_bitwise_the_two_calls(name, dtype, threads, rng):
+    xs, ws, strides, padding, pool, pool_strides, pool_padding = CONV_POOL_PROBLEMS[name]
+    x = np.round(random_array(rng, xs, dtype), 1).astype(dtype)    # ReLU zeros and ties
+    w, b = random_array(rng, ws, dtype), random_array(rng, ws[3:], dtype)
+    before = fastcnn.get_num_threads()
+    try:
+        fastcnn.set_num_threads(threads)
+        z = ops.conv2d(x, w, b, strides, padding, activation="relu")
+        want = ops.max_pool2d(z, pool, pool_strides, pool_padding)
+        want_picks = np.empty_like(want)
+        ops._max_pool2d_picking(z, pool, pool_strides, pool_padding, None, want_picks, True)
+        y, picks = np.full_like(want, 7.0), np.full_like(want, 9.0)
+        got = ops._conv2d_relu_max_pool2d_picking(x, w, b, strides, padding, pool,
+                                                  pool_strides, pool_padding, y, picks)
+    finally:
+        fastcnn.set_num_threads(before)
+    assert got is y
+    assert y.tobytes() == want.tobytes()
+    assert picks.tobytes() == want_picks.tobytes()
+    assert (z == 0).any() and (want > 0).any()
+
+
+def test_fused_conv_relu_max_pool_declines_what_it_does_not_cover(rng):
+    # many channels (the GEMM path), a 1x1 kernel (plain GEMM), an image's output over the
+    # buffer's 1 MiB: None, outputs untouched
+    for xs, ws in [((8, 10, 10, 16), (3, 3, 16, 8)), ((8, 10, 10, 2), (1, 1, 2, 8)),
+                   ((8, 202, 202, 1), (3, 3, 1, 8))]:
+        x, w = random_array(rng, xs, np.float32), random_array(rng, ws, np.float32)
+        oh = xs[1] - ws[0] + 1
+        y = np.full((8, oh // 2, oh // 2, 8), 5.0, np.float32)
+        picks = y.copy()
+        assert ops._conv2d_relu_max_pool2d_picking(x, w, None, 1, "valid", 2, None, "valid",
+                                                   y, picks) is None
+        assert (y == 5.0).all() and (picks == 5.0).all()
+    x, w = random_array(rng, (8, 10, 10, 1), np.float32), random_array(rng, (3, 3, 1, 4),
+                                                                      np.float32)
+    with pytest.raises(ValueError, match="picks has shape"):
+        ops._conv2d_relu_max_pool2d_picking(x, w, None, 1, "valid", 2, None, "valid", None,
+                                            np.empty((8, 4, 4, 5), np.float32))

@@ -9,6 +9,8 @@ import tracemalloc
 import numpy as np
 import pytest
 
+import fastcnn
+
 from fastcnn import ops
 from fastcnn.layers import Conv2D, Dense, Flatten, MaxPool2D
 from fastcnn.layers.base import Layer
@@ -139,3 +141,36 @@ def test_max_pooling_layer_backward_from_its_picks_equals_the_backward_from_x(re
     assert layer.backward(dy).tobytes() == other.tobytes()
     layer(x, training=False)
     assert layer._picks is None
+
+
+def test_conv_and_max_pooling_fused_in_the_step_train_bitwise_like_the_two_layers():
+    """In a training step a Conv2D with ReLU and the MaxPooling2D after it run as one pass
+    (the convolution's output pooled image by image, never written out): the trained weights
+    are bitwise those of the two layers run one after the other."""
+    rng = np.random.default_rng(3)
+    x = np.round(rng.standard_normal((64, 16, 16, 2)), 1).astype(np.float32)
+    y = to_categorical(rng.integers(0, 4, 64), 4)
+    models = []
+    before = fastcnn.get_num_threads()
+    fastcnn.set_num_threads(2)
+    try:
+        _train_both(models, x, y)
+    finally:
+        fastcnn.set_num_threads(before)
+    fused, plain = models
+    assert fused.layers[1]._x is None and fused.layers[1]._picks is not None   # it ran fused
+    assert plain.layers[1]._x is not None
+    for a, b in zip(fused.get_weights(), plain.get_weights()):
+        assert a.tobytes() == b.tobytes()
+
+
+def _train_both(models, x, y):
+    for fuse in (True, False):
+        set_random_seed(4)
+        model = Sequential([Conv2D(8, (3, 3), activation="relu", input_shape=[16, 16, 2]),
+                            MaxPool2D(), Flatten(), Dense(4, activation="softmax")])
+        model.compile(optimizer="adam", loss="categorical_crossentropy")
+        if not fuse:
+            model._fused_conv_pool = lambda i, x: None
+        model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+        models.append(model)

@@ -68,7 +68,7 @@ class MaxPooling2D(_Pooling2D):
         self._picks = None
         if not training or self.pool_size[0] * self.pool_size[1] >= ops._PICKS_MAX_TAPS:
             return super().call(inputs, training)
-        self._x = inputs
+        self._x, self._x_shape = inputs, inputs.shape
         shape = (inputs.shape[0],) + self.output_shape[1:]
         picks = self._buffer("picks", shape)
         out = ops._max_pool2d_picking(inputs, self.pool_size, self.strides, self.padding,
@@ -76,13 +76,37 @@ class MaxPooling2D(_Pooling2D):
         self._picks = (picks, self.masks_relu_input)
         return out
 
+    def _call_after_conv(self, conv, inputs):
+        """Training inside a model, after ``conv`` (a built Conv2D with ReLU, whose backward
+        pass this layer does): both layers' forward passes at once, the convolution's output
+        pooled image by image while still in cache, never written out (it is needed neither
+        here, the backward pass reading the picks, nor by ``conv``, whose ReLU's backward is
+        done here). Returns this layer's output, or None (nothing done) where the fused kernel
+        does not apply; the two layers are then called one after the other."""
+        x = conv.prepare_input(inputs)
+        shape = (x.shape[0],) + self.output_shape[1:]
+        picks = self._buffer("picks", shape)
+        out = ops._conv2d_relu_max_pool2d_picking(
+            x, conv.kernel, conv.bias if conv.use_bias else None, conv.strides, conv.padding,
+            self.pool_size, self.strides, self.padding, self._buffer("y", shape), picks)
+        if out is None:
+            return None
+        conv._x, conv._fused, conv._output = x, False, None
+        self._x, self._x_shape = None, (x.shape[0],) + conv.output_shape[1:]
+        self._picks = (picks, True)
+        return out
+
     def _backward(self, dy, need_input_grad):
         picks = self._picks
         if not need_input_grad or picks is None or picks[1] != self.masks_relu_input:
+            if self._x is None and need_input_grad:
+                raise RuntimeError(f'layer "{self.name}" ran fused with the convolution '
+                                   "before it: its backward pass needs the same "
+                                   "masks_relu_input as its forward pass")
             return super()._backward(dy, need_input_grad)
-        return ops._max_pool2d_backward_picks(dy, picks[0], self._x.shape, self.pool_size,
+        return ops._max_pool2d_backward_picks(dy, picks[0], self._x_shape, self.pool_size,
                                               self.strides, self.padding,
-                                              self._buffer("dx", self._x.shape))
+                                              self._buffer("dx", self._x_shape))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -94,6 +118,7 @@ class MaxPooling2D(_Pooling2D):
         # none of them pass), without a pass of its own over either array.
         self.masks_relu_input = False
         self._picks = None  # (picks, masks_relu_input) of the last training forward
+        self._x_shape = None
 
 
 class AveragePooling2D(_Pooling2D):
