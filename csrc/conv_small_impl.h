@@ -297,6 +297,63 @@ SMALL_DW_GROUP(4)
 SMALL_DW_GROUP(5)
 SMALL_DW_GROUP(6)
 
+/* One pixel's f values of dY: 0 + g where its window's pick is the pixel's tap number, else
+ * +0 (restrict: nothing aliases, so the loop vectorizes, without a branch per value). */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("no-trapping-math")))   /* else GCC keeps a branch per value */
+#endif
+static inline void SN(unpool_pixel)(const T *restrict g, const T *restrict pk, T tap,
+                                    ptrdiff_t f, T *restrict out)
+{
+    for (ptrdiff_t e = 0; e < f; ++e) {
+        const T v = g[e];   /* read unconditionally, so the select vectorizes */
+        out[e] = (T)0 + (pk[e] == tap ? v : (T)0);   /* 0 + masked(v) is masked(0 + v) */
+    }
+}
+
+/* Rows [p0, p0 + pcc) of dY (f values each; output pixel p0 is image n, row a, column b)
+ * from a max pooling's dy and picks (fcnn_unpool), into out. Window and tap numbers are
+ * kept up to date along the rows, without a division per pixel. */
+static void SN(unpool_rows)(const fcnn_unpool *u, ptrdiff_t rows_h, ptrdiff_t rows_w,
+                            ptrdiff_t n, ptrdiff_t a, ptrdiff_t b, ptrdiff_t pcc, ptrdiff_t f,
+                            T *out)
+{
+    const T *dy = (const T *)u->dy, *picks = (const T *)u->picks;
+    ptrdiff_t i = 0;
+    while (i < pcc) {
+        /* row a of image n: its window row o (when a is in one) and first tap number */
+        const ptrdiff_t o = (a + u->pt) / u->sh;
+        const int row_in = o < u->oh && a + u->pt - o * u->sh < u->kh;
+        const ptrdiff_t h0 = o * u->sh - u->pt > 0 ? o * u->sh - u->pt : 0;
+        const ptrdiff_t run = rows_w - b < pcc - i ? rows_w - b : pcc - i;
+        ptrdiff_t j = (b + u->pl) / u->sw, q = b + u->pl - j * u->sw;
+        for (ptrdiff_t e0 = 0; e0 < run; ++e0, ++b, out += f) {
+            const ptrdiff_t w0 = j * u->sw - u->pl > 0 ? j * u->sw - u->pl : 0;
+            if (row_in && j < u->ow && q < u->kw) {
+                const ptrdiff_t w1 = j * u->sw - u->pl + u->kw < rows_w
+                                         ? j * u->sw - u->pl + u->kw : rows_w;
+                const T tap = (T)((a - h0) * (w1 - w0) + (b - w0));
+                const ptrdiff_t at = ((n * u->oh + o) * u->ow + j) * f;
+                SN(unpool_pixel)(dy + at, picks + at, tap, f, out);
+            } else {
+                for (ptrdiff_t e = 0; e < f; ++e) out[e] = 0;
+            }
+            if (++q == u->sw) {
+                q = 0;
+                ++j;
+            }
+        }
+        i += run;
+        if (b == rows_w) {
+            b = 0;
+            if (++a == rows_h) {
+                a = 0;
+                ++n;
+            }
+        }
+    }
+}
+
 static void SN(dw_small_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc, ptrdiff_t k0,
                               ptrdiff_t kn, T *partial, T *db_partial, T *work)
 {
@@ -334,14 +391,19 @@ static void SN(dw_small_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc,
                 }
             }
         }
-        const T *d = dy + pp * F;
-        if (mask) {   /* dY where the mask is > 0, else 0 */
-            const T *keep = mask + pp * F;
+        const T *d = work;
+        if (g->unpool) {
+            const ptrdiff_t pn = pp / per_image, pa = (pp - pn * per_image) / x->rows_w;
+            SN(unpool_rows)(g->unpool, x->rows_h, x->rows_w, pn, pa,
+                            pp - pn * per_image - pa * x->rows_w, pcc, F, work);
+        } else if (!mask) {
+            d = dy + pp * F;
+        } else {   /* dY where the mask is > 0, else 0 */
+            const T *keep = mask + pp * F, *src = dy + pp * F;
             for (ptrdiff_t e = 0; e < pcc * F; ++e) {
-                const T v = d[e];   /* read unconditionally, so the select vectorizes */
+                const T v = src[e];   /* read unconditionally, so the select vectorizes */
                 work[e] = keep[e] > 0 ? v : (T)0;
             }
-            d = work;
         }
         if (db_partial)
             for (ptrdiff_t i = 0; i < pcc; ++i)

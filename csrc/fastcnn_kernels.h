@@ -155,12 +155,25 @@ typedef struct {
     ptrdiff_t rows, row_stride, col_stride;
 } fcnn_bsource;
 
+/* dY of a convolution whose output (rows_h x rows_w per image) went through a max pooling
+ * that recorded its picks (csrc/pool.h's pick forward): dy and picks are the pooling's (n,
+ * oh, ow, f); windows kh x kw moved by (sh, sw) do not overlap (kh <= sh, kw <= sw) and
+ * start at (o*sh - pt, j*sw - pl), clipped to the image. A convolution output value is then
+ * 0 + dy where its window's pick is its tap number, else +0: bitwise the pooling backward's
+ * dx, never written out. */
+typedef struct {
+    const void *dy, *picks;
+    ptrdiff_t oh, ow, kh, kw, sh, sw, pt, pl;
+} fcnn_unpool;
+
 /* dW (K x F) = gather(X)^T * dY, reduced over output pixels. */
 typedef struct fcnn_conv_dw_s {
     fcnn_gather x;  /* forward geometry: rows are output pixels */
-    const void *dy;   /* (m, f) */
+    const void *dy;   /* (m, f), or NULL with unpool */
     const void *mask; /* NULL, or (m, f) values: where mask <= 0, dy counts as 0 (the
                          backward pass of a fused ReLU whose output is mask) */
+    const fcnn_unpool *unpool; /* NULL, or where dY comes from instead of dy (few channels
+                                  only: fcnn_conv_dw_tile) */
     ptrdiff_t m, k, f;
 } fcnn_conv_dw;
 

@@ -362,10 +362,11 @@ def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] 
     return y
 
 
-cdef int _conv2d_dw(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1] x,
-                    const floating *mask, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh,
-                    Py_ssize_t sw, Py_ssize_t pt, Py_ssize_t pl, floating[:, :, :, ::1] dw,
-                    floating[::1] db, int nthreads) except -1:
+cdef int _conv2d_dw(const floating *dyp, Py_ssize_t n, Py_ssize_t oh, Py_ssize_t ow,
+                    Py_ssize_t f, const floating[:, :, :, ::1] x, const floating *mask,
+                    Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pt,
+                    Py_ssize_t pl, floating[:, :, :, ::1] dw, floating[::1] db, int nthreads,
+                    const fcnn_unpool *unpool=NULL) except -1:
     """dW and db: tasks of (part of the output pixels) x (block of FCNN_DW_NC of K); each part
     writes its own partial sums, which are then added in part order. Where ``mask`` (laid out
     like dy) is <= 0, dy counts as 0.
@@ -373,8 +374,10 @@ cdef int _conv2d_dw(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1
     Few channels: partial dW (K x F) by the ISA's direct kernel, without packing, from a
     zero-padded copy of x when windows would leave it (fcnn_conv_dw_tile). Many channels:
     partial dW^T (F x K) with K as its columns (fcnn_conv_dwt_tile), so the input's windows
-    are copied in runs of consecutive channels; transposed into dw at the end."""
-    cdef Py_ssize_t n = dy.shape[0], oh = dy.shape[1], ow = dy.shape[2], f = dy.shape[3]
+    are copied in runs of consecutive channels; transposed into dw at the end.
+
+    dY is (n, oh, ow, f) at dyp, or (unpool, few channels only) made from a max pooling's
+    gradient and picks, block by block, never written out."""
     cdef Py_ssize_t c = x.shape[3]
     cdef Py_ssize_t m = n * oh * ow, k = kh * kw * c
     cdef bint transposed = c >= DW_TRANSPOSED_MIN_C
@@ -397,8 +400,9 @@ cdef int _conv2d_dw(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1
     g.x.ntaps, g.x.tap_h, g.x.tap_w = kh * kw, <const ptrdiff_t *>&tap_h[0], <const ptrdiff_t *>&tap_w[0]
     g.x.rows_h, g.x.rows_w = oh, ow
     g.x.base_h0, g.x.base_hs, g.x.base_w0, g.x.base_ws = (0 if pad else -pt), sh, (0 if pad else -pl), sw
-    g.dy = &dy[0, 0, 0, 0]
+    g.dy = dyp
     g.mask = mask
+    g.unpool = unpool
     g.m, g.k, g.f = m, k, f
     cdef size_t wsz
     if floating is float:
@@ -557,6 +561,31 @@ cdef int _conv2d_dx_gemm(const floating[:, :, :, ::1] dy, const floating[:, :, :
     return 0
 
 
+def conv2d_backward_weight_unpool(const floating[:, :, :, ::1] pool_dy,
+                                  const floating[:, :, :, ::1] picks,
+                                  const floating[:, :, :, ::1] x, Py_ssize_t kh, Py_ssize_t kw,
+                                  Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pt, Py_ssize_t pl,
+                                  Py_ssize_t oh, Py_ssize_t ow, Py_ssize_t pkh, Py_ssize_t pkw,
+                                  Py_ssize_t psh, Py_ssize_t psw, Py_ssize_t ppt,
+                                  Py_ssize_t ppl, int nthreads, dw, db):
+    """dw, db of a convolution (output oh x ow) followed by a max pooling whose gradient
+    pool_dy and picks (max_pool2d_forward_picks) are given: dY made block by block as the
+    pooling's backward (from picks) would write it, never written out. Few channels and
+    non-overlapping windows only: returns False, having done nothing, otherwise."""
+    cdef Py_ssize_t c = x.shape[3], f = pool_dy.shape[3]
+    if c >= DW_TRANSPOSED_MIN_C or pkh > psh or pkw > psw or x.shape[0] == 0 or oh * ow == 0:
+        return False
+    cdef fcnn_unpool u
+    u.dy, u.picks = &pool_dy[0, 0, 0, 0], &picks[0, 0, 0, 0]
+    u.oh, u.ow, u.kh, u.kw = pool_dy.shape[1], pool_dy.shape[2], pkh, pkw
+    u.sh, u.sw, u.pt, u.pl = psh, psw, ppt, ppl
+    cdef floating[:, :, :, ::1] dwv = dw
+    cdef floating[::1] dbv = db
+    _conv2d_dw(<const floating *>NULL, x.shape[0], oh, ow, f, x, NULL, kh, kw, sh, sw, pt, pl,
+               dwv, dbv, nthreads, &u)
+    return True
+
+
 def conv2d_backward(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1] x,
                     const floating[:, :, :, ::1] w, Py_ssize_t sh, Py_ssize_t sw,
                     Py_ssize_t pt, Py_ssize_t pl, bint need_dx, int nthreads, dx=None,
@@ -591,7 +620,8 @@ def conv2d_backward(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1
             else:
                 dx[...] = 0
         return dx, dw, db
-    _conv2d_dw(dy, x, mask, kh, kw, sh, sw, pt, pl, dwv, dbv, nthreads)
+    _conv2d_dw(&dy[0, 0, 0, 0], dy.shape[0], dy.shape[1], dy.shape[2], dy.shape[3], x, mask,
+               kh, kw, sh, sw, pt, pl, dwv, dbv, nthreads)
     if need_dx:
         if dx is None:
             dx = np.empty((x.shape[0], x.shape[1], x.shape[2], c), dtype=dtype)

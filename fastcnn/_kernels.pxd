@@ -81,10 +81,16 @@ cdef extern from "fastcnn_kernels.h" nogil:
         const ptrdiff_t *tap_off
         ptrdiff_t rows, row_stride, col_stride
 
+    ctypedef struct fcnn_unpool:
+        const void *dy
+        const void *picks
+        ptrdiff_t oh, ow, kh, kw, sh, sw, pt, pl
+
     ctypedef struct fcnn_conv_dw:
         fcnn_gather x
         const void *dy
         const void *mask
+        const fcnn_unpool *unpool
         ptrdiff_t m, k, f
 
     ctypedef struct fcnn_conv_dx_direct:

@@ -392,6 +392,16 @@ class Sequential:
             i += 1
         return x
 
+    def _weight_grads_through_pool(self, first, grad):
+        """The first trainable layer a Conv2D with ReLU and the next a MaxPooling2D that did
+        that ReLU's backward pass, grad the latter's output gradient: the Conv2D's weight
+        gradients straight from grad and the pooling's picks
+        (Conv2D._weight_grads_through_pool), or False."""
+        conv, pool = self._layers[first], self._layers[first + 1]
+        return (isinstance(conv, layers_module.Conv2D)
+                and isinstance(pool, layers_module.MaxPooling2D)
+                and conv._weight_grads_through_pool(pool, grad))
+
     def _fused_conv_pool(self, i, x):
         """In a training step: layer i a Conv2D with ReLU and layer i+1 the MaxPooling2D that
         does that ReLU's backward pass (set by _kept_buffers), both built: their two forward
@@ -420,6 +430,8 @@ class Sequential:
         if trainable:
             first = trainable[0]
             for i in range(len(self._layers) - 1, first - 1, -1):
+                if i == first + 1 and self._weight_grads_through_pool(first, grad):
+                    break
                 grad = self._layers[i].backward(grad, need_input_grad=i > first)
         grads = [g for i in trainable for g in self._layers[i].grads]
         with _SIGINT_GUARD.update():

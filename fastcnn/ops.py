@@ -279,6 +279,40 @@ def conv2d_backward_weight(dy, x, w, strides=1, padding="valid", *, relu_output=
     return dw, db
 
 
+def _conv2d_backward_weight_unpool(pool_dy, picks, x, w, strides, padding, pool_size,
+                                   pool_strides, pool_padding, *, out=None):
+    """conv2d_backward_weight(dy, x, w, strides, padding, out=out) where dy is
+    _max_pool2d_backward_picks(pool_dy, picks, ...) over the convolution's output with the
+    pooling arguments given, without writing dy out: each block of it is made from pool_dy and
+    picks as the weight gradient needs it (a first Conv2D followed by a MaxPooling2D in a
+    training step; the ReLU between them is in the picks). Bitwise the two calls' (dw, db).
+    Returns None (nothing done) where it does not apply: few channels and pooling windows that
+    do not overlap only."""
+    x, w, (sh, sw), g = _conv_args(x, w, strides, padding)
+    kh, kw = pair(pool_size, "pool_size")
+    psh, psw = (kh, kw) if pool_strides is None else pair(pool_strides, "pool_strides")
+    pg = output_geometry((g.out_h, g.out_w), (kh, kw), (psh, psw), padding_mode(pool_padding),
+                         kernel_name="pool_size")
+    shape = (x.shape[0], pg.out_h, pg.out_w, w.shape[3])
+    picks = _float_array(picks, "picks", x.dtype)
+    if picks.shape != shape:
+        raise ValueError(f"picks must have shape {shape} (the pooling's output), got "
+                         f"{picks.shape}")
+    pool_dy = _float_array(pool_dy, "pool_dy", x.dtype)
+    if pool_dy.shape != shape:
+        raise ValueError(f"pool_dy must have shape {shape} (the pooling's output), got "
+                         f"{pool_dy.shape}")
+    if _pointwise(w, sh, sw):
+        return None
+    dw, db = _out_tuple(out, (("dw", w.shape), ("db", (w.shape[3],))), x.dtype,
+                        (("pool_dy", pool_dy), ("picks", picks), ("x", x), ("w", w)))
+    done = _conv.conv2d_backward_weight_unpool(
+        _contiguous(pool_dy, "pool_dy"), _contiguous(picks, "picks"), _contiguous(x, "x"),
+        w.shape[0], w.shape[1], sh, sw, g.pad_top, g.pad_left, g.out_h, g.out_w, kh, kw, psh,
+        psw, pg.pad_top, pg.pad_left, _config.get_num_threads(), dw, db)
+    return (dw, db) if done else None
+
+
 def _pool_args(x, pool_size, strides, padding):
     x = _images(x)
     kh, kw = pair(pool_size, "pool_size")

@@ -172,3 +172,69 @@ def test_fused_conv_relu_max_pool_declines_what_it_does_not_cover(rng):
     with pytest.raises(ValueError, match="picks has shape"):
         ops._conv2d_relu_max_pool2d_picking(x, w, None, 1, "valid", 2, None, "valid", None,
                                             np.empty((8, 4, 4, 5), np.float32))
+
+
+# --- a first convolution's weight gradients straight from the max pooling's gradient -----------
+
+# (x shape, w shape, conv strides, conv padding, pool size, pool strides, pool padding):
+# windows that do not overlap, with gaps, clipped by "same" padding, odd sizes left over
+UNPOOL_PROBLEMS = {
+    "seed_c1_f32_k3_pool2": ((16, 28, 28, 1), (3, 3, 1, 32), 1, "valid", 2, None, "valid"),
+    "c3_f7_k3_s2_same_pool3_same": ((6, 27, 25, 3), (3, 3, 3, 7), 2, "same", 3, 3, "same"),
+    "c2_f17_k5_same_pool2x3_gaps": ((5, 13, 16, 2), (5, 5, 2, 17), 1, "same", (2, 3), (3, 4),
+                                    "valid"),
+    "c1_f9_k3_odd_pool2_same": ((4, 10, 9, 1), (3, 3, 1, 9), 1, "valid", 2, (2, 3), "same"),
+}
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=FLOAT_DTYPE_IDS)
+@pytest.mark.parametrize("name", list(UNPOOL_PROBLEMS))
+def test_weight_gradients_through_the_pooling_picks_are_bitwise_the_two_calls(name, dtype,
+                                                                             threads, rng):
+    xs, ws, strides, padding, pool, pool_strides, pool_padding = UNPOOL_PROBLEMS[name]
+    x = np.round(random_array(rng, xs, dtype), 1).astype(dtype)
+    w, b = random_array(rng, ws, dtype), random_array(rng, ws[3:], dtype)
+    before = fastcnn.get_num_threads()
+    try:
+        fastcnn.set_num_threads(threads)
+        z = ops.conv2d(x, w, b, strides, padding, activation="relu")
+        picks = np.empty_like(ops.max_pool2d(z, pool, pool_strides, pool_padding))
+        ops._max_pool2d_picking(z, pool, pool_strides, pool_padding, None, picks, True)
+        pool_dy = random_array(rng, picks.shape, dtype)
+        pool_dy.ravel()[::5] = -0.0
+        pool_dy.ravel()[1::9] = np.inf
+        pool_dy.ravel()[2::11] = np.nan       # where not picked, they must not reach dw
+        dz = ops._max_pool2d_backward_picks(pool_dy, picks, z.shape, pool, pool_strides,
+                                            pool_padding, None)
+        want = ops.conv2d_backward_weight(dz, x, w, strides, padding)
+        dw, db = np.full_like(w, 3.0), np.full_like(b, 3.0)
+        got = ops._conv2d_backward_weight_unpool(pool_dy, picks, x, w, strides, padding, pool,
+                                                 pool_strides, pool_padding, out=(dw, db))
+    finally:
+        fastcnn.set_num_threads(before)
+    assert got is not None and got[0] is dw and got[1] is db
+    assert dw.tobytes() == want[0].tobytes() and db.tobytes() == want[1].tobytes()
+    assert (picks == -1).any() and (picks >= 0).any()
+
+
+def test_weight_gradients_through_the_pooling_decline_what_they_do_not_cover(rng):
+    # overlapping windows, many channels (the transposed dW), a 1x1 kernel: None, out untouched
+    for xs, ws, pool, pool_strides in [((4, 10, 10, 1), (3, 3, 1, 8), 3, 2),
+                                       ((4, 10, 10, 16), (3, 3, 16, 8), 2, None),
+                                       ((4, 10, 10, 2), (1, 1, 2, 8), 2, None)]:
+        x, w = random_array(rng, xs, np.float32), random_array(rng, ws, np.float32)
+        z = ops.conv2d(x, w, None, 1, "valid", activation="relu")
+        picks = np.empty_like(ops.max_pool2d(z, pool, pool_strides))
+        ops._max_pool2d_picking(z, pool, pool_strides, "valid", None, picks, True)
+        dw, db = np.full_like(w, 3.0), np.full(ws[3], 3.0, np.float32)
+        assert ops._conv2d_backward_weight_unpool(np.ones_like(picks), picks, x, w, 1, "valid",
+                                                  pool, pool_strides, "valid",
+                                                  out=(dw, db)) is None
+        assert (dw == 3.0).all() and (db == 3.0).all()
+    with pytest.raises(ValueError, match="pool_dy must have shape"):
+        ops._conv2d_backward_weight_unpool(np.ones((4, 4, 5, 8), np.float32), picks, x, w, 1,
+                                           "valid", 2, None, "valid")
+    with pytest.raises(ValueError, match="picks must have shape"):
+        ops._conv2d_backward_weight_unpool(np.ones_like(picks), picks[:, :4], x, w, 1, "valid",
+                                           2, None, "valid")

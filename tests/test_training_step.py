@@ -145,8 +145,9 @@ def test_max_pooling_layer_backward_from_its_picks_equals_the_backward_from_x(re
 
 def test_conv_and_max_pooling_fused_in_the_step_train_bitwise_like_the_two_layers():
     """In a training step a Conv2D with ReLU and the MaxPooling2D after it run as one pass
-    (the convolution's output pooled image by image, never written out): the trained weights
-    are bitwise those of the two layers run one after the other."""
+    (the convolution's output pooled image by image, never written out), and the first
+    layer's weight gradients come straight from the pooling's gradient and picks: the
+    trained weights are bitwise those of the two layers run one after the other."""
     rng = np.random.default_rng(3)
     x = np.round(rng.standard_normal((64, 16, 16, 2)), 1).astype(np.float32)
     y = to_categorical(rng.integers(0, 4, 64), 4)
@@ -158,8 +159,10 @@ def test_conv_and_max_pooling_fused_in_the_step_train_bitwise_like_the_two_layer
     finally:
         fastcnn.set_num_threads(before)
     fused, plain = models
-    assert fused.layers[1]._x is None and fused.layers[1]._picks is not None   # it ran fused
-    assert plain.layers[1]._x is not None
+    # forward fused (no input kept), backward straight to the weights (no dx buffer made)
+    assert fused.layers[1]._x is None and fused.layers[1]._picks is not None
+    assert "dx" not in fused.layers[1]._buffers
+    assert plain.layers[1]._x is not None and "dx" in plain.layers[1]._buffers
     for a, b in zip(fused.get_weights(), plain.get_weights()):
         assert a.tobytes() == b.tobytes()
 
@@ -172,5 +175,6 @@ def _train_both(models, x, y):
         model.compile(optimizer="adam", loss="categorical_crossentropy")
         if not fuse:
             model._fused_conv_pool = lambda i, x: None
+            model._weight_grads_through_pool = lambda first, grad: False
         model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
         models.append(model)

@@ -88,6 +88,27 @@ class Conv2D(Layer):
             self.grads = []
         return dx
 
+    def _weight_grads_through_pool(self, pool, dy):
+        """This layer's weight gradients when it needs no input gradient and the MaxPooling2D
+        after it recorded picks with this layer's ReLU folded in (in a model's training
+        step), ``dy`` that pooling's output gradient: straight from dy and the picks, without
+        the pooling's gradient (this layer's output's size) being written out. The same
+        gradients, bit for bit, as pool.backward then self.backward. Returns False, having
+        done nothing, where that does not apply."""
+        picks = pool._picks
+        if picks is None or not picks[1] or not self.relu_backward_done:
+            return False
+        dy = np.asarray(dy, dtype=self.dtype)
+        if dy.shape[1:] != pool.output_shape[1:]:
+            raise ValueError(f'layer "{pool.name}": dy has shape {dy.shape}, expected '
+                             f"{pool.output_shape}")
+        if not self.grads:
+            self.grads = [np.empty_like(w) for w in self._weights]
+        db = self.grads[1] if self.use_bias else np.empty(self.filters, self.dtype)
+        return ops._conv2d_backward_weight_unpool(
+            dy, picks[0], self._x, self.kernel, self.strides, self.padding, pool.pool_size,
+            pool.strides, pool.padding, out=(self.grads[0], db)) is not None
+
     def get_config(self):
         return dict(super().get_config(), filters=self.filters,
                     kernel_size=list(self.kernel_size), strides=list(self.strides),
