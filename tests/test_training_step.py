@@ -178,3 +178,31 @@ def _train_both(models, x, y):
             model._weight_grads_through_pool = lambda first, grad: False
         model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
         models.append(model)
+
+
+def test_fused_conv_and_pooling_that_is_not_the_first_layer_trains_bitwise_like_the_layers():
+    """A Conv2D with ReLU on few channels after another layer, then MaxPooling2D: the forward
+    pass is fused, the backward pass goes through the picks and the Conv2D's dx (no weight
+    gradients straight from the pooling, which only a first layer gets): the same weights."""
+    rng = np.random.default_rng(8)
+    x = np.round(rng.standard_normal((32, 12, 12, 1)), 1).astype(np.float32)
+    y = to_categorical(rng.integers(0, 3, 32), 3)
+    results = []
+    before = fastcnn.get_num_threads()
+    fastcnn.set_num_threads(2)
+    try:
+        for fuse in (True, False):
+            set_random_seed(9)
+            model = Sequential([Conv2D(4, (3, 3), input_shape=[12, 12, 1]),
+                                Conv2D(6, (3, 3), activation="relu"), MaxPool2D(), Flatten(),
+                                Dense(3, activation="softmax")])
+            model.compile(optimizer="adam", loss="categorical_crossentropy")
+            if not fuse:
+                model._fused_conv_pool = lambda i, x: None
+            model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+            results.append(model)
+    finally:
+        fastcnn.set_num_threads(before)
+    assert results[0].layers[2]._x is None and results[1].layers[2]._x is not None
+    for a, b in zip(results[0].get_weights(), results[1].get_weights()):
+        assert a.tobytes() == b.tobytes()
