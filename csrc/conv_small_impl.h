@@ -380,6 +380,7 @@ static void SN(dw_small_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc,
     for (ptrdiff_t pp = p0; pp < p0 + pc; pp += PC) {
         const ptrdiff_t pcc = p0 + pc - pp < PC ? p0 + pc - pp : PC;
         const int first = pp == p0;
+        const ptrdiff_t n0 = n, a0 = a, b0 = b;   /* the block's first pixel */
         for (ptrdiff_t i = 0; i < pcc; ++i) {
             xs[i] = src + ((n * H + x->base_h0 + a * x->base_hs) * W + x->base_w0
                            + b * x->base_ws) * C;
@@ -393,9 +394,7 @@ static void SN(dw_small_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc,
         }
         const T *d = work;
         if (g->unpool) {
-            const ptrdiff_t pn = pp / per_image, pa = (pp - pn * per_image) / x->rows_w;
-            SN(unpool_rows)(g->unpool, x->rows_h, x->rows_w, pn, pa,
-                            pp - pn * per_image - pa * x->rows_w, pcc, F, work);
+            SN(unpool_rows)(g->unpool, x->rows_h, x->rows_w, n0, a0, b0, pcc, F, work);
         } else if (!mask) {
             d = dy + pp * F;
         } else {   /* dY where the mask is > 0, else 0 */

@@ -158,10 +158,12 @@ def _out_tuple(out, results, dtype, inputs):
     return tuple(checked)
 
 
-def _check_dy(dy, expected, dtype):
-    dy = _float_array(dy, "dy", dtype)
+def _check_dy(dy, expected, dtype, name="dy", whose="the output's"):
+    """dy (or another array shaped like a result, ``name``) checked: a float array of
+    ``dtype`` (any float dtype when None) and shape ``expected``."""
+    dy = _float_array(dy, name, dtype)
     if dy.shape != expected:
-        raise ValueError(f"dy must have shape {expected} (the output's), got {dy.shape}")
+        raise ValueError(f"{name} must have shape {expected} ({whose}), got {dy.shape}")
     return dy
 
 
@@ -289,19 +291,11 @@ def _conv2d_backward_weight_unpool(pool_dy, picks, x, w, strides, padding, pool_
     Returns None (nothing done) where it does not apply: few channels and pooling windows that
     do not overlap only."""
     x, w, (sh, sw), g = _conv_args(x, w, strides, padding)
-    kh, kw = pair(pool_size, "pool_size")
-    psh, psw = (kh, kw) if pool_strides is None else pair(pool_strides, "pool_strides")
-    pg = output_geometry((g.out_h, g.out_w), (kh, kw), (psh, psw), padding_mode(pool_padding),
-                         kernel_name="pool_size")
+    (kh, kw), (psh, psw), pg = _pool_geometry((g.out_h, g.out_w), pool_size, pool_strides,
+                                              pool_padding, "pool_strides")
     shape = (x.shape[0], pg.out_h, pg.out_w, w.shape[3])
-    picks = _float_array(picks, "picks", x.dtype)
-    if picks.shape != shape:
-        raise ValueError(f"picks must have shape {shape} (the pooling's output), got "
-                         f"{picks.shape}")
-    pool_dy = _float_array(pool_dy, "pool_dy", x.dtype)
-    if pool_dy.shape != shape:
-        raise ValueError(f"pool_dy must have shape {shape} (the pooling's output), got "
-                         f"{pool_dy.shape}")
+    picks = _check_dy(picks, shape, x.dtype, "picks", "the pooling's output")
+    pool_dy = _check_dy(pool_dy, shape, x.dtype, "pool_dy", "the pooling's output")
     if _pointwise(w, sh, sw):
         return None
     dw, db = _out_tuple(out, (("dw", w.shape), ("db", (w.shape[3],))), x.dtype,
@@ -313,13 +307,18 @@ def _conv2d_backward_weight_unpool(pool_dy, picks, x, w, strides, padding, pool_
     return (dw, db) if done else None
 
 
+def _pool_geometry(hw, pool_size, strides, padding, strides_name="strides"):
+    """(kh, kw), (sh, sw) and the output geometry of pooling an image of hw (height, width);
+    strides None means pool_size."""
+    kh, kw = pair(pool_size, "pool_size")
+    sh, sw = (kh, kw) if strides is None else pair(strides, strides_name)
+    g = output_geometry(hw, (kh, kw), (sh, sw), padding_mode(padding), kernel_name="pool_size")
+    return (kh, kw), (sh, sw), g
+
+
 def _pool_args(x, pool_size, strides, padding):
     x = _images(x)
-    kh, kw = pair(pool_size, "pool_size")
-    sh, sw = (kh, kw) if strides is None else pair(strides, "strides")
-    g = output_geometry(x.shape[1:3], (kh, kw), (sh, sw), padding_mode(padding),
-                        kernel_name="pool_size")
-    return x, (kh, kw), (sh, sw), g
+    return (x,) + _pool_geometry(x.shape[1:3], pool_size, strides, padding)
 
 
 def max_pool2d(x, pool_size=2, strides=None, padding="valid", *, out=None):
@@ -391,10 +390,8 @@ def _conv2d_relu_max_pool2d_picking(x, w, b, strides, padding, pool_size, pool_s
     enough images per thread does (fastcnn._conv.conv2d_relu_max_pool_picks)."""
     x, w, (sh, sw), g = _conv_args(x, w, strides, padding)
     b = _bias(b, x, w)
-    kh, kw = pair(pool_size, "pool_size")
-    psh, psw = (kh, kw) if pool_strides is None else pair(pool_strides, "pool_strides")
-    pg = output_geometry((g.out_h, g.out_w), (kh, kw), (psh, psw), padding_mode(pool_padding),
-                         kernel_name="pool_size")
+    (kh, kw), (psh, psw), pg = _pool_geometry((g.out_h, g.out_w), pool_size, pool_strides,
+                                              pool_padding, "pool_strides")
     if kh * kw >= _PICKS_MAX_TAPS or _pointwise(w, sh, sw):
         return None
     shape = (x.shape[0], pg.out_h, pg.out_w, w.shape[3])
@@ -413,14 +410,9 @@ def _max_pool2d_backward_picks(dy, picks, x_shape, pool_size, strides, padding, 
     """dx (of ``x_shape``) for dy from the picks of _max_pool2d_picking over an input of that
     shape and the same pooling arguments."""
     x_shape = tuple(x_shape)
-    kh, kw = pair(pool_size, "pool_size")
-    sh, sw = (kh, kw) if strides is None else pair(strides, "strides")
-    g = output_geometry(x_shape[1:3], (kh, kw), (sh, sw), padding_mode(padding),
-                        kernel_name="pool_size")
-    picks = _float_array(picks, "picks")
+    (kh, kw), (sh, sw), g = _pool_geometry(x_shape[1:3], pool_size, strides, padding)
     expected = (x_shape[0], g.out_h, g.out_w, x_shape[3])
-    if picks.shape != expected:
-        raise ValueError(f"picks must have shape {expected} (the output's), got {picks.shape}")
+    picks = _check_dy(picks, expected, None, "picks")
     dy = _check_dy(dy, expected, picks.dtype)
     dx = _out_array(out, x_shape, picks.dtype, [("dy", dy), ("picks", picks)], result="dx")
     _pool.max_pool2d_backward_picks(_contiguous(dy, "dy"), _contiguous(picks, "picks"), dx, kh,

@@ -143,6 +143,30 @@ def test_max_pooling_layer_backward_from_its_picks_equals_the_backward_from_x(re
     assert layer._picks is None
 
 
+def _train_fused_and_plain(build, x, y, batch_size):
+    """The model ``build()`` makes, trained at 2 threads for 2 epochs with the fused conv +
+    pooling passes (as fit runs them) and without (the layers one by one): (fused, plain),
+    after checking that their weights are bitwise equal."""
+    models = []
+    before = fastcnn.get_num_threads()
+    fastcnn.set_num_threads(2)
+    try:
+        for fuse in (True, False):
+            set_random_seed(4)
+            model = build()
+            model.compile(optimizer="adam", loss="categorical_crossentropy")
+            if not fuse:
+                model._fused_conv_pool = lambda i, x: None
+                model._weight_grads_through_pool = lambda first, grad: False
+            model.fit(x, y, batch_size=batch_size, epochs=2, shuffle=False, verbose=0)
+            models.append(model)
+    finally:
+        fastcnn.set_num_threads(before)
+    for a, b in zip(models[0].get_weights(), models[1].get_weights()):
+        assert a.tobytes() == b.tobytes()
+    return models
+
+
 def test_conv_and_max_pooling_fused_in_the_step_train_bitwise_like_the_two_layers():
     """In a training step a Conv2D with ReLU and the MaxPooling2D after it run as one pass
     (the convolution's output pooled image by image, never written out), and the first
@@ -151,33 +175,13 @@ def test_conv_and_max_pooling_fused_in_the_step_train_bitwise_like_the_two_layer
     rng = np.random.default_rng(3)
     x = np.round(rng.standard_normal((64, 16, 16, 2)), 1).astype(np.float32)
     y = to_categorical(rng.integers(0, 4, 64), 4)
-    models = []
-    before = fastcnn.get_num_threads()
-    fastcnn.set_num_threads(2)
-    try:
-        _train_both(models, x, y)
-    finally:
-        fastcnn.set_num_threads(before)
-    fused, plain = models
+    fused, plain = _train_fused_and_plain(
+        lambda: Sequential([Conv2D(8, (3, 3), activation="relu", input_shape=[16, 16, 2]),
+                            MaxPool2D(), Flatten(), Dense(4, activation="softmax")]), x, y, 16)
     # forward fused (no input kept), backward straight to the weights (no dx buffer made)
     assert fused.layers[1]._x is None and fused.layers[1]._picks is not None
     assert "dx" not in fused.layers[1]._buffers
     assert plain.layers[1]._x is not None and "dx" in plain.layers[1]._buffers
-    for a, b in zip(fused.get_weights(), plain.get_weights()):
-        assert a.tobytes() == b.tobytes()
-
-
-def _train_both(models, x, y):
-    for fuse in (True, False):
-        set_random_seed(4)
-        model = Sequential([Conv2D(8, (3, 3), activation="relu", input_shape=[16, 16, 2]),
-                            MaxPool2D(), Flatten(), Dense(4, activation="softmax")])
-        model.compile(optimizer="adam", loss="categorical_crossentropy")
-        if not fuse:
-            model._fused_conv_pool = lambda i, x: None
-            model._weight_grads_through_pool = lambda first, grad: False
-        model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
-        models.append(model)
 
 
 def test_fused_conv_and_pooling_that_is_not_the_first_layer_trains_bitwise_like_the_layers():
@@ -187,22 +191,8 @@ def test_fused_conv_and_pooling_that_is_not_the_first_layer_trains_bitwise_like_
     rng = np.random.default_rng(8)
     x = np.round(rng.standard_normal((32, 12, 12, 1)), 1).astype(np.float32)
     y = to_categorical(rng.integers(0, 3, 32), 3)
-    results = []
-    before = fastcnn.get_num_threads()
-    fastcnn.set_num_threads(2)
-    try:
-        for fuse in (True, False):
-            set_random_seed(9)
-            model = Sequential([Conv2D(4, (3, 3), input_shape=[12, 12, 1]),
-                                Conv2D(6, (3, 3), activation="relu"), MaxPool2D(), Flatten(),
-                                Dense(3, activation="softmax")])
-            model.compile(optimizer="adam", loss="categorical_crossentropy")
-            if not fuse:
-                model._fused_conv_pool = lambda i, x: None
-            model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
-            results.append(model)
-    finally:
-        fastcnn.set_num_threads(before)
-    assert results[0].layers[2]._x is None and results[1].layers[2]._x is not None
-    for a, b in zip(results[0].get_weights(), results[1].get_weights()):
-        assert a.tobytes() == b.tobytes()
+    fused, plain = _train_fused_and_plain(
+        lambda: Sequential([Conv2D(4, (3, 3), input_shape=[12, 12, 1]),
+                            Conv2D(6, (3, 3), activation="relu"), MaxPool2D(), Flatten(),
+                            Dense(3, activation="softmax")]), x, y, 8)
+    assert fused.layers[2]._x is None and plain.layers[2]._x is not None
