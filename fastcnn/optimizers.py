@@ -49,19 +49,31 @@ class Optimizer:
         self.name = name or type(self).__name__.lower()
         self.iterations = 0
         self._variables = None
+        self._index = {}
         self._slots = {}
         self._scratch = {}
 
     # -- state -------------------------------------------------------------------------------
     def build(self, variables):
         """Create the slot arrays for ``variables`` (called by the first :meth:`apply`)."""
-        self._variables = list(variables)
-        self._slots = {slot: [np.zeros_like(v) for v in self._variables]
-                       for slot in self._active_slots()}
-        sizes = {}
-        for v in self._variables:
-            sizes[v.dtype] = max(sizes.get(v.dtype, 0), v.size)
-        self._scratch = {dtype: np.empty(size, dtype=dtype) for dtype, size in sizes.items()}
+        self._variables = []
+        self._index = {}
+        self._slots = {slot: [] for slot in self._active_slots()}
+        self._scratch = {}
+        self._add_variables(variables)
+
+    def _add_variables(self, variables):
+        """Slots (zeros) for variables not seen before, appended in the order given."""
+        for v in variables:
+            if id(v) in self._index:
+                continue
+            self._index[id(v)] = len(self._variables)
+            self._variables.append(v)
+            for slot in self._slots.values():
+                slot.append(np.zeros_like(v))
+            scratch = self._scratch.get(v.dtype)
+            if scratch is None or scratch.size < v.size:
+                self._scratch[v.dtype] = np.empty(v.size, dtype=v.dtype)
 
     def _active_slots(self):
         return self._slot_names
@@ -74,8 +86,20 @@ class Optimizer:
             out.extend(self._slots.get(slot, []))
         return out
 
+    def state_for(self, variables):
+        """:attr:`variables` restricted to ``variables`` (in their order): ``[iterations,
+        *slot arrays]``; None when the optimizer has not updated all of them."""
+        if self._variables is None or any(id(v) not in self._index for v in variables):
+            return None
+        rows = [self._index[id(v)] for v in variables]
+        out = [np.array(self.iterations, dtype=np.int64)]
+        for slot in self._active_slots():
+            out.extend(self._slots[slot][i] for i in rows)
+        return out
+
     def set_state(self, arrays, variables):
-        """Restore :attr:`variables` saved from an optimizer built on the same variables."""
+        """Restore :meth:`state_for` ``(variables)`` saved from an optimizer that updated
+        variables of the same shapes."""
         self.build(variables)
         expected = self.variables
         if len(arrays) != len(expected):
@@ -118,13 +142,11 @@ class Optimizer:
             checked.append(g if g.dtype == v.dtype else g.astype(v.dtype))
         if self._variables is None:
             self.build(variables)
-        elif len(variables) != len(self._variables) or any(
-                v is not w for v, w in zip(variables, self._variables)):
-            raise ValueError(f"{type(self).__name__} was built for other variables; "
-                             "create a new optimizer for another model")
-        for i, (g, v) in enumerate(zip(checked, variables)):
+        else:
+            self._add_variables(variables)
+        for g, v in zip(checked, variables):
             tmp = self._scratch[v.dtype][:v.size].reshape(v.shape)
-            self.update_step(g, v, i, tmp)
+            self.update_step(g, v, self._index[id(v)], tmp)
         self.iterations += 1
 
     def update_step(self, gradient, variable, index, tmp):

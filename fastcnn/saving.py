@@ -9,13 +9,14 @@ Layout (format version 1)::
 
 Saving writes a temporary file in the destination's folder, fsyncs it and renames it over the
 destination (``os.replace``), so a crash or an error mid-save leaves any previous file intact.
-Loading never unpickles (``allow_pickle=False``) and never runs code named by the file: layers,
-optimizers, losses and initializers come from fixed tables of fastcnn's own classes. Before
-any weight is allocated, the sizes the configuration implies are checked against the file's
-size (array entries are stored uncompressed, as :func:`save_model` writes them), so a file
-cannot make the loader allocate much more memory than the file itself holds; every array
-header is checked against the shape the configuration implies before its data is read. A
-truncated, corrupted or foreign file raises ``ValueError``.
+Loading never unpickles (``allow_pickle=False``) and never runs code named by the file: model
+and layer classes come from fastcnn's registry of names (:mod:`fastcnn._registry`; a layer of
+your own is registered with ``fastcnn.layers.register``), optimizers, losses and initializers
+from fixed tables. While the model is rebuilt, its weights may take at most the bytes of the
+file's weight entries (stored uncompressed, as :func:`save_model` writes them), checked before
+each weight is allocated, so a file cannot make the loader allocate much more memory than the
+file itself holds; every array header is checked against the shape the configuration implies
+before its data is read. A truncated, corrupted or foreign file raises ``ValueError``.
 """
 import io
 import json
@@ -28,8 +29,8 @@ import zlib
 
 import numpy as np
 
-from . import __version__, losses, optimizers
-from . import layers as layers_module
+from . import __version__, _registry, losses, optimizers
+from .layers.base import weight_budget
 
 __all__ = ["save_model", "load_model"]
 
@@ -54,19 +55,16 @@ def _config(model, weight_names, optimizer_names):
                           "loss": losses.serialize(model.loss),
                           "metrics": list(model.metrics_names[1:])}
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "fastcnn_version": __version__,
-            "model": {"class_name": type(model).__name__, "config": model.get_config()},
+            "model": {"class_name": _registry.registered_name("model", type(model)),
+                      "config": model.get_config()},
             "compile": compile_config, "weights": weight_names, "optimizer": optimizer_names}
 
 
 def _optimizer_state(model):
-    opt = model.optimizer
-    if not model.compiled or opt._variables is None:
+    """The optimizer's state for the model's trainable weights, or [] when it has none."""
+    if not model.compiled:
         return []
-    built_for = opt._variables
-    own = model.trainable_weights
-    if len(built_for) != len(own) or any(a is not b for a, b in zip(built_for, own)):
-        return []
-    return opt.variables
+    return model.optimizer.state_for(model.trainable_weights) or []
 
 
 def _write_model(model, stream):
@@ -179,44 +177,16 @@ def _stored_entry(archive, name, path):
     return info
 
 
-def _planned_weight_bytes(spec, path):
-    """Bytes of the weights the model config describes, from the layers' shapes alone (no
-    weight is created)."""
-    try:
-        config = spec["config"]
-        layers = [layers_module.get(entry["class_name"]).from_config(entry["config"])
-                  for entry in config.get("layers", [])]
-        shape = config.get("build_input_shape")
-        if shape is None and layers and layers[0].input_shape_arg is not None:
-            shape = (None,) + layers[0].input_shape_arg
-        if shape is None:
-            return 0
-        shape = (None,) + tuple(shape[1:])
-        total = 0
-        for layer in layers:
-            count = sum(math.prod(s) for s in layer.weight_shapes(shape))
-            total += count * np.dtype(layer.dtype).itemsize
-            shape = tuple(layer.compute_output_shape(shape))
-        return total
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        raise _Invalid(f"{path!r}: invalid model config ({type(exc).__name__}: {exc})") from None
-
-
-def _check_sizes(archive, config, path):
-    """The weights the config describes fit in the file's weight entries, which fit in the
-    file: a few hundred bytes of config cannot make the loader allocate terabytes."""
-    spec = config.get("model")
-    if not isinstance(spec, dict) or spec.get("class_name") != "Sequential":
-        raise _Invalid(f"{path!r}: the model config must describe a Sequential model")
+def _stored_weight_bytes(archive, config, path):
+    """The bytes of the file's weight entries (what the rebuilt model's weights may take)."""
     names = config.get("weights")
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise _Invalid(f"{path!r}: config.json lists weights that are not entry names")
     stored = sum(_stored_entry(archive, n, path).file_size for n in dict.fromkeys(names))
-    planned = _planned_weight_bytes(spec, path)
-    if planned > stored or stored > os.path.getsize(path):
-        raise _Invalid(f"{path!r}: config.json describes {planned} bytes of weights but the "
-                       f"file's weight entries hold {stored} bytes (file size "
-                       f"{os.path.getsize(path)})")
+    if stored > os.path.getsize(path):
+        raise _Invalid(f"{path!r}: the file's weight entries claim {stored} bytes, more than "
+                       f"the file's {os.path.getsize(path)}")
+    return stored
 
 
 def _parse_config(raw, path):
@@ -234,14 +204,16 @@ def _parse_config(raw, path):
     return config
 
 
-def _rebuild(config, path, compile):
-    from .models import Sequential
+def _rebuild(config, path, budget, compile):
     spec = config.get("model")
-    if not isinstance(spec, dict) or spec.get("class_name") != "Sequential":
-        raise _Invalid(f"{path!r}: the model config must describe a Sequential model")
+    if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict):
+        raise _Invalid(f"{path!r}: config.json has no model description")
     try:
-        model = Sequential.from_config(spec["config"])
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        cls = _registry.registered("model", spec.get("class_name"))
+        with weight_budget(budget):
+            model = cls.from_config(spec["config"])
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError,
+            RecursionError) as exc:
         raise _Invalid(f"{path!r}: invalid model config ({type(exc).__name__}: {exc})") from None
     compile_config = config.get("compile")
     if compile and compile_config is not None:
@@ -266,8 +238,7 @@ def _names(config, key, count, path):
 
 def _load(archive, path, compile):
     config = _parse_config(_read_entry(archive, "config.json", _MAX_CONFIG_BYTES, path), path)
-    _check_sizes(archive, config, path)
-    model = _rebuild(config, path, compile)
+    model = _rebuild(config, path, _stored_weight_bytes(archive, config, path), compile)
     expected = model.weights
     names = _names(config, "weights", len(expected), path)
     model.set_weights([_read_array(archive, n, w.shape, path) for n, w in zip(names, expected)])

@@ -1,13 +1,15 @@
-"""Dense, Flatten, Dropout and Activation."""
+"""Dense, Flatten and Dropout."""
 import math
 import numbers
 
 import numpy as np
 
-from .. import _config, _gemm, activations, initializers, utils
+from .. import _config, _gemm, utils
+from .activated import ActivatedLayer
 from .base import Layer
+from .conv import KernelBiasMixin, check_channels_last
 
-__all__ = ["Dense", "Flatten", "Dropout", "Activation"]
+__all__ = ["Dense", "Flatten", "Dropout"]
 
 
 def _positive_int(value, name):
@@ -18,7 +20,7 @@ def _positive_int(value, name):
     return int(value)
 
 
-class Dense(Layer):
+class Dense(KernelBiasMixin, ActivatedLayer):
     """``activation(inputs @ kernel + bias)`` over the last axis.
 
     The kernel has shape ``(input_dim, units)`` and starts from ``kernel_initializer``
@@ -34,50 +36,41 @@ class Dense(Layer):
         self.units = _positive_int(units, "units")
         self._init_kernel_bias(activation, use_bias, kernel_initializer, bias_initializer)
 
-    def build(self, input_shape):
-        self._build_kernel_bias(input_shape)
-
     def weight_shapes(self, input_shape):
-        if len(input_shape) < 2:
-            raise ValueError(f'layer "{self.name}" needs inputs of rank >= 2 (batch, features), '
-                             f"got shape {input_shape}")
+        self.compute_output_shape(input_shape)
         kernel = (input_shape[-1], self.units)
         return [kernel, (self.units,)] if self.use_bias else [kernel]
 
     def compute_output_shape(self, input_shape):
+        if not isinstance(input_shape, tuple) or len(input_shape) < 2:
+            raise ValueError(f'layer "{self.name}" needs inputs of rank >= 2 (batch, features), '
+                             f"got shape {input_shape}")
         return tuple(input_shape[:-1]) + (self.units,)
 
-    def call(self, inputs, training=False):
-        return self._activated(inputs, training)
-
-    def _linear(self, inputs, training, relu=False):
+    def linear(self, inputs, state, training, relu=False):
         x = np.ascontiguousarray(inputs.reshape(-1, inputs.shape[-1]))
-        z = self._buffer("z", (x.shape[0], self.units))
-        _gemm.gemm(x, self.kernel, z, False, False, self.bias if self.use_bias else None,
-                   False, relu, _config.get_num_threads())
-        self._x = x if training else None
+        z = state.buffer("z", (x.shape[0], self.units), self.dtype)
+        _gemm.gemm(x, self.kernel, z, False, False, self.bias, False, relu,
+                   _config.get_num_threads())
+        state.x = x if training else None
         return z.reshape(inputs.shape[:-1] + (self.units,))
 
-    def _backward(self, dy, need_input_grad):
-        dz = np.ascontiguousarray(self._activation_backward(dy).reshape(-1, self.units))
+    def linear_backward(self, dz, state, need_input_grad, grads, relu_output=None):
+        lead = dz.shape[:-1]
+        dz = np.ascontiguousarray(dz.reshape(-1, self.units))
         threads = _config.get_num_threads()
-        if self.trainable:
-            if not self.grads:
-                self.grads = [np.empty_like(w) for w in self._weights]
-            _gemm.gemm(self._x, dz, self.grads[0], True, False, None, False, False, threads)
+        if grads is not None:
+            _gemm.gemm(state.x, dz, grads[0], True, False, None, False, False, threads)
             if self.use_bias:
-                np.sum(dz, axis=0, out=self.grads[1])
+                np.sum(dz, axis=0, out=grads[1])
         if not need_input_grad:
             return None
-        dx = self._buffer("dx", (dz.shape[0], self.kernel.shape[0]))
+        dx = state.buffer("dx", (dz.shape[0], self.kernel.shape[0]), self.dtype)
         _gemm.gemm(dz, self.kernel, dx, False, True, None, False, False, threads)
-        return dx.reshape(dy.shape[:-1] + (self.kernel.shape[0],))
+        return dx.reshape(lead + (self.kernel.shape[0],))
 
     def get_config(self):
-        return dict(super().get_config(), units=self.units,
-                    activation=activations.serialize(self.activation), use_bias=self.use_bias,
-                    kernel_initializer=initializers.serialize(self.kernel_initializer),
-                    bias_initializer=initializers.serialize(self.bias_initializer))
+        return dict(super().get_config(), units=self.units, **self._kernel_bias_config())
 
 
 class Flatten(Layer):
@@ -85,16 +78,15 @@ class Flatten(Layer):
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"fastcnn is channels_last only, got data_format={data_format!r}")
+        check_channels_last(data_format)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], math.prod(input_shape[1:]))
 
-    def call(self, inputs, training=False):
+    def forward(self, inputs, state, training):
         return inputs.reshape(inputs.shape[0], -1)
 
-    def _backward(self, dy, need_input_grad):
+    def backward(self, dy, state, need_input_grad, grads):
         return dy.reshape((dy.shape[0],) + self.input_shape[1:]) if need_input_grad else None
 
 
@@ -118,15 +110,14 @@ class Dropout(Layer):
             raise TypeError(f"seed must be an int or None, got {seed!r}")
         self.seed = seed
         self._generator = None if seed is None else np.random.default_rng(seed)
-        self._mask = None
 
     def build(self, input_shape):
         if self.noise_shape is not None and len(self.noise_shape) != len(input_shape):
             raise ValueError(f'layer "{self.name}": noise_shape {self.noise_shape} must have the '
                              f"rank of the input shape {input_shape}")
 
-    def call(self, inputs, training=False):
-        self._mask = None
+    def forward(self, inputs, state, training):
+        state.mask = None
         if not training or self.rate == 0:
             return inputs
         shape = inputs.shape
@@ -134,35 +125,14 @@ class Dropout(Layer):
             shape = tuple(n if d is None else d for d, n in zip(self.noise_shape, inputs.shape))
         gen = self._generator if self._generator is not None else utils.rng()
         keep = gen.random(shape, dtype=inputs.dtype) >= self.rate
-        self._mask = keep.astype(inputs.dtype) * inputs.dtype.type(1 / (1 - self.rate))
-        return inputs * self._mask
+        state.mask = keep.astype(inputs.dtype) * inputs.dtype.type(1 / (1 - self.rate))
+        return inputs * state.mask
 
-    def _backward(self, dy, need_input_grad):
+    def backward(self, dy, state, need_input_grad, grads):
         if not need_input_grad:
             return None
-        return dy if self._mask is None else dy * self._mask
+        return dy if state.mask is None else dy * state.mask
 
     def get_config(self):
         noise = None if self.noise_shape is None else list(self.noise_shape)
         return dict(super().get_config(), rate=self.rate, noise_shape=noise, seed=self.seed)
-
-
-class Activation(Layer):
-    """Apply an activation by name: ``"relu"``, ``"softmax"``, ``"sigmoid"``, ``"tanh"``,
-    ``"linear"``."""
-
-    def __init__(self, activation, **kwargs):
-        super().__init__(**kwargs)
-        self._init_activation(activation)
-
-    def call(self, inputs, training=False):
-        return self._apply_activation(inputs, training, inplace=False)
-
-    def _linear(self, inputs, training):
-        return inputs
-
-    def _backward(self, dy, need_input_grad):
-        return self._activation_backward(dy) if need_input_grad else None
-
-    def get_config(self):
-        return dict(super().get_config(), activation=activations.serialize(self.activation))

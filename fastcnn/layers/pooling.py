@@ -1,9 +1,12 @@
-"""MaxPooling2D and AveragePooling2D over NHWC images, through ``fastcnn.ops``."""
+"""MaxPooling2D, AveragePooling2D and the global poolings over NHWC images."""
+import numpy as np
+
 from .. import _geometry, ops
 from .base import Layer
 from .conv import check_channels_last
 
-__all__ = ["MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D"]
+__all__ = ["MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D",
+           "GlobalAveragePooling2D", "GlobalMaxPooling2D"]
 
 
 class _Pooling2D(Layer):
@@ -19,36 +22,27 @@ class _Pooling2D(Layer):
         self.strides = (self.pool_size if strides is None
                         else _geometry.pair(strides, "strides"))
         self.padding = _geometry.padding_mode(padding)
-        self._x = None
-
-    def build(self, input_shape):
-        if len(input_shape) != 4:
-            raise ValueError(f'layer "{self.name}" needs NHWC inputs of rank 4 '
-                             f"(batch, height, width, channels), got shape {input_shape}")
 
     def compute_output_shape(self, input_shape):
+        if not isinstance(input_shape, tuple) or len(input_shape) != 4:
+            raise ValueError(f'layer "{self.name}" needs NHWC inputs of rank 4 '
+                             f"(batch, height, width, channels), got shape {input_shape}")
         geo = _geometry.output_geometry(input_shape[1:3], self.pool_size, self.strides,
                                         self.padding, "pool_size")
         return (input_shape[0], geo.out_h, geo.out_w, input_shape[3])
 
-    def call(self, inputs, training=False):
-        self._x = inputs if training else None
+    def forward(self, inputs, state, training):
+        state.x = inputs if training else None
+        out = state.buffer("y", (inputs.shape[0],) + self.output_shape[1:], self.dtype)
         forward = getattr(ops, self._op_names[0])
-        out = self._buffer("y", (inputs.shape[0],) + self.output_shape[1:])
         return forward(inputs, self.pool_size, self.strides, self.padding, out=out)
 
-    def _backward(self, dy, need_input_grad):
+    def backward(self, dy, state, need_input_grad, grads):
         if not need_input_grad:
             return None
-        out = self._buffer("dx", self._x.shape)
-        if self.masks_relu_input:
-            return ops._max_pool2d_backward(dy, self._x, self.pool_size, self.strides,
-                                            self.padding, out, relu_input=True)
+        out = state.buffer("dx", state.x.shape, self.dtype)
         backward = getattr(ops, self._op_names[1])
-        return backward(dy, self._x, self.pool_size, self.strides, self.padding, out=out)
-
-    # only MaxPooling2D ever sets it (see its __init__)
-    masks_relu_input = False
+        return backward(dy, state.x, self.pool_size, self.strides, self.padding, out=out)
 
     def get_config(self):
         return dict(super().get_config(), pool_size=list(self.pool_size),
@@ -61,64 +55,31 @@ class MaxPooling2D(_Pooling2D):
 
     _op_names = ("max_pool2d", "max_pool2d_backward")
 
-    def call(self, inputs, training=False):
+    def forward(self, inputs, state, training):
         # Training: note where each maximum was found (picks, the output's size), so that the
         # backward pass reads dy and the picks, not the input (4x the output's size with 2x2
         # windows), and gives bitwise the same gradient.
-        self._picks = None
-        if not training or self.pool_size[0] * self.pool_size[1] >= ops._PICKS_MAX_TAPS:
-            return super().call(inputs, training)
-        self._x, self._x_shape = inputs, inputs.shape
+        state.picks = None
+        if not training or not self.records_picks:
+            return super().forward(inputs, state, training)
+        state.x, state.x_shape = None, inputs.shape
         shape = (inputs.shape[0],) + self.output_shape[1:]
-        picks = self._buffer("picks", shape)
-        out = ops._max_pool2d_picking(inputs, self.pool_size, self.strides, self.padding,
-                                      self._buffer("y", shape), picks, self.masks_relu_input)
-        self._picks = (picks, self.masks_relu_input)
-        return out
+        state.picks = state.buffer("picks", shape, self.dtype)
+        return ops._max_pool2d_picking(inputs, self.pool_size, self.strides, self.padding,
+                                       state.buffer("y", shape, self.dtype), state.picks,
+                                       False)
 
-    def _call_after_conv(self, conv, inputs):
-        """Training inside a model, after ``conv`` (a built Conv2D with ReLU, whose backward
-        pass this layer does): both layers' forward passes at once, the convolution's output
-        pooled image by image while still in cache, never written out (it is needed neither
-        here, the backward pass reading the picks, nor by ``conv``, whose ReLU's backward is
-        done here). Returns this layer's output, or None (nothing done) where the fused kernel
-        does not apply; the two layers are then called one after the other."""
-        x = conv.prepare_input(inputs)
-        shape = (x.shape[0],) + self.output_shape[1:]
-        picks = self._buffer("picks", shape)
-        out = ops._conv2d_relu_max_pool2d_picking(
-            x, conv.kernel, conv.bias if conv.use_bias else None, conv.strides, conv.padding,
-            self.pool_size, self.strides, self.padding, self._buffer("y", shape), picks)
-        if out is None:
-            return None
-        conv._x, conv._fused, conv._output = x, False, None
-        self._x, self._x_shape = None, (x.shape[0],) + conv.output_shape[1:]
-        self._picks = (picks, True)
-        return out
+    @property
+    def records_picks(self):
+        """Whether a training forward records picks (windows of fewer than 2**24 taps)."""
+        return self.pool_size[0] * self.pool_size[1] < ops._PICKS_MAX_TAPS
 
-    def _backward(self, dy, need_input_grad):
-        picks = self._picks
-        if not need_input_grad or picks is None or picks[1] != self.masks_relu_input:
-            if self._x is None and need_input_grad:
-                raise RuntimeError(f'layer "{self.name}" ran fused with the convolution '
-                                   "before it: its backward pass needs the same "
-                                   "masks_relu_input as its forward pass")
-            return super()._backward(dy, need_input_grad)
-        return ops._max_pool2d_backward_picks(dy, picks[0], self._x_shape, self.pool_size,
+    def backward(self, dy, state, need_input_grad, grads):
+        if state.picks is None or not need_input_grad:
+            return super().backward(dy, state, need_input_grad, grads)
+        return ops._max_pool2d_backward_picks(dy, state.picks, state.x_shape, self.pool_size,
                                               self.strides, self.padding,
-                                              self._buffer("dx", self._x_shape))
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # Set by the model while it runs the layer after one ending in ReLU: the ReLU's
-        # backward pass is done here, in the pooling backward. The input x is a ReLU's output
-        # and each gradient goes to its window's maximum, the pooled output y: passing dy
-        # only where that maximum is > 0 gives exactly what masking dx where x <= 0 would (an
-        # element that takes several windows' gradients is the maximum of each, so all or
-        # none of them pass), without a pass of its own over either array.
-        self.masks_relu_input = False
-        self._picks = None  # (picks, masks_relu_input) of the last training forward
-        self._x_shape = None
+                                              state.buffer("dx", state.x_shape, self.dtype))
 
 
 class AveragePooling2D(_Pooling2D):
@@ -130,3 +91,72 @@ class AveragePooling2D(_Pooling2D):
 
 MaxPool2D = MaxPooling2D
 AvgPool2D = AveragePooling2D
+
+
+class _GlobalPooling2D(Layer):
+    """Shared arguments and shapes of the global poolings: (N, H, W, C) -> (N, C), or
+    (N, 1, 1, C) with ``keepdims``."""
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        check_channels_last(data_format)
+        if not isinstance(keepdims, bool):
+            raise TypeError(f"keepdims must be a bool, got {keepdims!r}")
+        self.keepdims = keepdims
+
+    def compute_output_shape(self, input_shape):
+        if not isinstance(input_shape, tuple) or len(input_shape) != 4:
+            raise ValueError(f'layer "{self.name}" needs NHWC inputs of rank 4 '
+                             f"(batch, height, width, channels), got shape {input_shape}")
+        n, _, _, c = input_shape
+        return (n, 1, 1, c) if self.keepdims else (n, c)
+
+    def get_config(self):
+        return dict(super().get_config(), keepdims=self.keepdims)
+
+
+class GlobalAveragePooling2D(_GlobalPooling2D):
+    """The mean of each channel over the image."""
+
+    def forward(self, inputs, state, training):
+        state.x_shape = inputs.shape
+        out = state.buffer("y", (inputs.shape[0],) + self.output_shape[1:], self.dtype)
+        np.mean(inputs, axis=(1, 2), keepdims=self.keepdims, out=out)
+        return out
+
+    def backward(self, dy, state, need_input_grad, grads):
+        if not need_input_grad:
+            return None
+        n, h, w, c = state.x_shape
+        dx = state.buffer("dx", state.x_shape, self.dtype)
+        dx[...] = dy.reshape(n, 1, 1, c) * self.dtype_type(1.0 / (h * w))
+        return dx
+
+    @property
+    def dtype_type(self):
+        return np.dtype(self.dtype).type
+
+
+class GlobalMaxPooling2D(_GlobalPooling2D):
+    """The maximum of each channel over the image; the gradient goes to the first maximum
+    (row-major), and a channel holding a NaN gives NaN, as in max pooling."""
+
+    def forward(self, inputs, state, training):
+        n, h, w, c = inputs.shape
+        flat = inputs.reshape(n, h * w, c)
+        nan = np.isnan(flat)
+        first = np.where(nan.any(axis=1), np.argmax(nan, axis=1), np.argmax(flat, axis=1))
+        state.x_shape, state.first = inputs.shape, first if training else None
+        out = state.buffer("y", (n,) + self.output_shape[1:], self.dtype)
+        out.reshape(n, c)[...] = np.take_along_axis(flat, first[:, None, :], axis=1)[:, 0, :]
+        return out
+
+    def backward(self, dy, state, need_input_grad, grads):
+        if not need_input_grad:
+            return None
+        n, h, w, c = state.x_shape
+        dx = state.buffer("dx", state.x_shape, self.dtype)
+        dx.fill(0)
+        np.put_along_axis(dx.reshape(n, h * w, c), state.first[:, None, :],
+                          dy.reshape(n, 1, c), axis=1)
+        return dx

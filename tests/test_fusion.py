@@ -1,0 +1,159 @@
+"""The fusion rules of the execution plan (fastcnn.models.fusion): where they apply, where
+they must not, and that a model trains to bitwise the same weights with fusion on and off
+(``compile(fuse=False)``) at 1 and 2 threads: the seed model, a K-CNN-like model, a ResNet and
+a residual model that uses every layer type."""
+import numpy as np
+import pytest
+
+import fastcnn
+from fastcnn.layers import (Activation, Add, BatchNormalization, Concatenate, Conv2D, Dense,
+                            Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Input,
+                            MaxPool2D, ReLU, Rescaling, ZeroPadding2D)
+from fastcnn.models import Model, Sequential
+from fastcnn.models.plan import Plan
+from fastcnn.utils import set_random_seed, to_categorical
+from layer_harness import FD_TOLERANCE, _numeric, relative_error
+
+
+def seed_model():
+    return Sequential([Conv2D(8, (3, 3), activation="relu", input_shape=[16, 16, 2]),
+                       MaxPool2D(), Flatten(), Dense(4, activation="softmax")])
+
+
+def second_layer_model():
+    return Sequential([Conv2D(4, (3, 3), input_shape=[12, 12, 1]),
+                       Conv2D(6, (3, 3), activation="relu"), MaxPool2D(), Flatten(),
+                       Dense(4, activation="softmax")])
+
+
+def overlapping_windows_model():
+    return Sequential([Conv2D(8, (3, 3), activation="relu", input_shape=[11, 12, 2]),
+                       MaxPool2D(pool_size=(2, 3), strides=(1, 2)), Flatten(),
+                       Dense(4, activation="softmax")])
+
+
+def kcnn_like_model():
+    """The Keras cifar10_cnn pattern: Conv2D - Activation(relu) pairs, max pooling, dropout."""
+    return Sequential([Conv2D(8, 3, padding="same", input_shape=[12, 12, 3]),
+                       Activation("relu"), Conv2D(8, 3), Activation("relu"), MaxPool2D(),
+                       Dropout(0.25), Conv2D(16, 3, padding="same"), Activation("relu"),
+                       MaxPool2D(), Flatten(), Dense(16), Activation("relu"), Dropout(0.5),
+                       Dense(4), Activation("softmax")])
+
+
+def resnet_like_model():
+    """Conv-BN-ReLU stem, two residual blocks (the second strided, with a 1x1 projection),
+    global average pooling."""
+    inp = Input((12, 12, 3))
+
+    def conv_bn(x, filters, strides=1, relu=True):
+        x = BatchNormalization()(Conv2D(filters, 3, strides=strides, padding="same")(x))
+        return Activation("relu")(x) if relu else x
+
+    x = conv_bn(inp, 8)
+    y = conv_bn(conv_bn(x, 8), 8, relu=False)
+    x = Activation("relu")(Add()([x, y]))
+    y = conv_bn(conv_bn(x, 16, strides=2), 16, relu=False)
+    x = Activation("relu")(Add()([Conv2D(16, 1, strides=2)(x), y]))
+    return Model(inp, Dense(4, activation="softmax")(GlobalAveragePooling2D()(x)))
+
+
+def every_layer_model():
+    """A residual model with every layer type, a ReLU-into-pooling rule that applies (the
+    stem) and one that must not (a convolution also read by an Add)."""
+    inp = Input((14, 14, 2))
+    x = ZeroPadding2D(1)(Rescaling(1 / 4.0, offset=-0.5)(inp))
+    x = MaxPool2D()(Conv2D(8, 3, activation="relu")(x))                      # fused
+    c = Conv2D(8, 3, padding="same", activation="relu")(x)
+    shortcut = Add()([MaxPool2D(1)(c), c])                     # c read twice: no fusion
+    y = ReLU()(BatchNormalization()(Conv2D(8, 3, padding="same")(shortcut)))
+    y = MaxPool2D()(y)                                                          # fused
+    z = Concatenate()([GlobalAveragePooling2D()(y), GlobalMaxPooling2D()(y)])
+    z = Dropout(0.3)(Dense(12, activation="relu")(z))
+    return Model(inp, Dense(4, activation="softmax")(z))
+
+
+MODELS = {"seed": (seed_model, (16, 16, 2)), "second_layer": (second_layer_model, (12, 12, 1)),
+          "overlapping_windows": (overlapping_windows_model, (11, 12, 2)),
+          "kcnn_like": (kcnn_like_model, (12, 12, 3)),
+          "resnet_like": (resnet_like_model, (12, 12, 3)),
+          "every_layer": (every_layer_model, (14, 14, 2))}
+FUSED_STEPS = {"seed": ["ConvReluMaxPoolStep"], "second_layer": ["ConvReluMaxPoolStep"],
+               "overlapping_windows": ["ConvReluMaxPoolStep"],
+               "kcnn_like": ["ReluMaxPoolStep", "ReluMaxPoolStep"], "resnet_like": [],
+               "every_layer": ["ConvReluMaxPoolStep", "ReluMaxPoolStep"]}
+
+
+def _fused_steps(model):
+    plan = model._plan(model._graph, "train")
+    return [type(s).__name__ for s in plan.steps if len(s.layers) > 1]
+
+
+def _train(name, fuse, threads, predict=True):
+    build, shape = MODELS[name]
+    rng = np.random.default_rng(3)
+    x = np.round(rng.standard_normal((40,) + shape), 1).astype(np.float32)     # ties
+    y = to_categorical(rng.integers(0, 4, 40), 4)
+    before = fastcnn.get_num_threads()
+    fastcnn.set_num_threads(threads)
+    try:
+        set_random_seed(4)
+        model = build()
+        model.compile(optimizer="adam", loss="categorical_crossentropy", fuse=fuse)
+        history = model.fit(x, y, batch_size=16, epochs=2, verbose=0)    # 16, 16, 8
+        return (model, history.history["loss"],
+                model.predict(x, batch_size=16) if predict else None)
+    finally:
+        fastcnn.set_num_threads(before)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_training_with_and_without_fusion_gives_bitwise_the_same_model(name):
+    fused, fused_loss, fused_pred = _train(name, True, 2)
+    assert _fused_steps(fused) == FUSED_STEPS[name]
+    for threads in (2, 1):
+        plain, plain_loss, plain_pred = _train(name, False, threads)
+        assert _fused_steps(plain) == []
+        for a, b in zip(fused.get_weights(), plain.get_weights()):
+            assert a.tobytes() == b.tobytes()
+        assert fused_loss == plain_loss
+        assert fused_pred.tobytes() == plain_pred.tobytes()
+
+
+def test_the_seed_models_fused_step_never_writes_the_convolution_output_or_its_gradient():
+    """The first layer's forward runs the fused kernel (no convolution output buffer) and its
+    weight gradients come from the pooling's gradient and picks (no gradient buffer for the
+    convolution's output); a second-layer convolution still gets its dx through the picks."""
+    fused = _train("seed", True, 2, predict=False)[0]      # predict has a plan of its own
+    step = fused._plan(fused._graph, "train").steps[0]
+    assert not step.state.has_buffer("z") and not step.pool_state.has_buffer("dz")
+    second = _train("second_layer", True, 2, predict=False)[0]
+    step = second._plan(second._graph, "train").steps[1]
+    assert not step.state.has_buffer("z") and step.pool_state.has_buffer("dz")
+    overlapping = _train("overlapping_windows", True, 2, predict=False)[0]
+    step = overlapping._plan(overlapping._graph, "train").steps[0]
+    assert step.pool_state.has_buffer("dz")            # windows overlap: no weights from picks
+
+
+def test_relu_into_pooling_applies_only_where_the_pooling_is_the_sole_reader():
+    """A convolution whose ReLU output a max pooling and another layer both read keeps its
+    own ReLU backward pass (folding it into the pooling would be wrong for the other path);
+    the gradients match finite differences (float64)."""
+    inp = Input((6, 6, 2), dtype="float64")
+    c = Conv2D(3, 3, padding="same", activation="relu", dtype="float64")(inp)
+    pooled = Flatten(dtype="float64")(MaxPool2D(dtype="float64")(c))
+    other = Flatten(dtype="float64")(Conv2D(2, 1, dtype="float64")(c))
+    model = Model(inp, Dense(3, dtype="float64")(Concatenate(dtype="float64")([pooled, other])))
+    plan = Plan(model._graph, backward=True, input_gradients=True)
+    assert all(len(s.layers) == 1 for s in plan.steps)
+    gen = np.random.default_rng(0)
+    x = gen.standard_normal((2, 6, 6, 2))
+    r = gen.standard_normal((2, 3))
+    plan.forward([x], training=True)
+    grads = [g.copy() for g in plan.backward([r])]
+
+    def loss():
+        return float(np.sum(plan.forward([x], training=True)[0] * r))
+
+    for w, g in zip(model.trainable_weights, grads):
+        assert relative_error(g, _numeric(loss, w)) < FD_TOLERANCE
