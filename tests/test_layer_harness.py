@@ -59,7 +59,7 @@ CASES = [
     LayerCase(Activation, dict(activation="tanh"), (6,), (6,)),
     LayerCase(Activation, dict(activation="linear"), (6,), (6,)),
     LayerCase(ReLU, dict(), (4, 4, 3), (4, 4, 3), data=_away_from_zero((4, 4, 3))),
-    LayerCase(ReLU, dict(max_value=1.0, negative_slope=0.1, threshold=-0.5), (6, 5), (6, 5),
+    LayerCase(ReLU, dict(max_value=1.5, negative_slope=0.1, threshold=0.5), (6, 5), (6, 5),
               data=lambda gen: gen.choice([-1.7, -0.9, -0.2, 0.3, 0.7, 1.4, 2.5], (3, 6, 5))),
     LayerCase(BatchNormalization, dict(), (4, 4, 3), (4, 4, 3), trainable=2, non_trainable=2),
     LayerCase(BatchNormalization, dict(momentum=0.5, epsilon=0.01, center=False), (5,), (5,),

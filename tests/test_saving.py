@@ -349,6 +349,94 @@ def test_process_killed_at_random_moments_while_saving_always_leaves_a_whole_fil
     assert mid_write >= 2, "no kill landed during a write; the test did not test anything"
 
 
+# ---- functional models and files of earlier releases ---------------------------------------
+def residual_model():
+    from fastcnn.layers import Activation, Add, BatchNormalization, GlobalAveragePooling2D, Input
+    from fastcnn.models import Model
+    inp = Input((8, 8, 1), name="image")
+    t = Activation("relu")(BatchNormalization()(Conv2D(4, 3, padding="same")(inp)))
+    u = BatchNormalization()(Conv2D(4, 3, padding="same")(t))
+    t = Activation("relu")(Add()([t, u]))
+    return Model(inp, Dense(5, activation="softmax")(GlobalAveragePooling2D()(t)), name="res")
+
+
+def test_functional_model_round_trip_resumes_training_bitwise(tmp_path, gen):
+    """Saved mid-training and loaded, a residual model with batch normalization trains on to
+    bitwise the weights of the model that was never saved (optimizer state and moving
+    statistics included)."""
+    x, y = data(gen, 24)
+    utils.set_random_seed(5)
+    model = residual_model()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    model.save(tmp_path / "res.fcnn")
+    loaded = load_model(tmp_path / "res.fcnn")
+    assert type(loaded).__name__ == "Model" and loaded.get_config() == model.get_config()
+    assert [l.name for l in loaded.layers] == [l.name for l in model.layers]
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        assert a.tobytes() == b.tobytes()
+    for m in (model, loaded):
+        m.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        assert a.tobytes() == b.tobytes()
+    assert loaded.predict(x).tobytes() == model.predict(x).tobytes()
+
+
+# config.json of a file written by fastcnn 0.1.0 before functional models (commit 52a64b5)
+RELEASE_0_1_0_CONFIG = {
+    "format": "fastcnn.model", "format_version": 1, "fastcnn_version": "0.1.0",
+    "model": {"class_name": "Sequential", "config": {"name": "old", "layers": [
+        {"class_name": "Conv2D", "config": {
+            "name": "c", "trainable": True, "dtype": "float32", "input_shape": [6, 6, 1],
+            "filters": 2, "kernel_size": [3, 3], "strides": [1, 1], "padding": "valid",
+            "activation": "relu", "use_bias": True, "kernel_initializer": "glorot_uniform",
+            "bias_initializer": "zeros"}},
+        {"class_name": "MaxPooling2D", "config": {"name": "p", "trainable": True,
+                                                  "dtype": "float32", "pool_size": [2, 2],
+                                                  "strides": [2, 2], "padding": "valid"}},
+        {"class_name": "Flatten", "config": {"name": "f", "trainable": True,
+                                             "dtype": "float32"}},
+        {"class_name": "Dropout", "config": {"name": "d", "trainable": True, "dtype": "float32",
+                                             "rate": 0.2, "noise_shape": None, "seed": None}},
+        {"class_name": "Dense", "config": {
+            "name": "o", "trainable": True, "dtype": "float32", "units": 3,
+            "activation": "softmax", "use_bias": True, "kernel_initializer": "glorot_uniform",
+            "bias_initializer": "zeros"}}], "build_input_shape": [None, 6, 6, 1]}},
+    "compile": {"optimizer": {"class_name": "Adam", "config": {
+        "name": "adam", "learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999,
+        "epsilon": 1e-07, "amsgrad": False}},
+        "loss": {"class_name": "SparseCategoricalCrossentropy", "config": {"from_logits": False}},
+        "metrics": ["accuracy"]},
+    "weights": [f"weights/{i:05d}.npy" for i in range(4)],
+    "optimizer": [f"optimizer/{i:05d}.npy" for i in range(9)]}
+
+
+def test_a_file_written_by_release_0_1_0_loads_and_trains_on(tmp_path, gen):
+    shapes = [(3, 3, 1, 2), (2,), (8, 3), (3,)]
+    weights = [gen.standard_normal(s).astype(np.float32) for s in shapes]
+    state = [np.array(7, np.int64)] + [gen.random(s).astype(np.float32) for s in shapes * 2]
+    path = tmp_path / "old.fcnn"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("config.json", json.dumps(RELEASE_0_1_0_CONFIG))
+        names = RELEASE_0_1_0_CONFIG["weights"] + RELEASE_0_1_0_CONFIG["optimizer"]
+        for name, array in zip(names, weights + state):
+            with archive.open(name, "w") as entry:
+                np.lib.format.write_array(entry, array, allow_pickle=False)
+    model = load_model(path)
+    assert isinstance(model, Sequential) and model.name == "old"
+    assert [l.name for l in model.layers] == ["c", "p", "f", "d", "o"]
+    for a, b in zip(model.get_weights(), weights):
+        assert a.tobytes() == b.tobytes()
+    assert model.optimizer.iterations == 7
+    for a, b in zip(model.optimizer.variables[1:], state[1:]):
+        assert a.tobytes() == b.tobytes()
+    # what this release writes for the same model is what 0.1.0 wrote
+    assert model.get_config() == json.loads(json.dumps(RELEASE_0_1_0_CONFIG))["model"]["config"]
+    x = gen.random((6, 6, 6, 1)).astype(np.float32)
+    model.fit(x, gen.integers(0, 3, 6), verbose=0)
+    assert model.optimizer.iterations == 8
+
+
 # ---- loading runs no code named by the file -----------------------------------------------------
 _AUDIT = """
 import sys

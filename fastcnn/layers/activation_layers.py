@@ -45,16 +45,14 @@ def _non_negative(value, name, allow_none=False):
 class ReLU(_ActivationOnly):
     """Rectified linear unit, as Keras' ``ReLU(max_value=None, negative_slope=0.0,
     threshold=0.0)``: ``x`` where ``x > threshold``, capped at ``max_value``;
-    ``negative_slope * (x - threshold)`` below the threshold. With the defaults it is
-    ``max(x, 0)``, the same as ``Activation("relu")``."""
+    ``negative_slope * (x - threshold)`` below the threshold (all three >= 0). With the
+    defaults it is ``max(x, 0)``, the same as ``Activation("relu")``."""
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
         self.max_value = _non_negative(max_value, "max_value", allow_none=True)
         self.negative_slope = _non_negative(negative_slope, "negative_slope")
-        if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
-            raise ValueError(f"threshold must be a number, got {threshold!r}")
-        self.threshold = float(threshold)
+        self.threshold = _non_negative(threshold, "threshold")
         plain = self.max_value is None and self.negative_slope == 0 and self.threshold == 0
         # the plain ReLU is the relu activation (and takes part in what the model's plan
         # does with one); the general one is computed here

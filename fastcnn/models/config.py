@@ -16,6 +16,7 @@ class names through the layer registry (never a module path) and makes the calls
 where every input exists; a reference to a missing layer or call, or calls that need each
 other, is a ValueError.
 """
+from .. import _registry
 from .. import layers as layers_module
 
 __all__ = ["functional_config", "functional_from_config"]
@@ -23,7 +24,8 @@ __all__ = ["functional_config", "functional_from_config"]
 
 def _class_name(layer):
     name = type(layer).__name__
-    if layers_module.get(name) is not type(layer):
+    if (name not in _registry.registered_names("layer")
+            or layers_module.get(name) is not type(layer)):
         raise ValueError(f"layer {layer.name!r} is of class {name}, which is not registered; "
                          "register it with fastcnn.layers.register to save the model")
     return name
