@@ -89,6 +89,25 @@ def test_fused_and_probability_losses_agree(gen):
     assert model.evaluate(x, y, verbose=0) == pytest.approx(expected, rel=1e-12)
 
 
+def test_a_softmax_output_hands_the_loss_its_logits():
+    """With saturated logits the two formulations differ: the probabilities clipped at 1e-7
+    give -log(1e-7) = 16.1 for a wrong class, the logits give the exact 60 (and a gradient
+    that is not zero). evaluate and fit must use the logits."""
+    model = Sequential([Dense(3, activation="softmax", input_shape=(2,), dtype="float64")])
+    model.set_weights([np.array([[30.0, -30.0, 0.0], [0.0, 0.0, 0.0]]), np.zeros(3)])
+    model.compile(optimizer="sgd", loss="categorical_crossentropy")
+    x, y = np.array([[1.0, 0.0]]), np.array([[0.0, 1.0, 0.0]])
+    exact = 60.0 + np.log1p(np.exp(-30.0) + np.exp(-60.0))
+    clipped = float(np.mean(losses.categorical_crossentropy(y, model.predict(x))))
+    assert clipped == pytest.approx(-np.log(1e-7), rel=1e-6)
+    assert model.evaluate(x, y, verbose=0) == pytest.approx(exact, rel=1e-12)
+    assert type(model._plan(model._graph, "train").steps[-1]).__name__ == "LogitsStep"
+    kernel = model.get_weights()[0].copy()
+    history = model.fit(x, y, epochs=1, verbose=0)
+    assert history.history["loss"][0] == pytest.approx(exact, rel=1e-12)
+    assert not np.array_equal(model.get_weights()[0], kernel)     # a non-zero gradient
+
+
 # ---- training loop ------------------------------------------------------------------------------
 def test_training_learns_a_separable_problem(gen):
     utils.set_random_seed(0)

@@ -19,16 +19,17 @@ other, is a ValueError.
 from .. import _registry
 from .. import layers as layers_module
 
-__all__ = ["functional_config", "functional_from_config"]
+__all__ = ["class_name", "functional_config", "functional_from_config"]
 
 
-def _class_name(layer):
-    name = type(layer).__name__
-    if (name not in _registry.registered_names("layer")
-            or layers_module.get(name) is not type(layer)):
-        raise ValueError(f"layer {layer.name!r} is of class {name}, which is not registered; "
-                         "register it with fastcnn.layers.register to save the model")
-    return name
+def class_name(layer):
+    """The registered name of ``layer``'s class; a ValueError when it has none."""
+    try:
+        return _registry.registered_name("layer", type(layer))
+    except ValueError:
+        raise ValueError(f"layer {layer.name!r} is of class {type(layer).__name__}, which is "
+                         "not registered; register it with fastcnn.layers.register to save "
+                         "the model") from None
 
 
 def functional_config(model):
@@ -42,7 +43,7 @@ def functional_config(model):
                 continue
             refs = [ref(t) for t in node.inputs]
             nodes.append({"inputs": refs if node.is_list else refs[0]})
-        entries.append({"class_name": _class_name(layer), "name": layer.name,
+        entries.append({"class_name": class_name(layer), "name": layer.name,
                         "config": layer.get_config(), "inbound_nodes": nodes})
     inputs, outputs = [ref(t) for t in graph.inputs], [ref(t) for t in graph.outputs]
     return {"name": model.name, "trainable": model.trainable, "layers": entries,

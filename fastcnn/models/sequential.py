@@ -9,7 +9,7 @@ from .. import _registry
 from .. import layers as layers_module
 from ..layers import Input, InputLayer, Layer, SymbolicTensor
 from ..layers.base import shape_tuple
-from . import summary as summary_module
+from . import config as config_module, summary as summary_module
 from .functional import Model
 from .graph import Graph
 
@@ -127,8 +127,8 @@ class Sequential(Model):
 
     def get_config(self):
         config = {"name": self.name,
-                  "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
-                             for layer in self._layers]}
+                  "layers": [{"class_name": config_module.class_name(layer),
+                              "config": layer.get_config()} for layer in self._layers]}
         if self.built:
             config["build_input_shape"] = list(self._input.shape)
         if not self.trainable:
