@@ -57,7 +57,7 @@ TARGET_RATIO = 2.0          # BENCHMARKS.md: half Keras' and PyTorch's epoch, tw
 class Worker:
     """One contender's subprocess, spoken to over stdin/stdout (see seed_model.worker)."""
 
-    def __init__(self, contender, python, args, data_path, log_dir):
+    def __init__(self, contender, python, args, data_path, log_dir, root=ROOT, name=None):
         self.contender = contender
         self.python = python
         self.status = "starting"
@@ -72,9 +72,9 @@ class Worker:
         if args.malloc_setting:
             env["GLIBC_TUNABLES"] = MALLOC_SETTING
         if contender == "fastcnn":
-            # this checkout's fastcnn, as `python` run from the repository root would import
-            env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
-        self.log_path = os.path.join(log_dir, f"{contender}.log")
+            # this checkout's fastcnn (or root's), as `python` run from there would import
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        self.log_path = os.path.join(log_dir, f"{name or contender}.log")
         self._log = open(self.log_path, "w")
         command = [python, os.path.join(BENCH_DIR, "seed_model.py"), "worker",
                    "--contender", contender, "--data", data_path,

@@ -19,15 +19,8 @@ __all__ = ["main", "build_seed_model"]
 
 def build_seed_model():
     """The model of the Keras tutorial that fastcnn is measured on."""
-    from .layers import Conv2D, Dense, Flatten, MaxPool2D
-    from .models import Sequential
-    return Sequential([
-        Conv2D(32, (3, 3), activation="relu", input_shape=[28, 28, 1]),
-        MaxPool2D(),
-        Flatten(),
-        Dense(256, activation="relu"),
-        Dense(10, activation="softmax"),
-    ])
+    from .models import zoo
+    return zoo.seed_cnn()
 
 
 def _positive(text):
