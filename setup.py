@@ -149,6 +149,7 @@ extensions = [
               include_dirs=["csrc"], depends=["csrc/pool.h", "csrc/pool_impl.h",
                                               "csrc/pool_window.h"]),
     Extension("fastcnn._elementwise", ["fastcnn/_elementwise.pyx"]),
+    Extension("fastcnn._norm", ["fastcnn/_norm.pyx"]),
 ]
 
 setup(

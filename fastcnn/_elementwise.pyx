@@ -1,7 +1,8 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 # cython: initializedcheck=False, nonecheck=False
 """Elementwise work of a training step, in single compiled passes instead of chains of NumPy
-temporaries: ReLU's backward pass, the optimizers' updates, and softmax with cross-entropy.
+temporaries: ReLU and its backward pass, the sum of several arrays (with a ReLU after it),
+rescaling, the optimizers' updates, and softmax with cross-entropy.
 
 Arrays are flat and C-contiguous (the callers pass ``a.reshape(-1)`` of contiguous arrays),
 shapes are checked by the callers. Each element is computed on its own, so splitting the loop
@@ -9,12 +10,19 @@ over threads cannot change a result.
 """
 from cython.parallel cimport prange
 from libc.math cimport exp, log, sqrt, sqrtf
+from libc.stdlib cimport free, malloc
 
 from fastcnn._parallel cimport MIN_VALUES_PER_THREAD, team_size
 
 ctypedef fused floating:
     float
     double
+
+
+cdef enum:
+    # Elements of a tile of the n-ary sum: the inputs are added into the output one after the
+    # other while the tile stays in the L1 cache.
+    ADD_TILE = 2048
 
 cdef void _relu_backward_chunk(const floating *dy, const floating *y, floating *out,
                                Py_ssize_t n) noexcept nogil:
@@ -39,6 +47,110 @@ def relu_backward(const floating[::1] dy, const floating[::1] y, floating[::1] o
             if j * chunk < n:
                 _relu_backward_chunk(&dy[j * chunk], &y[j * chunk], &out[j * chunk],
                                      min(chunk, n - j * chunk))
+    return out
+
+
+cdef enum UnaryOp:
+    RELU
+    RESCALE
+
+
+cdef void _relu_chunk(const floating *x, floating *out, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating v
+    for i in range(n):
+        v = x[i]
+        out[i] = 0 if v < 0 else v
+
+
+cdef void _unary_chunk(UnaryOp op, const floating *x, floating *out, Py_ssize_t n,
+                       floating scale, floating offset) noexcept nogil:
+    cdef Py_ssize_t i
+    if op == RELU:
+        _relu_chunk(x, out, n)
+    else:
+        for i in range(n):
+            out[i] = x[i] * scale + offset
+
+
+cdef _unary(UnaryOp op, const floating[::1] x, floating[::1] out, double scale, double offset,
+            int nthreads):
+    cdef Py_ssize_t n = x.shape[0], chunk, j
+    cdef int nt = team_size(nthreads, n, n, MIN_VALUES_PER_THREAD)
+    cdef floating s = <floating>scale, o = <floating>offset
+    if n == 0:
+        return out
+    chunk = (n + nt - 1) // nt
+    with nogil:
+        for j in prange(nt, schedule="static", num_threads=nt):
+            if j * chunk < n:
+                _unary_chunk(op, &x[j * chunk], &out[j * chunk], min(chunk, n - j * chunk), s,
+                             o)
+    return out
+
+
+def relu(const floating[::1] x, floating[::1] out, int nthreads=1):
+    """out = 0 where x < 0, else x: NaN stays NaN and -0.0 stays -0.0 (as the convolution's
+    fused ReLU; np.maximum(x, 0) gives +0.0 there, which compares equal). ``out`` may be ``x``
+    itself."""
+    return _unary(RELU, x, out, 0.0, 0.0, nthreads)
+
+
+def rescale(const floating[::1] x, floating[::1] out, double scale, double offset,
+            int nthreads=1):
+    """out = x * scale + offset in the data's dtype (scale and offset rounded to it once).
+    ``out`` may be ``x`` itself."""
+    return _unary(RESCALE, x, out, scale, offset, nthreads)
+
+
+cdef void _add_chunk(const floating **src, Py_ssize_t k, floating *out, Py_ssize_t start,
+                     Py_ssize_t end, bint relu) noexcept nogil:
+    """out = ((src[0] + src[1]) + src[2]) + ... over the elements start to end, tile by
+    tile; then the ReLU of relu()."""
+    cdef Py_ssize_t t, i, s, m
+    cdef const floating *a
+    cdef const floating *b
+    cdef floating *o
+    t = start
+    while t < end:
+        m = min(<Py_ssize_t>ADD_TILE, end - t)
+        a, b, o = src[0] + t, src[1] + t, out + t
+        for i in range(m):
+            o[i] = a[i] + b[i]
+        for s in range(2, k):
+            a = src[s] + t
+            for i in range(m):
+                o[i] = o[i] + a[i]
+        if relu:
+            _relu_chunk(o, o, m)
+        t += m
+
+
+def add(list inputs, floating[::1] out, bint relu=False, int nthreads=1):
+    """out = inputs[0] + inputs[1] + ... added in that order (at least two flat arrays of
+    out's dtype and size), then, with ``relu``, the ReLU of relu(). ``out`` may be
+    ``inputs[0]`` or ``inputs[1]`` itself, not a later input (its tile would be overwritten
+    before it is read)."""
+    cdef Py_ssize_t n = out.shape[0], k = len(inputs), chunk, j, s
+    cdef int nt = team_size(nthreads, n, n * (k + 1), MIN_VALUES_PER_THREAD)
+    cdef const floating[::1] view
+    cdef const floating **src
+    if n == 0:
+        return out
+    src = <const floating **>malloc(k * sizeof(floating *))
+    if src == NULL:
+        raise MemoryError(f"add: no memory for {k} pointers")
+    try:
+        for s in range(k):
+            view = inputs[s]
+            src[s] = &view[0]
+        chunk = (n + nt - 1) // nt
+        with nogil:
+            for j in prange(nt, schedule="static", num_threads=nt):
+                if j * chunk < n:
+                    _add_chunk(src, k, &out[0], j * chunk, min(n, (j + 1) * chunk), relu)
+    finally:
+        free(src)
     return out
 
 

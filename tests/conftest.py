@@ -1,4 +1,5 @@
-"""Shared helpers for the kernel tests: seeded data, the tolerance rule, memory layouts.
+"""Shared helpers for the kernel tests: seeded data, the tolerance rule, memory layouts, central
+finite differences.
 
 Tolerance rule (one place, used by every value test): the compiled result is compared with the
 float64 reference run on the same input values (float32 inputs are widened exactly), using the
@@ -125,3 +126,36 @@ def with_layout(a, layout):
     if layout.startswith("read_only"):
         assert not v.flags.writeable
     return v
+
+
+# --- finite differences ---------------------------------------------------------------------------
+
+FD_STEP = 1e-6
+
+
+def numeric_gradient(loss, a):
+    """Central-difference gradient of scalar ``loss()`` with respect to every element of ``a``.
+
+    ``a`` is perturbed in place and restored, so ``loss`` must read it at call time.
+    """
+    grad = np.zeros_like(a)
+    flat, gflat = a.reshape(-1), grad.reshape(-1)
+    for k in range(flat.size):
+        saved = flat[k]
+        flat[k] = saved + FD_STEP
+        plus = loss()
+        flat[k] = saved - FD_STEP
+        minus = loss()
+        flat[k] = saved
+        gflat[k] = (plus - minus) / (2 * FD_STEP)
+    return grad
+
+
+def distinct_values(rng, shape, spacing=0.01):
+    """Array of distinct values spaced ``spacing`` apart, centred on zero, in random order.
+
+    Max pooling is differentiable at such points and a step of FD_STEP << spacing never
+    changes which element of a window is the maximum.
+    """
+    n = int(np.prod(shape))
+    return ((rng.permutation(n) - n / 2) * spacing).reshape(shape)

@@ -1,4 +1,6 @@
-"""Differential fuzzing: every fastcnn.ops function against fastcnn.reference.
+"""Differential fuzzing: every fastcnn.ops function, and the kernels of the CIFAR-class layers
+(fastcnn._norm_ops: batch normalization, global pooling, add/relu/rescale), against
+fastcnn.reference.
 
 Hypothesis draws, per example: the geometry (batch 0-4, images up to 17x17, kernel and pool
 sizes 1-7, strides as an int or a pair, some larger than the image, "valid"/"same" in any
@@ -33,6 +35,7 @@ Profiles: the quick one runs in the default test run (QUICK_EXAMPLES per test); 
 per test, five tests.
 """
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -40,7 +43,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fastcnn
-from fastcnn import ops, reference
+from fastcnn import _norm_ops as norm_ops, ops, reference
 from conftest import RELATIVE_TOLERANCE, relative_error, widen, with_layout
 from strategies import CHANNEL_COUNTS, pool_geometry, window_geometry
 
@@ -53,6 +56,7 @@ long = settings(max_examples=LONG_EXAMPLES, **_SETTINGS)
 DTYPES = ("float32", "float64")
 EXPONENT_RANGE = {np.dtype(np.float32): 100, np.dtype(np.float64): 900}   # L above
 PATTERNS = ("normal", "ties", "zeros", "mixed", "nonfinite")
+MAX_POOL_PATTERNS = PATTERNS + ("subnormal",)
 LAYOUTS = ("c_order", "fortran_order", "negative_strides", "reversed_axis1", "strided_slice",
            "read_only", "channels_first_memory", "unaligned", "broadcast")
 
@@ -148,14 +152,73 @@ def pool_problems(draw, patterns):
                 dtype=dtype, threads=draw(st.integers(1, 3)), use_out=draw(st.booleans()))
 
 
+@st.composite
+def batch_norm_problems(draw):
+    """Batch normalization over rank 2-4 arrays: x scaled by 2**(0 or +-L/4) (with the mixed
+    pattern's own 2**(+-L/4), squares stay in range), gamma/beta present or None. gamma is
+    finite: dx is gamma times a difference that cancels to 0 in some cases (one row per
+    channel and the like), where an infinite gamma would make it NaN or an infinity of either
+    sign by rounding alone."""
+    c = draw(CHANNEL_COUNTS)
+    n = draw(st.sampled_from([1, 2, 3, 5, 1, 2, 0]))
+    shape = (n,) + tuple(draw(st.lists(st.integers(1, 9), max_size=2))) + (c,)
+    if len(shape) == 2:
+        shape = (n * draw(st.integers(1, 12)), c)           # Dense outputs: more rows
+    dtype = np.dtype(draw(st.sampled_from(DTYPES)))
+    quarter = EXPONENT_RANGE[dtype] // 4
+    scales = st.sampled_from([0, quarter, -quarter])
+    finite = ("normal", "ties", "zeros")
+    return dict(x=draw(arrays(shape, dtype, draw(scales))),
+                dy=draw(arrays(shape, dtype, draw(scales))),
+                gamma=draw(st.one_of(st.none(), arrays((c,), dtype, 0, finite))),
+                beta=draw(st.one_of(st.none(), arrays((c,), dtype))), moving_mean=draw(arrays((c,), dtype)),
+                moving_var=np.abs(draw(arrays((c,), dtype))),
+                epsilon=draw(st.sampled_from([1e-3, 1e-5, 0.5])), dtype=dtype,
+                threads=draw(st.integers(1, 3)), use_out=draw(st.booleans()))
+
+
+@st.composite
+def global_pool_problems(draw):
+    n, h, w = draw(st.sampled_from([1, 2, 3, 4, 0])), draw(st.integers(1, 17)), draw(
+        st.integers(1, 17))
+    c = draw(CHANNEL_COUNTS)
+    dtype = np.dtype(draw(st.sampled_from(DTYPES)))
+    half = EXPONENT_RANGE[dtype] // 2
+    scales = st.sampled_from([0, half, -half])
+    # subnormal values for max pooling only, which selects: an average rounds them
+    return dict(x=draw(arrays((n, h, w, c), dtype, draw(scales), MAX_POOL_PATTERNS)),
+                x_avg=draw(arrays((n, h, w, c), dtype, draw(scales))),
+                dy=draw(arrays((n, c), dtype, draw(scales))), dtype=dtype,
+                threads=draw(st.integers(1, 3)), use_out=draw(st.booleans()))
+
+
+@st.composite
+def elementwise_problems(draw):
+    shape = tuple(draw(st.lists(st.integers(0, 40), min_size=1, max_size=4)))
+    dtype = np.dtype(draw(st.sampled_from(DTYPES)))
+    half = EXPONENT_RANGE[dtype] // 2
+    inputs = [draw(arrays(shape, dtype, draw(st.sampled_from([0, half, -half]))))
+              for _ in range(draw(st.integers(2, 4)))]
+    # 0, or +-[0.5, 2] * 2**(-8..8): products stay in the dtype's normal range
+    scale, offset = (draw(st.sampled_from([0, 1, -1])) * draw(st.floats(0.5, 2))
+                     * 2.0 ** draw(st.integers(-8, 8)) for _ in "so")
+    return dict(inputs=inputs, relu=draw(st.booleans()), scale=scale, offset=offset,
+                dtype=dtype, threads=draw(st.integers(1, 3)), use_out=draw(st.booleans()))
+
+
 # --- comparison ----------------------------------------------------------------------------------
 
 def _first(mask):
     return tuple(int(i) for i in np.argwhere(mask)[0])
 
 
-def assert_matches_reference(actual, expected, dtype, name):
-    """NaN and +-inf exactly where the reference has them, finite values within tolerance."""
+def assert_matches_reference(actual, expected, dtype, name, terms=0.0):
+    """NaN and +-inf exactly where the reference has them, finite values within tolerance.
+
+    ``terms``: for a result that is a difference of larger terms (which cancel when the
+    result is near 0), the largest magnitude of those terms; the error is then measured
+    against it when it exceeds the result's, as rounding the terms gives errors of that
+    order."""
     dtype = np.dtype(dtype)
     assert isinstance(actual, np.ndarray), f"{name}: got {type(actual).__name__}"
     assert actual.dtype == dtype, f"{name}: dtype {actual.dtype}, expected {dtype}"
@@ -177,6 +240,8 @@ def assert_matches_reference(actual, expected, dtype, name):
     finite = ~(nan_e | inf_e)
     if finite.any():
         err = relative_error(a[finite], e[finite])
+        if terms > np.max(np.abs(e[finite])):
+            err = float(np.max(np.abs(a[finite] - e[finite]))) / terms
         tol = RELATIVE_TOLERANCE[dtype]
         assert err <= tol, (f"{name}: relative error {err:.3e} > {tol:.0e} for {dtype} "
                             f"(shape {actual.shape})")
@@ -199,7 +264,9 @@ class _Threads:
 
 
 def _reference(fn, *args, **kwargs):
-    with np.errstate(all="ignore"):           # inf - inf, 0 * inf: NaN is the point here
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        # inf - inf, 0 * inf: NaN is the point here; and the mean of no rows
+        warnings.simplefilter("ignore", RuntimeWarning)
         return fn(*args, **kwargs)
 
 
@@ -272,13 +339,114 @@ def check_avg_pool2d(p):
     _check_pool(p, "avg")
 
 
-MAX_POOL_PATTERNS = PATTERNS + ("subnormal",)
+def check_batch_norm(p):
+    x64, dy64, g64, b64, mm64, mv64 = widen(p["x"], p["dy"], p["gamma"], p["beta"],
+                                            p["moving_mean"], p["moving_var"])
+    eps, c = p["epsilon"], (p["x"].shape[-1],)
+    mean_ref, var_ref = _reference(reference.batch_norm_moments, x64)
+    expected = dict(
+        y=_reference(reference.batch_norm_forward, x64, g64, b64, eps), mean=mean_ref,
+        var=var_ref, inv_std=_reference(lambda: 1 / np.sqrt(var_ref + eps)),
+        train_backward=_reference(reference.batch_norm_backward, dy64, x64, g64, eps),
+        inference=_reference(reference.batch_norm_forward, x64, g64, b64, eps, mm64, mv64),
+        inference_dx=_reference(lambda: dy64 * ((1.0 if g64 is None else g64)
+                                                / np.sqrt(mv64 + eps))))
+    outs = [_destination(p["use_out"], s, p["dtype"]) for s in (p["x"].shape, c, c, c)]
+    with _Threads(p["threads"]):
+        y, mean, var, inv_std = norm_ops.batch_norm_train(
+            p["x"], p["gamma"], p["beta"], eps, out=tuple(outs) if p["use_out"] else None)
+        train_backward = norm_ops.batch_norm_train_backward(p["dy"], p["x"], p["gamma"], mean,
+                                                            inv_std)
+        inference = norm_ops.batch_norm_inference(p["x"], p["gamma"], p["beta"],
+                                                  p["moving_mean"], p["moving_var"], eps)
+        inference_dx = norm_ops.batch_norm_inference_backward(p["dy"], p["gamma"],
+                                                              p["moving_var"], eps)
+    assert not p["use_out"] or y is outs[0] and inv_std is outs[3]
+    for name, got in (("y", y), ("mean", mean), ("var", var), ("inv_std", inv_std),
+                      ("inference", inference), ("inference_dx", inference_dx)):
+        assert_matches_reference(got, expected[name], p["dtype"], name)
+    terms = _reference(_batch_norm_backward_terms, dy64, x64, g64, eps)
+    for name, got, e in zip(("dx", "dgamma", "dbeta"), train_backward,
+                            expected["train_backward"]):
+        assert_matches_reference(got, e, p["dtype"], name, terms.get(name, 0.0))
+
+
+def _batch_norm_backward_terms(dy, x, gamma, eps):
+    """The largest finite magnitudes of the terms dx and dgamma are sums of (dx is dy's share
+    less its projection on 1 and xhat, near 0 when dy nearly lies in their span, as for
+    dy = y), with x's rounding to the data's dtype in: a float32 mean is known to about
+    eps * |x| only."""
+    rows = tuple(range(x.ndim - 1))
+    m = max(int(np.prod(x.shape[:-1])), 1)
+    mean, var = reference.batch_norm_moments(x)
+    inv = 1 / np.sqrt(var + eps)
+    spread = (np.abs(x) + np.abs(mean)) * inv                 # bounds |xhat| and its error
+    dgamma = (np.abs(dy) * spread).sum(axis=rows)
+    k = np.abs(1.0 if gamma is None else gamma) * inv / m
+    dx = k * (m * np.abs(dy) + np.abs(dy).sum(axis=rows) + spread * dgamma)
+
+    def largest(a):
+        a = a[np.isfinite(a)]
+        return float(a.max()) if a.size else 0.0
+    return {"dx": largest(dx), "dgamma": largest(dgamma)}
+
+
+def check_global_pools(p):
+    x64, dy64 = widen(p["x_avg"], p["dy"])
+    pooled = (p["x"].shape[0], p["x"].shape[3])
+    outs = [_destination(p["use_out"], s, p["dtype"]) for s in (pooled, pooled)]
+    picks = np.full(pooled, -1, np.intp)
+    with _Threads(p["threads"]):
+        avg = norm_ops.global_avg_pool2d(p["x_avg"], out=outs[0])
+        top = norm_ops.global_max_pool2d(p["x"], out=outs[1], picks=picks)
+        avg_dx = norm_ops.global_avg_pool2d_backward(p["dy"], p["x"].shape)
+        max_dx = norm_ops.global_max_pool2d_backward(p["dy"], p["x"])
+        picks_dx = norm_ops.global_max_pool2d_backward(p["dy"], picks=picks,
+                                                       x_shape=p["x"].shape)
+    assert outs[0] is None or (avg is outs[0] and top is outs[1])
+    assert_matches_reference(avg, _reference(reference.global_avg_pool2d, x64), p["dtype"], "y")
+    assert_matches_reference(avg_dx, _reference(reference.global_avg_pool2d_backward, dy64,
+                                                x64), p["dtype"], "dx")
+    y_ref = reference.global_max_pool2d(p["x"])          # a selection: in x's own dtype
+    assert top.dtype == p["dtype"] and np.array_equal(top, y_ref, equal_nan=True)
+    assert np.array_equal(np.signbit(top), np.signbit(y_ref)), "y: sign of a zero differs"
+    dx_ref = reference.global_max_pool2d_backward(p["dy"], p["x"])
+    for name, got in (("dx", max_dx), ("dx from picks", picks_dx)):
+        assert got.dtype == p["dtype"] and np.array_equal(got, dx_ref, equal_nan=True), name
+
+
+def check_elementwise(p):
+    inputs, dtype = p["inputs"], p["dtype"]
+    with np.errstate(all="ignore"):                   # inf - inf is NaN here too
+        total = inputs[0] + inputs[1]                 # the order add() promises, in dtype
+        for a in inputs[2:]:
+            total = total + a
+    if p["relu"]:
+        total = np.where(total < 0, dtype.type(0), total)
+    scale, offset = (float(dtype.type(v)) for v in (p["scale"], p["offset"]))
+    out = _destination(p["use_out"], total.shape, dtype)
+    with _Threads(p["threads"]), np.errstate(all="ignore"):
+        got = norm_ops.add(inputs, relu=p["relu"], out=out)
+        relu = norm_ops.relu(inputs[0])
+        rescaled = norm_ops.rescale(inputs[1], p["scale"], p["offset"])
+        rescale_ref = widen(inputs[1]) * scale + offset
+    assert out is None or got is out
+    for name, g, e in (("add", got, total), ("relu", relu,
+                                             np.where(inputs[0] < 0, dtype.type(0), inputs[0]))):
+        assert g.dtype == dtype and np.array_equal(g, e, equal_nan=True), name
+        assert np.array_equal(np.signbit(g[~np.isnan(g)]), np.signbit(e[~np.isnan(e)])), name
+    assert_matches_reference(rescaled, rescale_ref, dtype, "rescale")
+
+
 FUZZ_TESTS = {
     "conv2d": (conv_problems(), check_conv2d),
     "conv2d_backward": (conv_problems(), check_conv2d_backward),
     "conv2d_backward_weight": (conv_problems(), check_conv2d_backward_weight),
     "max_pool2d_and_backward": (pool_problems(MAX_POOL_PATTERNS), check_max_pool2d),
     "avg_pool2d_and_backward": (pool_problems(PATTERNS), check_avg_pool2d),
+    "batch_norm": (batch_norm_problems(), check_batch_norm),
+    "global_pools": (global_pool_problems(), check_global_pools),
+    "add_relu_rescale": (elementwise_problems(), check_elementwise),
 }
 
 
@@ -294,6 +462,9 @@ test_conv2d_backward_fuzz_matches_reference = _fuzz("conv2d_backward", quick)
 test_conv2d_backward_weight_fuzz_matches_reference = _fuzz("conv2d_backward_weight", quick)
 test_max_pool2d_fuzz_matches_reference = _fuzz("max_pool2d_and_backward", quick)
 test_avg_pool2d_fuzz_matches_reference = _fuzz("avg_pool2d_and_backward", quick)
+test_batch_norm_fuzz_matches_reference = _fuzz("batch_norm", quick)
+test_global_pools_fuzz_matches_reference = _fuzz("global_pools", quick)
+test_add_relu_rescale_fuzz_matches_reference = _fuzz("add_relu_rescale", quick)
 
 test_conv2d_fuzz_matches_reference_long = pytest.mark.slow(_fuzz("conv2d", long))
 test_conv2d_backward_fuzz_matches_reference_long = pytest.mark.slow(
@@ -304,6 +475,10 @@ test_max_pool2d_fuzz_matches_reference_long = pytest.mark.slow(
     _fuzz("max_pool2d_and_backward", long))
 test_avg_pool2d_fuzz_matches_reference_long = pytest.mark.slow(
     _fuzz("avg_pool2d_and_backward", long))
+test_batch_norm_fuzz_matches_reference_long = pytest.mark.slow(_fuzz("batch_norm", long))
+test_global_pools_fuzz_matches_reference_long = pytest.mark.slow(_fuzz("global_pools", long))
+test_add_relu_rescale_fuzz_matches_reference_long = pytest.mark.slow(
+    _fuzz("add_relu_rescale", long))
 
 
 # --- the comparison itself can fail --------------------------------------------------------------

@@ -8,44 +8,16 @@ import numpy as np
 import pytest
 
 from fastcnn import reference as ref
+from conftest import distinct_values, numeric_gradient
 
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-FD_STEP = 1e-6
 # The losses below are linear in each argument on the neighbourhood probed, so the central
 # difference has no truncation error; what is left is rounding, about eps * |L| / FD_STEP
 # ~ 1e-9 for these sizes. The tolerances leave a margin over that and nothing more.
 FD_RTOL = 1e-6
 FD_ATOL = 1e-8
-
-
-def numeric_gradient(loss, a):
-    """Central-difference gradient of scalar ``loss()`` with respect to every element of ``a``.
-
-    ``a`` is perturbed in place and restored, so ``loss`` must read it at call time.
-    """
-    grad = np.zeros_like(a)
-    flat, gflat = a.reshape(-1), grad.reshape(-1)
-    for k in range(flat.size):
-        saved = flat[k]
-        flat[k] = saved + FD_STEP
-        plus = loss()
-        flat[k] = saved - FD_STEP
-        minus = loss()
-        flat[k] = saved
-        gflat[k] = (plus - minus) / (2 * FD_STEP)
-    return grad
-
-
-def distinct_values(rng, shape, spacing=0.01):
-    """Array of distinct values spaced ``spacing`` apart, centred on zero, in random order.
-
-    Max pooling is differentiable at such points and a step of FD_STEP << spacing never
-    changes which element of a window is the maximum.
-    """
-    n = int(np.prod(shape))
-    return ((rng.permutation(n) - n / 2) * spacing).reshape(shape)
 
 
 def naive_conv2d(x, w, b, strides, padding):
