@@ -274,7 +274,14 @@ def test_sequential_runs_on_the_same_engine():
     assert model.predict(np.zeros((2, 5, 5, 1))).shape == (2, 3)
 
 
-def test_a_layer_of_your_own_is_registered_by_name():
+@pytest.fixture
+def registry(monkeypatch):
+    """The layer registry, restored after the test (the classes it registers are local)."""
+    from fastcnn import _registry
+    monkeypatch.setitem(_registry._CLASSES, "layer", dict(_registry._CLASSES["layer"]))
+
+
+def test_a_layer_of_your_own_is_registered_by_name(registry):
     @layers.register
     class TimesTwo(layers.Layer):
         def call(self, inputs, training=False):

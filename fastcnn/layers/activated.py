@@ -7,7 +7,7 @@ max pooling after it has already done) without the layer knowing of any other la
 """
 import numpy as np
 
-from .. import _config, _elementwise, activations
+from .. import _config, _elementwise, _norm_ops, activations
 from .base import Layer
 
 __all__ = ["ActivatedLayer", "activation_forward", "activation_backward"]
@@ -21,7 +21,7 @@ def activation_forward(activation, z, state, training, owned):
     if not owned:
         out = state.buffer("activation", z.shape, z.dtype)
         if activation.name == "relu":
-            return np.maximum(z, 0, out=out)
+            return _norm_ops.relu(z, out=out)
         np.copyto(out, z)
         z = out
     return activation.forward(z, inplace=True)

@@ -3,6 +3,7 @@ import numbers
 
 import numpy as np
 
+from .. import _norm_ops
 from .base import Layer
 
 __all__ = ["Add", "Concatenate"]
@@ -31,11 +32,7 @@ class Add(_Merge):
         return shapes[0]
 
     def forward(self, inputs, state, training):
-        out = state.buffer("y", inputs[0].shape, self.dtype)
-        np.add(inputs[0], inputs[1], out=out)
-        for x in inputs[2:]:
-            out += x
-        return out
+        return _norm_ops.add(inputs, out=state.buffer("y", inputs[0].shape, self.dtype))
 
     def backward(self, dy, state, need_input_grad, grads):
         return [dy] * len(self.input_shape) if need_input_grad else None

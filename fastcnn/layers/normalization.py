@@ -3,7 +3,7 @@ import numbers
 
 import numpy as np
 
-from .. import initializers
+from .. import _norm_ops, initializers
 from .base import Layer
 
 __all__ = ["BatchNormalization"]
@@ -68,61 +68,42 @@ class BatchNormalization(Layer):
         self.moving_variance = self.add_weight(shape, self.moving_variance_initializer,
                                                trainable=False, name="moving_variance")
 
-    def _scale_shift(self, mean, variance):
-        """Per channel (inv, shift) with y = x * inv + shift, as Keras computes it."""
-        inv = 1.0 / np.sqrt(variance + self.dtype_type(self.epsilon))
-        if self.gamma is not None:
-            inv = inv * self.gamma
-        shift = -mean * inv
-        if self.beta is not None:
-            shift = shift + self.beta
-        return inv.astype(self.dtype), shift.astype(self.dtype)
-
-    @property
-    def dtype_type(self):
-        return np.dtype(self.dtype).type
-
     def forward(self, inputs, state, training):
-        batch_stats = training and self.trainable
-        state.batch_stats = batch_stats
-        if batch_stats:
-            axes = tuple(range(inputs.ndim - 1))
-            mean = inputs.mean(axis=axes, dtype=np.float64)
-            var = np.square(inputs - mean).mean(axis=axes)
-            m = self.momentum
-            self.moving_mean[...] = self.moving_mean * m + mean * (1 - m)
-            self.moving_variance[...] = self.moving_variance * m + var * (1 - m)
-            state.x = inputs
-            state.mean = mean.astype(self.dtype)
-            state.inv_std = (1.0 / np.sqrt(var + self.epsilon)).astype(self.dtype)
-            inv, shift = self._scale_shift(state.mean, var.astype(self.dtype))
-        else:
-            inv, shift = self._scale_shift(self.moving_mean, self.moving_variance)
-            state.inv = inv
         out = state.buffer("y", inputs.shape, self.dtype)
-        np.multiply(inputs, inv, out=out)
-        out += shift
-        return out
+        state.batch_stats = training and self.trainable
+        if not state.batch_stats:
+            return _norm_ops.batch_norm_inference(inputs, self.gamma, self.beta,
+                                                  self.moving_mean, self.moving_variance,
+                                                  self.epsilon, out=out)
+        c = (inputs.shape[-1],)
+        stats = [state.buffer(key, c, self.dtype) for key in ("mean", "var", "inv_std")]
+        y, mean, var, inv_std = _norm_ops.batch_norm_train(inputs, self.gamma, self.beta,
+                                                           self.epsilon, out=(out, *stats))
+        if inputs.size:                   # an empty batch has no statistics to move towards
+            m = self.momentum
+            for moving, batch in ((self.moving_mean, mean), (self.moving_variance, var)):
+                np.add(moving * m, batch * (1 - m), out=moving)
+        state.x, state.mean, state.inv_std = inputs, mean, inv_std
+        return y
 
     def backward(self, dy, state, need_input_grad, grads):
+        dx = state.buffer("dx", dy.shape, self.dtype) if need_input_grad else None
         if not state.batch_stats:
-            return dy * state.inv if need_input_grad else None
-        axes = tuple(range(dy.ndim - 1))
-        xhat = (state.x - state.mean) * state.inv_std
-        dbeta = dy.sum(axis=axes)
-        dgamma = (dy * xhat).sum(axis=axes)
-        if grads is not None:
-            i = 0
-            if self.gamma is not None:
-                grads[0][...] = dgamma
-                i = 1
-            if self.beta is not None:
-                grads[i][...] = dbeta
-        if not need_input_grad:
-            return None
-        m = dy.size // dy.shape[-1]
-        gamma = self.gamma if self.gamma is not None else 1.0
-        return (gamma * state.inv_std / m * (m * dy - dbeta - xhat * dgamma)).astype(self.dtype)
+            if dx is None:
+                return None
+            return _norm_ops.batch_norm_inference_backward(dy, self.gamma, self.moving_variance,
+                                                           self.epsilon, out=dx)
+        grads = list(grads) if grads is not None else []
+        c = (dy.shape[-1],)
+        dgamma = grads.pop(0) if grads and self.gamma is not None else state.buffer(
+            "dgamma", c, self.dtype)
+        dbeta = grads.pop(0) if grads and self.beta is not None else state.buffer(
+            "dbeta", c, self.dtype)
+        if dx is None:
+            dx = state.buffer("dx_unused", dy.shape, self.dtype)
+        _norm_ops.batch_norm_train_backward(dy, state.x, self.gamma, state.mean, state.inv_std,
+                                            out=(dx, dgamma, dbeta))
+        return dx if need_input_grad else None
 
     def get_config(self):
         return dict(super().get_config(), axis=self.axis, momentum=self.momentum,

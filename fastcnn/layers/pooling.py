@@ -1,7 +1,7 @@
 """MaxPooling2D, AveragePooling2D and the global poolings over NHWC images."""
 import numpy as np
 
-from .. import _geometry, ops
+from .. import _geometry, _norm_ops, ops
 from .base import Layer
 from .conv import check_channels_last
 
@@ -121,20 +121,15 @@ class GlobalAveragePooling2D(_GlobalPooling2D):
     def forward(self, inputs, state, training):
         state.x_shape = inputs.shape
         out = state.buffer("y", (inputs.shape[0],) + self.output_shape[1:], self.dtype)
-        np.mean(inputs, axis=(1, 2), keepdims=self.keepdims, out=out)
+        _norm_ops.global_avg_pool2d(inputs, out=out.reshape(inputs.shape[0], -1))
         return out
 
     def backward(self, dy, state, need_input_grad, grads):
         if not need_input_grad:
             return None
-        n, h, w, c = state.x_shape
-        dx = state.buffer("dx", state.x_shape, self.dtype)
-        dx[...] = dy.reshape(n, 1, 1, c) * self.dtype_type(1.0 / (h * w))
-        return dx
-
-    @property
-    def dtype_type(self):
-        return np.dtype(self.dtype).type
+        return _norm_ops.global_avg_pool2d_backward(
+            dy.reshape(dy.shape[0], -1), state.x_shape,
+            out=state.buffer("dx", state.x_shape, self.dtype))
 
 
 class GlobalMaxPooling2D(_GlobalPooling2D):
@@ -142,21 +137,16 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
     (row-major), and a channel holding a NaN gives NaN, as in max pooling."""
 
     def forward(self, inputs, state, training):
-        n, h, w, c = inputs.shape
-        flat = inputs.reshape(n, h * w, c)
-        nan = np.isnan(flat)
-        first = np.where(nan.any(axis=1), np.argmax(nan, axis=1), np.argmax(flat, axis=1))
-        state.x_shape, state.first = inputs.shape, first if training else None
+        n = inputs.shape[0]
+        state.x_shape = inputs.shape
+        state.picks = state.buffer("picks", (n, inputs.shape[3]), np.intp) if training else None
         out = state.buffer("y", (n,) + self.output_shape[1:], self.dtype)
-        out.reshape(n, c)[...] = np.take_along_axis(flat, first[:, None, :], axis=1)[:, 0, :]
+        _norm_ops.global_max_pool2d(inputs, out=out.reshape(n, -1), picks=state.picks)
         return out
 
     def backward(self, dy, state, need_input_grad, grads):
         if not need_input_grad:
             return None
-        n, h, w, c = state.x_shape
-        dx = state.buffer("dx", state.x_shape, self.dtype)
-        dx.fill(0)
-        np.put_along_axis(dx.reshape(n, h * w, c), state.first[:, None, :],
-                          dy.reshape(n, 1, c), axis=1)
-        return dx
+        return _norm_ops.global_max_pool2d_backward(
+            dy.reshape(dy.shape[0], -1), picks=state.picks, x_shape=state.x_shape,
+            out=state.buffer("dx", state.x_shape, self.dtype))

@@ -3,6 +3,7 @@ import numbers
 
 import numpy as np
 
+from .. import _norm_ops
 from .base import Layer
 
 __all__ = ["Rescaling"]
@@ -43,6 +44,8 @@ class Rescaling(Layer):
 
     def forward(self, inputs, state, training):
         out = state.buffer("y", inputs.shape, self.dtype)
+        if isinstance(self.scale, float) and isinstance(self.offset, float):
+            return _norm_ops.rescale(inputs, self.scale, self.offset, out=out)
         np.multiply(inputs, np.asarray(self.scale, self.dtype), out=out)
         out += np.asarray(self.offset, self.dtype)
         return out
