@@ -1,6 +1,6 @@
 """The fusion rules of the execution plan (fastcnn.models.fusion): where they apply, where
 they must not, and that a model trains to bitwise the same weights with fusion on and off
-(``compile(fuse=False)``) at 1 and 2 threads: the seed model, a K-CNN-like model, a ResNet and
+(``compile(fuse=False)``) at 1, 2 and 3 threads: the seed model, a K-CNN-like model, a ResNet and
 a residual model that uses every layer type."""
 import numpy as np
 import pytest
@@ -111,7 +111,7 @@ def _train(name, fuse, threads, predict=True):
 def test_training_with_and_without_fusion_gives_bitwise_the_same_model(name):
     fused, fused_loss, fused_pred = _train(name, True, 2)
     assert _fused_steps(fused) == FUSED_STEPS[name]
-    for threads in (2, 1):
+    for threads in (2, 1, 3):
         plain, plain_loss, plain_pred = _train(name, False, threads)
         assert _fused_steps(plain) == []
         for a, b in zip(fused.get_weights(), plain.get_weights()):
