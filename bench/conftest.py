@@ -50,11 +50,11 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     import fastcnn
     import numpy
     machine_info["fastcnn_threads"] = THREADS
-    machine_info["fastcnn_ops_built"] = workloads.ops is not None
+    machine_info["fastcnn_simd"] = fastcnn._config.config()["simd"]
     machine_info["numpy_version"] = numpy.__version__
     machine_info["torch_version"] = (workloads.torch.__version__
                                      if workloads.torch is not None else None)
-    machine_info["fastcnn_version"] = getattr(fastcnn, "__version__", None)
+    machine_info["fastcnn_version"] = fastcnn.__version__
     machine_info["OMP_NUM_THREADS"] = os.environ.get("OMP_NUM_THREADS")
     machine_info["GLIBC_TUNABLES"] = os.environ.get("GLIBC_TUNABLES")
 

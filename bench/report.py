@@ -24,7 +24,8 @@ fastcnn's rounds of the same benchmark (``fastcnn._gemm.fma_peak``: 12 independe
 vector FMAs per thread; the clock of a shared VM moves too much for one figure per machine);
 ``ref/fastcnn`` and ``torch/fastcnn``, the reference's and PyTorch's best (faster of NCHW
 and channels_last) median over fastcnn's: above 1 means fastcnn is faster. "-" marks a
-contender that did not run (not built or not installed; see pytest's skip reasons).
+contender that did not run (PyTorch not installed, or not selected) or has no such pass (the
+reference has no weight-only backward).
 
 Whole-model table (the seed model, see ``test_bench_model.py``): what one timed call did
 (N training steps of batch 128, or predicting 10,000 images), fastcnn's and PyTorch's best
@@ -283,7 +284,7 @@ def describe(data):
                          for part, info in parts.items())
     fields = [f"threads={m.get('fastcnn_threads', '?')}",
               f"OMP_NUM_THREADS={m.get('OMP_NUM_THREADS')}",
-              f"fastcnn.ops built={m.get('fastcnn_ops_built', '?')}",
+              f"fastcnn {m.get('fastcnn_version', '?')} ({m.get('fastcnn_simd', '?')})",
               f"numpy {m.get('numpy_version', '?')}",
               f"torch {m.get('torch_version') or 'not installed'}",
               f"GLIBC_TUNABLES: {tunables}",

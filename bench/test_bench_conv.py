@@ -7,14 +7,14 @@ checked against the reference after timing (see ``workloads.check_results``).
 """
 import pytest
 
-from workloads import (CONV_CONTENDERS, CONV_SHAPES, FASTCNN_WEIGHT_BACKWARD,
-                       FIRST_LAYER_SHAPES, check_results, conv_call, conv_expected, conv_gflop,
-                       ops, skip_if_unavailable)
+from workloads import (CONV_CONTENDERS, CONV_SHAPES, FIRST_LAYER_SHAPES,
+                       WEIGHT_BACKWARD_CONTENDERS, check_results, conv_call, conv_expected,
+                       conv_gflop, skip_if_unavailable)
 
 
-def _cases(shapes):
+def _cases(shapes, contenders=CONV_CONTENDERS):
     # contender varies fastest, so the contenders of one shape share the cached inputs
-    return [pytest.param(s, c, id=f"{s}-{c}") for s in shapes for c in CONV_CONTENDERS]
+    return [pytest.param(s, c, id=f"{s}-{c}") for s in shapes for c in contenders]
 
 
 def _run(measure, shape_id, pass_name, contender):
@@ -35,12 +35,9 @@ def test_conv2d_backward(measure, shape_id, contender):
     _run(measure, shape_id, "backward", contender)
 
 
-@pytest.mark.parametrize("shape_id, contender", _cases(FIRST_LAYER_SHAPES))
+@pytest.mark.parametrize("shape_id, contender",
+                         _cases(FIRST_LAYER_SHAPES, WEIGHT_BACKWARD_CONTENDERS))
 def test_conv2d_weight_backward(measure, shape_id, contender):
-    """dw + db only: what a network's first layer runs (it needs no dx)."""
-    if contender == "fastcnn" and ops is not None and not hasattr(ops, FASTCNN_WEIGHT_BACKWARD):
-        pytest.skip(f"fastcnn.ops has no {FASTCNN_WEIGHT_BACKWARD} yet")
-    if contender == "reference":
-        # timing the full conv2d_backward here would mislabel dx + dw + db as dw + db
-        pytest.skip("fastcnn.reference has no weight-only backward (API.md's six functions)")
+    """dw + db only (ops.conv2d_backward_weight): what a network's first layer runs (it needs
+    no dx). The NumPy reference has no such pass (see WEIGHT_BACKWARD_CONTENDERS)."""
     _run(measure, shape_id, "weight-backward", contender)

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import seed_model
-from workloads import ops, skip_if_unavailable, thread_count
+from workloads import skip_if_unavailable, thread_count
 
 MODEL_CONTENDERS = ("fastcnn", "torch-nchw", "torch-cl")
 MODEL_STEPS = int(os.environ.get("FASTCNN_BENCH_MODEL_STEPS", "20"))
@@ -44,8 +44,6 @@ def fashion_mnist():
 
 def _runner(contender, data, threads, smoke):
     """One runner per contender and step count, shared by the train and predict tests."""
-    if contender == "fastcnn" and ops is None:
-        pytest.skip("fastcnn's compiled kernels are not built")
     skip_if_unavailable(contender)
     steps = SMOKE_STEPS if smoke else MODEL_STEPS
     images = steps * seed_model.BATCH_SIZE if steps > 0 else seed_model.EPOCH_IMAGES

@@ -4,25 +4,19 @@ Everything here is shared by the ``bench/test_bench_*.py`` modules, so a shape o
 is declared once. (``bench/report.py`` reads only the JSON they produce.)
 
 Contenders:
-- ``fastcnn``    the compiled kernels, ``fastcnn.ops`` (skipped while they are not built);
+- ``fastcnn``    the compiled kernels, ``fastcnn.ops``;
 - ``reference``  the NumPy oracles, ``fastcnn.reference`` (for dense: NumPy's matmul);
 - ``torch-nchw`` / ``torch-cl``  PyTorch in its default and its ``channels_last`` memory
   format (the report takes the faster of the two, as BENCHMARKS.md asks); ``torch`` for dense,
   where there is no layout choice. Skipped when ``import torch`` fails.
 """
 import functools
-import os
 
 import numpy as np
 import pytest
 
-from fastcnn import reference
+from fastcnn import _config, ops, reference
 from fastcnn._geometry import output_geometry, pair, padding_mode
-
-try:
-    from fastcnn import ops
-except ImportError:                    # the compiled part is not built (yet)
-    ops = None
 
 try:
     import torch
@@ -64,30 +58,20 @@ POOL_PASSES = ("max-forward", "max-backward", "avg-forward", "avg-backward")
 DENSE_PASSES = ("forward", "backward")
 
 CONV_CONTENDERS = ("fastcnn", "reference", "torch-nchw", "torch-cl")
+# The weight-only backward (dw + db): fastcnn.reference has none (timing its conv2d_backward
+# would label dx + dw + db as dw + db), so the NumPy reference is not a contender there.
+WEIGHT_BACKWARD_CONTENDERS = ("fastcnn", "torch-nchw", "torch-cl")
 POOL_CONTENDERS = CONV_CONTENDERS
 DENSE_CONTENDERS = ("fastcnn", "reference", "torch")
-
-# Name of the weight-only backward that fastcnn.ops is expected to grow (not in API.md yet);
-# the "weight-backward" contender for fastcnn is skipped until it exists.
-FASTCNN_WEIGHT_BACKWARD = "conv2d_backward_weight"
 
 
 # --------------------------------------------------------------------------------------------
 # threads
 # --------------------------------------------------------------------------------------------
 def thread_count():
-    """The thread count every contender should use.
-
-    fastcnn's own setting when it has one (it honours OMP_NUM_THREADS at import), else
-    OMP_NUM_THREADS, else the CPUs this process may run on.
-    """
-    import fastcnn
-    if hasattr(fastcnn, "get_num_threads"):
-        return int(fastcnn.get_num_threads())
-    env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    return len(os.sched_getaffinity(0))
+    """The thread count every contender should use: fastcnn's own (it honours
+    OMP_NUM_THREADS at import)."""
+    return _config.get_num_threads()
 
 
 # --------------------------------------------------------------------------------------------
@@ -254,11 +238,11 @@ def conv_call(shape_id, pass_name, contender):
         elif pass_name == "backward":
             def fn():
                 return lib.conv2d_backward(dy, x, wt, s, padding)
-        else:
-            weight_backward = getattr(lib, FASTCNN_WEIGHT_BACKWARD)
-
+        elif contender == "fastcnn":
             def fn():
-                return weight_backward(dy, x, wt, s, padding)
+                return ops.conv2d_backward_weight(dy, x, wt, s, padding)
+        else:
+            raise ValueError("fastcnn.reference has no weight-only backward")
         return fn, lambda r: tuple(r) if isinstance(r, tuple) else (r,), True
     pad, exact = torch_conv_padding(shape_id)
     grad_x = pass_name == "backward"
@@ -287,9 +271,8 @@ def conv_call(shape_id, pass_name, contender):
 # helpers for the benchmark modules
 # --------------------------------------------------------------------------------------------
 def skip_if_unavailable(contender):
-    """Skip (with the reason) a contender whose library is not there."""
-    if contender == "fastcnn" and ops is None:
-        pytest.skip("fastcnn.ops is not built")
+    """Skip (with the reason) a contender whose library is not there (PyTorch, an optional
+    extra)."""
     if contender.startswith("torch") and torch is None:
         pytest.skip("torch is not installed (pip install torch==2.13.0)")
 

@@ -454,6 +454,64 @@ void FN(fcnn_conv_dx_direct_rows)(const fcnn_conv_dx_direct *g, ptrdiff_t row0, 
     fcnn_current_isa()->DX_SMALL_FIELD(g, row0, nrows);
 }
 
+/* The kernel taps k (of nk) that reach input position i (stride s, padding p) from an
+ * output position of [0, n_out); *phase: how many taps of i's stride phase there are
+ * ((i + p) % s, (i + p) % s + s, ... below nk), whether or not they reach the output. */
+static inline ptrdiff_t FN(taps_reaching)(ptrdiff_t i, ptrdiff_t p, ptrdiff_t s, ptrdiff_t nk,
+                                          ptrdiff_t n_out, ptrdiff_t *phase)
+{
+    const ptrdiff_t r = (i + p) % s;
+    ptrdiff_t reached = 0;
+    *phase = r < nk ? (nk - 1 - r) / s + 1 : 0;
+    for (ptrdiff_t k = r; k < nk; k += s) {
+        const ptrdiff_t q = (i + p - k) / s;
+        reached += k <= i + p && q < n_out;
+    }
+    return reached;
+}
+
+/* dx rows (n, ih) in [row0, row0 + nrows) of a dx computed by the stride-phase GEMMs
+ * (_conv2d_dx_gemm), for weights that are not all finite: the GEMMs read a zero for every
+ * tap of a pixel's phase that falls outside dy, and 0 * inf is NaN, while dx has no term
+ * there (fastcnn.reference). Each pixel with such a tap (the borders of each phase) is
+ * written again as the sum over the taps that reach dy only, tap by tap in kernel order, each
+ * a dot product over the filters; the others keep the GEMMs' value. Plain C for every kernel
+ * set: this runs only when a weight is inf or NaN. */
+void FN(fcnn_conv_dx_border_rows)(const fcnn_conv_dx_direct *g, ptrdiff_t row0, ptrdiff_t nrows)
+{
+    const T *dy = (const T *)g->dy, *w = (const T *)g->w;
+    const ptrdiff_t H = g->h, W = g->w_, C = g->c, OH = g->oh, OW = g->ow, F = g->f;
+    const ptrdiff_t KH = g->kh, KW = g->kw, sh = g->sh, sw = g->sw, pt = g->pt, pl = g->pl;
+    for (ptrdiff_t row = row0; row < row0 + nrows; ++row) {
+        const ptrdiff_t n = row / H, ih = row - n * H;
+        ptrdiff_t phase_h, phase_w;
+        const int rows_in = FN(taps_reaching)(ih, pt, sh, KH, OH, &phase_h) == phase_h;
+        for (ptrdiff_t iw = 0; iw < W; ++iw) {
+            if (rows_in && FN(taps_reaching)(iw, pl, sw, KW, OW, &phase_w) == phase_w)
+                continue;   /* every tap of the phase reads dy: the GEMMs' value stands */
+            T *out = (T *)g->dx + ((n * H + ih) * W + iw) * C;
+            for (ptrdiff_t c = 0; c < C; ++c) out[c] = 0;
+            for (ptrdiff_t kh = (ih + pt) % sh; kh < KH && kh <= ih + pt; kh += sh) {
+                const ptrdiff_t oh = (ih + pt - kh) / sh;
+                if (oh >= OH)
+                    continue;
+                for (ptrdiff_t kw = (iw + pl) % sw; kw < KW && kw <= iw + pl; kw += sw) {
+                    const ptrdiff_t ow = (iw + pl - kw) / sw;
+                    if (ow >= OW)
+                        continue;
+                    const T *d = dy + ((n * OH + oh) * OW + ow) * F;
+                    const T *wt = w + (kh * KW + kw) * C * F;
+                    for (ptrdiff_t c = 0; c < C; ++c) {
+                        T acc = 0;
+                        for (ptrdiff_t f = 0; f < F; ++f) acc += d[f] * wt[c * F + f];
+                        out[c] += acc;
+                    }
+                }
+            }
+        }
+    }
+}
+
 #undef FN_COPY_WIDTH
 #undef FN
 #undef CAT

@@ -36,13 +36,19 @@ static int cpu_has_avx512(void)
 {
 #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
     __builtin_cpu_init();
-    /* libgcc's / compiler-rt's cpu model also checks that the OS saves the zmm state. */
-    return __builtin_cpu_supports("avx512f") && cpu_has_avx2();
+    /* libgcc's / compiler-rt's cpu model also checks that the OS saves the zmm state. The
+     * AVX-512 units are compiled with -mavx512f -mavx512vl -mavx512dq -mavx512bw (setup.py):
+     * the compiler may use any of them, so all four must be there (F alone is not: the Xeon
+     * Phi has F without VL, DQ and BW). */
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")
+           && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw")
+           && cpu_has_avx2();
 #elif defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
     int r[4];
     if (!cpu_has_avx2() || (_xgetbv(0) & 0xe6) != 0xe6) return 0;
     __cpuidex(r, 7, 0);
-    return (r[1] >> 16) & 1;
+    /* EBX: F (bit 16), DQ (17), BW (30), VL (31) */
+    return ((r[1] >> 16) & 1) && ((r[1] >> 17) & 1) && ((r[1] >> 30) & 1) && ((r[1] >> 31) & 1);
 #else
     return 0;
 #endif

@@ -200,7 +200,9 @@ typedef struct fcnn_conv_small_s {
 #define FCNN_SMALL_SLACK(wp, c, sw, mr) (((wp) + (ptrdiff_t)(mr) * (sw) + 1) * (c))
 
 /* dx for few input channels, as direct dot products over (taps, F), for kernels of at most
- * FCNN_DX_SMALL_MAX_TAPS taps. */
+ * FCNN_DX_SMALL_MAX_TAPS taps (fcnn_conv_dx_direct_rows); also the geometry of
+ * fcnn_conv_dx_border_rows, which rewrites the pixels of a dx made by the stride-phase GEMMs
+ * that read zeros for dy outside the output (for weights that are not all finite). */
 #define FCNN_DX_SMALL_MAX_TAPS 256
 typedef struct fcnn_conv_dx_direct_s {
     const void *dy, *w;
@@ -267,6 +269,8 @@ typedef struct {
     void fcnn_sum_parts_##SFX(const T *partials, ptrdiff_t nparts, ptrdiff_t size,             \
                               ptrdiff_t e0, ptrdiff_t e1, T *out);                             \
     void fcnn_conv_dx_direct_rows_##SFX(const fcnn_conv_dx_direct *g, ptrdiff_t row0,          \
+                                        ptrdiff_t nrows);                                      \
+    void fcnn_conv_dx_border_rows_##SFX(const fcnn_conv_dx_direct *g, ptrdiff_t row0,          \
                                         ptrdiff_t nrows);                                      \
     void fcnn_pad_images_##SFX(const T *x, ptrdiff_t h, ptrdiff_t w, ptrdiff_t c,              \
                                ptrdiff_t hp, ptrdiff_t wp, ptrdiff_t pt, ptrdiff_t pl,         \

@@ -493,9 +493,13 @@ cdef int _conv2d_dw(const floating *dyp, Py_ssize_t n, Py_ssize_t oh, Py_ssize_t
     return 0
 
 
-cdef int _conv2d_dx_direct(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1] w,
-                           Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pt, Py_ssize_t pl,
-                           floating[:, :, :, ::1] dx, int nthreads) except -1:
+cdef int _conv2d_dx_by_pixel(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1] w,
+                             Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pt, Py_ssize_t pl,
+                             floating[:, :, :, ::1] dx, bint borders, int nthreads) except -1:
+    """dx pixel by pixel, each a sum over the taps that reach dy only: all of dx (few channels,
+    fcnn_conv_dx_direct_rows), or with ``borders`` the pixels of a dx from _conv2d_dx_gemm
+    whose GEMM read a zero for a tap outside dy (fcnn_conv_dx_border_rows), for weights that
+    are not all finite (0 * inf is NaN; dx has no such term)."""
     cdef fcnn_conv_dx_direct g
     g.dy, g.w, g.dx = &dy[0, 0, 0, 0], &w[0, 0, 0, 0], &dx[0, 0, 0, 0]
     g.h, g.w_, g.c = dx.shape[1], dx.shape[2], dx.shape[3]
@@ -505,7 +509,12 @@ cdef int _conv2d_dx_direct(const floating[:, :, :, ::1] dy, const floating[:, :,
     cdef int nt = _team(nthreads, rows, <double>dy.size * w.shape[0] * w.shape[1] * dx.shape[3])
     with nogil:
         for r in prange(rows, schedule="static", num_threads=nt):
-            if floating is float:
+            if borders:
+                if floating is float:
+                    fcnn_conv_dx_border_rows_f32(&g, r, 1)
+                else:
+                    fcnn_conv_dx_border_rows_f64(&g, r, 1)
+            elif floating is float:
                 fcnn_conv_dx_direct_rows_f32(&g, r, 1)
             else:
                 fcnn_conv_dx_direct_rows_f64(&g, r, 1)
@@ -589,13 +598,16 @@ def conv2d_backward_weight_unpool(const floating[:, :, :, ::1] pool_dy,
 def conv2d_backward(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1] x,
                     const floating[:, :, :, ::1] w, Py_ssize_t sh, Py_ssize_t sw,
                     Py_ssize_t pt, Py_ssize_t pl, bint need_dx, int nthreads, dx=None,
-                    dw=None, db=None, const floating[:, :, :, ::1] relu_output=None):
+                    dw=None, db=None, const floating[:, :, :, ::1] relu_output=None,
+                    bint w_finite=True):
     """(dx or None, dw, db) of y = conv(x, w) + b for the output gradient dy, written into the
     given dx, dw, db when there are (checked by the caller).
 
     ``relu_output``: the forward pass ended in a fused ReLU whose output this is; dy counts
     as 0 where it is <= 0 (only without dx: the weight-gradient pass applies the mask while it
-    packs dy).
+    packs dy). ``w_finite``: False when w holds an inf or NaN (the caller checks); dx's
+    pixels that the stride-phase GEMMs computed with a zero for dy outside the output are
+    then computed again without those terms.
     """
     dtype = np.float32 if floating is float else np.float64
     cdef Py_ssize_t kh = w.shape[0], kw = w.shape[1], c = w.shape[2], f = w.shape[3]
@@ -625,12 +637,13 @@ def conv2d_backward(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1
     if need_dx:
         if dx is None:
             dx = np.empty((x.shape[0], x.shape[1], x.shape[2], c), dtype=dtype)
+        dxv = dx
         if c < DX_DIRECT_MAX_C and kh * kw <= FCNN_DX_SMALL_MAX_TAPS:
-            dxv = dx
-            _conv2d_dx_direct(dy, w, sh, sw, pt, pl, dxv, nthreads)
+            _conv2d_dx_by_pixel(dy, w, sh, sw, pt, pl, dxv, False, nthreads)
         else:
             if sh > kh or sw > kw:
                 dx[...] = 0     # pixels of a phase that no tap reaches are never written
-            dxv = dx
             _conv2d_dx_gemm(dy, w, sh, sw, pt, pl, dxv, nthreads)
+            if not w_finite:
+                _conv2d_dx_by_pixel(dy, w, sh, sw, pt, pl, dxv, True, nthreads)
     return dx, dw, db

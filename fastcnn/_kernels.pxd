@@ -148,3 +148,5 @@ cdef extern from "fastcnn_kernels.h" nogil:
                             ptrdiff_t e0, ptrdiff_t e1, double *out)
     void fcnn_conv_dx_direct_rows_f32(const fcnn_conv_dx_direct *g, ptrdiff_t row0, ptrdiff_t nrows)
     void fcnn_conv_dx_direct_rows_f64(const fcnn_conv_dx_direct *g, ptrdiff_t row0, ptrdiff_t nrows)
+    void fcnn_conv_dx_border_rows_f32(const fcnn_conv_dx_direct *g, ptrdiff_t row0, ptrdiff_t nrows)
+    void fcnn_conv_dx_border_rows_f64(const fcnn_conv_dx_direct *g, ptrdiff_t row0, ptrdiff_t nrows)

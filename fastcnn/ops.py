@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from fastcnn import _config, _conv, _elementwise, _gemm, _pool, reference
+from fastcnn import _config, _conv, _elementwise, _gemm, _pool
 from fastcnn._geometry import output_geometry, padding_mode, pair
 
 __all__ = ["conv2d", "conv2d_backward", "conv2d_backward_weight", "max_pool2d", "max_pool2d_backward", "avg_pool2d",
@@ -236,13 +236,12 @@ def conv2d_backward(dy, x, w, strides=1, padding="valid", *, out=None):
                             x.dtype, (("dy", dy), ("x", x), ("w", w)))
     if _pointwise(w, sh, sw):
         return _pointwise_backward(dy, x, w, True, None, dx, dw, db)
+    # dx's stride-phase GEMMs multiply w by zeros standing for dy outside the output, and
+    # 0 * inf is NaN where dx has no term: with an inf or NaN in w the driver redoes the pixels
+    # that read such a zero over the real dy positions only.
     _conv.conv2d_backward(_contiguous(dy, "dy"), _contiguous(x, "x"), _contiguous(w, "w"), sh,
-                          sw, g.pad_top, g.pad_left, True, _config.get_num_threads(), dx, dw, db)
-    if not _all_finite(w):
-        # The kernels' dx multiplies w by zeros standing for dy outside the output (one GEMM
-        # per stride phase), and 0 * inf is NaN; dx as defined has no such terms.
-        with np.errstate(all="ignore"):
-            np.copyto(dx, reference.conv2d_backward(dy, x, w, (sh, sw), padding)[0])
+                          sw, g.pad_top, g.pad_left, True, _config.get_num_threads(), dx, dw, db,
+                          w_finite=_all_finite(w))
     return dx, dw, db
 
 

@@ -63,6 +63,50 @@ def assert_close(actual, expected, dtype, name="result"):
         f"(shape {actual.shape}, max|expected| {np.max(np.abs(expected)):.3e})")
 
 
+def _first(mask):
+    return tuple(int(i) for i in np.argwhere(mask)[0])
+
+
+def assert_matches_reference(actual, expected, dtype, name, magnitudes=None):
+    """NaN and +-inf exactly where the reference has them, finite values within the tolerance
+    rule: the comparison for results that may hold special values (tested in
+    test_ops_fuzz.py to reject each kind of mismatch).
+
+    ``magnitudes``: for results that are sums, the reference run on the inputs' absolute
+    values (each result's sum of its terms' magnitudes), or one number, the largest magnitude
+    of the terms. The rule's scale is then the largest of those and of the reference's
+    values, so that results whose terms cancel to (nearly) zero everywhere are held to the
+    rounding of their terms, not to zero."""
+    dtype = np.dtype(dtype)
+    assert isinstance(actual, np.ndarray), f"{name}: got {type(actual).__name__}"
+    assert actual.dtype == dtype, f"{name}: dtype {actual.dtype}, expected {dtype}"
+    assert actual.shape == expected.shape, f"{name}: shape {actual.shape} vs {expected.shape}"
+    a = actual.astype(np.float64)
+    e = np.asarray(expected, dtype=np.float64)
+    nan_a, nan_e = np.isnan(a), np.isnan(e)
+    if not np.array_equal(nan_a, nan_e):
+        i = _first(nan_a != nan_e)
+        raise AssertionError(f"{name}: NaN where the reference has none or the reverse, first "
+                             f"at {i}: {a[i]!r} vs reference {e[i]!r} "
+                             f"({int(nan_a.sum())} NaN vs {int(nan_e.sum())})")
+    inf_e = np.isinf(e)
+    wrong_inf = (np.isinf(a) != inf_e) | (inf_e & (a != e))
+    if wrong_inf.any():
+        i = _first(wrong_inf)
+        raise AssertionError(f"{name}: infinities differ from the reference, first at {i}: "
+                             f"{a[i]!r} vs reference {e[i]!r}")
+    finite = ~(nan_e | inf_e)
+    if finite.any():
+        scale = np.max(np.abs(e[finite]))
+        if magnitudes is not None:
+            m = np.asarray(magnitudes, np.float64)
+            scale = max(scale, float(np.max(m[finite]) if m.ndim else m))
+        err = np.max(np.abs(a[finite] - e[finite])) / max(scale, _TINY)
+        tol = RELATIVE_TOLERANCE[dtype]
+        assert err <= tol, (f"{name}: relative error {err:.3e} > {tol:.0e} for {dtype} "
+                            f"(shape {actual.shape})")
+
+
 # --- memory layouts ------------------------------------------------------------------------------
 # Each layout returns an array with the same values and dtype as its argument but a different
 # memory layout. The kernels must give exactly the result they give on a contiguous copy.

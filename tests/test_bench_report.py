@@ -64,3 +64,9 @@ def test_share_of_peak_pairs_each_run_with_its_own_peak(report):
     assert report.combine(runs)[("S4", "forward")]["ratios"]["peak"] == pytest.approx(0.75)
     # no peak recorded (an older JSON): no share
     assert "peak" not in report.combine([_run(fastcnn=0.04)])[("S4", "forward")]["ratios"]
+
+
+def test_describe_states_fastcnn_version_and_kernel_set(report):
+    line = report.describe({"machine_info": {"fastcnn_threads": 2, "fastcnn_version": "0.1.0",
+                                             "fastcnn_simd": "avx2"}})
+    assert "threads=2" in line and "fastcnn 0.1.0 (avx2)" in line

@@ -13,7 +13,10 @@ and a value pattern:
 - ``ties``: small integers, so windows hold equal maxima and sums are exact;
 - ``zeros``: +0 and -0 only;
 - ``mixed``: every element scaled by its own power of two, up to 2^+-(L/4);
-- ``nonfinite``: normal values with NaN, +inf and -inf sprinkled in (a few, or a fifth);
+- ``nonfinite``: normal values with NaN, +inf and -inf sprinkled in (a fiftieth, or a fifth);
+- ``isolated``: normal values with one to three of them NaN, +inf or -inf: a special value
+  that reaches some results and not others (a flood of them makes nearly everything NaN, which
+  cannot tell a kernel that adds a term too many from one that does not);
 - ``subnormal`` (max pooling only, where no arithmetic rounds them): denormal magnitudes.
 
 Every array is also scaled by a power of two: huge (2^(L/2)), tiny (2^-(L/2)) or 1, with L =
@@ -21,18 +24,27 @@ Every array is also scaled by a power of two: huge (2^(L/2)), tiny (2^-(L/2)) or
 product are paired so that no finite product or sum can overflow or underflow the dtype's normal
 range (the float64 reference could not follow a float32 overflow).
 
-Comparison (``assert_matches_reference``): NaN at exactly the reference's positions, +inf and
--inf at exactly its positions, and the finite elements within the suite's tolerance rule
-(conftest); max pooling's forward pass must be bitwise equal (it only selects). ``out=``
+Comparison (``assert_matches_reference``, conftest): NaN at exactly the reference's positions,
++inf and -inf at exactly its positions, and the finite elements within the suite's tolerance
+rule, for convolutions with the scale of their terms (the reference on the inputs' absolute
+values) as well: terms that cancel to exactly zero in float64 leave a float32 rounding behind
+(found by the long profile: dw of two images whose dy are opposite); max pooling's forward pass
+must be bitwise equal (it only selects). ``out=``
 destinations start filled with NaN, so an element left unwritten fails.
 
 NaN and inf propagate as the reference defines (see fastcnn.reference and fastcnn.ops):
 IEEE arithmetic over exactly the terms of each definition, "NaN wins" in max pooling, a fused
 ReLU that keeps NaN, and a ReLU mask (``relu_output``) that is a select on ``output > 0``.
 
+The weights get a test of their own (``conv2d_backward_nonfinite_weights``, and the forward
+pass likewise): w always ``isolated`` or ``nonfinite``. dx has no term for a dy position
+outside the output, while the kernels' stride-phase GEMMs multiply w by zeros standing for
+them; an inf or NaN weight must not meet those zeros (0 * inf is NaN), and only a weight that
+is not finite tells whether it does.
+
 Profiles: the quick one runs in the default test run (QUICK_EXAMPLES per test); the long one
 (``python -m pytest -m slow tests/test_ops_fuzz.py``) runs FASTCNN_FUZZ_EXAMPLES (default 5000)
-per test, five tests.
+per test, seven tests.
 """
 import os
 import warnings
@@ -44,7 +56,7 @@ from hypothesis import strategies as st
 
 import fastcnn
 from fastcnn import _norm_ops as norm_ops, ops, reference
-from conftest import RELATIVE_TOLERANCE, relative_error, widen, with_layout
+from conftest import assert_matches_reference, widen, with_layout
 from strategies import CHANNEL_COUNTS, pool_geometry, window_geometry
 
 QUICK_EXAMPLES = 40
@@ -55,7 +67,8 @@ long = settings(max_examples=LONG_EXAMPLES, **_SETTINGS)
 
 DTYPES = ("float32", "float64")
 EXPONENT_RANGE = {np.dtype(np.float32): 100, np.dtype(np.float64): 900}   # L above
-PATTERNS = ("normal", "ties", "zeros", "mixed", "nonfinite")
+PATTERNS = ("normal", "ties", "zeros", "mixed", "nonfinite", "isolated")
+NONFINITE_PATTERNS = ("isolated", "nonfinite")
 MAX_POOL_PATTERNS = PATTERNS + ("subnormal",)
 LAYOUTS = ("c_order", "fortran_order", "negative_strides", "reversed_axis1", "strided_slice",
            "read_only", "channels_first_memory", "unaligned", "broadcast")
@@ -82,6 +95,9 @@ def _values(rng, shape, dtype, pattern, exponent):
             share = rng.choice([0.02, 0.2])
             hit = rng.random(shape) < share
             v[hit] = rng.choice([np.nan, np.inf, -np.inf], size=int(hit.sum()))
+        elif pattern == "isolated" and v.size:
+            hit = rng.choice(v.size, size=min(v.size, int(rng.integers(1, 4))), replace=False)
+            v.flat[hit] = rng.choice([np.nan, np.inf, -np.inf], size=len(hit))
     return (v * 2.0**exponent).astype(dtype)
 
 
@@ -119,13 +135,13 @@ def _exponents(draw, dtype, count):
 # --- problems ------------------------------------------------------------------------------------
 
 @st.composite
-def conv_problems(draw):
+def conv_problems(draw, w_patterns=PATTERNS):
     n, h, wd, kh, kw, strides, padding = draw(window_geometry())
     c, f = draw(CHANNEL_COUNTS), draw(CHANNEL_COUNTS)
     dtype = np.dtype(draw(st.sampled_from(DTYPES)))
     ex, ew, edy = _exponents(draw, dtype, 3)
     x = draw(arrays((n, h, wd, c), dtype, ex))
-    w = draw(arrays((kh, kw, c, f), dtype, ew))
+    w = draw(arrays((kh, kw, c, f), dtype, ew, w_patterns))
     b = draw(st.one_of(st.none(), arrays((f,), dtype, ex + ew)))
     out_shape = reference.conv2d(np.zeros((n, h, wd, c)), np.zeros((kh, kw, c, f)),
                                  strides=strides, padding=padding).shape
@@ -206,46 +222,7 @@ def elementwise_problems(draw):
                 dtype=dtype, threads=draw(st.integers(1, 3)), use_out=draw(st.booleans()))
 
 
-# --- comparison ----------------------------------------------------------------------------------
-
-def _first(mask):
-    return tuple(int(i) for i in np.argwhere(mask)[0])
-
-
-def assert_matches_reference(actual, expected, dtype, name, terms=0.0):
-    """NaN and +-inf exactly where the reference has them, finite values within tolerance.
-
-    ``terms``: for a result that is a difference of larger terms (which cancel when the
-    result is near 0), the largest magnitude of those terms; the error is then measured
-    against it when it exceeds the result's, as rounding the terms gives errors of that
-    order."""
-    dtype = np.dtype(dtype)
-    assert isinstance(actual, np.ndarray), f"{name}: got {type(actual).__name__}"
-    assert actual.dtype == dtype, f"{name}: dtype {actual.dtype}, expected {dtype}"
-    assert actual.shape == expected.shape, f"{name}: shape {actual.shape} vs {expected.shape}"
-    a = actual.astype(np.float64)
-    e = np.asarray(expected, dtype=np.float64)
-    nan_a, nan_e = np.isnan(a), np.isnan(e)
-    if not np.array_equal(nan_a, nan_e):
-        i = _first(nan_a != nan_e)
-        raise AssertionError(f"{name}: NaN where the reference has none or the reverse, first "
-                             f"at {i}: {a[i]!r} vs reference {e[i]!r} "
-                             f"({int(nan_a.sum())} NaN vs {int(nan_e.sum())})")
-    inf_e = np.isinf(e)
-    wrong_inf = (np.isinf(a) != inf_e) | (inf_e & (a != e))
-    if wrong_inf.any():
-        i = _first(wrong_inf)
-        raise AssertionError(f"{name}: infinities differ from the reference, first at {i}: "
-                             f"{a[i]!r} vs reference {e[i]!r}")
-    finite = ~(nan_e | inf_e)
-    if finite.any():
-        err = relative_error(a[finite], e[finite])
-        if terms > np.max(np.abs(e[finite])):
-            err = float(np.max(np.abs(a[finite] - e[finite]))) / terms
-        tol = RELATIVE_TOLERANCE[dtype]
-        assert err <= tol, (f"{name}: relative error {err:.3e} > {tol:.0e} for {dtype} "
-                            f"(shape {actual.shape})")
-
+# --- destinations and threads --------------------------------------------------------------------
 
 def _destination(use_out, shape, dtype):
     return np.full(shape, np.nan, dtype) if use_out else None
@@ -270,30 +247,38 @@ def _reference(fn, *args, **kwargs):
         return fn(*args, **kwargs)
 
 
+def _magnitudes(fn, *arrays, **kwargs):
+    """``fn`` (a sum of products) on the arrays' absolute values: each result's sum of the
+    magnitudes of its terms."""
+    return _reference(fn, *(None if a is None else np.abs(a) for a in arrays), **kwargs)
+
+
 # --- checks --------------------------------------------------------------------------------------
 
 def check_conv2d(p):
     geo = dict(strides=p["strides"], padding=p["padding"])
     expected = _reference(reference.conv2d, *widen(p["x"], p["w"], p["b"]), **geo)
+    magnitudes = _magnitudes(reference.conv2d, *widen(p["x"], p["w"], p["b"]), **geo)
     if p["activation"] == "relu":
         expected = np.maximum(expected, 0)           # NaN stays NaN
     out = _destination(p["use_out"], expected.shape, p["dtype"])
     with _Threads(p["threads"]):
         y = ops.conv2d(p["x"], p["w"], p["b"], activation=p["activation"], out=out, **geo)
     assert out is None or y is out
-    assert_matches_reference(y, expected, p["dtype"], "y")
+    assert_matches_reference(y, expected, p["dtype"], "y", magnitudes)
 
 
 def check_conv2d_backward(p):
     geo = dict(strides=p["strides"], padding=p["padding"])
     expected = _reference(reference.conv2d_backward, *widen(p["dy"], p["x"], p["w"]), **geo)
+    magnitudes = _magnitudes(reference.conv2d_backward, *widen(p["dy"], p["x"], p["w"]), **geo)
     out = tuple(_destination(p["use_out"], e.shape, p["dtype"]) for e in expected)
     with _Threads(p["threads"]):
         got = ops.conv2d_backward(p["dy"], p["x"], p["w"], out=out if p["use_out"] else None,
                                   **geo)
-    for name, g, e, o in zip(("dx", "dw", "db"), got, expected, out):
+    for name, g, e, m, o in zip(("dx", "dw", "db"), got, expected, magnitudes, out):
         assert o is None or g is o
-        assert_matches_reference(g, e, p["dtype"], name)
+        assert_matches_reference(g, e, p["dtype"], name, m)
 
 
 def check_conv2d_backward_weight(p):
@@ -301,12 +286,13 @@ def check_conv2d_backward_weight(p):
     mask = p["relu_output"] if p["activation"] == "relu" else None
     dy = widen(p["dy"]) if mask is None else np.where(widen(mask) > 0, widen(p["dy"]), 0.0)
     _, dw_ref, db_ref = _reference(reference.conv2d_backward, dy, *widen(p["x"], p["w"]), **geo)
+    _, dw_mag, db_mag = _magnitudes(reference.conv2d_backward, dy, *widen(p["x"], p["w"]), **geo)
     out = tuple(_destination(p["use_out"], e.shape, p["dtype"]) for e in (dw_ref, db_ref))
     with _Threads(p["threads"]):
         dw, db = ops.conv2d_backward_weight(p["dy"], p["x"], p["w"], relu_output=mask,
                                             out=out if p["use_out"] else None, **geo)
-    assert_matches_reference(dw, dw_ref, p["dtype"], "dw")
-    assert_matches_reference(db, db_ref, p["dtype"], "db")
+    assert_matches_reference(dw, dw_ref, p["dtype"], "dw", dw_mag)
+    assert_matches_reference(db, db_ref, p["dtype"], "db", db_mag)
 
 
 def _check_pool(p, kind):
@@ -441,6 +427,9 @@ def check_elementwise(p):
 FUZZ_TESTS = {
     "conv2d": (conv_problems(), check_conv2d),
     "conv2d_backward": (conv_problems(), check_conv2d_backward),
+    "conv2d_nonfinite_weights": (conv_problems(NONFINITE_PATTERNS), check_conv2d),
+    "conv2d_backward_nonfinite_weights": (conv_problems(NONFINITE_PATTERNS),
+                                          check_conv2d_backward),
     "conv2d_backward_weight": (conv_problems(), check_conv2d_backward_weight),
     "max_pool2d_and_backward": (pool_problems(MAX_POOL_PATTERNS), check_max_pool2d),
     "avg_pool2d_and_backward": (pool_problems(PATTERNS), check_avg_pool2d),
@@ -459,6 +448,9 @@ def _fuzz(name, profile):
 # example database, so a failure the long run finds is replayed by the quick one.
 test_conv2d_fuzz_matches_reference = _fuzz("conv2d", quick)
 test_conv2d_backward_fuzz_matches_reference = _fuzz("conv2d_backward", quick)
+test_conv2d_nonfinite_weights_fuzz_matches_reference = _fuzz("conv2d_nonfinite_weights", quick)
+test_conv2d_backward_nonfinite_weights_fuzz_matches_reference = _fuzz(
+    "conv2d_backward_nonfinite_weights", quick)
 test_conv2d_backward_weight_fuzz_matches_reference = _fuzz("conv2d_backward_weight", quick)
 test_max_pool2d_fuzz_matches_reference = _fuzz("max_pool2d_and_backward", quick)
 test_avg_pool2d_fuzz_matches_reference = _fuzz("avg_pool2d_and_backward", quick)
@@ -469,6 +461,10 @@ test_add_relu_rescale_fuzz_matches_reference = _fuzz("add_relu_rescale", quick)
 test_conv2d_fuzz_matches_reference_long = pytest.mark.slow(_fuzz("conv2d", long))
 test_conv2d_backward_fuzz_matches_reference_long = pytest.mark.slow(
     _fuzz("conv2d_backward", long))
+test_conv2d_nonfinite_weights_fuzz_matches_reference_long = pytest.mark.slow(
+    _fuzz("conv2d_nonfinite_weights", long))
+test_conv2d_backward_nonfinite_weights_fuzz_matches_reference_long = pytest.mark.slow(
+    _fuzz("conv2d_backward_nonfinite_weights", long))
 test_conv2d_backward_weight_fuzz_matches_reference_long = pytest.mark.slow(
     _fuzz("conv2d_backward_weight", long))
 test_max_pool2d_fuzz_matches_reference_long = pytest.mark.slow(
@@ -495,6 +491,17 @@ def test_assert_matches_reference_rejects(actual, expected):
         assert_matches_reference(np.array(actual), np.array(expected), np.float64, "r")
 
 
+def test_assert_matches_reference_holds_values_to_the_scale_of_their_terms():
+    # terms of magnitude ~3 that cancel to exactly 0 in float64 and to one float32 rounding
+    cancelled, exact, terms = np.array([5.96e-8, 0.0]), np.array([0.0, 0.0]), np.array([3.1, 2.0])
+    assert_matches_reference(cancelled.astype(np.float32), exact, np.float32, "r", terms)
+    with pytest.raises(AssertionError):
+        assert_matches_reference(cancelled.astype(np.float32), exact, np.float32, "r")
+    with pytest.raises(AssertionError):     # an error at the scale of the terms still fails
+        assert_matches_reference(np.array([1e-3, 0.0], np.float32), exact, np.float32, "r",
+                                 terms)
+
+
 def test_assert_matches_reference_accepts_matching_specials():
     a = np.array([np.nan, np.inf, -np.inf, 1.0 + 1e-12, 0.0])
     e = np.array([np.nan, np.inf, -np.inf, 1.0, -0.0])
@@ -514,6 +521,8 @@ def test_value_patterns_have_their_property(pattern, dtype):
         assert np.all(v == 0) and np.any(np.signbit(v)) and not np.all(np.signbit(v))
     elif pattern == "nonfinite":
         assert np.isnan(v).any() and np.isposinf(v).any() and np.isneginf(v).any()
+    elif pattern == "isolated":
+        assert 1 <= np.count_nonzero(~np.isfinite(v)) <= 3
     elif pattern == "subnormal":
         nonzero = np.abs(finite[finite != 0])
         assert np.all(nonzero < np.finfo(dtype).tiny)

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from fastcnn import ops, reference
-from conftest import FLOAT_DTYPES, FLOAT_DTYPE_IDS, assert_close, random_array, widen
+from conftest import (FLOAT_DTYPES, FLOAT_DTYPE_IDS, assert_close, assert_matches_reference,
+                      random_array, widen)
 
 Case = namedtuple("Case", "n h w c f kh kw strides padding")
 
@@ -374,3 +375,39 @@ def test_avg_pool2d_same_padding_divides_by_number_of_real_inputs(dtype):
     dy = np.ones(y.shape, dtype)
     dx = ops.avg_pool2d_backward(dy, x, (3, 4), (2, 3), "same")
     assert_close(np.array([dx.sum()], dtype), np.array([float(dy.sum())]), dtype, "sum(dx)")
+
+
+# --- weights that are not finite -----------------------------------------------------------------
+# dx has no term for a dy position outside the output (fastcnn.reference), while dx's stride-phase
+# GEMMs read a zero for each of them: with an inf or NaN weight, 0 * inf would make NaN of the
+# border pixels the reference leaves finite. One case per way dx is computed.
+NONFINITE_W_CASES = {
+    "gemm_s1_valid": Case(2, 9, 8, 16, 33, 3, 3, 1, "valid"),
+    "gemm_s1_same": Case(2, 9, 8, 17, 16, 3, 3, 1, "same"),
+    "gemm_s2_same": Case(2, 10, 9, 32, 8, 3, 3, 2, "same"),   # S8's geometry, smaller
+    "gemm_s3_unreached_phases": Case(2, 11, 10, 9, 5, 2, 2, 3, "valid"),
+    "gemm_s1x2_nonsquare": Case(1, 8, 11, 8, 12, 2, 5, (1, 2), "same"),
+    "gemm_few_channels_many_taps": Case(1, 18, 19, 3, 4, 17, 16, 1, "same"),
+    "direct_few_channels": Case(2, 9, 8, 3, 16, 3, 3, 2, "same"),
+    "pointwise_gemm": Case(2, 5, 6, 16, 9, 1, 1, 1, "same"),
+}
+
+
+@dtypes
+@pytest.mark.parametrize("case", NONFINITE_W_CASES.values(), ids=NONFINITE_W_CASES.keys())
+def test_conv2d_backward_with_inf_and_nan_weights_matches_reference(case, dtype, rng):
+    x = random_array(rng, (case.n, case.h, case.w, case.c), dtype)
+    w = random_array(rng, (case.kh, case.kw, case.c, case.f), dtype)
+    w[0, 0, 0, 0] = np.inf                      # a corner tap: most border pixels miss it
+    w[-1, -1, -1, -1] = -np.inf
+    w[case.kh // 2, 0, case.c // 2, 0] = np.nan
+    dy = random_array(rng, _conv_out_shape(case), dtype)
+    kwargs = dict(padding=case.padding, **_stride_kwargs(case))
+    with np.errstate(all="ignore"):
+        dx_ref, dw_ref, db_ref = reference.conv2d_backward(*widen(dy, x, w), **kwargs)
+    # the case means something: the reference has finite dx values among the special ones
+    assert np.isfinite(dx_ref).any() and not np.isfinite(dx_ref).all()
+    dx, dw, db = ops.conv2d_backward(dy, x, w, **kwargs)
+    assert_matches_reference(dx, dx_ref, dtype, "dx")
+    assert_matches_reference(dw, dw_ref, dtype, "dw")
+    assert_matches_reference(db, db_ref, dtype, "db")

@@ -1,5 +1,7 @@
 """Thread-count control and determinism: results are bitwise identical at any thread count."""
+import json
 import os
+import platform
 import re
 import subprocess
 import sys
@@ -171,9 +173,105 @@ def test_invalid_omp_num_threads_does_not_break_import(value):
     assert int(proc.stdout.strip()) >= 1
 
 
-def test_show_config_reports_version_openmp_and_simd_level(capfd):
+# Kernel sets from lowest to highest (FASTCNN_ISA caps the choice at one of them).
+ISA_LEVELS = ("generic", "avx2", "avx512")
+_SHOW_CONFIG = re.compile(
+    r"fastcnn (?P<version>\S+) \(Python (?P<python>\S+), (?P<platform>.+)\)\n"
+    r"  compiler:   (?P<compiler>.+)\n"
+    r"  OpenMP:     (?P<openmp>on|off \(serial build\))\n"
+    r"  threads:    (?P<threads>\d+)\n"
+    r"  SIMD:       (?P<simd>\w+) \(best on this CPU: (?P<best>\w+)"
+    r"(?:, capped by FASTCNN_ISA=(?P<cap>\w+))?\)\n"
+    r"  GEMM tiles: float32 (?P<f32>\d+x\d+), float64 (?P<f64>\d+x\d+)\n")
+
+
+def _show_config_values(text):
+    """show_config's report as a dict of the values it states (and nothing else in it)."""
+    m = _SHOW_CONFIG.fullmatch(text)
+    assert m, f"show_config's report is not in its format:\n{text}"
+    return m.groupdict()
+
+
+def _best_isa_by_cpuinfo():
+    """The best kernel set /proc/cpuinfo allows (Linux clears the flags of register state
+    the OS does not save): avx512 needs AVX-512 F, VL, DQ and BW (the AVX-512 units are
+    compiled with all four) with AVX2 and FMA, avx2 needs AVX2 and FMA. None where there is
+    no /proc/cpuinfo or the machine is not x86."""
+    if not sys.platform.startswith("linux") or platform.machine().lower() not in (
+            "x86_64", "amd64", "i386", "i686"):
+        return None
+    with open("/proc/cpuinfo") as f:
+        line = next((ln for ln in f if ln.startswith("flags")), None)
+    if line is None:
+        return None
+    flags = set(line.split(":", 1)[1].split())
+    if {"avx512f", "avx512vl", "avx512dq", "avx512bw", "avx2", "fma"} <= flags:
+        return "avx512"
+    return "avx2" if {"avx2", "fma"} <= flags else "generic"
+
+
+def _expected_in_use(best, cap):
+    """The kernel set in use: the best one, or the cap when that is lower."""
+    if not cap:
+        return best
+    return ISA_LEVELS[min(ISA_LEVELS.index(best), ISA_LEVELS.index(cap))]
+
+
+def _pyproject_version():
+    """The version in the source tree's pyproject.toml, None when tests run without it."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(fastcnn.__file__))),
+                        "pyproject.toml")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:      # (tomllib is Python 3.11+; the [project] table's version line)
+        m = re.search(r'^\[project\]$.*?^version = "([^"]+)"$', f.read(), re.M | re.S)
+    assert m, f"no [project] version in {path}"
+    return m.group(1)
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_show_config_states_the_values_in_use(threads, capfd):
+    fastcnn.set_num_threads(threads)
     fastcnn.show_config()
-    out = capfd.readouterr().out
-    assert fastcnn.__version__ in out
-    assert "OpenMP" in out
-    assert re.search(r"SIMD", out), out
+    got = _show_config_values(capfd.readouterr().out)
+    from fastcnn import _conv, _pool
+    assert got["version"] == fastcnn.__version__
+    if _pyproject_version() is not None:
+        assert got["version"] == _pyproject_version()
+    assert got["python"] == platform.python_version()
+    assert got["platform"] == f"{platform.system()} {platform.machine()}"
+    assert got["openmp"] == ("on" if _conv.openmp_enabled() else "off (serial build)")
+    assert int(got["threads"]) == fastcnn.get_num_threads() == threads
+    cap = os.environ.get("FASTCNN_ISA") or None
+    assert got["cap"] == cap
+    assert got["best"] == _conv.best_isa()
+    assert got["simd"] == _conv.current_isa() == _expected_in_use(got["best"], cap)
+    assert _pool.current_isa() == got["simd"]          # pooling runs the same kernel set
+    tiles = _conv.tile_sizes()
+    assert got["f32"] == "{}x{}".format(*tiles["float32"])
+    assert got["f64"] == "{}x{}".format(*tiles["float64"])
+
+
+@pytest.mark.skipif(_best_isa_by_cpuinfo() is None, reason="needs /proc/cpuinfo on x86")
+def test_show_config_best_kernel_set_is_what_cpuinfo_allows():
+    from fastcnn import _conv
+    assert _conv.best_isa() == _best_isa_by_cpuinfo()
+    assert fastcnn._config.config()["simd_best"] == _best_isa_by_cpuinfo()
+
+
+@pytest.mark.parametrize("cap", ISA_LEVELS)
+def test_show_config_of_a_capped_import_states_the_cap_and_the_set_in_use(cap):
+    code = ("import fastcnn, json; from fastcnn import _conv, _pool; fastcnn.show_config(); "
+            "print(json.dumps([_conv.tile_sizes(), _pool.current_isa()]))")
+    proc = _run_python(code, FASTCNN_ISA=cap, OMP_NUM_THREADS="2")
+    assert proc.returncode == 0, proc.stderr
+    report, _, tail = proc.stdout.rpartition("\n[")
+    got = _show_config_values(report + "\n")
+    tiles, pool_isa = json.loads("[" + tail)
+    best = _best_isa_by_cpuinfo() or got["best"]
+    assert got["best"] == best
+    assert got["cap"] == cap
+    assert got["simd"] == pool_isa == _expected_in_use(best, cap)
+    assert got["threads"] == ("2" if got["openmp"] == "on" else "1")
+    assert got["f32"] == "{}x{}".format(*tiles["float32"])
+    assert got["f64"] == "{}x{}".format(*tiles["float64"])

@@ -5,7 +5,6 @@ cache). These tests run by default; set FASTCNN_SKIP_REAL_DATA=1 to skip them wh
 cannot be had. The full 5-epoch run is marked slow.
 """
 import os
-import time
 
 import numpy as np
 import pytest
@@ -59,11 +58,9 @@ def test_one_epoch_on_10k_images_reaches_80_percent(data):
         Dense(10, activation="softmax"),
     ])
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
-    start = time.perf_counter()
     model.fit(x_train[:10000], y_train[:10000], batch_size=32, epochs=1, verbose=0)
     _, test_acc = model.evaluate(x_test, y_test, batch_size=1000, verbose=0)
     assert test_acc >= 0.80
-    assert time.perf_counter() - start < 60
 
 
 @pytest.mark.slow
