@@ -280,32 +280,6 @@ def conv2d_backward_weight(dy, x, w, strides=1, padding="valid", *, relu_output=
     return dw, db
 
 
-def _conv2d_backward_weight_unpool(pool_dy, picks, x, w, strides, padding, pool_size,
-                                   pool_strides, pool_padding, *, out=None):
-    """conv2d_backward_weight(dy, x, w, strides, padding, out=out) where dy is
-    _max_pool2d_backward_picks(pool_dy, picks, ...) over the convolution's output with the
-    pooling arguments given, without writing dy out: each block of it is made from pool_dy and
-    picks as the weight gradient needs it (a first Conv2D followed by a MaxPooling2D in a
-    training step; the ReLU between them is in the picks). Bitwise the two calls' (dw, db).
-    Returns None (nothing done) where it does not apply: few channels and pooling windows that
-    do not overlap only."""
-    x, w, (sh, sw), g = _conv_args(x, w, strides, padding)
-    (kh, kw), (psh, psw), pg = _pool_geometry((g.out_h, g.out_w), pool_size, pool_strides,
-                                              pool_padding, "pool_strides")
-    shape = (x.shape[0], pg.out_h, pg.out_w, w.shape[3])
-    picks = _check_dy(picks, shape, x.dtype, "picks", "the pooling's output")
-    pool_dy = _check_dy(pool_dy, shape, x.dtype, "pool_dy", "the pooling's output")
-    if _pointwise(w, sh, sw):
-        return None
-    dw, db = _out_tuple(out, (("dw", w.shape), ("db", (w.shape[3],))), x.dtype,
-                        (("pool_dy", pool_dy), ("picks", picks), ("x", x), ("w", w)))
-    done = _conv.conv2d_backward_weight_unpool(
-        _contiguous(pool_dy, "pool_dy"), _contiguous(picks, "picks"), _contiguous(x, "x"),
-        w.shape[0], w.shape[1], sh, sw, g.pad_top, g.pad_left, g.out_h, g.out_w, kh, kw, psh,
-        psw, pg.pad_top, pg.pad_left, _config.get_num_threads(), dw, db)
-    return (dw, db) if done else None
-
-
 def _pool_geometry(hw, pool_size, strides, padding, strides_name="strides"):
     """(kh, kw), (sh, sw) and the output geometry of pooling an image of hw (height, width);
     strides None means pool_size."""
@@ -353,70 +327,6 @@ def _max_pool2d_backward(dy, x, pool_size, strides, padding, out, relu_input):
     dx = _out_array(out, x.shape, x.dtype, [("dy", dy), ("x", x)], result="dx")
     _pool.max_pool2d_backward(_contiguous(dy, "dy"), _contiguous(x, "x"), dx, kh, kw, sh, sw,
                               g.pad_top, g.pad_left, _config.get_num_threads(), relu_input)
-    return dx
-
-
-# Picks are tap numbers held in the data's dtype: exact below 2**24 taps in float32.
-_PICKS_MAX_TAPS = 1 << 24
-
-
-def _max_pool2d_picking(x, pool_size, strides, padding, out, picks, relu_input):
-    """max_pool2d into ``out`` that also writes into ``picks`` (an array shaped like the
-    result) where each maximum was found, for _max_pool2d_backward_picks, which then gives
-    _max_pool2d_backward's dx (with the same ``relu_input``) without reading x. The
-    MaxPooling2D layer's training forward (its backward then reads dy and the picks, a
-    quarter of x's size for 2x2 windows). Windows must have fewer than 2**24 taps."""
-    x, (kh, kw), (sh, sw), g = _pool_args(x, pool_size, strides, padding)
-    if kh * kw >= _PICKS_MAX_TAPS:
-        raise ValueError(f"pool_size {(kh, kw)} has too many taps to record picks "
-                         f"(at most {_PICKS_MAX_TAPS - 1})")
-    shape = (x.shape[0], g.out_h, g.out_w, x.shape[3])
-    y = _out_array(out, shape, x.dtype, [("x", x)], result="the result of max_pool2d")
-    picks = _out_array(picks, shape, x.dtype, [("x", x), ("out", y)], name="picks",
-                       result="the picks of max_pool2d")
-    _pool.max_pool2d_forward_picks(_contiguous(x, "x"), y, picks, kh, kw, sh, sw, g.pad_top,
-                                   g.pad_left, _config.get_num_threads(), relu_input)
-    return y
-
-
-def _conv2d_relu_max_pool2d_picking(x, w, b, strides, padding, pool_size, pool_strides,
-                                    pool_padding, out, picks):
-    """_max_pool2d_picking(conv2d(x, w, b, strides, padding, activation="relu"), pool_size,
-    pool_strides, pool_padding, out, picks, relu_input=True) without writing the convolution's
-    output: each image's is pooled while still in cache (a Conv2D with ReLU followed by a
-    MaxPooling2D in a training step). Bitwise the two calls' y and picks. Returns y, or None
-    (nothing done) where the fused kernel does not apply: only the few-channel forward with
-    enough images per thread does (fastcnn._conv.conv2d_relu_max_pool_picks)."""
-    x, w, (sh, sw), g = _conv_args(x, w, strides, padding)
-    b = _bias(b, x, w)
-    (kh, kw), (psh, psw), pg = _pool_geometry((g.out_h, g.out_w), pool_size, pool_strides,
-                                              pool_padding, "pool_strides")
-    if kh * kw >= _PICKS_MAX_TAPS or _pointwise(w, sh, sw):
-        return None
-    shape = (x.shape[0], pg.out_h, pg.out_w, w.shape[3])
-    y = _out_array(out, shape, x.dtype, [("x", x), ("w", w), ("b", b)],
-                   result="the pooled result")
-    picks = _out_array(picks, shape, x.dtype, [("x", x), ("w", w), ("b", b), ("out", y)],
-                       name="picks", result="the picks of the pooling")
-    done = _conv.conv2d_relu_max_pool_picks(
-        _contiguous(x, "x"), _contiguous(w, "w"), b, sh, sw, g.pad_top, g.pad_left, g.out_h,
-        g.out_w, _pool.pick_forward_capsule(x.dtype == np.float64), kh, kw, psh, psw,
-        pg.pad_top, pg.pad_left, y, picks, _config.get_num_threads())
-    return y if done else None
-
-
-def _max_pool2d_backward_picks(dy, picks, x_shape, pool_size, strides, padding, out):
-    """dx (of ``x_shape``) for dy from the picks of _max_pool2d_picking over an input of that
-    shape and the same pooling arguments."""
-    x_shape = tuple(x_shape)
-    (kh, kw), (sh, sw), g = _pool_geometry(x_shape[1:3], pool_size, strides, padding)
-    expected = (x_shape[0], g.out_h, g.out_w, x_shape[3])
-    picks = _check_dy(picks, expected, None, "picks")
-    dy = _check_dy(dy, expected, picks.dtype)
-    dx = _out_array(out, x_shape, picks.dtype, [("dy", dy), ("picks", picks)], result="dx")
-    _pool.max_pool2d_backward_picks(_contiguous(dy, "dy"), _contiguous(picks, "picks"), dx, kh,
-                                    kw, sh, sw, g.pad_top, g.pad_left,
-                                    _config.get_num_threads())
     return dx
 
 

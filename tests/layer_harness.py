@@ -11,12 +11,12 @@ import json
 
 import numpy as np
 
+from conftest import numeric_gradient
 from fastcnn import utils
 from fastcnn.layers import Dense, Flatten, Input
 from fastcnn.models import Model, load_model
 from fastcnn.models.plan import Plan
 
-FD_STEP = 1e-6
 FD_TOLERANCE = 1e-6      # relative error of an analytic float64 gradient vs central differences
 
 
@@ -112,20 +112,6 @@ def _loss_and_grads(model, xs, r):
         [g.copy() for g in weight_grads]
 
 
-def _numeric(f, array):
-    grad = np.zeros_like(array)
-    flat, gflat = array.reshape(-1), grad.reshape(-1)
-    for i in range(flat.size):
-        saved = flat[i]
-        flat[i] = saved + FD_STEP
-        up = f()
-        flat[i] = saved - FD_STEP
-        down = f()
-        flat[i] = saved
-        gflat[i] = (up - down) / (2 * FD_STEP)
-    return grad
-
-
 def relative_error(a, b):
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-12))
@@ -151,11 +137,11 @@ def check_gradients(case, gen, model=None):
         return float(np.sum(plan.forward(xs, training=True)[0] * r))
 
     for i, (x, dx) in enumerate(zip(xs, dxs)):
-        err = relative_error(dx, _numeric(loss, x))
+        err = relative_error(dx, numeric_gradient(loss, x))
         assert err < FD_TOLERANCE, f"input {i}: relative error {err:.2e}"
     assert len(dws) == len(model.trainable_weights) == case.trainable
     for i, (w, dw) in enumerate(zip(model.trainable_weights, dws)):
-        err = relative_error(dw, _numeric(loss, w))
+        err = relative_error(dw, numeric_gradient(loss, w))
         assert err < FD_TOLERANCE, f"weight {i} {w.shape}: relative error {err:.2e}"
 
 

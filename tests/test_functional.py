@@ -11,7 +11,8 @@ from fastcnn.layers import (Activation, Add, BatchNormalization, Concatenate, Co
 from fastcnn.models import Model, Sequential
 from fastcnn.models.plan import Plan
 from fastcnn.utils import set_random_seed
-from layer_harness import FD_TOLERANCE, _numeric, relative_error
+from conftest import numeric_gradient
+from layer_harness import FD_TOLERANCE, relative_error
 
 
 def residual_block_model():
@@ -111,9 +112,9 @@ def test_shared_layers_and_fan_out_give_the_gradients_of_finite_differences():
         return float(np.sum(plan.forward(xs, training=True)[0] * r))
 
     for w, g in zip(model.trainable_weights, grads):
-        assert relative_error(g, _numeric(loss, w)) < FD_TOLERANCE
+        assert relative_error(g, numeric_gradient(loss, w)) < FD_TOLERANCE
     for x, g in zip(xs, dxs):
-        assert relative_error(g, _numeric(loss, x)) < FD_TOLERANCE
+        assert relative_error(g, numeric_gradient(loss, x)) < FD_TOLERANCE
 
 
 def test_model_call_in_inference_and_training_mode():

@@ -12,7 +12,8 @@ from fastcnn.layers import (Activation, Add, BatchNormalization, Concatenate, Co
 from fastcnn.models import Model, Sequential
 from fastcnn.models.plan import Plan
 from fastcnn.utils import set_random_seed, to_categorical
-from layer_harness import FD_TOLERANCE, _numeric, relative_error
+from conftest import numeric_gradient
+from layer_harness import FD_TOLERANCE, relative_error
 
 
 def seed_model():
@@ -156,4 +157,4 @@ def test_relu_into_pooling_applies_only_where_the_pooling_is_the_sole_reader():
         return float(np.sum(plan.forward([x], training=True)[0] * r))
 
     for w, g in zip(model.trainable_weights, grads):
-        assert relative_error(g, _numeric(loss, w)) < FD_TOLERANCE
+        assert relative_error(g, numeric_gradient(loss, w)) < FD_TOLERANCE

@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
+from conftest import numeric_gradient
 from fastcnn import activations, losses, metrics
 
 EPS = 1e-7
@@ -14,20 +15,6 @@ EPS = 1e-7
 @pytest.fixture
 def gen():
     return np.random.default_rng(99)
-
-
-def numeric_grad(f, array, step=1e-6):
-    grad = np.zeros_like(array)
-    flat, gflat = array.reshape(-1), grad.reshape(-1)
-    for i in range(flat.size):
-        saved = flat[i]
-        flat[i] = saved + step
-        up = f()
-        flat[i] = saved - step
-        down = f()
-        flat[i] = saved
-        gflat[i] = (up - down) / (2 * step)
-    return grad
 
 
 def rel(a, b):
@@ -104,7 +91,7 @@ def test_gradient_matches_finite_differences(gen, name, logits):
         pred = raw if logits else gen.uniform(0.1, 1.0, (n, k))    # unnormalised on purpose
     targets = loss.prepare_targets(y, (None, k), np.float64)
     value, grad = loss.value_and_grad(targets, pred, logits=logits)
-    numeric = numeric_grad(lambda: loss.value(targets, pred, logits=logits), pred)
+    numeric = numeric_gradient(lambda: loss.value(targets, pred, logits=logits), pred)
     assert rel(grad, numeric) < 1e-6
     assert value == pytest.approx(loss.value(targets, pred, logits=logits), rel=1e-15)
 

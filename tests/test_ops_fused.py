@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import fastcnn
-from fastcnn import ops, reference
+from fastcnn import _fused_ops as fused_ops, ops, reference
 from conftest import FLOAT_DTYPES, FLOAT_DTYPE_IDS, assert_close, random_array, widen
 
 # (x shape, w shape, strides, padding): few channels (strided kernel, direct dx), many
@@ -143,9 +143,9 @@ def test_fused_conv_relu_max_pool_is_bitwise_the_two_calls(name, dtype, threads,
         z = ops.conv2d(x, w, b, strides, padding, activation="relu")
         want = ops.max_pool2d(z, pool, pool_strides, pool_padding)
         want_picks = np.empty_like(want)
-        ops._max_pool2d_picking(z, pool, pool_strides, pool_padding, None, want_picks, True)
+        fused_ops.max_pool2d_picking(z, pool, pool_strides, pool_padding, None, want_picks, True)
         y, picks = np.full_like(want, 7.0), np.full_like(want, 9.0)
-        got = ops._conv2d_relu_max_pool2d_picking(x, w, b, strides, padding, pool,
+        got = fused_ops.conv2d_relu_max_pool2d_picking(x, w, b, strides, padding, pool,
                                                   pool_strides, pool_padding, y, picks)
     finally:
         fastcnn.set_num_threads(before)
@@ -164,13 +164,13 @@ def test_fused_conv_relu_max_pool_declines_what_it_does_not_cover(rng):
         oh = xs[1] - ws[0] + 1
         y = np.full((8, oh // 2, oh // 2, 8), 5.0, np.float32)
         picks = y.copy()
-        assert ops._conv2d_relu_max_pool2d_picking(x, w, None, 1, "valid", 2, None, "valid",
+        assert fused_ops.conv2d_relu_max_pool2d_picking(x, w, None, 1, "valid", 2, None, "valid",
                                                    y, picks) is None
         assert (y == 5.0).all() and (picks == 5.0).all()
     x, w = random_array(rng, (8, 10, 10, 1), np.float32), random_array(rng, (3, 3, 1, 4),
                                                                       np.float32)
     with pytest.raises(ValueError, match="picks has shape"):
-        ops._conv2d_relu_max_pool2d_picking(x, w, None, 1, "valid", 2, None, "valid", None,
+        fused_ops.conv2d_relu_max_pool2d_picking(x, w, None, 1, "valid", 2, None, "valid", None,
                                             np.empty((8, 4, 4, 5), np.float32))
 
 
@@ -200,16 +200,16 @@ def test_weight_gradients_through_the_pooling_picks_are_bitwise_the_two_calls(na
         fastcnn.set_num_threads(threads)
         z = ops.conv2d(x, w, b, strides, padding, activation="relu")
         picks = np.empty_like(ops.max_pool2d(z, pool, pool_strides, pool_padding))
-        ops._max_pool2d_picking(z, pool, pool_strides, pool_padding, None, picks, True)
+        fused_ops.max_pool2d_picking(z, pool, pool_strides, pool_padding, None, picks, True)
         pool_dy = random_array(rng, picks.shape, dtype)
         pool_dy.ravel()[::5] = -0.0
         pool_dy.ravel()[1::9] = np.inf
         pool_dy.ravel()[2::11] = np.nan       # where not picked, they must not reach dw
-        dz = ops._max_pool2d_backward_picks(pool_dy, picks, z.shape, pool, pool_strides,
+        dz = fused_ops.max_pool2d_backward_picks(pool_dy, picks, z.shape, pool, pool_strides,
                                             pool_padding, None)
         want = ops.conv2d_backward_weight(dz, x, w, strides, padding)
         dw, db = np.full_like(w, 3.0), np.full_like(b, 3.0)
-        got = ops._conv2d_backward_weight_unpool(pool_dy, picks, x, w, strides, padding, pool,
+        got = fused_ops.conv2d_backward_weight_unpool(pool_dy, picks, x, w, strides, padding, pool,
                                                  pool_strides, pool_padding, out=(dw, db))
     finally:
         fastcnn.set_num_threads(before)
@@ -226,15 +226,15 @@ def test_weight_gradients_through_the_pooling_decline_what_they_do_not_cover(rng
         x, w = random_array(rng, xs, np.float32), random_array(rng, ws, np.float32)
         z = ops.conv2d(x, w, None, 1, "valid", activation="relu")
         picks = np.empty_like(ops.max_pool2d(z, pool, pool_strides))
-        ops._max_pool2d_picking(z, pool, pool_strides, "valid", None, picks, True)
+        fused_ops.max_pool2d_picking(z, pool, pool_strides, "valid", None, picks, True)
         dw, db = np.full_like(w, 3.0), np.full(ws[3], 3.0, np.float32)
-        assert ops._conv2d_backward_weight_unpool(np.ones_like(picks), picks, x, w, 1, "valid",
+        assert fused_ops.conv2d_backward_weight_unpool(np.ones_like(picks), picks, x, w, 1, "valid",
                                                   pool, pool_strides, "valid",
                                                   out=(dw, db)) is None
         assert (dw == 3.0).all() and (db == 3.0).all()
     with pytest.raises(ValueError, match="pool_dy must have shape"):
-        ops._conv2d_backward_weight_unpool(np.ones((4, 4, 5, 8), np.float32), picks, x, w, 1,
+        fused_ops.conv2d_backward_weight_unpool(np.ones((4, 4, 5, 8), np.float32), picks, x, w, 1,
                                            "valid", 2, None, "valid")
     with pytest.raises(ValueError, match="picks must have shape"):
-        ops._conv2d_backward_weight_unpool(np.ones_like(picks), picks[:, :4], x, w, 1, "valid",
+        fused_ops.conv2d_backward_weight_unpool(np.ones_like(picks), picks[:, :4], x, w, 1, "valid",
                                            2, None, "valid")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import fastcnn
-from fastcnn import _conv, _config, _pool, ops, reference
+from fastcnn import _conv, _config, _fused_ops as fused_ops, _pool, ops, reference
 from conftest import FLOAT_DTYPES, FLOAT_DTYPE_IDS, assert_close, random_array, widen
 
 dtypes = pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=FLOAT_DTYPE_IDS)
@@ -250,8 +250,8 @@ def test_max_pool2d_backward_from_picks_is_bitwise_the_backward_from_x(
             for threads in (1, 2, 3):
                 fastcnn.set_num_threads(threads)
                 picks = np.full_like(want_y, 123.0)
-                y = ops._max_pool2d_picking(x, *args, None, picks, relu_input)
-                dx = ops._max_pool2d_backward_picks(dy, picks, x.shape, *args, None)
+                y = fused_ops.max_pool2d_picking(x, *args, None, picks, relu_input)
+                dx = fused_ops.max_pool2d_backward_picks(dy, picks, x.shape, *args, None)
                 assert y.tobytes() == want_y.tobytes(), (isa, threads)
                 assert dx.tobytes() == want_dx.tobytes(), (isa, threads)
     finally:
@@ -268,21 +268,21 @@ def test_max_pool2d_picks_arguments_are_checked(rng):
     y = np.empty((2, 3, 3, 3), np.float32)
     dy = np.ones_like(y)
     with pytest.raises(ValueError, match="picks has shape"):
-        ops._max_pool2d_picking(x, 2, None, "valid", None, np.empty((2, 3, 3, 4), np.float32),
+        fused_ops.max_pool2d_picking(x, 2, None, "valid", None, np.empty((2, 3, 3, 4), np.float32),
                                 False)
     with pytest.raises(TypeError, match="picks has dtype"):
-        ops._max_pool2d_picking(x, 2, None, "valid", None, np.empty_like(y, np.float64), False)
+        fused_ops.max_pool2d_picking(x, 2, None, "valid", None, np.empty_like(y, np.float64), False)
     with pytest.raises(ValueError, match="picks .* overlaps out"):
-        ops._max_pool2d_picking(x, 2, None, "valid", y, y, False)
+        fused_ops.max_pool2d_picking(x, 2, None, "valid", y, y, False)
     with pytest.raises(ValueError, match="too many taps"):
-        ops._max_pool2d_picking(x, (4096, 4096), None, "same", None, None, False)
+        fused_ops.max_pool2d_picking(x, (4096, 4096), None, "same", None, None, False)
     picks = np.zeros_like(y)
     with pytest.raises(ValueError, match="picks must have shape"):
-        ops._max_pool2d_backward_picks(dy, picks, (2, 8, 6, 3), 2, None, "valid", None)
+        fused_ops.max_pool2d_backward_picks(dy, picks, (2, 8, 6, 3), 2, None, "valid", None)
     with pytest.raises(ValueError, match="dy must have shape"):
-        ops._max_pool2d_backward_picks(dy[:1], picks, x.shape, 2, None, "valid", None)
+        fused_ops.max_pool2d_backward_picks(dy[:1], picks, x.shape, 2, None, "valid", None)
     with pytest.raises(TypeError, match="picks must be a numpy.ndarray"):
-        ops._max_pool2d_backward_picks(dy, picks.tolist(), x.shape, 2, None, "valid", None)
+        fused_ops.max_pool2d_backward_picks(dy, picks.tolist(), x.shape, 2, None, "valid", None)
 
 
 # --- windows too large for a float tap number -----------------------------------------------------

@@ -8,7 +8,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from fastcnn import ops
+from fastcnn import _fused_ops as fused_ops, ops
 from fastcnn.layers import CallState, Conv2D, Dense, Flatten, MaxPool2D
 from fastcnn.models import Sequential
 from fastcnn.utils import set_random_seed, to_categorical
@@ -106,8 +106,8 @@ def test_max_pooling_backward_from_its_picks_equals_the_backward_from_x(relu):
     want = ops._max_pool2d_backward(dy, x, 3, 2, "same", None, relu_input=relu)
     if relu:
         picks = np.empty_like(dy)
-        y = ops._max_pool2d_picking(x, 3, 2, "same", None, picks, True)
-        got = ops._max_pool2d_backward_picks(dy, picks, x.shape, 3, 2, "same", None)
+        y = fused_ops.max_pool2d_picking(x, 3, 2, "same", None, picks, True)
+        got = fused_ops.max_pool2d_backward_picks(dy, picks, x.shape, 3, 2, "same", None)
     else:
         layer = MaxPool2D(pool_size=3, strides=2, padding="same")
         state = CallState()

@@ -1,7 +1,7 @@
 """MaxPooling2D, AveragePooling2D and the global poolings over NHWC images."""
 import numpy as np
 
-from .. import _geometry, _norm_ops, ops
+from .. import _fused_ops as fused_ops, _geometry, _norm_ops, ops
 from .base import Layer
 from .conv import check_channels_last
 
@@ -65,19 +65,19 @@ class MaxPooling2D(_Pooling2D):
         state.x, state.x_shape = None, inputs.shape
         shape = (inputs.shape[0],) + self.output_shape[1:]
         state.picks = state.buffer("picks", shape, self.dtype)
-        return ops._max_pool2d_picking(inputs, self.pool_size, self.strides, self.padding,
+        return fused_ops.max_pool2d_picking(inputs, self.pool_size, self.strides, self.padding,
                                        state.buffer("y", shape, self.dtype), state.picks,
                                        False)
 
     @property
     def records_picks(self):
         """Whether a training forward records picks (windows of fewer than 2**24 taps)."""
-        return self.pool_size[0] * self.pool_size[1] < ops._PICKS_MAX_TAPS
+        return self.pool_size[0] * self.pool_size[1] < fused_ops.PICKS_MAX_TAPS
 
     def backward(self, dy, state, need_input_grad, grads):
         if state.picks is None or not need_input_grad:
             return super().backward(dy, state, need_input_grad, grads)
-        return ops._max_pool2d_backward_picks(dy, state.picks, state.x_shape, self.pool_size,
+        return fused_ops.max_pool2d_backward_picks(dy, state.picks, state.x_shape, self.pool_size,
                                               self.strides, self.padding,
                                               state.buffer("dx", state.x_shape, self.dtype))
 

@@ -25,7 +25,7 @@ Keras' TensorFlow backend): an output layer ending in the activation the loss pa
 (softmax for categorical cross-entropy, sigmoid for binary) hands the loss its logits
 (:class:`LogitsStep`).
 """
-from .. import ops
+from .. import _fused_ops as fused_ops, ops
 from ..layers.activated import ActivatedLayer
 from ..layers.conv import Conv2D, weight_grad_arrays
 from ..layers.pooling import MaxPooling2D
@@ -118,7 +118,7 @@ class ReluMaxPoolStep:
         st = self.pool_state
         shape = (z.shape[0],) + self.pool.output_shape[1:]
         st.picks, st.z_shape = st.buffer("picks", shape, z.dtype), z.shape
-        return ops._max_pool2d_picking(z, self.pool.pool_size, self.pool.strides,
+        return fused_ops.max_pool2d_picking(z, self.pool.pool_size, self.pool.strides,
                                        self.pool.padding, st.buffer("y", shape, z.dtype),
                                        st.picks, True)
 
@@ -129,7 +129,7 @@ class ReluMaxPoolStep:
     def _pool_backward(self, dy):
         """The gradient with respect to the ReLU's input, from the pooling's gradient."""
         st = self.pool_state
-        return ops._max_pool2d_backward_picks(dy, st.picks, st.z_shape, self.pool.pool_size,
+        return fused_ops.max_pool2d_backward_picks(dy, st.picks, st.z_shape, self.pool.pool_size,
                                               self.pool.strides, self.pool.padding,
                                               st.buffer("dz", st.z_shape, dy.dtype))
 
@@ -149,7 +149,7 @@ class ConvReluMaxPoolStep(ReluMaxPoolStep):
         st.x = x
         shape = (x.shape[0],) + pool.output_shape[1:]
         picks = self.pool_state.buffer("picks", shape, x.dtype)
-        y = ops._conv2d_relu_max_pool2d_picking(
+        y = fused_ops.conv2d_relu_max_pool2d_picking(
             x, conv.kernel, conv.bias, conv.strides, conv.padding, pool.pool_size,
             pool.strides, pool.padding, self.pool_state.buffer("y", shape, x.dtype), picks)
         if y is None:       # the kernel declined: the convolution, then the pooling
@@ -166,7 +166,7 @@ class ConvReluMaxPoolStep(ReluMaxPoolStep):
         conv, pool, st = self.layer, self.pool, self.state
         dw, db = weight_grad_arrays(conv, grads[0], st)
         if not need_input_grad:
-            done = ops._conv2d_backward_weight_unpool(
+            done = fused_ops.conv2d_backward_weight_unpool(
                 dy, self.pool_state.picks, st.x, conv.kernel, conv.strides, conv.padding,
                 pool.pool_size, pool.strides, pool.padding, out=(dw, db))
             if done is not None:
