@@ -136,6 +136,25 @@ def mean_squared_error(y_true, y_pred):
 mse = mean_squared_error
 
 
+def _smoothing(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
+        raise TypeError(f"label_smoothing must be a number, got {value!r}")
+    if not 0 <= value <= 1:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {value!r}")
+    return float(value)
+
+
+def _weights(sample_weight, n, dtype):
+    """``sample_weight`` as a (n,) array of ``dtype`` (a (n, 1) array too)."""
+    w = np.asarray(sample_weight, dtype=dtype)
+    if w.ndim == 2 and w.shape[1] == 1:
+        w = w.reshape(-1)
+    if w.shape != (n,):
+        raise ValueError(f"sample_weight must have one weight per sample, shape ({n},), got "
+                         f"shape {w.shape}")
+    return w
+
+
 def _compiled_pair(y_true, y_pred):
     """Whether targets and logits can go to the compiled softmax cross-entropy: 2-D float
     arrays of one dtype, the logits C-contiguous and non-empty."""
@@ -161,10 +180,15 @@ class Loss:
             raise TypeError(f"from_logits must be a bool, got {from_logits!r}")
         self.from_logits = from_logits
 
-    def __call__(self, y_true, y_pred):
-        """Mean loss over the batch, as a Python float."""
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """The batch's loss as a Python float: the mean of the per-sample losses, each times
+        its ``sample_weight`` when given (Keras' "sum_over_batch_size": the weighted sum over
+        the batch size)."""
         y_pred = _pair(0, y_pred)[1]
-        return float(np.mean(self._per_sample_fn(y_true, y_pred)))
+        per_sample = self._per_sample_fn(y_true, y_pred)
+        if sample_weight is not None:
+            per_sample = per_sample * _weights(sample_weight, len(per_sample), per_sample.dtype)
+        return float(np.mean(per_sample))
 
     def _per_sample_fn(self, y_true, y_pred):
         raise NotImplementedError
@@ -187,17 +211,18 @@ class Loss:
     def _shape_hint(self, y, expected):
         return ""
 
-    def value_and_grad(self, y_true, y_pred, logits=False):
+    def value_and_grad(self, y_true, y_pred, logits=False, sample_weight=None):
         """(mean loss, gradient of the mean loss with respect to ``y_pred``), for targets from
         :meth:`prepare_targets`. ``logits=True``: ``y_pred`` holds the logits of
-        ``fused_activation``."""
-        return self._compute(y_true, y_pred, logits, grad=True)
+        ``fused_activation``. ``sample_weight``: None or one weight per sample (an array of
+        y_pred's dtype), which multiplies that sample's loss (and gradient)."""
+        return self._compute(y_true, y_pred, logits, True, sample_weight)
 
-    def value(self, y_true, y_pred, logits=False):
+    def value(self, y_true, y_pred, logits=False, sample_weight=None):
         """The mean loss alone (same arguments as :meth:`value_and_grad`)."""
-        return self._compute(y_true, y_pred, logits, grad=False)[0]
+        return self._compute(y_true, y_pred, logits, False, sample_weight)[0]
 
-    def _compute(self, y_true, y_pred, logits, grad):
+    def _compute(self, y_true, y_pred, logits, grad, sample_weight):
         raise NotImplementedError
 
     def get_config(self):
@@ -209,12 +234,25 @@ class Loss:
 
 
 class CategoricalCrossentropy(Loss):
-    """Cross-entropy of one-hot targets; fuses with a ``softmax`` output."""
+    """Cross-entropy of one-hot targets; fuses with a ``softmax`` output.
+    ``label_smoothing``: the targets become ``y * (1 - label_smoothing) + label_smoothing /
+    classes`` (Keras' smoothing)."""
 
     name = "categorical_crossentropy"
     fused_activation = "softmax"
 
+    def __init__(self, from_logits=False, label_smoothing=0.0):
+        super().__init__(from_logits)
+        self.label_smoothing = _smoothing(label_smoothing)
+
+    def _smooth(self, y_true):
+        if not self.label_smoothing:
+            return y_true
+        ls = self.label_smoothing
+        return y_true * (1 - ls) + ls / y_true.shape[-1]
+
     def _per_sample_fn(self, y_true, y_pred):
+        y_true = self._smooth(_pair(y_true, y_pred)[0])
         return categorical_crossentropy(y_true, y_pred, self.from_logits)
 
     def _shape_hint(self, y, expected):
@@ -223,7 +261,12 @@ class CategoricalCrossentropy(Loss):
                     "them with fastcnn.utils.to_categorical)")
         return ""
 
-    def _compute(self, y_true, y_pred, logits, grad):
+    def _compute(self, y_true, y_pred, logits, grad, sample_weight):
+        # the loss and its gradient are linear in the targets: weighting a sample's targets
+        # weights its loss and gradient
+        y_true = self._smooth(y_true)
+        if sample_weight is not None:
+            y_true = y_true * sample_weight[:, None]
         if (self.from_logits or logits) and _compiled_pair(y_true, y_pred):
             # one compiled pass: log-sum-exp, loss and gradient together
             n = y_pred.shape[0]
@@ -237,11 +280,20 @@ class CategoricalCrossentropy(Loss):
             g /= per_sample.size
         return float(np.mean(per_sample)), g
 
+    def get_config(self):
+        return dict(super().get_config(), label_smoothing=self.label_smoothing)
+
 
 class SparseCategoricalCrossentropy(CategoricalCrossentropy):
     """Cross-entropy of integer class labels; fuses with a ``softmax`` output."""
 
     name = "sparse_categorical_crossentropy"
+
+    def __init__(self, from_logits=False):
+        super().__init__(from_logits)
+
+    def get_config(self):
+        return {"from_logits": self.from_logits}
 
     def _per_sample_fn(self, y_true, y_pred):
         return sparse_categorical_crossentropy(y_true, y_pred, self.from_logits)
@@ -257,25 +309,52 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
                              f"integer labels of shape {(len(y),) + expected}")
         return _class_indices(y, output_shape[-1], name)
 
-    def _compute(self, y_true, y_pred, logits, grad):
+    def _compute(self, y_true, y_pred, logits, grad, sample_weight):
         one_hot = _one_hot(y_true, y_pred.shape[-1], y_pred.dtype)
-        return super()._compute(one_hot, y_pred, logits, grad)
+        return super()._compute(one_hot, y_pred, logits, grad, sample_weight)
+
+
+def _per_sample_weighted(per_element, g, sample_weight):
+    """The mean loss and ``g`` (the gradient of the unweighted mean), with each sample's
+    elements times its weight."""
+    if sample_weight is not None:
+        w = sample_weight.reshape((-1,) + (1,) * (per_element.ndim - 1))
+        per_element = per_element * w
+        if g is not None:
+            g *= w
+    return float(np.mean(per_element)), g
 
 
 class BinaryCrossentropy(Loss):
-    """Binary cross-entropy averaged over the last axis; fuses with a ``sigmoid`` output."""
+    """Binary cross-entropy averaged over the last axis; fuses with a ``sigmoid`` output.
+    ``label_smoothing``: the targets become ``y * (1 - label_smoothing) + 0.5 *
+    label_smoothing`` (Keras' smoothing)."""
 
     name = "binary_crossentropy"
     fused_activation = "sigmoid"
 
+    def __init__(self, from_logits=False, label_smoothing=0.0):
+        super().__init__(from_logits)
+        self.label_smoothing = _smoothing(label_smoothing)
+
+    def _smooth(self, y_true):
+        if not self.label_smoothing:
+            return y_true
+        return y_true * (1 - self.label_smoothing) + 0.5 * self.label_smoothing
+
     def _per_sample_fn(self, y_true, y_pred):
+        y_true = self._smooth(_pair(y_true, y_pred)[0])
         return binary_crossentropy(y_true, y_pred, self.from_logits)
 
-    def _compute(self, y_true, y_pred, logits, grad):
-        per_element, g = _binary(y_true, y_pred, self.from_logits or logits, grad)
+    def _compute(self, y_true, y_pred, logits, grad, sample_weight):
+        per_element, g = _binary(self._smooth(y_true), y_pred, self.from_logits or logits,
+                                 grad)
         if g is not None:
             g /= per_element.size
-        return float(np.mean(per_element)), g
+        return _per_sample_weighted(per_element, g, sample_weight)
+
+    def get_config(self):
+        return dict(super().get_config(), label_smoothing=self.label_smoothing)
 
 
 class MeanSquaredError(Loss):
@@ -289,9 +368,10 @@ class MeanSquaredError(Loss):
     def _per_sample_fn(self, y_true, y_pred):
         return mean_squared_error(y_true, y_pred)
 
-    def _compute(self, y_true, y_pred, logits, grad):
+    def _compute(self, y_true, y_pred, logits, grad, sample_weight):
         diff = y_pred - y_true
-        return float(np.mean(np.square(diff))), (diff * (2.0 / diff.size) if grad else None)
+        return _per_sample_weighted(np.square(diff), diff * (2.0 / diff.size) if grad else None,
+                                    sample_weight)
 
     def get_config(self):
         return {}

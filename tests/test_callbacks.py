@@ -195,3 +195,141 @@ def test_callbacks_must_be_callback_instances(problem):
     x, y = problem
     with pytest.raises(TypeError, match="Callback"):
         make_model().fit(x, y, verbose=0, callbacks=[lambda: None])
+
+
+# ---- learning rate, CSV, NaN ----------------------------------------------------------------
+class _Scripted(Callback):
+    """Puts scripted values of ``key`` into each epoch's logs (before the callbacks after
+    it read them)."""
+
+    def __init__(self, key, values):
+        super().__init__()
+        self.key, self.values = key, list(values)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs[self.key] = self.values[epoch]
+
+
+def _fit_scripted(problem, values, callback, monitor="val_loss", optimizer=None):
+    from fastcnn import optimizers
+    model = make_model()
+    model.compile(optimizer=optimizer or optimizers.SGD(learning_rate=1.0),
+                  loss="binary_crossentropy")
+    x, y = problem
+    return model.fit(x, y, epochs=len(values), verbose=0,
+                     callbacks=[_Scripted(monitor, values), callback]), model
+
+
+def test_reduce_lr_on_plateau_follows_patience_cooldown_and_min_lr(problem):
+    from fastcnn.callbacks import ReduceLROnPlateau
+    values = [1.0, 0.9, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95, 0.8, 0.8]
+    cb = ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2, cooldown=1, min_lr=0.2)
+    history, model = _fit_scripted(problem, values, cb)
+    # the rate is logged before the epoch's reduction (Keras): epochs 2, 3 without gain ->
+    # 0.5 after 3; epoch 4 leaves the cooldown (wait restarts) and 5 -> 0.25; 6, 7 -> 0.2
+    # (min_lr); 8 improves
+    assert history.history["learning_rate"] == [1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.25, 0.25,
+                                                 0.2, 0.2]
+    assert model.optimizer.learning_rate == 0.2
+    cb = ReduceLROnPlateau(monitor="val_accuracy", factor=0.1, patience=1, min_lr=0.05,
+                           min_delta=0.0, mode="max")
+    history, _ = _fit_scripted(problem, [0.5, 0.6, 0.6, 0.6], cb, monitor="val_accuracy")
+    assert history.history["learning_rate"] == [1.0, 1.0, 1.0, 0.1]    # maximised
+    assert _.optimizer.learning_rate == 0.05                             # min_lr
+
+
+def test_learning_rate_scheduler_sets_each_epochs_rate(problem):
+    from fastcnn.callbacks import LearningRateScheduler
+    x, y = problem
+    model = make_model()
+    history = model.fit(x, y, epochs=3, verbose=0, callbacks=[
+        LearningRateScheduler(lambda epoch, lr: lr * 0.5 if epoch else lr)])
+    assert history.history["learning_rate"] == pytest.approx([0.001, 0.0005, 0.00025])
+    history = make_model().fit(x, y, epochs=2, verbose=0, callbacks=[
+        LearningRateScheduler(lambda epoch: 0.1 / (epoch + 1))])
+    assert history.history["learning_rate"] == pytest.approx([0.1, 0.05])
+    with pytest.raises(ValueError, match="must be a finite float"):
+        make_model().fit(x, y, epochs=1, verbose=0,
+                         callbacks=[LearningRateScheduler(lambda epoch: "fast")])
+
+
+def test_csv_logger_writes_keras_rows_and_appends(problem, tmp_path):
+    from fastcnn.callbacks import CSVLogger
+    x, y = problem
+    path = tmp_path / "log.csv"
+    make_model().fit(x, y, epochs=2, verbose=0, callbacks=[CSVLogger(path)])
+    lines = path.read_text().splitlines()
+    assert lines[0] == "epoch,accuracy,loss,val_accuracy,val_loss"
+    assert [l.split(",")[0] for l in lines[1:]] == ["0", "1"]
+    assert all(l.endswith(",NA,NA") for l in lines[1:])
+    make_model().fit(x, y, epochs=1, verbose=0, validation_split=0.25,
+                     callbacks=[CSVLogger(path, separator=",", append=True)])
+    assert len(path.read_text().splitlines()) == 4
+    semi = tmp_path / "semi.csv"
+    make_model().fit(x, y, epochs=1, verbose=0, validation_split=0.25,
+                     callbacks=[CSVLogger(semi, separator=";")])
+    assert semi.read_text().splitlines()[0] == "epoch;accuracy;loss;val_accuracy;val_loss"
+
+
+def test_csv_logger_never_leaves_half_a_line(problem, tmp_path, monkeypatch):
+    """Each epoch's file is written whole and renamed over the log: a failure while writing
+    leaves the previous epochs' file as it was, and no temporary file behind."""
+    import os
+    from fastcnn.callbacks import CSVLogger
+    x, y = problem
+    path = tmp_path / "log.csv"
+    logger = CSVLogger(path)
+    model = make_model()
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[logger])
+    before = path.read_bytes()
+    real_replace = os.replace
+
+    def crash(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="disk full"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[CSVLogger(path, append=True)])
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert path.read_bytes() == before and before.endswith(b"\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.csv"]
+    with pytest.raises(FileNotFoundError, match="folder"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[CSVLogger(tmp_path / "no" / "l.csv")])
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered")
+def test_terminate_on_nan_stops_at_the_first_invalid_loss(problem, capsys):
+    from fastcnn import optimizers
+    from fastcnn.callbacks import TerminateOnNaN
+    x, y = problem
+    model = Sequential([Dense(1, input_shape=(4,))])
+    model.compile(optimizer=optimizers.SGD(learning_rate=1e30), loss="mse")
+    seen = []
+
+    class Count(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(logs["loss"])
+
+    model.fit(x * 1e20, y, batch_size=4, epochs=3, verbose=0,
+              callbacks=[Count(), TerminateOnNaN()])
+    assert not np.isfinite(seen[-1]) and all(np.isfinite(seen[:-1]))
+    assert "Invalid loss, terminating training" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: __import__("fastcnn.callbacks").callbacks.ReduceLROnPlateau(factor=1.0), "factor"),
+    (lambda: __import__("fastcnn.callbacks").callbacks.ReduceLROnPlateau(factor=0), "factor"),
+    (lambda: __import__("fastcnn.callbacks").callbacks.ReduceLROnPlateau(patience=-1),
+     "patience"),
+    (lambda: __import__("fastcnn.callbacks").callbacks.ReduceLROnPlateau(cooldown=1.5),
+     "cooldown"),
+    (lambda: __import__("fastcnn.callbacks").callbacks.ReduceLROnPlateau(min_lr=-1), "min_lr"),
+    (lambda: __import__("fastcnn.callbacks").callbacks.ReduceLROnPlateau(mode="up"), "mode"),
+    (lambda: __import__("fastcnn.callbacks").callbacks.ReduceLROnPlateau(monitor="score"),
+     "pass mode='max' or mode='min'"),
+    (lambda: __import__("fastcnn.callbacks").callbacks.CSVLogger("x.csv", separator=";;"),
+     "separator"),
+])
+def test_bad_callback_arguments_name_them(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()

@@ -26,7 +26,7 @@ import threading
 
 import numpy as np
 
-from .. import initializers
+from .. import initializers, regularizers
 from .node import Node, is_symbolic
 
 __all__ = ["Layer", "CallState", "weight_budget"]
@@ -193,6 +193,7 @@ class Layer:
         self._trainable_list = []
         self._non_trainable_list = []
         self._weight_names = {}
+        self._regularizers = {}
         self._inbound_nodes = []
 
     # -- weights -----------------------------------------------------------------------------
@@ -204,10 +205,12 @@ class Layer:
     def trainable(self, value):
         self._trainable = check_bool(value, "trainable")
 
-    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, name=None):
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, name=None,
+                   regularizer=None):
         """A new weight array of ``shape`` (in the layer's dtype unless ``dtype``), drawn from
         ``initializer``. ``trainable=False`` makes a weight the optimizer never changes (a
-        BatchNormalization's moving statistics)."""
+        BatchNormalization's moving statistics); ``regularizer`` (see
+        :mod:`fastcnn.regularizers`) adds a penalty on it to the model's loss."""
         shape = () if shape is None else tuple(int(d) for d in shape)
         dtype = self.dtype if dtype is None else float_dtype(dtype)
         check_bool(trainable, "trainable")
@@ -225,7 +228,16 @@ class Layer:
                               f"elements of {dtype}) cannot be allocated") from None
         (self._trainable_list if trainable else self._non_trainable_list).append(value)
         self._weight_names[id(value)] = name or f"variable_{len(self._weight_names)}"
+        regularizer = regularizers.get(regularizer)
+        if regularizer is not None:
+            self._regularizers[id(value)] = regularizer
         return value
+
+    @property
+    def regularized_weights(self):
+        """(weight, regularizer) for each weight that has a regularizer."""
+        return [(w, self._regularizers[id(w)]) for w in self.weights
+                if id(w) in self._regularizers]
 
     @property
     def weights(self):

@@ -3,7 +3,7 @@ import numbers
 
 import numpy as np
 
-from .. import _geometry, activations, initializers, ops
+from .. import _geometry, activations, initializers, ops, regularizers
 from .activated import ActivatedLayer
 
 __all__ = ["Conv2D", "KernelBiasMixin", "check_channels_last", "weight_grad_arrays"]
@@ -29,8 +29,11 @@ class KernelBiasMixin:
     """The arguments and weights of a layer with a kernel, an optional bias and an
     activation (Conv2D, Dense); ``weight_shapes(input_shape)`` gives the shapes."""
 
-    def _init_kernel_bias(self, activation, use_bias, kernel_initializer, bias_initializer):
+    def _init_kernel_bias(self, activation, use_bias, kernel_initializer, bias_initializer,
+                          kernel_regularizer, bias_regularizer):
         self._init_activation(activation)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
         if not isinstance(use_bias, bool):
             raise TypeError(f"use_bias must be a bool, got {use_bias!r}")
         self.use_bias = use_bias
@@ -40,14 +43,20 @@ class KernelBiasMixin:
 
     def build(self, input_shape):
         shapes = self.weight_shapes(input_shape)
-        self.kernel = self.add_weight(shapes[0], self.kernel_initializer, name="kernel")
+        self.kernel = self.add_weight(shapes[0], self.kernel_initializer, name="kernel",
+                                      regularizer=self.kernel_regularizer)
         if self.use_bias:
-            self.bias = self.add_weight(shapes[1], self.bias_initializer, name="bias")
+            self.bias = self.add_weight(shapes[1], self.bias_initializer, name="bias",
+                                        regularizer=self.bias_regularizer)
 
     def _kernel_bias_config(self):
-        return dict(activation=activations.serialize(self.activation), use_bias=self.use_bias,
-                    kernel_initializer=initializers.serialize(self.kernel_initializer),
-                    bias_initializer=initializers.serialize(self.bias_initializer))
+        config = dict(activation=activations.serialize(self.activation), use_bias=self.use_bias,
+                      kernel_initializer=initializers.serialize(self.kernel_initializer),
+                      bias_initializer=initializers.serialize(self.bias_initializer))
+        for name in ("kernel_regularizer", "bias_regularizer"):
+            if getattr(self, name) is not None:        # configs of earlier files stay alike
+                config[name] = regularizers.serialize(getattr(self, name))
+        return config
 
 
 class Conv2D(KernelBiasMixin, ActivatedLayer):
@@ -63,7 +72,8 @@ class Conv2D(KernelBiasMixin, ActivatedLayer):
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
                  use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 input_shape=None, *, data_format=None, **kwargs):
+                 input_shape=None, *, kernel_regularizer=None, bias_regularizer=None,
+                 data_format=None, **kwargs):
         super().__init__(input_shape=input_shape, **kwargs)
         if isinstance(filters, bool) or not isinstance(filters, (numbers.Integral, np.integer)):
             raise TypeError(f"filters must be a positive int, got {filters!r}")
@@ -74,7 +84,8 @@ class Conv2D(KernelBiasMixin, ActivatedLayer):
         self.kernel_size = _geometry.pair(kernel_size, "kernel_size")
         self.strides = _geometry.pair(strides, "strides")
         self.padding = _geometry.padding_mode(padding)
-        self._init_kernel_bias(activation, use_bias, kernel_initializer, bias_initializer)
+        self._init_kernel_bias(activation, use_bias, kernel_initializer, bias_initializer,
+                               kernel_regularizer, bias_regularizer)
 
     def weight_shapes(self, input_shape):
         self.compute_output_shape(input_shape)

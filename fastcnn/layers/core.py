@@ -29,12 +29,14 @@ class Dense(KernelBiasMixin, ActivatedLayer):
     """
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", input_shape=None, *, input_dim=None, **kwargs):
+                 bias_initializer="zeros", input_shape=None, *, kernel_regularizer=None,
+                 bias_regularizer=None, input_dim=None, **kwargs):
         if input_dim is not None:
             input_shape = (_positive_int(input_dim, "input_dim"),)
         super().__init__(input_shape=input_shape, **kwargs)
         self.units = _positive_int(units, "units")
-        self._init_kernel_bias(activation, use_bias, kernel_initializer, bias_initializer)
+        self._init_kernel_bias(activation, use_bias, kernel_initializer, bias_initializer,
+                               kernel_regularizer, bias_regularizer)
 
     def weight_shapes(self, input_shape):
         self.compute_output_shape(input_shape)

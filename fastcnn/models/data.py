@@ -6,7 +6,8 @@ import numpy as np
 
 from ..layers.base import numeric_array
 
-__all__ = ["check_int", "check_verbose", "as_array", "Batches", "Mean", "batch_slices"]
+__all__ = ["check_int", "check_verbose", "as_array", "sample_weights", "class_weights",
+           "weights_for", "Batches", "Mean", "batch_slices"]
 
 
 def check_int(value, name, low):
@@ -32,6 +33,69 @@ def as_array(data, name):
     if arr.ndim == 0:
         raise ValueError(f"{name} must be a batch of samples, got a scalar")
     return arr
+
+
+def sample_weights(sample_weight, n, dtype, name="sample_weight"):
+    """``sample_weight`` checked as one finite weight >= 0 per sample (shape (n,) or (n, 1)),
+    as an array of ``dtype``; None stays None."""
+    if sample_weight is None:
+        return None
+    w = as_array(sample_weight, name)
+    if w.ndim == 2 and w.shape[1] == 1:
+        w = w.reshape(-1)
+    if w.ndim != 1 or len(w) != n:
+        raise ValueError(f"{name} must hold one weight per sample, shape ({n},), got shape "
+                         f"{w.shape}")
+    w = w.astype(dtype)
+    bad = ~np.isfinite(w)
+    bad[~bad] = w[~bad] < 0
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"{name} must hold finite weights >= 0, got {float(w[i])} for sample "
+                         f"{i}")
+    return w
+
+
+def class_weights(class_weight, y, output_shape, dtype):
+    """Keras' class_weight: each sample weighted by its class's weight (the label, the
+    arg-max of a one-hot target, or 0/1 for a single binary output), classes not listed by
+    1. Keys must be classes the output has; weights finite and >= 0."""
+    if not isinstance(class_weight, dict):
+        raise TypeError(f"class_weight must be a dict {{class index: weight}}, got "
+                        f"{type(class_weight).__name__}")
+    classes = output_shape[-1] if output_shape[-1] > 1 else 2
+    table = np.ones(classes, dtype=np.float64)
+    for key, weight in class_weight.items():
+        if (isinstance(key, bool) or not isinstance(key, (numbers.Integral, np.integer))
+                or not 0 <= key < classes):
+            raise ValueError(f"class_weight has a weight for class {key!r}, but the model's "
+                             f"output has classes 0 to {classes - 1}")
+        if (isinstance(weight, bool) or not isinstance(weight, numbers.Real)
+                or not np.isfinite(weight) or weight < 0):
+            raise ValueError(f"class_weight[{key!r}] must be a finite number >= 0, got "
+                             f"{weight!r}")
+        table[int(key)] = weight
+    labels = np.asarray(y)
+    if labels.ndim > 1 and labels.shape[-1] > 1:
+        labels = np.argmax(labels, axis=-1)
+    labels = np.round(labels.reshape(len(labels), -1)[:, 0]).astype(np.int64)
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(f"class_weight: the targets hold classes outside 0 to {classes - 1}")
+    return table[labels].astype(dtype)
+
+
+def weights_for(graph, ys, sample_weight, class_weight, name="sample_weight"):
+    """The per-sample weights of fit/evaluate for targets ``ys`` of ``graph``'s outputs:
+    sample_weight, or those class_weight gives (never both, as in Keras), in the first
+    output's dtype; None without either."""
+    if sample_weight is not None and class_weight is not None:
+        raise ValueError("give fit sample_weight or class_weight, not both (as in Keras)")
+    dtype = graph.outputs[0].dtype
+    if class_weight is not None:
+        if len(graph.outputs) > 1:
+            raise ValueError("class_weight is supported for models with one output")
+        return class_weights(class_weight, ys[0], graph.outputs[0].shape, dtype)
+    return sample_weights(sample_weight, len(ys[0]), dtype, name)
 
 
 class Mean:

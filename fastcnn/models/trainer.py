@@ -16,7 +16,7 @@ import numpy as np
 from .. import activations, callbacks as callbacks_module, losses, metrics as metrics_module
 from .. import optimizers, utils
 from ..layers.base import CallState
-from .data import Batches, Mean, as_array, batch_slices, check_int, check_verbose
+from .data import Batches, Mean, as_array, batch_slices, check_int, check_verbose, weights_for
 from .interrupt import SIGINT_GUARD
 from .plan import Plan
 
@@ -176,9 +176,9 @@ class Trainer:
         return [metrics_module.get(name, self.loss.name, graph.outputs[0].shape)
                 for name in self._metric_names]
 
-    def _batch_logs(self, graph, plan, ybs, outs, per_output, fns):
+    def _batch_logs(self, graph, plan, ybs, outs, per_output, penalty, fns):
         n = len(ybs[0])
-        values = {"loss": sum(per_output) * n}
+        values = {"loss": (sum(per_output) + penalty) * n}
         if len(outs) > 1:
             for t, loss in zip(graph.outputs, per_output):
                 values[f"{t.node.layer.name}_loss"] = loss * n
@@ -190,23 +190,40 @@ class Trainer:
                 values[name] = float(np.sum(fn(ybs[0], out)))
         return values
 
-    def _train_step(self, graph, plan, xbs, ybs, fns):
+    def _regularized(self, graph, plan):
+        """(gradient index or None, weight, regularizer) of every regularized weight, the
+        index that of the plan's gradients (None: the weight is not trained)."""
+        if getattr(plan, "regularized", None) is None:
+            index = {id(w): i for i, w in enumerate(getattr(plan, "trainable_weights", []))}
+            plan.regularized = [(index.get(id(w)), w, reg) for layer in graph.layers
+                                for w, reg in layer.regularized_weights]
+        return plan.regularized
+
+    def _penalty(self, regularized):
+        return sum(reg.penalty(w) for _, w, reg in regularized)
+
+    def _train_step(self, graph, plan, xbs, ybs, swb, fns):
         outs = plan.forward(xbs, training=True)
         per_output, grads = [], []
         for out, yb, logits in zip(outs, ybs, plan.logits):
-            loss, grad = self.loss.value_and_grad(yb, out, logits=logits)
+            loss, grad = self.loss.value_and_grad(yb, out, logits=logits, sample_weight=swb)
             per_output.append(loss)
             grads.append(grad)
         weight_grads = plan.backward(grads) if plan.trainable_weights else []
+        regularized = self._regularized(graph, plan)
+        penalty = self._penalty(regularized)
+        for i, w, reg in regularized:
+            if i is not None:
+                reg.add_gradient(w, weight_grads[i])
         with SIGINT_GUARD.update():
             self.optimizer.apply(weight_grads, plan.trainable_weights)
-        return self._batch_logs(graph, plan, ybs, outs, per_output, fns)
+        return self._batch_logs(graph, plan, ybs, outs, per_output, penalty, fns)
 
-    def _test_step(self, graph, plan, xbs, ybs, fns):
+    def _test_step(self, graph, plan, xbs, ybs, swb, penalty, fns):
         outs = plan.forward(xbs, training=False)
-        per_output = [self.loss.value(yb, out, logits=logits)
+        per_output = [self.loss.value(yb, out, logits=logits, sample_weight=swb)
                       for out, yb, logits in zip(outs, ybs, plan.logits)]
-        return self._batch_logs(graph, plan, ybs, outs, per_output, fns)
+        return self._batch_logs(graph, plan, ybs, outs, per_output, penalty, fns)
 
     def _log_names(self, graph):
         names = ["loss"]
@@ -214,42 +231,55 @@ class Trainer:
             names += [f"{t.node.layer.name}_loss" for t in graph.outputs]
         return names + self._metric_names
 
-    def _run_test(self, graph, xs, ys, batch_size, cbs=None):
+    def _run_test(self, graph, xs, ys, sw, batch_size, cbs=None):
         fns, plan = self._metric_functions(graph), self._plan(graph, "test")
+        penalty = self._penalty(self._regularized(graph, plan))
         tracker = Mean(self._log_names(graph))
         for step, index in enumerate(batch_slices(len(xs[0]), batch_size)):
             if cbs is not None:
                 cbs.on_test_batch_begin(step)
             ybs = [y[index] for y in ys]
-            tracker.add(len(ybs[0]), self._test_step(graph, plan,
-                                                     self._gathered(xs, graph, index), ybs, fns))
+            tracker.add(len(ybs[0]), self._test_step(
+                graph, plan, self._gathered(xs, graph, index), ybs,
+                None if sw is None else sw[index], penalty, fns))
             if cbs is not None:
                 cbs.on_test_batch_end(step, tracker.result())
         return tracker.result()
 
     # -- fit / evaluate / predict ------------------------------------------------------------
-    def fit(self, x=None, y=None, batch_size=32, epochs=1, verbose=1, validation_data=None,
-            validation_split=0.0, shuffle=True, callbacks=None):
-        """Train for ``epochs`` passes over ``(x, y)``; returns the :class:`History`.
+    def fit(self, x=None, y=None, batch_size=32, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0):
+        """Train for epochs ``initial_epoch`` to ``epochs - 1`` over ``(x, y)``; returns the
+        :class:`History`.
 
-        ``validation_data=(x_val, y_val)``, or ``validation_split`` (a fraction taken from the
-        end of the data before shuffling, as in Keras), adds ``val_*`` entries to the logs.
+        ``validation_data=(x_val, y_val)`` (or ``(x_val, y_val, sample_weight_val)``), or
+        ``validation_split`` (a fraction taken from the end of the data before shuffling, as
+        in Keras), adds ``val_*`` entries to the logs. ``sample_weight`` (one weight per
+        sample) or ``class_weight`` (``{class: weight}``) weight each sample's loss: a batch's
+        loss is the weighted sum over the batch size, as Keras reduces it.
         """
         self._require_compiled("fit")
         batch_size = 32 if batch_size is None else check_int(batch_size, "batch_size", 1)
         epochs = check_int(epochs, "epochs", 0)
+        initial_epoch = check_int(initial_epoch, "initial_epoch", 0)
         verbose = check_verbose(verbose)
         if not isinstance(shuffle, bool):
             raise TypeError(f"shuffle must be a bool, got {shuffle!r}")
         xs, ys, graph = self._inputs_and_targets(x, y)
         if len(xs[0]) == 0:
             raise ValueError(f"x is empty (shape {xs[0].shape}); fit needs at least one sample")
+        sw = weights_for(graph, ys, sample_weight, class_weight)
         val = None
         if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("validation_data must be a tuple (x_val, y_val)")
-            val = self._inputs_and_targets(validation_data[0], validation_data[1],
-                                           "x_val", "y_val")[:2]
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
+                                 "sample_weight_val)")
+            vxs, vys, _ = self._inputs_and_targets(validation_data[0], validation_data[1],
+                                                   "x_val", "y_val")
+            vsw = (weights_for(graph, vys, validation_data[2], None, "sample_weight_val")
+                   if len(validation_data) == 3 else None)
+            val = (vxs, vys, vsw)
         elif validation_split:
             if not isinstance(validation_split, numbers.Real) or not 0 < validation_split < 1:
                 raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
@@ -257,49 +287,55 @@ class Trainer:
             if split == 0 or split == len(xs[0]):
                 raise ValueError(f"validation_split={validation_split} leaves no training or no "
                                  f"validation samples out of {len(xs[0])}")
-            val = ([a[split:] for a in xs], [a[split:] for a in ys])
+            val = ([a[split:] for a in xs], [a[split:] for a in ys],
+                   None if sw is None else sw[split:])
             xs, ys = [a[:split] for a in xs], [a[:split] for a in ys]
+            sw = None if sw is None else sw[:split]
 
         steps = -(-len(xs[0]) // batch_size)
         self.history = callbacks_module.History()
         extra = [self.history] + ([callbacks_module.ProgbarLogger()] if verbose else [])
         cbs = callbacks_module.CallbackList(
-            extra + list(callbacks or []), self,
+            list(callbacks or []) + extra, self,
             {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size})
         self.stop_training = False
         cbs.on_train_begin()
         with self._lock, SIGINT_GUARD:
-            self._fit_epochs(graph, xs, ys, val, epochs, batch_size, shuffle, cbs)
+            self._fit_epochs(graph, (xs, ys, sw), val, range(initial_epoch, epochs), batch_size,
+                             shuffle, cbs)
         cbs.on_train_end()
         return self.history
 
-    def _fit_epochs(self, graph, xs, ys, val, epochs, batch_size, shuffle, cbs):
+    def _fit_epochs(self, graph, data, val, epochs, batch_size, shuffle, cbs):
+        xs, ys, sw = data
         n = len(xs[0])
         fns, plan = self._metric_functions(graph), self._plan(graph, "train")
-        for epoch in range(epochs):
+        for epoch in epochs:
             cbs.on_epoch_begin(epoch)
             tracker = Mean(self._log_names(graph))
             order = utils.rng().permutation(n) if shuffle else None
             for step, index in enumerate(batch_slices(n, batch_size, order)):
                 cbs.on_train_batch_begin(step)
                 xbs = self._gathered(xs, graph, index)
-                tracker.add(len(xbs[0]), self._train_step(graph, plan, xbs,
-                                                          [y[index] for y in ys], fns))
+                tracker.add(len(xbs[0]), self._train_step(
+                    graph, plan, xbs, [y[index] for y in ys], None if sw is None else sw[index],
+                    fns))
                 cbs.on_train_batch_end(step, tracker.result())
                 if self.stop_training:
                     break
             logs = tracker.result()
             if val is not None:
-                val_logs = self._run_test(graph, val[0], val[1], batch_size)
+                val_logs = self._run_test(graph, val[0], val[1], val[2], batch_size)
                 logs.update({"val_" + k: v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
 
-    def evaluate(self, x=None, y=None, batch_size=32, verbose=1, *, return_dict=False,
-                 callbacks=None):
+    def evaluate(self, x=None, y=None, batch_size=32, verbose="auto", sample_weight=None, *,
+                 return_dict=False, callbacks=None):
         """Loss (and metrics) over ``(x, y)``: the loss alone, or ``[loss, *metrics]`` when
-        the model was compiled with metrics (a dict with ``return_dict=True``)."""
+        the model was compiled with metrics (a dict with ``return_dict=True``);
+        ``sample_weight`` weights each sample's loss as in ``fit``."""
         self._require_compiled("evaluate")
         batch_size = 32 if batch_size is None else check_int(batch_size, "batch_size", 1)
         verbose = check_verbose(verbose)
@@ -307,14 +343,15 @@ class Trainer:
         if len(xs[0]) == 0:
             raise ValueError(f"x is empty (shape {xs[0].shape}); evaluate needs at least one "
                              "sample")
+        sw = weights_for(graph, ys, sample_weight, None)
         extra = [callbacks_module.ProgbarLogger()] if verbose else []
         cbs = callbacks_module.CallbackList(
-            extra + list(callbacks or []), self,
+            list(callbacks or []) + extra, self,
             {"steps": -(-len(xs[0]) // batch_size), "verbose": verbose,
              "batch_size": batch_size})
         cbs.on_test_begin()
         with self._lock:
-            logs = self._run_test(graph, xs, ys, batch_size, cbs)
+            logs = self._run_test(graph, xs, ys, sw, batch_size, cbs)
         cbs.on_test_end(logs)
         if return_dict:
             return logs
@@ -331,7 +368,7 @@ class Trainer:
         outs = [np.empty((n,) + t.shape[1:], dtype=t.dtype) for t in graph.outputs]
         extra = [callbacks_module.ProgbarLogger()] if verbose else []
         cbs = callbacks_module.CallbackList(
-            extra + list(callbacks or []), self,
+            list(callbacks or []) + extra, self,
             {"steps": -(-n // batch_size), "verbose": verbose, "batch_size": batch_size})
         cbs.on_predict_begin()
         with self._lock:
