@@ -33,7 +33,7 @@ import numpy as np
 from . import __version__, _registry, losses, optimizers
 from .layers.base import weight_budget
 
-__all__ = ["save_model", "load_model"]
+__all__ = ["save_model", "load_model", "check_destination"]
 
 FORMAT = "fastcnn.model"
 FORMAT_VERSION = 1
@@ -89,6 +89,42 @@ def _new_file_mode(path):
         return 0o666 & ~umask
 
 
+def check_destination(filepath):
+    """Raise the ``OSError`` :func:`save_model` would raise for a ``filepath`` it cannot write
+    (see there), before any work is done: a temporary file is created in its folder and removed
+    at once, and nothing else is written."""
+    path, directory = _destination(filepath)
+    try:
+        _refuse_path(path)
+        fd, tmp = _temporary_file(path, directory)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise _save_error(exc, path, directory) from None
+
+
+def _destination(filepath):
+    """``filepath`` as a str, and the folder the file goes in."""
+    path = os.fspath(filepath)
+    if not isinstance(path, str):
+        path = os.fsdecode(path)
+    return path, os.path.dirname(os.path.abspath(path))
+
+
+def _temporary_file(path, directory):
+    """A new hidden file beside ``path``: ``(fd, name)``."""
+    return tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
+                            dir=directory)
+
+
+def _refuse_path(path):
+    """Refuse, before writing anything, a path that cannot name a file."""
+    if not path:
+        raise FileNotFoundError(errno.ENOENT, "the path is empty")
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+
+
 def save_model(model, filepath):
     """Write ``model`` to ``filepath`` atomically (see the module docstring).
 
@@ -98,15 +134,9 @@ def save_model(model, filepath):
     ``filepath`` and says why; a previous file at ``filepath`` is left intact and no temporary
     file is left behind.
     """
-    path = os.fspath(filepath)
-    if not isinstance(path, str):
-        path = os.fsdecode(path)
-    directory = os.path.dirname(os.path.abspath(path))
+    path, directory = _destination(filepath)
     try:
-        if not path:
-            raise FileNotFoundError(errno.ENOENT, "the path is empty")
-        if os.path.isdir(path):
-            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+        _refuse_path(path)
         _write_atomically(model, path, directory)
     except OSError as exc:
         raise _save_error(exc, path, directory) from None
@@ -124,8 +154,7 @@ def save_model(model, filepath):
 
 def _write_atomically(model, path, directory):
     """Write into a temporary file beside ``path``, then rename it over ``path``."""
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                               dir=directory)
+    fd, tmp = _temporary_file(path, directory)
     try:
         with os.fdopen(fd, "wb") as stream:
             _write_model(model, stream)
