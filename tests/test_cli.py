@@ -104,10 +104,10 @@ def test_model_and_dataset_options_build_the_model_for_the_images(loads, tmp_pat
                                                                   params):
     path = tmp_path / "model.fcnn"
     assert cli.main(["train", "--model", model, "--dataset", dataset, "--epochs", "1",
-                     "--limit", "16", "--verbose", "0", "--save", str(path)]) == 0
+                     "--limit", "4", "--verbose", "0", "--save", str(path)]) == 0
     assert loads == [dataset]
     out = capsys.readouterr().out
-    assert f"Training {cli.MODELS[model]} on {dataset}: 16 images" in out
+    assert f"Training {cli.MODELS[model]} on {dataset}: 4 images" in out
     assert re.search(r"^Test accuracy: [01]\.\d{4} \(32 images, ", out, re.M)
     saved = load_model(path)
     assert saved.input_shape == (None, *input_shape) and saved.count_params() == params
