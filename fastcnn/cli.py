@@ -1,10 +1,12 @@
 """Command line: ``python -m fastcnn train`` and ``python -m fastcnn get-data``.
 
-``train`` builds the seed model (Conv2D(32, 3x3, relu) -> MaxPool2D -> Flatten -> Dense(256,
-relu) -> Dense(10, softmax)), trains it with Adam on Fashion-MNIST (or MNIST) scaled to [0, 1],
-shows progress, prints each epoch's accuracy and time, then the test loss and accuracy.
-``get-data`` installs Debian's ``dataset-fashion-mnist`` when it can and fails when the data is
-still unavailable.
+``train`` builds a model (``--model seed``, the default: Conv2D(32, 3x3, relu) -> MaxPool2D ->
+Flatten -> Dense(256, relu) -> Dense(10, softmax); or ``resnet20``), trains it with Adam on a
+dataset scaled to [0, 1] (``--dataset``: Fashion-MNIST, the default, MNIST or CIFAR-10), shows
+each epoch's progress line (with its time), then prints the test loss and the line
+``Test accuracy: 0.xxxx (N images, T s)`` that other tools parse. ``--save PATH`` is checked
+before anything else is done. ``get-data`` installs Debian's ``dataset-fashion-mnist`` when it
+can and fails when the data is still unavailable.
 """
 import argparse
 import sys
@@ -12,15 +14,31 @@ import time
 
 import numpy as np
 
-from .callbacks import Callback
+__all__ = ["main", "build_seed_model", "build_model", "DATASETS", "MODELS"]
 
-__all__ = ["main", "build_seed_model"]
+# Dataset -> the shape of one image as the models take it (NHWC without the batch axis).
+DATASETS = {
+    "fashion_mnist": (28, 28, 1),
+    "mnist": (28, 28, 1),
+    "cifar10": (32, 32, 3),
+}
+# Model -> how the header line names it.
+MODELS = {"seed": "the seed model", "resnet20": "ResNet-20"}
+NUM_CLASSES = 10
 
 
 def build_seed_model():
     """The model of the Keras tutorial that fastcnn is measured on."""
     from .models import zoo
     return zoo.seed_cnn()
+
+
+def build_model(name, input_shape):
+    """The model ``name`` (a key of :data:`MODELS`) for images of ``input_shape``."""
+    from .models import zoo
+    if name == "resnet20":
+        return zoo.resnet20(input_shape=input_shape, classes=NUM_CLASSES)
+    return zoo.seed_cnn(input_shape=input_shape, classes=NUM_CLASSES)
 
 
 def _positive(text):
@@ -43,14 +61,18 @@ def _non_negative(text):
     return value
 
 
-def _parser():
+def _parsers():
+    """The command line's parser and its ``train`` subparser."""
     parser = argparse.ArgumentParser(prog="python -m fastcnn",
                                      description="fastcnn: CPU CNN kernels, Keras-style API")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    train = sub.add_parser("train", help="train the seed CNN and report its test accuracy")
-    train.add_argument("--dataset", choices=("fashion_mnist", "mnist"), default="fashion_mnist",
+    train = sub.add_parser("train", help="train a CNN and report its test accuracy")
+    train.add_argument("--dataset", choices=tuple(DATASETS), default="fashion_mnist",
                        help="dataset to train on (default: fashion_mnist)")
+    train.add_argument("--model", choices=tuple(MODELS), default="seed",
+                       help="seed: the Keras tutorial's CNN; resnet20: ResNet-20 v1 "
+                            "(default: seed)")
     train.add_argument("--epochs", type=_non_negative, default=5, help="epochs (default: 5)")
     train.add_argument("--batch-size", type=_positive, default=128,
                        help="batch size (default: 128)")
@@ -61,39 +83,37 @@ def _parser():
     train.add_argument("--limit", type=_positive, default=None,
                        help="train on the first N training images only (a quick check)")
     train.add_argument("--save", metavar="PATH", default=None,
-                       help="save the trained model to PATH")
+                       help="save the trained model to PATH (checked before training)")
     train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                        help="0 silent, 1 progress bar (one line per epoch when not a "
                             "terminal), 2 one line per epoch (default: 1)")
     sub.add_parser("get-data", help="install Fashion-MNIST from the system packages if needed")
-    return parser
+    return parser, train
 
 
 def _load(dataset):
     from . import datasets
-    module = datasets.fashion_mnist if dataset == "fashion_mnist" else datasets.mnist
-    return module.load_data()
+    return getattr(datasets, dataset).load_data()
 
 
-def _prepare(images, labels):
+def _prepare(images, labels, input_shape):
+    """uint8 images -> float32 NHWC in [0, 1]; labels -> one-hot."""
     from .utils import to_categorical
-    x = images.reshape((-1, 28, 28, 1)).astype(np.float32) / np.float32(255)
-    return x, to_categorical(labels, 10)
+    x = images.reshape((-1,) + input_shape).astype(np.float32)
+    x /= np.float32(255)
+    return x, to_categorical(labels, NUM_CLASSES)
 
 
-class _EpochTimer(Callback):
-    """Records each epoch's wall time and logs."""
+def _recipe(args):
+    """How the model is trained: ``(compile keyword arguments, fit keyword arguments)``.
 
-    def __init__(self):
-        super().__init__()
-        self.rows = []
-        self._start = None
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.rows.append((epoch + 1, time.perf_counter() - self._start, dict(logs or {})))
+    The one place for training options (augmentation, learning-rate schedule, weight decay,
+    label smoothing... as the library gains them): each maps to a compile or fit argument.
+    """
+    compile_args = dict(optimizer="adam", loss="categorical_crossentropy",
+                        metrics=["accuracy"])
+    fit_args = dict(batch_size=args.batch_size, epochs=args.epochs, verbose=args.verbose)
+    return compile_args, fit_args
 
 
 def _train(args, out):
@@ -116,20 +136,17 @@ def _train(args, out):
         return 1
     if args.limit is not None:
         x_train, y_train = x_train[:args.limit], y_train[:args.limit]
-    x_train, y_train = _prepare(x_train, y_train)
-    x_test, y_test = _prepare(x_test, y_test)
+    input_shape = DATASETS[args.dataset]
+    x_train, y_train = _prepare(x_train, y_train, input_shape)
+    x_test, y_test = _prepare(x_test, y_test, input_shape)
 
-    model = build_seed_model()
-    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    model = build_model(args.model, input_shape)
+    compile_args, fit_args = _recipe(args)
+    model.compile(**compile_args)
     threads = fastcnn.get_num_threads() if hasattr(fastcnn, "get_num_threads") else "?"
-    print(f"Training the seed model on {args.dataset}: {len(x_train)} images, "
+    print(f"Training {MODELS[args.model]} on {args.dataset}: {len(x_train)} images, "
           f"{args.epochs} epochs, batch size {args.batch_size}, {threads} threads", file=out)
-    timer = _EpochTimer()
-    model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
-              verbose=args.verbose, callbacks=[timer])
-    for epoch, seconds, logs in timer.rows:
-        print(f"epoch {epoch}: accuracy {logs['accuracy']:.4f}, loss {logs['loss']:.4f}, "
-              f"{seconds:.1f} s", file=out)
+    model.fit(x_train, y_train, **fit_args)
     start = time.perf_counter()
     test_loss, test_acc = model.evaluate(x_test, y_test, batch_size=1000, verbose=0)
     print(f"Test loss: {test_loss:.4f}", file=out)
@@ -143,11 +160,18 @@ def _train(args, out):
 
 def main(argv=None):
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
-    args = _parser().parse_args(argv)
+    parser, train_parser = _parsers()
+    args = parser.parse_args(argv)
     out = sys.stdout
     if args.command == "get-data":
         from . import datasets
         return 0 if datasets.ensure_system_fashion_mnist(install=True) else 1
+    if args.save is not None:
+        from . import saving
+        try:                    # refuse a destination it cannot write before hours of training
+            saving.check_destination(args.save)
+        except OSError as exc:
+            train_parser.error(f"argument --save: {exc}")
     return _train(args, out)
 
 

@@ -18,6 +18,7 @@ each weight is allocated, so a file cannot make the loader allocate much more me
 file itself holds; every array header is checked against the shape the configuration implies
 before its data is read. A truncated, corrupted or foreign file raises ``ValueError``.
 """
+import errno
 import io
 import json
 import math
@@ -32,7 +33,7 @@ import numpy as np
 from . import __version__, _registry, losses, optimizers
 from .layers.base import weight_budget
 
-__all__ = ["save_model", "load_model"]
+__all__ = ["save_model", "load_model", "check_destination"]
 
 FORMAT = "fastcnn.model"
 FORMAT_VERSION = 1
@@ -88,27 +89,57 @@ def _new_file_mode(path):
         return 0o666 & ~umask
 
 
-def save_model(model, filepath):
-    """Write ``model`` to ``filepath`` atomically (see the module docstring)."""
+def check_destination(filepath):
+    """Raise the ``OSError`` :func:`save_model` would raise for a ``filepath`` it cannot write
+    (see there), before any work is done: a temporary file is created in its folder and removed
+    at once, and nothing else is written."""
+    path, directory = _destination(filepath)
+    try:
+        _refuse_path(path)
+        fd, tmp = _temporary_file(path, directory)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise _save_error(exc, path, directory) from None
+
+
+def _destination(filepath):
+    """``filepath`` as a str, and the folder the file goes in."""
     path = os.fspath(filepath)
     if not isinstance(path, str):
         path = os.fsdecode(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                               dir=directory)
+    return path, os.path.dirname(os.path.abspath(path))
+
+
+def _temporary_file(path, directory):
+    """A new hidden file beside ``path``: ``(fd, name)``."""
+    return tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
+                            dir=directory)
+
+
+def _refuse_path(path):
+    """Refuse, before writing anything, a path that cannot name a file."""
+    if not path:
+        raise FileNotFoundError(errno.ENOENT, "the path is empty")
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+
+
+def save_model(model, filepath):
+    """Write ``model`` to ``filepath`` atomically (see the module docstring).
+
+    Any failure to write is an ``OSError`` of the class the system gave (``FileNotFoundError``
+    for a missing folder, ``IsADirectoryError`` when ``filepath`` is a folder,
+    ``NotADirectoryError`` when a parent is a file, ``PermissionError``...) whose message names
+    ``filepath`` and says why; a previous file at ``filepath`` is left intact and no temporary
+    file is left behind.
+    """
+    path, directory = _destination(filepath)
     try:
-        with os.fdopen(fd, "wb") as stream:
-            _write_model(model, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(tmp, _new_file_mode(path))
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+        _refuse_path(path)
+        _write_atomically(model, path, directory)
+    except OSError as exc:
+        raise _save_error(exc, path, directory) from None
     try:   # make the rename itself durable; not every platform can open a folder
         dir_fd = os.open(directory, os.O_RDONLY)
     except OSError:
@@ -119,6 +150,62 @@ def save_model(model, filepath):
         pass
     finally:
         os.close(dir_fd)
+
+
+def _write_atomically(model, path, directory):
+    """Write into a temporary file beside ``path``, then rename it over ``path``."""
+    fd, tmp = _temporary_file(path, directory)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            _write_model(model, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(tmp, _new_file_mode(path))
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _save_error(exc, path, directory):
+    """``exc`` again (same class and errno) with a message about ``path``, not the temporary
+    file it may name."""
+    if not path:
+        why = "the path is empty"
+    elif isinstance(exc, IsADirectoryError) or os.path.isdir(path):
+        why = "it is a folder; give the path of a file"
+    elif isinstance(exc, NotADirectoryError):
+        why = f"{_first_non_folder(directory)!r} is a file, not a folder"
+    elif isinstance(exc, FileNotFoundError) and not os.path.isdir(directory):
+        why = f"the folder {directory!r} does not exist"
+    elif isinstance(exc, PermissionError):
+        why = f"no permission to write in the folder {directory!r} ({exc.strerror or exc})"
+    else:
+        why = exc.strerror or str(exc)
+    message = f"cannot save the model to {path!r}: {why}"
+    try:
+        error = type(exc)(message)
+    except Exception:                      # an OSError subclass with another signature
+        error = OSError(message)
+    error.errno = exc.errno
+    return error
+
+
+def _first_non_folder(directory):
+    """The first ancestor of ``directory`` (or itself) that exists and is not a folder."""
+    parts = []
+    head = directory
+    while head and not os.path.exists(head):
+        head, tail = os.path.split(head)
+        if not tail:
+            break
+        parts.append(tail)
+    while parts and os.path.isdir(head):
+        head = os.path.join(head, parts.pop())
+    return head
 
 
 # ---- reading ------------------------------------------------------------------------------------

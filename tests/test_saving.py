@@ -1,6 +1,7 @@
 """Model files: bit-exact round trips, resuming training, atomic writes (a process killed in
 the middle of a save leaves the previous file intact), and clear errors for truncated or
 foreign files, which are never unpickled and cannot run code."""
+import errno
 import json
 import os
 import pickle
@@ -137,6 +138,91 @@ def test_save_replaces_an_existing_file(tmp_path, trained):
     small_model().save(path)
     model.save(path)
     np.testing.assert_array_equal(load_model(path).predict(x), model.predict(x))
+
+
+# ---- a destination that cannot be written: an OSError about the user's path ---------------
+def unwritable(tmp_path, case):
+    """(path given to save, expected class, words of the reason) for each kind of bad path.
+    All of them work as root (which ignores file permissions)."""
+    (tmp_path / "file.txt").write_text("not a folder")
+    return {
+        "missing_folder": (tmp_path / "missing" / "model.fcnn", FileNotFoundError,
+                           f"the folder {str(tmp_path / 'missing')!r} does not exist"),
+        "missing_folders": (tmp_path / "a" / "b" / "model.fcnn", FileNotFoundError,
+                            f"the folder {str(tmp_path / 'a' / 'b')!r} does not exist"),
+        "path_is_a_folder": (tmp_path, IsADirectoryError, "it is a folder"),
+        "parent_is_a_file": (tmp_path / "file.txt" / "model.fcnn", NotADirectoryError,
+                             f"{str(tmp_path / 'file.txt')!r} is a file, not a folder"),
+        "ancestor_is_a_file": (tmp_path / "file.txt" / "sub" / "model.fcnn",
+                               NotADirectoryError,
+                               f"{str(tmp_path / 'file.txt')!r} is a file, not a folder"),
+        "empty_path": ("", FileNotFoundError, "the path is empty"),
+    }[case]
+
+
+@pytest.mark.parametrize("case", ["missing_folder", "missing_folders", "path_is_a_folder",
+                                  "parent_is_a_file", "ancestor_is_a_file", "empty_path"])
+def test_save_to_an_unwritable_path_names_it_and_leaves_nothing(tmp_path, trained, case):
+    model, _, _ = trained
+    path, error, reason = unwritable(tmp_path, case)
+    before = sorted(os.listdir(tmp_path))
+    with pytest.raises(error) as excinfo:
+        model.save(path)
+    message = str(excinfo.value)
+    assert message == f"cannot save the model to {str(path)!r}: {reason}" + (
+        "; give the path of a file" if case == "path_is_a_folder" else "")
+    assert excinfo.value.errno == {FileNotFoundError: errno.ENOENT, IsADirectoryError: errno.EISDIR,
+                                   NotADirectoryError: errno.ENOTDIR}[error]
+    assert ".tmp" not in message
+    assert sorted(os.listdir(tmp_path)) == before
+    assert (tmp_path / "file.txt").read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("error, errno_, reason", [
+    (PermissionError, 13, "no permission to write in the folder"),
+    (OSError, 30, "Read-only file system"),
+    (OSError, 28, "No space left on device"),
+])
+def test_save_errors_keep_their_class_and_errno_and_name_the_path(tmp_path, trained,
+                                                                   monkeypatch, error, errno_,
+                                                                   reason):
+    """A refusal root cannot provoke (no permission) and the failures of a full or read-only
+    disk, raised by the system call that creates the temporary file (naming that file)."""
+    model, x, _ = trained
+    path = tmp_path / "model.fcnn"
+    model.save(path)
+    before = path.read_bytes()
+
+    def refuse(prefix, suffix, dir):
+        name = os.path.join(dir, prefix + "x1y2z3" + suffix)
+        raise OSError(errno_, os.strerror(errno_), name)
+
+    monkeypatch.setattr(saving.tempfile, "mkstemp", refuse)
+    with pytest.raises(error) as excinfo:
+        small_model().save(path)
+    assert type(excinfo.value) is error and excinfo.value.errno == errno_
+    message = str(excinfo.value)
+    assert message.startswith(f"cannot save the model to {str(path)!r}: ") and reason in message
+    assert "x1y2z3" not in message
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["model.fcnn"]
+
+
+def test_disk_full_while_writing_leaves_the_old_file_and_names_the_path(tmp_path, trained,
+                                                                         monkeypatch):
+    model, _, _ = trained
+    path = tmp_path / "model.fcnn"
+    model.save(path)
+    before = path.read_bytes()
+
+    def full(archive, name, array):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(saving, "_write_array", full)
+    with pytest.raises(OSError, match=r"^cannot save the model to .*model\.fcnn': No space left "
+                                      r"on device$") as excinfo:
+        model.save(path)
+    assert excinfo.value.errno == 28
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["model.fcnn"]
 
 
 @pytest.mark.parametrize("keep", [0.1, 0.5, 0.9, 0.999])

@@ -9,7 +9,8 @@ import shutil
 import subprocess
 import sys
 
-from ._loader import DatasetSpec, find_dataset_dir, how_to_get, load_dataset
+from ._loader import (IDX_FILES, DatasetSpec, find_dataset_dir, how_to_get, load_dataset,
+                      read_idx_dataset)
 
 __all__ = ["load_data", "ensure_system_fashion_mnist", "SPEC", "CLASS_NAMES"]
 
@@ -22,9 +23,10 @@ CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", 
 SPEC = DatasetSpec(
     name="fashion-mnist",
     title="Fashion-MNIST",
+    files=IDX_FILES,
     # sha256 of the gzip files as upstream serves them (they match upstream's published MD5s;
     # the same values appear in torchvision's and TensorFlow Datasets' loaders).
-    sha256={
+    checksums={
         "train-images-idx3-ubyte.gz":
             "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
         "train-labels-idx1-ubyte.gz":
@@ -59,7 +61,7 @@ def load_data():
     place looked at when the files can be neither found nor downloaded, and ``ValueError``
     naming the file when a file found is not a valid Fashion-MNIST file.
     """
-    return load_dataset(SPEC)
+    return load_dataset(SPEC, read_idx_dataset)
 
 
 def ensure_system_fashion_mnist(install=True, stream=None):

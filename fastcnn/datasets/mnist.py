@@ -1,14 +1,15 @@
 """MNIST handwritten digits: 60,000 training and 10,000 test images, 28x28 grey levels."""
-from ._loader import DatasetSpec, load_dataset
+from ._loader import IDX_FILES, DatasetSpec, load_dataset, read_idx_dataset
 
 __all__ = ["load_data", "SPEC"]
 
 SPEC = DatasetSpec(
     name="mnist",
     title="MNIST",
+    files=IDX_FILES,
     # sha256 of the gzip files as the mirrors serve them (the values published with
     # torchvision's and TensorFlow Datasets' MNIST loaders).
-    sha256={
+    checksums={
         "train-images-idx3-ubyte.gz":
             "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
         "train-labels-idx1-ubyte.gz":
@@ -38,4 +39,4 @@ def load_data():
     place looked at when the files can be neither found nor downloaded, and ``ValueError``
     naming the file when a file found is not a valid MNIST file.
     """
-    return load_dataset(SPEC)
+    return load_dataset(SPEC, read_idx_dataset)
