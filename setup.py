@@ -131,6 +131,9 @@ class BuildExt(build_ext):
                 ext.extra_objects = list(isa_objects)
             if ext.name == "fastcnn._pool":
                 ext.extra_objects = list(pool_isa_objects)
+            if ext.name == "fastcnn._optim" and not msvc:
+                # the updates round every operation as Keras does: no FMA contraction
+                ext.extra_compile_args.append("-ffp-contract=off")
         super().build_extensions()
 
 
@@ -149,6 +152,7 @@ extensions = [
               include_dirs=["csrc"], depends=["csrc/pool.h", "csrc/pool_impl.h",
                                               "csrc/pool_window.h"]),
     Extension("fastcnn._elementwise", ["fastcnn/_elementwise.pyx"]),
+    Extension("fastcnn._optim", ["fastcnn/_optim.pyx"]),
     Extension("fastcnn._norm", ["fastcnn/_norm.pyx"]),
 ]
 

@@ -2,14 +2,15 @@
 # cython: initializedcheck=False, nonecheck=False
 """Elementwise work of a training step, in single compiled passes instead of chains of NumPy
 temporaries: ReLU and its backward pass, the sum of several arrays (with a ReLU after it),
-rescaling, the optimizers' updates, and softmax with cross-entropy.
+rescaling, and softmax with cross-entropy (the optimizers' updates are in
+fastcnn/_optim.pyx).
 
 Arrays are flat and C-contiguous (the callers pass ``a.reshape(-1)`` of contiguous arrays),
 shapes are checked by the callers. Each element is computed on its own, so splitting the loop
 over threads cannot change a result.
 """
 from cython.parallel cimport prange
-from libc.math cimport exp, log, sqrt, sqrtf
+from libc.math cimport exp, log
 from libc.stdlib cimport free, malloc
 
 from fastcnn._parallel cimport MIN_VALUES_PER_THREAD, team_size
@@ -152,52 +153,6 @@ def add(list inputs, floating[::1] out, bint relu=False, int nthreads=1):
     finally:
         free(src)
     return out
-
-
-cdef inline float _sqrt(float v) noexcept nogil:
-    return sqrtf(v)
-
-
-cdef inline double _sqrt_d(double v) noexcept nogil:
-    return sqrt(v)
-
-
-cdef void _adam_chunk(floating *var, const floating *grad, floating *m, floating *v,
-                      Py_ssize_t n, floating a, floating one_b1, floating one_b2,
-                      floating eps) noexcept nogil:
-    # a plain loop over raw pointers, which the compiler turns into vector code
-    cdef Py_ssize_t i
-    cdef floating g, mi, vi
-    for i in range(n):
-        g = grad[i]
-        mi = m[i] + (g - m[i]) * one_b1
-        vi = v[i] + (g * g - v[i]) * one_b2
-        m[i] = mi
-        v[i] = vi
-        if floating is float:
-            var[i] = var[i] - (mi / (_sqrt(vi) + eps)) * a
-        else:
-            var[i] = var[i] - (mi / (_sqrt_d(vi) + eps)) * a
-
-
-def adam_update(floating[::1] var, const floating[::1] grad, floating[::1] m, floating[::1] v,
-                double alpha, double beta_1, double beta_2, double epsilon, int nthreads=1):
-    """Keras 3's Adam step, in place, with the operations of its NumPy form in the variable's
-    dtype: m += (g - m)*(1 - beta_1); v += (g*g - v)*(1 - beta_2);
-    var -= (m / (sqrt(v) + epsilon)) * alpha."""
-    cdef Py_ssize_t n = var.shape[0], chunk, j
-    cdef int nt = team_size(nthreads, n, n, MIN_VALUES_PER_THREAD)
-    cdef floating one_b1 = <floating>(1.0 - beta_1), one_b2 = <floating>(1.0 - beta_2)
-    cdef floating eps = <floating>epsilon, a = <floating>alpha
-    if n == 0:
-        return var
-    chunk = (n + nt - 1) // nt
-    with nogil:
-        for j in prange(nt, schedule="static", num_threads=nt):
-            if j * chunk < n:
-                _adam_chunk(&var[j * chunk], &grad[j * chunk], &m[j * chunk], &v[j * chunk],
-                            min(chunk, n - j * chunk), a, one_b1, one_b2, eps)
-    return var
 
 
 def softmax_crossentropy(const floating[:, ::1] logits, const floating[:, ::1] targets,
