@@ -210,3 +210,20 @@ def test_regularizers_are_saved_with_the_model(tmp_path, gen):
     assert loaded.evaluate(x, np.zeros((3, 2)), verbose=0) == model.evaluate(
         x, np.zeros((3, 2)), verbose=0)
     assert math.isfinite(loaded.fit(x, np.zeros((3, 2)), verbose=0).history["loss"][0])
+
+
+def test_weight_decay_skips_the_weights_excluded_by_name(gen):
+    """An optimizer's weight decay moves every trained weight but those whose
+    "<layer>/<weight>" path matches exclude_from_weight_decay(var_names=...); with a zero
+    gradient (the targets are the outputs) only the decay moves a weight."""
+    utils.set_random_seed(1)
+    model = Sequential([Dense(2, input_shape=(3,), name="d", bias_initializer="ones",
+                              dtype="float64")])
+    opt = optimizers.SGD(learning_rate=0.1, weight_decay=0.5)
+    opt.exclude_from_weight_decay(var_names=["bias"])
+    model.compile(optimizer=opt, loss="mse")
+    x = np.zeros((4, 3))
+    kernel, bias = model.get_weights()
+    model.fit(x, x[:, :2] + bias, epochs=1, batch_size=4, verbose=0)   # residual 0
+    np.testing.assert_array_equal(model.get_weights()[1], bias)          # excluded
+    np.testing.assert_allclose(model.get_weights()[0], kernel - kernel * 0.5 * 0.1, rtol=1e-15)

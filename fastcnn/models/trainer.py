@@ -199,6 +199,15 @@ class Trainer:
                                 for w, reg in layer.regularized_weights]
         return plan.regularized
 
+    def _weight_paths(self, graph, plan):
+        """"<layer name>/<weight name>" of each weight the plan trains (what the optimizer's
+        exclude_from_weight_decay(var_names=) matches)."""
+        if getattr(plan, "weight_paths", None) is None:
+            names = {id(w): f"{layer.name}/{layer.weight_name(w)}" for layer in graph.layers
+                     for w in layer.weights}
+            plan.weight_paths = [names[id(w)] for w in plan.trainable_weights]
+        return plan.weight_paths
+
     def _penalty(self, regularized):
         return sum(reg.penalty(w) for _, w, reg in regularized)
 
@@ -216,7 +225,8 @@ class Trainer:
             if i is not None:
                 reg.add_gradient(w, weight_grads[i])
         with SIGINT_GUARD.update():
-            self.optimizer.apply(weight_grads, plan.trainable_weights)
+            self.optimizer.apply(weight_grads, plan.trainable_weights,
+                                 paths=self._weight_paths(graph, plan))
         return self._batch_logs(graph, plan, ybs, outs, per_output, penalty, fns)
 
     def _test_step(self, graph, plan, xbs, ybs, swb, penalty, fns):
