@@ -150,6 +150,7 @@ extensions = [
                                               "csrc/pool_window.h"]),
     Extension("fastcnn._elementwise", ["fastcnn/_elementwise.pyx"]),
     Extension("fastcnn._norm", ["fastcnn/_norm.pyx"]),
+    Extension("fastcnn._augment", ["fastcnn/_augment.pyx"]),
 ]
 
 setup(
