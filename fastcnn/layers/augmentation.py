@@ -59,10 +59,7 @@ class RandomFlip(_RandomLayer):
 
     def __init__(self, mode="horizontal_and_vertical", seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
-        if mode not in FLIP_MODES:
-            raise ValueError(f"mode must be one of {', '.join(map(repr, FLIP_MODES))}, got "
-                             f"{mode!r}")
-        self.mode = mode
+        self.mode = _augment_ops._choice(mode, "mode", FLIP_MODES)
 
     def forward(self, inputs, state, training):
         state.flips = None
