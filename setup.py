@@ -154,6 +154,7 @@ extensions = [
     Extension("fastcnn._elementwise", ["fastcnn/_elementwise.pyx"]),
     Extension("fastcnn._optim", ["fastcnn/_optim.pyx"]),
     Extension("fastcnn._norm", ["fastcnn/_norm.pyx"]),
+    Extension("fastcnn._augment", ["fastcnn/_augment.pyx"]),
 ]
 
 setup(

@@ -8,7 +8,8 @@ from fastcnn import layers
 from fastcnn.layers import (Activation, Add, AveragePooling2D, BatchNormalization,
                             Concatenate, Conv2D, Dense, Dropout, Flatten,
                             GlobalAveragePooling2D, GlobalMaxPooling2D, InputLayer,
-                            MaxPooling2D, ReLU, Rescaling, ZeroPadding2D)
+                            MaxPooling2D, RandomCrop, RandomFlip, RandomTranslation, ReLU,
+                            Rescaling, ZeroPadding2D)
 from layer_harness import (LayerCase, check_build_and_shapes, check_config_round_trip,
                            check_fit_save_load, check_gradients, check_output_shape_and_dtype)
 
@@ -21,6 +22,9 @@ def _away_from_zero(shape):
         return x * np.where(gen.random(x.shape) < 0.5, -1, 1)
     return make
 
+
+_RANDOM = ("new random parameters per call: tests/test_augmentation.py checks the backward "
+           "pass with them fixed")
 
 CASES = [
     LayerCase(Conv2D, dict(filters=4, kernel_size=3), (6, 6, 3), (4, 4, 4), trainable=2),
@@ -80,6 +84,22 @@ CASES = [
     LayerCase(ZeroPadding2D, dict(padding=((1, 2), (0, 3))), (3, 4, 2), (6, 7, 2)),
     LayerCase(Rescaling, dict(scale=1 / 255), (3, 3, 2), (3, 3, 2)),
     LayerCase(Rescaling, dict(scale=[0.5, 2.0], offset=-1.0), (3, 3, 2), (3, 3, 2)),
+    LayerCase(RandomFlip, dict(seed=1), (5, 4, 3), (5, 4, 3), gradient_check=False,
+              why_not=_RANDOM),
+    LayerCase(RandomFlip, dict(mode="horizontal"), (3, 5, 2), (3, 5, 2), gradient_check=False,
+              why_not=_RANDOM),
+    LayerCase(RandomTranslation, dict(height_factor=0.3, width_factor=(-0.2, 0.5), seed=2),
+              (6, 5, 2), (6, 5, 2), gradient_check=False, why_not=_RANDOM),
+    LayerCase(RandomTranslation, dict(height_factor=1.0, width_factor=0.4, fill_mode="constant",
+                                      interpolation="nearest", fill_value=-1.5),
+              (4, 7, 3), (4, 7, 3), gradient_check=False, why_not=_RANDOM),
+    # factors of 0: no randomness left, so the harness checks the gradient
+    LayerCase(RandomTranslation, dict(height_factor=0, width_factor=0.0, fill_mode="wrap"),
+              (4, 5, 2), (4, 5, 2)),
+    LayerCase(RandomCrop, dict(height=4, width=3, seed=3), (6, 5, 2), (4, 3, 2),
+              gradient_check=False, why_not=_RANDOM),
+    # larger than the image: resized in training too (Keras), no randomness
+    LayerCase(RandomCrop, dict(height=7, width=3), (6, 5, 2), (7, 3, 2)),
 ]
 IDS = [case.id for case in CASES]
 

@@ -5,6 +5,7 @@ Every layer class is registered under its name, so that a model file can name it
 names, never unpickles)."""
 from .. import _registry
 from .activation_layers import Activation, ReLU
+from .augmentation import RandomCrop, RandomFlip, RandomTranslation
 from .base import CallState, Layer
 from .conv import Conv2D
 from .core import Dense, Dropout, Flatten
@@ -20,8 +21,8 @@ from .reshaping import ZeroPadding2D
 __all__ = ["Layer", "CallState", "SymbolicTensor", "Input", "InputLayer", "Conv2D",
            "MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D", "Flatten", "Dense",
            "Dropout", "Activation", "ReLU", "BatchNormalization", "GlobalAveragePooling2D",
-           "GlobalMaxPooling2D", "Add", "Concatenate", "ZeroPadding2D", "Rescaling", "get",
-           "register"]
+           "GlobalMaxPooling2D", "Add", "Concatenate", "ZeroPadding2D", "Rescaling", "RandomFlip",
+           "RandomTranslation", "RandomCrop", "get", "register"]
 
 
 def register(cls=None, *, name=None):
@@ -44,7 +45,8 @@ def get(class_name):
 
 for _cls in (InputLayer, Conv2D, MaxPooling2D, AveragePooling2D, Flatten, Dense, Dropout,
              Activation, ReLU, BatchNormalization, GlobalAveragePooling2D, GlobalMaxPooling2D,
-             Add, Concatenate, ZeroPadding2D, Rescaling):
+             Add, Concatenate, ZeroPadding2D, Rescaling, RandomFlip, RandomTranslation,
+             RandomCrop):
     register(_cls)
 register(MaxPooling2D, name="MaxPool2D")
 register(AveragePooling2D, name="AvgPool2D")

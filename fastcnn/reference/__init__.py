@@ -8,7 +8,10 @@ input + output (no whole-kernel im2col matrix is built):
 - :mod:`.pool`: ``max_pool2d``, ``avg_pool2d`` and their backward passes (a loop over the taps
   of the window), ``global_avg_pool2d``, ``global_max_pool2d`` and theirs;
 - :mod:`.norm`: ``batch_norm_forward`` (training or inference), ``batch_norm_backward``
-  (training), ``batch_norm_moments``.
+  (training), ``batch_norm_moments``;
+- :mod:`.augment`: the image transforms of the augmentation layers (flips, crops,
+  translations, the bilinear resize of a box) and their gradients, with the random
+  parameters given.
 
 Conventions (API.md):
 - Images are NHWC ``(N, H, W, C)``; convolution kernels are HWIO ``(KH, KW, C, F)``; bias ``(F,)``.
