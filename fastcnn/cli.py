@@ -33,12 +33,14 @@ def build_seed_model():
     return zoo.seed_cnn()
 
 
-def build_model(name, input_shape):
-    """The model ``name`` (a key of :data:`MODELS`) for images of ``input_shape``."""
+def build_model(name, input_shape, augment=False):
+    """The model ``name`` (a key of :data:`MODELS`) for images of ``input_shape``; with
+    ``augment``, RandomFlip("horizontal") and RandomTranslation(0.1, 0.1) come first."""
+    from .layers import RandomFlip, RandomTranslation
     from .models import zoo
-    if name == "resnet20":
-        return zoo.resnet20(input_shape=input_shape, classes=NUM_CLASSES)
-    return zoo.seed_cnn(input_shape=input_shape, classes=NUM_CLASSES)
+    augmentation = [RandomFlip("horizontal"), RandomTranslation(0.1, 0.1)] if augment else []
+    build = zoo.resnet20 if name == "resnet20" else zoo.seed_cnn
+    return build(input_shape=input_shape, classes=NUM_CLASSES, augmentation=augmentation)
 
 
 def _positive(text):
@@ -59,6 +61,44 @@ def _non_negative(text):
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
     return value
+
+
+def _rate(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
+
+
+def _fraction(text):
+    value = _rate(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return value
+
+
+def _recipe_arguments(train):
+    recipe = train.add_argument_group("training recipe")
+    recipe.add_argument("--optimizer", choices=("adam", "adamw", "sgd", "rmsprop"),
+                        default="adam", help="optimizer (default: adam)")
+    recipe.add_argument("--learning-rate", type=_rate, default=None,
+                        help="learning rate (default: the optimizer's, 0.001; 0.01 for sgd)")
+    recipe.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
+                        help="cosine: CosineDecay from the learning rate to 0 over all the "
+                             "training steps (default: constant)")
+    recipe.add_argument("--warmup-epochs", type=_non_negative, default=0,
+                        help="with --schedule cosine: epochs of linear warm-up from 0 to the "
+                             "learning rate first (default: 0)")
+    recipe.add_argument("--weight-decay", type=_rate, default=None,
+                        help="decoupled weight decay (default: none; adamw: 0.004)")
+    recipe.add_argument("--label-smoothing", type=_fraction, default=0.0,
+                        help="label smoothing of the categorical cross-entropy (default: 0)")
+    recipe.add_argument("--augment", action="store_true",
+                        help='RandomFlip("horizontal") and RandomTranslation(0.1, 0.1) at '
+                             "the model's input (active in training only)")
 
 
 def _parsers():
@@ -87,6 +127,7 @@ def _parsers():
     train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                        help="0 silent, 1 progress bar (one line per epoch when not a "
                             "terminal), 2 one line per epoch (default: 1)")
+    _recipe_arguments(train)
     sub.add_parser("get-data", help="install Fashion-MNIST from the system packages if needed")
     return parser, train
 
@@ -104,14 +145,29 @@ def _prepare(images, labels, input_shape):
     return x, to_categorical(labels, NUM_CLASSES)
 
 
-def _recipe(args):
-    """How the model is trained: ``(compile keyword arguments, fit keyword arguments)``.
-
-    The one place for training options (augmentation, learning-rate schedule, weight decay,
-    label smoothing... as the library gains them): each maps to a compile or fit argument.
-    """
-    compile_args = dict(optimizer="adam", loss="categorical_crossentropy",
-                        metrics=["accuracy"])
+def _recipe(args, train_images):
+    """How the model is trained: ``(compile keyword arguments, fit keyword arguments)``
+    from the recipe options (the augmentation is part of the model, see build_model)."""
+    from . import losses, optimizers
+    from .optimizers import schedules
+    cls = {"adam": optimizers.Adam, "adamw": optimizers.AdamW, "sgd": optimizers.SGD,
+           "rmsprop": optimizers.RMSprop}[args.optimizer]
+    options = {}
+    rate = args.learning_rate
+    if args.schedule == "cosine":
+        if rate is None:
+            rate = 0.01 if cls is optimizers.SGD else 0.001
+        steps_per_epoch = -(-train_images // args.batch_size)
+        steps, warmup = steps_per_epoch * args.epochs, steps_per_epoch * args.warmup_epochs
+        rate = (schedules.CosineDecay(0.0, max(steps - warmup, 1), warmup_target=rate,
+                                      warmup_steps=warmup) if warmup
+                else schedules.CosineDecay(rate, max(steps, 1)))
+    if rate is not None:
+        options["learning_rate"] = rate
+    if args.weight_decay is not None:
+        options["weight_decay"] = args.weight_decay
+    loss = losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing)
+    compile_args = dict(optimizer=cls(**options), loss=loss, metrics=["accuracy"])
     fit_args = dict(batch_size=args.batch_size, epochs=args.epochs, verbose=args.verbose)
     return compile_args, fit_args
 
@@ -140,8 +196,8 @@ def _train(args, out):
     x_train, y_train = _prepare(x_train, y_train, input_shape)
     x_test, y_test = _prepare(x_test, y_test, input_shape)
 
-    model = build_model(args.model, input_shape)
-    compile_args, fit_args = _recipe(args)
+    model = build_model(args.model, input_shape, augment=args.augment)
+    compile_args, fit_args = _recipe(args, len(x_train))
     model.compile(**compile_args)
     threads = fastcnn.get_num_threads() if hasattr(fastcnn, "get_num_threads") else "?"
     print(f"Training {MODELS[args.model]} on {args.dataset}: {len(x_train)} images, "
@@ -166,6 +222,8 @@ def main(argv=None):
     if args.command == "get-data":
         from . import datasets
         return 0 if datasets.ensure_system_fashion_mnist(install=True) else 1
+    if args.warmup_epochs and args.schedule != "cosine":
+        train_parser.error("argument --warmup-epochs: needs --schedule cosine")
     if args.save is not None:
         from . import saving
         try:                    # refuse a destination it cannot write before hours of training

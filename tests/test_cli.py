@@ -191,7 +191,13 @@ def test_get_data_exit_code_follows_availability(monkeypatch, available, code):
 
 @pytest.mark.parametrize("argv", [[], ["fly"], ["train", "--epochs", "-1"],
                                   ["train", "--batch-size", "0"], ["train", "--dataset", "cifar"],
-                                  ["train", "--verbose", "3"], ["train", "--model", "vgg16"]])
+                                  ["train", "--verbose", "3"], ["train", "--model", "vgg16"],
+                                  ["train", "--learning-rate", "-1"],
+                                  ["train", "--label-smoothing", "1.5"],
+                                  ["train", "--weight-decay", "nan"],
+                                  ["train", "--optimizer", "adagrad"],
+                                  ["train", "--schedule", "cosine", "--warmup-epochs", "-2"],
+                                  ["train", "--warmup-epochs", "2"]])
 def test_bad_command_lines_exit_with_usage_errors(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(argv)
@@ -204,3 +210,34 @@ def test_seed_model_is_the_tutorial_model():
     assert [type(layer).__name__ for layer in model.layers] == [
         "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dense"]
     assert model.count_params() == 1387594
+
+
+def test_recipe_options_build_the_optimizer_loss_and_augmentation(loads, tmp_path, capsys):
+    """The recipe of BENCHMARKS.md's ResNet-20 run, on the seed model: augmentation layers
+    at the input, AdamW with weight decay on a cosine schedule, label smoothing."""
+    path = tmp_path / "recipe.fcnn"
+    argv = ["train", "--epochs", "2", "--limit", "40", "--batch-size", "16", "--verbose", "0",
+            "--augment", "--optimizer", "adamw", "--learning-rate", "2e-3", "--schedule",
+            "cosine", "--warmup-epochs", "1", "--weight-decay", "5e-4", "--label-smoothing",
+            "0.1", "--save", str(path)]
+    assert cli.main(argv) == 0
+    model = load_model(path)
+    assert [type(l).__name__ for l in model.layers[:3]] == ["RandomFlip", "RandomTranslation",
+                                                           "Conv2D"]
+    opt = model.optimizer
+    assert type(opt).__name__ == "AdamW" and opt.weight_decay == 5e-4
+    rate = opt.get_config()["learning_rate"]
+    assert rate["class_name"] == "CosineDecay"
+    assert rate["config"]["warmup_target"] == 2e-3 and rate["config"]["warmup_steps"] == 3
+    assert rate["config"]["decay_steps"] == 3                    # 3 steps an epoch, 2 epochs
+    assert opt.iterations == 6 and opt.learning_rate == pytest.approx(0.0)
+    assert model.loss.label_smoothing == 0.1
+
+
+def test_default_recipe_is_adam_without_smoothing(loads, tmp_path):
+    path = tmp_path / "plain.fcnn"
+    assert cli.main(["train", "--epochs", "1", "--limit", "8", "--verbose", "0", "--save",
+                     str(path)]) == 0
+    model = load_model(path)
+    assert type(model.optimizer).__name__ == "Adam" and model.optimizer.weight_decay is None
+    assert model.loss.label_smoothing == 0.0 and type(model.layers[0]).__name__ == "Conv2D"

@@ -14,8 +14,10 @@ from .sequential import Sequential
 __all__ = ["seed_cnn", "tf_cnn", "kcnn", "resnet20"]
 
 
-def seed_cnn(input_shape=(28, 28, 1), classes=10):
-    return Sequential([
+def seed_cnn(input_shape=(28, 28, 1), classes=10, augmentation=()):
+    """``augmentation``: layers (RandomFlip, RandomTranslation...) put first in the model."""
+    front = [Input(input_shape)] + list(augmentation) if augmentation else []
+    return Sequential(front + [
         Conv2D(32, (3, 3), activation="relu", input_shape=list(input_shape)),
         MaxPooling2D(),
         Flatten(),
@@ -52,11 +54,14 @@ def _resnet_layer(x, filters, kernel_size=3, strides=1, activation="relu", batch
     return Activation(activation)(x) if activation is not None else x
 
 
-def resnet20(input_shape=(32, 32, 3), classes=10):
+def resnet20(input_shape=(32, 32, 3), classes=10, augmentation=()):
     """ResNet v1 with 3 stages of 3 residual blocks (16, 32, 64 filters; the first block of
-    stages 2 and 3 halves the image with strides 2 and a 1x1 projection shortcut)."""
-    inputs = Input(input_shape)
-    x = _resnet_layer(inputs, 16)
+    stages 2 and 3 halves the image with strides 2 and a 1x1 projection shortcut).
+    ``augmentation``: layers (RandomFlip, RandomTranslation...) applied to the input first."""
+    inputs = x = Input(input_shape)
+    for layer in augmentation:
+        x = layer(x)
+    x = _resnet_layer(x, 16)
     filters = 16
     for stage in range(3):
         for block in range(3):
