@@ -3,7 +3,7 @@ losses and optimizers, and the registry of layer and model classes by name (a sa
 names its classes; loading resolves the names here and nowhere else, never through a module
 path)."""
 
-__all__ = ["lookup", "register_class", "registered", "registered_name", "registered_names"]
+__all__ = ["lookup", "get", "register_class", "registered", "registered_name", "registered_names"]
 
 _CLASSES = {"layer": {}, "model": {}}
 
@@ -21,6 +21,18 @@ def lookup(identifier, by_name, by_class, kind):
         except TypeError as exc:
             raise ValueError(f"invalid {kind} config {identifier!r}: {exc}") from None
     return None
+
+
+def get(identifier, base, by_name, by_class, kind, described):
+    """``identifier`` itself when it is a ``base``, else :func:`lookup`'s object; a
+    ValueError listing the names and ``described`` (what else is accepted) otherwise."""
+    if isinstance(identifier, base):
+        return identifier
+    found = lookup(identifier, by_name, by_class, kind)
+    if found is None:
+        raise ValueError(f"{kind} must be one of {sorted(by_name)} or {described}, got "
+                         f"{identifier!r}")
+    return found
 
 
 def register_class(kind, cls, name):

@@ -170,13 +170,8 @@ _BY_CLASS = {cls.__name__: cls for cls in _BY_NAME.values()}
 def get(identifier):
     """An initializer from a name, an :class:`Initializer`, or a ``{"class_name", "config"}``
     dict (as :func:`serialize` writes); ``ValueError`` lists the names otherwise."""
-    if isinstance(identifier, Initializer):
-        return identifier
-    found = _registry.lookup(identifier, _BY_NAME, _BY_CLASS, "initializer")
-    if found is not None:
-        return found
-    raise ValueError(f"initializer must be one of {sorted(_BY_NAME)} or an Initializer, "
-                     f"got {identifier!r}")
+    return _registry.get(identifier, Initializer, _BY_NAME, _BY_CLASS, "initializer",
+                         "an Initializer")
 
 
 def serialize(initializer):

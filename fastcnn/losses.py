@@ -144,6 +144,14 @@ def _smoothing(value):
     return float(value)
 
 
+def _smoothed(y_true, label_smoothing, classes):
+    """Keras' label smoothing: ``y * (1 - ls) + ls / classes`` (2 classes for a binary
+    target: ``+ 0.5 * ls``, the same number)."""
+    if not label_smoothing:
+        return y_true
+    return y_true * (1 - label_smoothing) + label_smoothing / classes
+
+
 def _weights(sample_weight, n, dtype):
     """``sample_weight`` as a (n,) array of ``dtype`` (a (n, 1) array too)."""
     w = np.asarray(sample_weight, dtype=dtype)
@@ -246,10 +254,7 @@ class CategoricalCrossentropy(Loss):
         self.label_smoothing = _smoothing(label_smoothing)
 
     def _smooth(self, y_true):
-        if not self.label_smoothing:
-            return y_true
-        ls = self.label_smoothing
-        return y_true * (1 - ls) + ls / y_true.shape[-1]
+        return _smoothed(y_true, self.label_smoothing, y_true.shape[-1])
 
     def _per_sample_fn(self, y_true, y_pred):
         y_true = self._smooth(_pair(y_true, y_pred)[0])
@@ -338,9 +343,7 @@ class BinaryCrossentropy(Loss):
         self.label_smoothing = _smoothing(label_smoothing)
 
     def _smooth(self, y_true):
-        if not self.label_smoothing:
-            return y_true
-        return y_true * (1 - self.label_smoothing) + 0.5 * self.label_smoothing
+        return _smoothed(y_true, self.label_smoothing, 2)
 
     def _per_sample_fn(self, y_true, y_pred):
         y_true = self._smooth(_pair(y_true, y_pred)[0])
@@ -387,19 +390,14 @@ _BY_CLASS = {cls.__name__: cls for cls in _BY_NAME.values()}
 def get(identifier):
     """A :class:`Loss` from a name, a Loss, one of this module's functions, or a
     ``{"class_name", "config"}`` dict; ``ValueError`` lists the names otherwise."""
-    if isinstance(identifier, Loss):
-        return identifier
     functions = {categorical_crossentropy: "categorical_crossentropy",
                  sparse_categorical_crossentropy: "sparse_categorical_crossentropy",
                  binary_crossentropy: "binary_crossentropy", mean_squared_error: "mse"}
     for function, name in functions.items():
         if identifier is function:
             identifier = name
-    found = _registry.lookup(identifier, _BY_NAME, _BY_CLASS, "loss")
-    if found is not None:
-        return found
-    raise ValueError(f"loss must be one of {sorted(_BY_NAME)} or a fastcnn.losses.Loss, "
-                     f"got {identifier!r}")
+    return _registry.get(identifier, Loss, _BY_NAME, _BY_CLASS, "loss",
+                         "a fastcnn.losses.Loss")
 
 
 def serialize(loss):

@@ -92,13 +92,10 @@ _BY_CLASS = {cls.__name__: cls for cls in (L1, L2, L1L2)}
 
 def get(identifier):
     """None, a :class:`Regularizer`, a name, or a ``{"class_name", "config"}`` dict."""
-    if identifier is None or isinstance(identifier, Regularizer):
-        return identifier
-    found = _registry.lookup(identifier, _BY_NAME, _BY_CLASS, "regularizer")
-    if found is not None:
-        return found
-    raise ValueError(f"regularizer must be one of {sorted(_BY_NAME)}, a "
-                     f"fastcnn.regularizers.Regularizer or None, got {identifier!r}")
+    if identifier is None:
+        return None
+    return _registry.get(identifier, Regularizer, _BY_NAME, _BY_CLASS, "regularizer",
+                         "a fastcnn.regularizers.Regularizer or None")
 
 
 def serialize(regularizer):

@@ -19,13 +19,8 @@ def get(identifier):
     """An optimizer from a name (``"sgd"``, ``"adam"``, ``"adamw"``, ``"rmsprop"``), an
     :class:`Optimizer`, or a ``{"class_name", "config"}`` dict; ``ValueError`` lists the
     names otherwise."""
-    if isinstance(identifier, Optimizer):
-        return identifier
-    found = _registry.lookup(identifier, _BY_NAME, _BY_CLASS, "optimizer")
-    if found is not None:
-        return found
-    raise ValueError(f"optimizer must be one of {sorted(_BY_NAME)} or a "
-                     f"fastcnn.optimizers.Optimizer, got {identifier!r}")
+    return _registry.get(identifier, Optimizer, _BY_NAME, _BY_CLASS, "optimizer",
+                         "a fastcnn.optimizers.Optimizer")
 
 
 def serialize(optimizer):
