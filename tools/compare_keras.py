@@ -6,6 +6,9 @@ built in place with ``python setup.py build_ext --inplace``):
 
     python tools/compare_keras.py                           # every case
     python tools/compare_keras.py --only existing           # layers fastcnn has today
+    python tools/compare_keras.py --only recipes            # optimizers' options, schedules,
+                                                            # losses, weights, callbacks,
+                                                            # augmentation (issue 13)
     python tools/compare_keras.py --skip relu-options,slow  # by tag or by case name
     python tools/compare_keras.py --self-test               # Keras on both sides: harness check
     python tools/compare_keras.py --list                    # the cases and their tags
@@ -14,13 +17,14 @@ Keras runs in a subprocess under ``--keras-python`` (default ``$FASTCNN_KERAS_PY
 /tmp/tfenv/bin/python, a venv made with ``python -m venv /tmp/tfenv &&
 /tmp/tfenv/bin/pip install tensorflow-cpu``): this process never imports TensorFlow and the
 Keras side (tools/compare_keras_side.py) never imports fastcnn. The cases are data
-(tools/compare_keras_cases.py) that one shared module (tools/compare_keras_run.py) turns into
-either library's calls, so both sides build the same model. fastcnn builds first, draws the
-data from a fixed NumPy seed and the weights its initialisers leave at 0/1 (BatchNormalization's
-four, biases), and hands data and weights to Keras through ``.npz`` files in a temporary
-directory; Keras copies the weights in by layer name and runs the same checks. Keras is the
-reference (float32, or float64 with ``--keras-floatx float64``). Tolerances: see
-compare_keras_cases.TOLERANCES (and a case's ``tol``).
+(tools/compare_keras_cases.py, the training recipes' in tools/compare_keras_recipes.py) that
+shared modules (tools/compare_keras_run.py, compare_keras_fit.py for ``fit``) turn into
+either library's calls, so both sides build and train the same model. fastcnn builds first,
+draws the data from a fixed NumPy seed and the weights its initialisers leave at 0/1
+(BatchNormalization's four, biases), and hands data and weights to Keras through ``.npz``
+files in a temporary directory; Keras copies the weights in by layer name and runs the same
+checks. Keras is the reference (float32, or float64 with ``--keras-floatx float64``).
+Tolerances: see compare_keras_cases.TOLERANCES (and a case's ``tol``).
 
 A case that fails on the fastcnn side (a layer or feature not there yet) prints its error and
 shows as ERROR rows; the other cases still run. Exit status 0 only when every row passed.
@@ -85,8 +89,23 @@ class FastcnnLibrary:
         return getattr(optimizers, class_name)(**args)
 
     def obj(self, path, args):
-        module, class_name = path.split(".")
+        module, class_name = path.rsplit(".", 1)
         return getattr(importlib.import_module("fastcnn." + module), class_name)(**args)
+
+    def fix_flips(self, layer, flips):
+        """RandomFlip flips image n of a training batch when ``generator.random(N)[n] <=
+        0.5``: its generator (a private hook, ``_generator``) is replaced by one whose
+        ``random(N)`` is 0 where ``flips`` and 1 elsewhere (the first N of them)."""
+        draws = np.where(np.asarray(flips, bool), 0.0, 1.0)
+
+        class FixedDraws:
+            @staticmethod
+            def random(n):
+                if n > len(draws):
+                    raise ValueError(f"fixed_flips has {len(draws)} flips for a batch of {n} "
+                                     "images")
+                return draws[:n]
+        layer._generator = lambda: FixedDraws
 
     def seed(self, n):
         from fastcnn import utils

@@ -14,14 +14,30 @@ translates it to each library's calls), so the two models cannot drift apart. A 
 - ``samples``: batch size of the data; ``randomize``: draw BatchNormalization's four weights
   and every bias (the initialisers make them 1/0, which would hide mistakes), a dict to
   change a draw (``compare_keras_run.DRAWS``);
-- ``forward``: run ``model(x, training=False)``, ``predict`` and ``model(x, training=True)``;
+- a layer entry may also have ``fixed_flips`` (a RandomFlip flips image i of every training
+  batch where ``fixed_flips[i]``, on both sides, instead of drawing) and ``keras``: ``{"class",
+  "args", "why"}``, the layer Keras builds instead, where its own cannot be the reference;
+- ``forward``: run ``model(x, training=False)``, ``predict`` and ``model(x, training=True)``
+  (``"inference"``: the first two only);
 - ``fit``: training runs, each ``{"label", "optimizer": {"class", "args"}, "loss",
-  "batch_size", "epochs"}`` from the same initial weights; ``targets``: ``onehot``, ``binary``
-  or ``normal``, shaped like the output;
+  "batch_size", "epochs"}`` from the same initial weights, and optionally ``kwargs`` (more
+  ``fit`` arguments: ``sample_weight``, ``class_weight`` as ``{class: weight}``,
+  ``initial_epoch``), ``callbacks`` (a list of ``{"@": "callbacks.Name", ...}``),
+  ``evaluate`` (``evaluate``'s keyword arguments: evaluate on the initial and the trained
+  weights), ``rates`` (record the learning rate after every batch); see compare_keras_fit.py;
+- values anywhere in ``args``, ``loss``, ``kwargs``, ``callbacks``, ``evaluate``: ``{"@":
+  "module.Class", ...}`` an object of the library's module (``"losses.
+  CategoricalCrossentropy"``, ``"optimizers.schedules.CosineDecay"``, the other keys its
+  arguments), ``{"fn": "module.name"}`` a function of a tools module (LearningRateScheduler's
+  schedule), ``{"data": "sw"}`` an array of the case's data;
+- ``targets``: ``onehot``, ``binary``, ``normal`` (shaped like the output) or ``sparse``
+  (int32 labels); ``sample_weights``: also draw ``sw``, one weight per sample;
 - ``tags``: for ``--skip`` / ``--only`` (``existing``: layers fastcnn has today; ``new``: the
   functional API and its layers; ``relu-options``: ReLU's ``max_value`` / ``negative_slope`` /
   ``threshold``; ``bn-axis``: BatchNormalization on another axis than the channels;
-  ``regularizers``: ``kernel_regularizer`` / ``bias_regularizer``; ``slow``);
+  ``regularizers``: ``kernel_regularizer`` / ``bias_regularizer``; ``recipes``: the training
+  recipes of compare_keras_recipes.py (and the regularizers); ``augmentation``: its
+  augmentation layers; ``slow``);
 - ``tol``: overrides of :data:`TOLERANCES` for this case.
 """
 import copy
@@ -31,6 +47,10 @@ TOLERANCES = {
     "forward": (1e-5, 1e-6),    # one float32 pass: outputs, and moving stats after one call
     "losses": (1e-4, 1e-6),     # per-epoch and running per-batch losses of a few steps
     "weights": (1e-3, 1e-6),    # weights (and moving stats) after a few training steps
+    # learning rates (a schedule's, a callback's): Keras computes and keeps them in float32,
+    # fastcnn in double (rounded to float32 in the step), so they differ in float32's last bit
+    "rates": (1e-6, 0.0),
+    "exact": (0.0, 0.0),        # integers: history.epoch
 }
 
 SGD_MOMENTUM = {"class": "SGD", "args": {"learning_rate": 0.05, "momentum": 0.9}}
@@ -232,9 +252,11 @@ def regularizer_case():
         _layer("dense", "Dense", units=3, activation="softmax", kernel_regularizer="l2",
                bias_regularizer={"@": "regularizers.L1", "l1": 1e-2}),
     ]
+    # evaluate's loss includes the penalties too
     fit = {"label": "sgd", "optimizer": SGD_MOMENTUM, "loss": "categorical_crossentropy",
-           "batch_size": 8, "epochs": 2}
-    return _case("regularizers", [_input("x", (7, 7, 2))], layers, tags=("regularizers",),
+           "batch_size": 8, "epochs": 2, "evaluate": {}}
+    return _case("regularizers", [_input("x", (7, 7, 2))], layers,
+                 tags=("regularizers", "recipes"),
                  samples=16, randomize=True, targets="onehot", fit=[fit])
 
 
@@ -281,11 +303,13 @@ def existing_cases():
 
 
 def all_cases():
-    """Every case, in the order the table shows them."""
+    """Every case, in the order the table shows them (the recipes' are in
+    compare_keras_recipes.py, which uses this module's helpers)."""
+    import compare_keras_recipes
     return (existing_cases() + batch_norm_cases() + pooling_merge_cases() + relu_cases()
             + [residual_case("residual_sgd", SGD_MOMENTUM, conv_bias=True),
                residual_case("residual_adam", ADAM, conv_bias=False),
-               regularizer_case(), resnet20_case()])
+               regularizer_case(), resnet20_case()] + compare_keras_recipes.recipe_cases())
 
 
 def tolerance(case, kind):

@@ -65,13 +65,22 @@ def _compare_row(case, group, items, got, ref):
 
 def compare_results(case, got, ref, skip=()):
     """Rows for every (check, kind, row) group that the reference side produced, in its
-    order, except those of the checks in ``skip`` (they raised on a side: an ERROR row says
-    so)."""
-    groups = {}
+    order, then one FAIL row per group only the tested side produced (e.g. a history key
+    Keras does not log), except those of the checks in ``skip`` (they raised on a side: an
+    ERROR row says so)."""
+    groups, extra = {}, {}
     for check, kind, row, item in ref:
         if check not in skip:
             groups.setdefault((check, kind, row), []).append(item)
-    return [_compare_row(case, group, items, got, ref) for group, items in groups.items()]
+    for check, kind, row, item in got:
+        if check not in skip and (check, kind, row) not in groups:
+            extra.setdefault((check, kind, row), []).append(item)
+    rows = [_compare_row(case, group, items, got, ref) for group, items in groups.items()]
+    for check, kind, row_name in extra:
+        name = row_name if check in ("inference", "training call") else f"{check}: {row_name}"
+        rows.append(Row(case["name"], name, "FAIL", note="only on the tested side, not in "
+                                                         "the reference's results"))
+    return rows
 
 
 def compare_structure(case, got, ref):

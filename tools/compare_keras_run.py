@@ -7,8 +7,13 @@ object with:
 
 - ``name``; ``layer(class_name, name, args)``; ``input(shape, name)``;
   ``model(inputs, output, name)``; ``sequential(input_spec, layers, name)``;
-- ``optimizer(class_name, args)``; ``obj(path, args)`` (``"regularizers.L2"`` -> an object);
-- ``callback_base`` (the library's ``Callback``); ``seed(n)``; ``numpy(tensor)``.
+- ``optimizer(class_name, args)``; ``obj(path, args)`` (``"regularizers.L2"``,
+  ``"optimizers.schedules.CosineDecay"``: a class of the library's module -> an object);
+- ``callback_base`` (the library's ``Callback``); ``seed(n)``; ``numpy(tensor)``;
+- ``fix_flips(layer, flips)``: make a ``RandomFlip`` flip image i of every training batch
+  where ``flips[i]``, instead of drawing (each library through its own draw).
+
+The training checks (``fit``) are in compare_keras_fit.py.
 
 Two roles share one job directory (see :func:`run_role`): ``init`` builds the model, draws the
 data and the weights that need drawing, writes them to ``<case>.inputs.npz`` and runs the
@@ -16,6 +21,7 @@ checks; ``load`` builds the same model, copies those weights in by layer name an
 checks. Results go to ``<case>.<role>.npz`` (arrays keyed ``check|kind|row|item``) and
 ``<case>.<role>.json`` (structure and errors): one failing check never stops the others.
 """
+import importlib
 import json
 import os
 import sys
@@ -29,21 +35,37 @@ BN = "BatchNormalization"
 
 
 # -- building ----------------------------------------------------------------------------------
-def resolve_args(lib, args):
-    """Keras-named keyword arguments; ``{"@": "module.Class", ...}`` becomes an object."""
-    out = {}
-    for key, value in args.items():
-        if isinstance(value, dict) and "@" in value:
-            rest = {k: v for k, v in value.items() if k != "@"}
-            value = lib.obj(value["@"], rest)
-        out[key] = value
-    return out
+def resolve(lib, value, data=None):
+    """A value of a case as the library takes it: ``{"@": "module.Class", ...}`` an object of
+    the library's module (the other keys its arguments, resolved in turn), ``{"fn":
+    "module.name"}`` a function of a tools module (the same function on both sides),
+    ``{"data": key}`` the case's array ``data[key]``; lists and other dicts item by item."""
+    if isinstance(value, dict):
+        if "@" in value:
+            return lib.obj(value["@"], {k: resolve(lib, v, data) for k, v in value.items()
+                                        if k != "@"})
+        if "fn" in value:
+            module, name = value["fn"].rsplit(".", 1)
+            return getattr(importlib.import_module(module), name)
+        if "data" in value:
+            return data[value["data"]]
+        return {k: resolve(lib, v, data) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(lib, v, data) for v in value]
+    return value
+
+
+def make_layer(lib, entry):
+    """The layer of an entry: its ``class`` and ``args``, or for Keras its ``keras`` stand-in
+    (``{"class", "args", "why"}``) where Keras' own layer cannot be the reference (a known
+    Keras bug)."""
+    spec = (entry.get("keras") if lib.name == "keras" else None) or entry
+    return lib.layer(spec["class"], entry["name"], resolve(lib, spec["args"]))
 
 
 def build_model(lib, case):
     """The case's model: ``Sequential`` for a chain marked so, else ``Input``s + ``Model``."""
-    built = [(entry, lib.layer(entry["class"], entry["name"], resolve_args(lib, entry["args"])))
-             for entry in case["layers"]]
+    built = [(entry, make_layer(lib, entry)) for entry in case["layers"]]
     if case.get("sequential"):
         model = lib.sequential(case["inputs"][0], [layer for _, layer in built], case["name"])
     else:
@@ -60,6 +82,8 @@ def build_model(lib, case):
     for entry, layer in built:
         if not entry.get("trainable", True):
             layer.trainable = False
+        if "fixed_flips" in entry:
+            lib.fix_flips(layer, entry["fixed_flips"])
     return model
 
 
@@ -132,7 +156,8 @@ def case_rng(case, seed):
 
 
 def make_data(lib, model, case, rng):
-    """``x0, x1, ...`` for the inputs and ``y`` shaped like the output (``targets``)."""
+    """``x0, x1, ...`` for the inputs, ``y`` shaped like the output (``targets``; ``sparse``:
+    int32 class labels) and, with ``sample_weights``, ``sw`` (one weight per sample)."""
     n, data = case["samples"], {}
     for i, spec in enumerate(case["inputs"]):
         shape = (n,) + tuple(spec["shape"])
@@ -144,13 +169,20 @@ def make_data(lib, model, case, rng):
     kind = case.get("targets")
     if kind:
         shape = lib.numpy(model(model_inputs(case, data), training=False)).shape
-        if kind == "onehot":
+        if kind == "sparse":
+            y = rng.integers(0, shape[-1], shape[:-1]).astype(np.int32)
+        elif kind == "onehot":
             y = np.eye(shape[-1])[rng.integers(0, shape[-1], shape[:-1])]
         elif kind == "binary":
             y = rng.integers(0, 2, shape)
         else:
             y = rng.standard_normal(shape)
-        data["y"] = y.astype(np.float32)
+        data["y"] = y if kind == "sparse" else y.astype(np.float32)
+    if case.get("sample_weights"):
+        # weights in [0, 2), every fifth exactly 0 (a sample that must count for nothing)
+        sw = rng.uniform(0.0, 2.0, n)
+        sw[::5] = 0.0
+        data["sw"] = sw.astype(np.float32)
     return data
 
 
@@ -185,35 +217,6 @@ def training_call(lib, model, case, data, weights):
     return results
 
 
-def _loss_recorder(base):
-    """A callback keeping ``logs["loss"]`` after every batch (the running mean over the epoch
-    in Keras 3 and in fastcnn alike; equal running means mean equal per-step losses)."""
-    class BatchLosses(base):
-        def __init__(self):
-            super().__init__()
-            self.losses = []
-
-        def on_train_batch_end(self, batch, logs=None):
-            self.losses.append(float(logs["loss"]))
-    return BatchLosses()
-
-
-def fit(lib, model, case, data, weights, run):
-    """Train from the initial weights with a fresh optimizer, in order (``shuffle=False``)."""
-    set_named_weights(model, weights)
-    opt = run["optimizer"]
-    model.compile(optimizer=lib.optimizer(opt["class"], opt["args"]), loss=run["loss"])
-    recorder = _loss_recorder(lib.callback_base)
-    history = model.fit(model_inputs(case, data), data["y"], batch_size=run["batch_size"],
-                        epochs=run["epochs"], shuffle=False, verbose=0, callbacks=[recorder])
-    results = {("losses", "epoch losses", ""): np.array(history.history["loss"]),
-               ("losses", "batch losses", ""): np.array(recorder.losses)}
-    for layer, arrays in named_weights(model).items():
-        for i, array in enumerate(arrays):
-            results[("weights", "weights after", f"{layer}:{i}")] = array
-    return results
-
-
 def structure(model):
     """What must match exactly: layer names (Keras' order), weight shapes, parameter counts."""
     layers = [[layer.name, type(layer).__name__, [list(w.shape) for w in layer.get_weights()]]
@@ -226,11 +229,14 @@ def structure(model):
 def run_checks(lib, model, case, data, weights):
     """Every check of the case; returns (results keyed (check, kind, row, item), errors by
     check). A check that raises is recorded and the next one still runs."""
+    import compare_keras_fit as fitting  # here: compare_keras_fit imports this module
     checks = []
     if case["forward"]:
-        checks += [("inference", lambda: inference(lib, model, case, data)),
-                   ("training call", lambda: training_call(lib, model, case, data, weights))]
-    checks += [(f"fit {run['label']}", lambda run=run: fit(lib, model, case, data, weights, run))
+        checks.append(("inference", lambda: inference(lib, model, case, data)))
+    if case["forward"] is True:
+        checks.append(("training call", lambda: training_call(lib, model, case, data, weights)))
+    checks += [(f"fit {run['label']}",
+                lambda run=run: fitting.fit(lib, model, case, data, weights, run))
                for run in case["fit"]]
     results, errors = {}, {}
     for name, check in checks:

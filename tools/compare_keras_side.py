@@ -16,6 +16,8 @@ import logging
 import os
 import sys
 
+import numpy as np
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # before TensorFlow is imported
 # every case is a new model, so predict's tf.function retraces: TensorFlow warns each time
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
@@ -54,8 +56,24 @@ class KerasLibrary:
         return getattr(self.keras.optimizers, class_name)(**args)
 
     def obj(self, path, args):
-        module, class_name = path.split(".")
-        return getattr(getattr(self.keras, module), class_name)(**args)
+        target = self.keras
+        for part in path.split("."):
+            target = getattr(target, part)
+        return target(**args)
+
+    def fix_flips(self, layer, flips):
+        """RandomFlip flips where ``get_random_transformation``'s ``"flips"`` (shape (N, 1, 1,
+        1)) is true: that method of this layer is replaced by one returning the first N of
+        ``flips`` (a constant in fit's traced graph too)."""
+        ops, pattern = self.keras.ops, np.asarray(flips, bool)
+
+        def fixed(data, training=True, seed=None):
+            if not training:
+                return None
+            shape = ops.shape(data)
+            flips = ops.reshape(ops.convert_to_tensor(pattern)[:shape[0]], (-1, 1, 1, 1))
+            return {"flips": flips, "input_shape": shape}
+        layer.get_random_transformation = fixed
 
     def seed(self, n):
         self.keras.utils.set_random_seed(n)
@@ -74,8 +92,7 @@ def versions():
         out["tensorflow"] = tf.__version__
     except ImportError:
         pass
-    import numpy
-    out["numpy"] = numpy.__version__
+    out["numpy"] = np.__version__
     return out
 
 
