@@ -42,10 +42,41 @@ cdef extern from *:
     #else
     static int fcnn_omp_release_threads(void) { return 1; }
     #endif
+    /* Flush-to-zero (MXCSR bit 15: subnormal results become 0) and denormals-are-zero (bit
+     * 6: subnormal inputs read as 0), the x86 SSE/AVX control of every float instruction of
+     * a thread. Set on the calling thread; its OpenMP pool is then ended (new worker
+     * threads start with a copy of the caller's floating-point state) and, where the pool
+     * cannot be ended, a team of nthreads sets it in each of its threads. */
+    #if defined(__x86_64__) || defined(_M_X64) || defined(__SSE__)
+    #include <xmmintrin.h>
+    #define FCNN_DENORMAL_BITS 0x8040u
+    static void fcnn_set_csr_flush(int on) {
+        unsigned int csr = _mm_getcsr();
+        _mm_setcsr(on ? (csr | FCNN_DENORMAL_BITS) : (csr & ~FCNN_DENORMAL_BITS));
+    }
+    static int fcnn_get_flush_denormal(void) {
+        return (_mm_getcsr() & FCNN_DENORMAL_BITS) == FCNN_DENORMAL_BITS;
+    }
+    static int fcnn_set_flush_denormal(int on, int nthreads) {
+        fcnn_set_csr_flush(on);
+    #ifdef _OPENMP
+        if (!fcnn_omp_release_threads()) {
+            #pragma omp parallel num_threads(nthreads)
+            fcnn_set_csr_flush(on);
+        }
+    #endif
+        return 1;
+    }
+    #else
+    static int fcnn_get_flush_denormal(void) { return 0; }
+    static int fcnn_set_flush_denormal(int on, int nthreads) { return 0; }
+    #endif
     """
     const int FCNN_OPENMP
     int fcnn_omp_max_threads() nogil
     int fcnn_omp_release_threads() nogil
+    int fcnn_set_flush_denormal(int on, int nthreads) nogil
+    int fcnn_get_flush_denormal() nogil
 
 cdef enum:
     # dx through direct dot products below this many input channels: a GEMM whose N is C
@@ -104,6 +135,18 @@ def release_openmp_threads():
     ones). Called before fork: a child inherits the runtime's record of those threads but not
     the threads, and would wait for them forever. True when done (or nothing to do)."""
     return bool(fcnn_omp_release_threads())
+
+
+def set_flush_denormal(bint on, int nthreads):
+    """Flush subnormal floats to zero (or stop) in the calling thread and in the OpenMP
+    threads of its parallel loops (up to ``nthreads``); False where the CPU has no such
+    mode (not x86)."""
+    return bool(fcnn_set_flush_denormal(on, nthreads))
+
+
+def flush_denormal():
+    """Whether the calling thread flushes subnormal floats to zero."""
+    return bool(fcnn_get_flush_denormal())
 
 
 cdef inline Py_ssize_t _floordiv(Py_ssize_t a, Py_ssize_t b) nogil:

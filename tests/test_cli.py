@@ -241,3 +241,17 @@ def test_default_recipe_is_adam_without_smoothing(loads, tmp_path):
     model = load_model(path)
     assert type(model.optimizer).__name__ == "Adam" and model.optimizer.weight_decay is None
     assert model.loss.label_smoothing == 0.0 and type(model.layers[0]).__name__ == "Conv2D"
+
+
+def test_flush_denormal_option_turns_flushing_on_for_the_run_only(loads, monkeypatch, capsys):
+    calls = []
+    real = fastcnn.set_flush_denormal
+    monkeypatch.setattr(fastcnn, "set_flush_denormal", lambda mode: calls.append(mode) or
+                        real(mode))
+    assert cli.main(["train", "--epochs", "1", "--limit", "8", "--verbose", "0",
+                     "--flush-denormal"]) == 0
+    assert calls == [True, False]
+    from fastcnn import _conv
+    assert not _conv.flush_denormal()
+    assert cli.main(["train", "--epochs", "1", "--limit", "8", "--verbose", "0"]) == 0
+    assert calls == [True, False]
