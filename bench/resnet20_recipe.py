@@ -55,6 +55,21 @@ def report(rows, epoch, seconds, logs, test_acc):
           f"{logs['accuracy']:.4f}, test accuracy {test_acc:.4f}", flush=True)
 
 
+def epoch_reporter(base, x_test, y_test, rows):
+    """A callback (of the framework's ``base`` class) that times each epoch's training, then
+    evaluates the test set, untimed, and reports both."""
+    class Epochs(base):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            seconds = time.perf_counter() - self.start
+            acc = self.model.evaluate(x_test, y_test, batch_size=1000, verbose=0)[1]
+            report(rows, epoch, seconds, logs, acc)
+
+    return Epochs()
+
+
 def run_fastcnn(args, data, rows):
     import fastcnn
     from fastcnn import callbacks, losses, optimizers, utils
@@ -70,18 +85,10 @@ def run_fastcnn(args, data, rows):
                                              weight_decay=5e-4),
                   loss=losses.CategoricalCrossentropy(), metrics=["accuracy"])
 
-    class Epochs(callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            seconds = time.perf_counter() - self.start
-            acc = self.model.evaluate(x_test, y_test, batch_size=1000, verbose=0)[1]
-            report(rows, epoch, seconds, logs, acc)
-
     print(f"fastcnn {fastcnn.__version__}: ResNet-20 ({model.count_params():,} parameters), "
           f"seed {args.seed}, {fastcnn.get_num_threads()} threads, {cpu_name()}", flush=True)
-    model.fit(x, y, batch_size=BATCH, epochs=args.epochs, verbose=0, callbacks=[Epochs()])
+    model.fit(x, y, batch_size=BATCH, epochs=args.epochs, verbose=0,
+              callbacks=[epoch_reporter(callbacks.Callback, x_test, y_test, rows)])
 
 
 def keras_resnet20(keras, layers):
@@ -123,19 +130,11 @@ def run_keras(args, data, rows):
         keras.optimizers.schedules.CosineDecay(2e-3, decay_steps=steps), weight_decay=5e-4),
         loss="categorical_crossentropy", metrics=["accuracy"])
 
-    class Epochs(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            seconds = time.perf_counter() - self.start
-            acc = self.model.evaluate(x_test, y_test, batch_size=1000, verbose=0)[1]
-            report(rows, epoch, seconds, logs, acc)
-
     print(f"keras {keras.__version__} ({keras.backend.backend()}): ResNet-20 "
           f"({model.count_params():,} parameters), seed {args.seed}, {args.threads} threads, "
           f"{cpu_name()}", flush=True)
-    model.fit(x, y, batch_size=BATCH, epochs=args.epochs, verbose=0, callbacks=[Epochs()])
+    model.fit(x, y, batch_size=BATCH, epochs=args.epochs, verbose=0,
+              callbacks=[epoch_reporter(keras.callbacks.Callback, x_test, y_test, rows)])
 
 
 def main(argv=None):

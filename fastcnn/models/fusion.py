@@ -108,12 +108,12 @@ class ReluMaxPoolStep:
 
     def __init__(self, node, pool_node, slot, states):
         self.layer, self.pool = node.layer, pool_node.layer
-        self.layers, self.nodes = [node.layer, pool_node.layer], [node, pool_node]
+        self.layers = [node.layer, pool_node.layer]
         self.inputs = [slot(node.inputs[0])]
         self.output = slot(pool_node.outputs[0])
         self.state, self.pool_state = states(node), states(pool_node)
 
-    def _pool_picking(self, z, training):
+    def _pool_picking(self, z):
         """The pooling of the ReLU's output ``z``, recording picks with the ReLU folded in."""
         st = self.pool_state
         shape = (z.shape[0],) + self.pool.output_shape[1:]
@@ -124,7 +124,7 @@ class ReluMaxPoolStep:
 
     def forward(self, values, training):
         z = self.layer.forward(values[self.inputs[0]], self.state, training)
-        values[self.output] = self._pool_picking(z, training)
+        values[self.output] = self._pool_picking(z)
 
     def _pool_backward(self, dy):
         """The gradient with respect to the ReLU's input, from the pooling's gradient."""
@@ -156,7 +156,7 @@ class ConvReluMaxPoolStep(ReluMaxPoolStep):
             z = ops.conv2d(x, conv.kernel, conv.bias, strides=conv.strides,
                            padding=conv.padding, activation="relu",
                            out=st.buffer("z", (x.shape[0],) + conv.output_shape[1:], x.dtype))
-            y = self._pool_picking(z, training)
+            y = self._pool_picking(z)
         else:
             self.pool_state.picks = picks
             self.pool_state.z_shape = (x.shape[0],) + conv.output_shape[1:]

@@ -37,7 +37,7 @@ class Plan:
     def __init__(self, graph, *, backward, fuse=True, loss_activations=None, states=None,
                  input_gradients=False):
         self.graph = graph
-        self.keep = states is not None
+        self._keep = states is not None
         if states is None:
             states = lambda node: CallState()  # noqa: E731
         self._slots = {}
@@ -52,8 +52,14 @@ class Plan:
         self.logits = [id(t) in logits_ids for t in graph.outputs]
         self._values = [None] * len(self._slots)
         self.input_gradients = None
+        self.trainable_weights, self.weight_paths = [], []
         if backward:
             self._prepare_backward(input_gradients)
+        index = {id(w): i for i, w in enumerate(self.trainable_weights)}
+        # (gradient index or None, weight, regularizer) of every regularized weight: the
+        # penalty counts in the loss of every plan, its gradient where the weight is trained
+        self.regularized = [(index.get(id(w)), w, reg) for layer in graph.layers
+                            for w, reg in layer.regularized_weights]
 
     def slot(self, tensor):
         """The slot of a symbolic tensor (made on first use)."""
@@ -78,7 +84,6 @@ class Plan:
         for slot in self.input_slots:
             needs[slot] = input_gradients
         self._wants_input_gradients = input_gradients
-        self.trainable_weights = []
         self._calls = {}          # layer id -> number of steps that use its weights
         for step in self.steps:
             trains = False
@@ -91,9 +96,12 @@ class Plan:
         for layer in self.graph.layers:
             if id(layer) in self._calls:
                 self.trainable_weights.extend(layer.trainable_weights)
+                # what the optimizer's exclude_from_weight_decay(var_names=) matches
+                self.weight_paths.extend(f"{layer.name}/{layer.weight_name(w)}"
+                                         for w in layer.trainable_weights)
         self._needs = needs
         self._grads = None
-        self._sums = CallState(self.keep)
+        self._sums = CallState(self._keep)
 
     def _grad_arrays(self):
         """Per step, per layer of the step: the arrays its weight gradients go to. A layer's

@@ -8,10 +8,8 @@ class LayerStep:
     """
 
     def __init__(self, node, slot, states):
-        self.node = node
         self.layer = node.layer
         self.layers = [node.layer]
-        self.nodes = [node]
         self.inputs = [slot(t) for t in node.inputs]
         self.output = slot(node.outputs[0])
         self.is_list = node.is_list

@@ -190,24 +190,6 @@ class Trainer:
                 values[name] = float(np.sum(fn(ybs[0], out)))
         return values
 
-    def _regularized(self, graph, plan):
-        """(gradient index or None, weight, regularizer) of every regularized weight, the
-        index that of the plan's gradients (None: the weight is not trained)."""
-        if getattr(plan, "regularized", None) is None:
-            index = {id(w): i for i, w in enumerate(getattr(plan, "trainable_weights", []))}
-            plan.regularized = [(index.get(id(w)), w, reg) for layer in graph.layers
-                                for w, reg in layer.regularized_weights]
-        return plan.regularized
-
-    def _weight_paths(self, graph, plan):
-        """"<layer name>/<weight name>" of each weight the plan trains (what the optimizer's
-        exclude_from_weight_decay(var_names=) matches)."""
-        if getattr(plan, "weight_paths", None) is None:
-            names = {id(w): f"{layer.name}/{layer.weight_name(w)}" for layer in graph.layers
-                     for w in layer.weights}
-            plan.weight_paths = [names[id(w)] for w in plan.trainable_weights]
-        return plan.weight_paths
-
     def _penalty(self, regularized):
         return sum(reg.penalty(w) for _, w, reg in regularized)
 
@@ -219,14 +201,13 @@ class Trainer:
             per_output.append(loss)
             grads.append(grad)
         weight_grads = plan.backward(grads) if plan.trainable_weights else []
-        regularized = self._regularized(graph, plan)
-        penalty = self._penalty(regularized)
-        for i, w, reg in regularized:
+        penalty = self._penalty(plan.regularized)
+        for i, w, reg in plan.regularized:
             if i is not None:
                 reg.add_gradient(w, weight_grads[i])
         with SIGINT_GUARD.update():
             self.optimizer.apply(weight_grads, plan.trainable_weights,
-                                 paths=self._weight_paths(graph, plan))
+                                 paths=plan.weight_paths)
         return self._batch_logs(graph, plan, ybs, outs, per_output, penalty, fns)
 
     def _test_step(self, graph, plan, xbs, ybs, swb, penalty, fns):
@@ -243,7 +224,7 @@ class Trainer:
 
     def _run_test(self, graph, xs, ys, sw, batch_size, cbs=None):
         fns, plan = self._metric_functions(graph), self._plan(graph, "test")
-        penalty = self._penalty(self._regularized(graph, plan))
+        penalty = self._penalty(plan.regularized)
         tracker = Mean(self._log_names(graph))
         for step, index in enumerate(batch_slices(len(xs[0]), batch_size)):
             if cbs is not None:
