@@ -2,7 +2,7 @@
 # cython: initializedcheck=False, nonecheck=False
 """Elementwise work of a training step, in single compiled passes instead of chains of NumPy
 temporaries: ReLU and its backward pass, the sum of several arrays (with a ReLU after it),
-rescaling, and softmax with cross-entropy (the optimizers' updates are in
+rescaling, dropout, and softmax with cross-entropy (the optimizers' updates are in
 fastcnn/_optim.pyx).
 
 Arrays are flat and C-contiguous (the callers pass ``a.reshape(-1)`` of contiguous arrays),
@@ -54,6 +54,7 @@ def relu_backward(const floating[::1] dy, const floating[::1] y, floating[::1] o
 cdef enum UnaryOp:
     RELU
     RESCALE
+    DROPOUT       # a second input: the uniform draws u
 
 
 cdef void _relu_chunk(const floating *x, floating *out, Py_ssize_t n) noexcept nogil:
@@ -64,29 +65,35 @@ cdef void _relu_chunk(const floating *x, floating *out, Py_ssize_t n) noexcept n
         out[i] = 0 if v < 0 else v
 
 
-cdef void _unary_chunk(UnaryOp op, const floating *x, floating *out, Py_ssize_t n,
-                       floating scale, floating offset) noexcept nogil:
+cdef void _unary_chunk(UnaryOp op, const floating *x, const floating *u, floating *out,
+                       Py_ssize_t n, floating scale, floating offset) noexcept nogil:
     cdef Py_ssize_t i
+    cdef floating v
     if op == RELU:
         _relu_chunk(x, out, n)
-    else:
+    elif op == RESCALE:
         for i in range(n):
             out[i] = x[i] * scale + offset
+    else:                           # DROPOUT, with the rate as the offset
+        for i in range(n):
+            v = x[i]        # read unconditionally, so the select compiles to vector code
+            out[i] = v * (scale if u[i] >= offset else 0)
 
 
 cdef _unary(UnaryOp op, const floating[::1] x, floating[::1] out, double scale, double offset,
-            int nthreads):
+            int nthreads, const floating[::1] u=None):
     cdef Py_ssize_t n = x.shape[0], chunk, j
-    cdef int nt = team_size(nthreads, n, n, MIN_VALUES_PER_THREAD)
+    cdef int nt = team_size(nthreads, n, n if u is None else 2 * n, MIN_VALUES_PER_THREAD)
     cdef floating s = <floating>scale, o = <floating>offset
+    cdef const floating *up = NULL if u is None or n == 0 else &u[0]
     if n == 0:
         return out
     chunk = (n + nt - 1) // nt
     with nogil:
         for j in prange(nt, schedule="static", num_threads=nt):
             if j * chunk < n:
-                _unary_chunk(op, &x[j * chunk], &out[j * chunk], min(chunk, n - j * chunk), s,
-                             o)
+                _unary_chunk(op, &x[j * chunk], NULL if up == NULL else up + j * chunk,
+                             &out[j * chunk], min(chunk, n - j * chunk), s, o)
     return out
 
 
@@ -102,6 +109,14 @@ def rescale(const floating[::1] x, floating[::1] out, double scale, double offse
     """out = x * scale + offset in the data's dtype (scale and offset rounded to it once).
     ``out`` may be ``x`` itself."""
     return _unary(RESCALE, x, out, scale, offset, nthreads)
+
+
+def dropout(const floating[::1] x, const floating[::1] u, floating[::1] out, double rate,
+            double scale, int nthreads=1):
+    """out = x * (scale where u >= rate, else 0), with rate and scale rounded to the data's
+    dtype once: Dropout's pass (forward on its input, backward on its gradient) for the
+    uniform draws u in [0, 1) (like x). ``out`` may be ``x`` itself."""
+    return _unary(DROPOUT, x, out, scale, rate, nthreads, u)
 
 
 cdef void _add_chunk(const floating **src, Py_ssize_t k, floating *out, Py_ssize_t start,

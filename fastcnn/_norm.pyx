@@ -80,49 +80,79 @@ cdef void _add_squared_deviations(const floating *x, Py_ssize_t rows, Py_ssize_t
             acc[j] += d * d
 
 
+cdef inline floating _masked(floating g, const floating *relu_y, Py_ssize_t i) noexcept nogil:
+    # dy where a ReLU's output relu_y is > 0, else 0 (_elementwise.relu_backward), or dy when
+    # there is no ReLU (relu_y NULL); the branch on NULL is taken out of the loops by the
+    # callers' two versions of each loop
+    return g if relu_y[i] > 0 else 0
+
+
 cdef void _add_gradient_sums(const floating *dy, const floating *x, Py_ssize_t rows,
                              Py_ssize_t c, const double *mean, double *sum_dy,
-                             double *sum_dy_xc) noexcept nogil:
-    """sum_dy[j] += dy[r, j]; sum_dy_xc[j] += dy[r, j] * (x[r, j] - mean[j])."""
+                             double *sum_dy_xc, const floating *relu_y) noexcept nogil:
+    """sum_dy[j] += dy[r, j]; sum_dy_xc[j] += dy[r, j] * (x[r, j] - mean[j]), with dy masked
+    by the ReLU output relu_y when it is not NULL."""
     cdef Py_ssize_t r, j
     cdef double g
     for r in range(rows):
-        for j in range(c):
-            g = dy[r * c + j]
-            sum_dy[j] += g
-            sum_dy_xc[j] += g * (x[r * c + j] - mean[j])
+        if relu_y == NULL:
+            for j in range(c):
+                g = dy[r * c + j]
+                sum_dy[j] += g
+                sum_dy_xc[j] += g * (x[r * c + j] - mean[j])
+        else:
+            for j in range(c):
+                g = _masked(dy[r * c + j], relu_y, r * c + j)
+                sum_dy[j] += g
+                sum_dy_xc[j] += g * (x[r * c + j] - mean[j])
 
 
 cdef void _normalize_rows(const floating *x, floating *y, Py_ssize_t rows, Py_ssize_t c,
                           const floating *center, const floating *scale,
-                          const floating *shift) noexcept nogil:
-    """y = (x - center) * scale + shift, per channel."""
+                          const floating *shift, bint relu) noexcept nogil:
+    """y = (x - center) * scale + shift, per channel; then with relu the ReLU of
+    _elementwise.relu (0 where < 0, else the value: NaN stays NaN) in the same pass."""
     cdef Py_ssize_t r, j
+    cdef floating v
     for r in range(rows):
-        for j in range(c):
-            y[r * c + j] = (x[r * c + j] - center[j]) * scale[j] + shift[j]
+        if relu:
+            for j in range(c):
+                v = (x[r * c + j] - center[j]) * scale[j] + shift[j]
+                y[r * c + j] = 0 if v < 0 else v
+        else:
+            for j in range(c):
+                y[r * c + j] = (x[r * c + j] - center[j]) * scale[j] + shift[j]
 
 
 cdef void _scale_rows(const floating *dy, floating *dx, Py_ssize_t rows, Py_ssize_t c,
-                      const floating *scale) noexcept nogil:
+                      const floating *scale, const floating *relu_y) noexcept nogil:
     cdef Py_ssize_t r, j
     for r in range(rows):
-        for j in range(c):
-            dx[r * c + j] = dy[r * c + j] * scale[j]
+        if relu_y == NULL:
+            for j in range(c):
+                dx[r * c + j] = dy[r * c + j] * scale[j]
+        else:
+            for j in range(c):
+                dx[r * c + j] = _masked(dy[r * c + j], relu_y, r * c + j) * scale[j]
 
 
 cdef void _gradient_rows(const floating *dy, const floating *x, floating *dx, Py_ssize_t rows,
                          Py_ssize_t c, floating count, const floating *mean,
                          const floating *dbeta, const floating *g,
-                         const floating *k) noexcept nogil:
+                         const floating *k, const floating *relu_y) noexcept nogil:
     """dx = ((dy * count - dbeta) - (x - mean) * g) * k, per channel: the terms of
     batch_norm_train_backward's formula in its order, so that they cancel exactly where the
-    formula's do (one row, a constant dy)."""
+    formula's do (one row, a constant dy); dy masked by relu_y when it is not NULL."""
     cdef Py_ssize_t r, j
     for r in range(rows):
-        for j in range(c):
-            dx[r * c + j] = ((dy[r * c + j] * count - dbeta[j])
-                             - (x[r * c + j] - mean[j]) * g[j]) * k[j]
+        if relu_y == NULL:
+            for j in range(c):
+                dx[r * c + j] = ((dy[r * c + j] * count - dbeta[j])
+                                 - (x[r * c + j] - mean[j]) * g[j]) * k[j]
+        else:
+            for j in range(c):
+                dx[r * c + j] = ((_masked(dy[r * c + j], relu_y, r * c + j) * count - dbeta[j])
+                                 - (x[r * c + j] - mean[j]) * g[j]) * k[j]
 
 
 cdef inline bint _takes(floating v, floating m) noexcept nogil:
@@ -212,14 +242,15 @@ cdef floating[::1] _channel_vector(const floating[::1] values, double default,
 def batch_norm_train(const floating[:, ::1] x, const floating[::1] gamma,
                      const floating[::1] beta, double epsilon, floating[:, ::1] y,
                      floating[::1] mean, floating[::1] var, floating[::1] inv_std,
-                     int nthreads=1):
+                     int nthreads=1, bint relu=False):
     """Batch normalization of the rows of x (M, C) with its own statistics.
 
     mean = sum(x) / M and var = sum((x - mean)**2) / M (biased), both in double (two passes
     over x); inv_std = 1 / sqrt(var + epsilon) in double; each rounded once into the outputs.
     y = (x - mean) * s + beta in the data's dtype, with mean as rounded and
     s = gamma * inv_std computed in double and rounded once. gamma None counts as 1, beta
-    None as 0. With M == 0, mean, var and inv_std are NaN.
+    None as 0. With M == 0, mean, var and inv_std are NaN. With relu, y is then the ReLU
+    of _elementwise.relu, in the same pass.
     """
     cdef Py_ssize_t m = x.shape[0], c = x.shape[1], rows = _block_rows(c)
     cdef Py_ssize_t blocks = cdiv(m, rows), b, j
@@ -253,7 +284,7 @@ def batch_norm_train(const floating[:, ::1] x, const floating[::1] gamma,
             scale[j] = <floating>(inv * scale[j])      # gamma (or 1) * inv_std
         for b in prange(blocks, schedule="static", num_threads=nt):
             _normalize_rows(&x[b * rows, 0], &y[b * rows, 0], min(rows, m - b * rows), c,
-                            &mean[0], &scale[0], &shift[0])
+                            &mean[0], &scale[0], &shift[0], relu)
 
 
 cdef floating[::1] _inference_scale(const floating[::1] gamma, const floating[::1] moving_var,
@@ -269,10 +300,10 @@ cdef floating[::1] _inference_scale(const floating[::1] gamma, const floating[::
 def batch_norm_inference(const floating[:, ::1] x, const floating[::1] gamma,
                          const floating[::1] beta, const floating[::1] moving_mean,
                          const floating[::1] moving_var, double epsilon, floating[:, ::1] y,
-                         int nthreads=1):
+                         int nthreads=1, bint relu=False):
     """y = (x - moving_mean) * s + beta in the data's dtype, with
     s = gamma / sqrt(moving_var + epsilon) computed in double and rounded once.
-    gamma None counts as 1, beta None as 0."""
+    gamma None counts as 1, beta None as 0. With relu, the ReLU follows in the same pass."""
     cdef Py_ssize_t m = x.shape[0], c = x.shape[1], rows = _block_rows(c)
     cdef Py_ssize_t blocks = cdiv(m, rows), b
     cdef floating[::1] scale = _inference_scale(gamma, moving_var, epsilon, x)
@@ -280,27 +311,33 @@ def batch_norm_inference(const floating[:, ::1] x, const floating[::1] gamma,
     with nogil:
         for b in prange(blocks, schedule="static", num_threads=_threads(nthreads, blocks, m * c)):
             _normalize_rows(&x[b * rows, 0], &y[b * rows, 0], min(rows, m - b * rows), c,
-                            &moving_mean[0], &scale[0], &shift[0])
+                            &moving_mean[0], &scale[0], &shift[0], relu)
 
 
 def batch_norm_inference_backward(const floating[:, ::1] dy, const floating[::1] gamma,
                                   const floating[::1] moving_var, double epsilon,
-                                  floating[:, ::1] dx, int nthreads=1):
+                                  floating[:, ::1] dx, int nthreads=1,
+                                  const floating[:, ::1] relu_output=None):
     """dx = dy * s with s the scale of batch_norm_inference (gamma / sqrt(moving_var +
-    epsilon), in double, rounded once): the gradient of a frozen layer."""
+    epsilon), in double, rounded once): the gradient of a frozen layer. With relu_output
+    (the output of a ReLU applied to this layer's output, like dy), dy is first masked where
+    it is not > 0, as _elementwise.relu_backward does."""
+    cdef const floating *mask = (NULL if relu_output is None or dy.shape[0] == 0
+                                 else &relu_output[0, 0])
     cdef Py_ssize_t m = dy.shape[0], c = dy.shape[1], rows = _block_rows(c)
     cdef Py_ssize_t blocks = cdiv(m, rows), b
     cdef floating[::1] scale = _inference_scale(gamma, moving_var, epsilon, dy)
     with nogil:
         for b in prange(blocks, schedule="static", num_threads=_threads(nthreads, blocks, m * c)):
             _scale_rows(&dy[b * rows, 0], &dx[b * rows, 0], min(rows, m - b * rows), c,
-                        &scale[0])
+                        &scale[0], NULL if mask == NULL else mask + b * rows * c)
 
 
 def batch_norm_train_backward(const floating[:, ::1] dy, const floating[:, ::1] x,
                               const floating[::1] gamma, const floating[::1] mean,
                               const floating[::1] inv_std, floating[:, ::1] dx,
-                              floating[::1] dgamma, floating[::1] dbeta, int nthreads=1):
+                              floating[::1] dgamma, floating[::1] dbeta, int nthreads=1,
+                              const floating[:, ::1] relu_output=None):
     """Gradients of batch_norm_train for dy, from its mean and inv_std:
     dx = gamma * inv_std / M * (M*dy - dbeta - xhat*dgamma), xhat = (x - mean) * inv_std.
 
@@ -308,9 +345,12 @@ def batch_norm_train_backward(const floating[:, ::1] dy, const floating[:, ::1] 
     each rounded once into the outputs. Second pass, in the data's dtype:
     dx = ((dy * M - dbeta) - (x - mean) * g) * k with per-channel g = inv_std * dgamma and
     k = gamma * inv_std / M computed in double and rounded once (dbeta as rounded).
-    gamma None counts as 1. With M == 0, dgamma and dbeta are 0.
+    gamma None counts as 1. With M == 0, dgamma and dbeta are 0. With relu_output (the
+    output of a ReLU applied to this layer's output, like dy), dy is masked where it is not
+    > 0 wherever it is read, as _elementwise.relu_backward would have done.
     """
     cdef Py_ssize_t m = dy.shape[0], c = dy.shape[1], rows = _block_rows(c)
+    cdef const floating *mask = NULL if relu_output is None or m == 0 else &relu_output[0, 0]
     cdef Py_ssize_t blocks = cdiv(m, rows), b, j
     cdef int nt = _threads(nthreads, blocks, 2 * m * c)
     cdef double[:, ::1] part = np.zeros((blocks, 2 * c))
@@ -327,7 +367,8 @@ def batch_norm_train_backward(const floating[:, ::1] dy, const floating[:, ::1] 
             mean_d[j] = mean[j]
         for b in prange(blocks, schedule="static", num_threads=nt):
             _add_gradient_sums(&dy[b * rows, 0], &x[b * rows, 0], min(rows, m - b * rows), c,
-                               &mean_d[0], &part[b, 0], &part[b, c])
+                               &mean_d[0], &part[b, 0], &part[b, c],
+                               NULL if mask == NULL else mask + b * rows * c)
         _sum_blocks(part)
         for j in range(c):
             inv = inv_std[j]
@@ -338,7 +379,7 @@ def batch_norm_train_backward(const floating[:, ::1] dy, const floating[:, ::1] 
         for b in prange(blocks, schedule="static", num_threads=nt):
             _gradient_rows(&dy[b * rows, 0], &x[b * rows, 0], &dx[b * rows, 0],
                            min(rows, m - b * rows), c, <floating>m, &mean[0], &dbeta[0],
-                           &g[0], &k[0])
+                           &g[0], &k[0], NULL if mask == NULL else mask + b * rows * c)
 
 
 # --- global pooling ---------------------------------------------------------------------------

@@ -44,7 +44,8 @@ from fastcnn.ops import (_check_dy, _contiguous, _float_array, _images, _out_arr
 
 __all__ = ["batch_norm_train", "batch_norm_inference", "batch_norm_train_backward",
            "batch_norm_inference_backward", "global_avg_pool2d", "global_avg_pool2d_backward",
-           "global_max_pool2d", "global_max_pool2d_backward", "add", "relu", "rescale"]
+           "global_max_pool2d", "global_max_pool2d_backward", "add", "relu", "rescale",
+           "dropout"]
 
 _PICKS_DTYPE = np.dtype(np.intp)
 
@@ -123,12 +124,24 @@ def _threads():
 
 # --- batch normalization --------------------------------------------------------------------
 
-def batch_norm_train(x, gamma, beta, epsilon, *, out=None):
+def _relu_output(relu_output, like, name="dy"):
+    """The ReLU output whose positive entries pass a gradient (None: no ReLU), checked to
+    be an array like ``like``."""
+    if relu_output is None:
+        return None
+    y = _like(relu_output, "relu_output", name, like.dtype)
+    if y.shape != like.shape:
+        raise ValueError(f"relu_output must have {name}'s shape {like.shape}, got {y.shape}")
+    return _rows(y, "relu_output")
+
+
+def batch_norm_train(x, gamma, beta, epsilon, *, relu=False, out=None):
     """Batch normalization with the batch's statistics, over the last axis of ``x``.
 
     Returns ``(y, mean, var, inv_std)``: y like x; mean, var (biased) and inv_std =
     1/sqrt(var + epsilon) of shape (C,), what ``batch_norm_train_backward`` and the moving
-    averages need. ``out``: None or a tuple of 4 arrays (or None) to write them into.
+    averages need. ``relu``: y is then max(y, 0) (as :func:`relu`), in the same pass.
+    ``out``: None or a tuple of 4 arrays (or None) to write them into.
     """
     x = _channels_last(x)
     gamma = _channel_vector(gamma, "gamma", x, optional=True)
@@ -139,14 +152,15 @@ def batch_norm_train(x, gamma, beta, epsilon, *, out=None):
         out, (("y", x.shape), ("mean", c), ("var", c), ("inv_std", c)), x.dtype,
         (("x", x), ("gamma", gamma), ("beta", beta)))
     _norm.batch_norm_train(_rows(x, "x"), gamma, beta, epsilon, y.reshape(-1, c[0]), mean,
-                           var, inv_std, _threads())
+                           var, inv_std, _threads(), bool(relu))
     return y, mean, var, inv_std
 
 
-def batch_norm_inference(x, gamma, beta, moving_mean, moving_var, epsilon, *, out=None):
+def batch_norm_inference(x, gamma, beta, moving_mean, moving_var, epsilon, *, relu=False,
+                         out=None):
     """Batch normalization with given (moving) statistics:
-    y = (x - moving_mean) * (gamma / sqrt(moving_var + epsilon)) + beta, over the last axis.
-    ``out``: an array like x to write y into."""
+    y = (x - moving_mean) * (gamma / sqrt(moving_var + epsilon)) + beta, over the last axis;
+    then max(y, 0) with ``relu``. ``out``: an array like x to write y into."""
     x = _channels_last(x)
     gamma = _channel_vector(gamma, "gamma", x, optional=True)
     beta = _channel_vector(beta, "beta", x, optional=True)
@@ -158,40 +172,50 @@ def batch_norm_inference(x, gamma, beta, moving_mean, moving_var, epsilon, *, ou
                                            ("moving_var", moving_var)),
                    result="the result of batch_norm_inference")
     _norm.batch_norm_inference(_rows(x, "x"), gamma, beta, moving_mean, moving_var, epsilon,
-                               y.reshape(-1, x.shape[-1]), _threads())
+                               y.reshape(-1, x.shape[-1]), _threads(), bool(relu))
     return y
 
 
-def batch_norm_train_backward(dy, x, gamma, mean, inv_std, *, out=None):
+def batch_norm_train_backward(dy, x, gamma, mean, inv_std, *, relu_output=None, out=None):
     """Gradients of ``batch_norm_train`` for ``dy`` (like x), from the mean and inv_std it
     returned. Returns ``(dx, dgamma, dbeta)`` (dgamma and dbeta (C,), returned also when the
-    layer has no gamma or beta). ``out``: None or a tuple of 3 arrays (or None)."""
+    layer has no gamma or beta). ``relu_output``: the forward pass was run with ``relu`` and
+    this is its output; dy is the gradient of that output (masked here where it is not > 0,
+    as the ReLU's backward pass would). ``out``: None or a tuple of 3 arrays (or None)."""
     x = _channels_last(x)
     dy = _check_dy(dy, x.shape, x.dtype, whose="x's")
     gamma = _channel_vector(gamma, "gamma", x, optional=True)
     mean = _channel_vector(mean, "mean", x)
     inv_std = _channel_vector(inv_std, "inv_std", x)
     c = (x.shape[-1],)
+    relu_output = _relu_output(relu_output, dy)
     dx, dgamma, dbeta = _out_tuple(
         out, (("dx", x.shape), ("dgamma", c), ("dbeta", c)), x.dtype,
-        (("dy", dy), ("x", x), ("gamma", gamma), ("mean", mean), ("inv_std", inv_std)))
+        (("dy", dy), ("x", x), ("gamma", gamma), ("mean", mean), ("inv_std", inv_std),
+         ("relu_output", relu_output)))
     _norm.batch_norm_train_backward(_rows(dy, "dy"), _rows(x, "x"), gamma, mean, inv_std,
-                                    dx.reshape(-1, c[0]), dgamma, dbeta, _threads())
+                                    dx.reshape(-1, c[0]), dgamma, dbeta, _threads(),
+                                    relu_output)
     return dx, dgamma, dbeta
 
 
-def batch_norm_inference_backward(dy, gamma, moving_var, epsilon, *, out=None):
+def batch_norm_inference_backward(dy, gamma, moving_var, epsilon, *, relu_output=None,
+                                  out=None):
     """Gradient of ``batch_norm_inference`` with respect to x (a frozen layer):
     dx = dy * (gamma / sqrt(moving_var + epsilon)), the scale rounded as in the forward pass.
-    ``out``: an array like dy to write dx into."""
+    ``relu_output``: as in :func:`batch_norm_train_backward`. ``out``: an array like dy to
+    write dx into."""
     dy = _channels_last(dy, "dy")
     gamma = _channel_vector(gamma, "gamma", dy, "dy", optional=True)
     moving_var = _channel_vector(moving_var, "moving_var", dy, "dy")
     epsilon = _epsilon(epsilon)
+    relu_output = _relu_output(relu_output, dy)
     dx = _out_array(out, dy.shape, dy.dtype, (("dy", dy), ("gamma", gamma),
-                                              ("moving_var", moving_var)), result="dx")
+                                              ("moving_var", moving_var),
+                                              ("relu_output", relu_output)), result="dx")
     _norm.batch_norm_inference_backward(_rows(dy, "dy"), gamma, moving_var, epsilon,
-                                        dx.reshape(-1, dy.shape[-1]), _threads())
+                                        dx.reshape(-1, dy.shape[-1]), _threads(),
+                                        relu_output)
     return dx
 
 
@@ -329,6 +353,24 @@ def relu(x, *, out=None):
     x = _float_array(x, "x")
     y = _out_array(out, x.shape, x.dtype, [("x", x)], result="the result of relu")
     _elementwise.relu(_flat(x, "x"), y.reshape(-1), _threads())
+    return y
+
+
+def dropout(x, u, rate, *, out=None):
+    """x * (1 / (1 - rate)) where u >= rate, else 0 (x * 0, so NaN stays NaN); u (like x)
+    holds uniform draws in [0, 1); rate in [0, 1) and the scale are rounded to x's dtype once.
+    Dropout's forward pass on its input and backward pass on its gradient, in one pass each."""
+    x = _float_array(x, "x")
+    u = _like(u, "u", "x", x.dtype)
+    if u.shape != x.shape:
+        raise ValueError(f"u must have x's shape {x.shape}, got {u.shape}")
+    rate = _scalar(rate, "rate")
+    if not 0 <= rate < 1:
+        raise ValueError(f"rate must be in [0, 1), got {rate!r}")
+    scale = float(x.dtype.type(1 / (1 - rate)))
+    y = _out_array(out, x.shape, x.dtype, [("x", x), ("u", u)],
+                   result="the result of dropout")
+    _elementwise.dropout(_flat(x, "x"), _flat(u, "u"), y.reshape(-1), rate, scale, _threads())
     return y
 
 

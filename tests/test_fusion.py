@@ -12,7 +12,7 @@ from fastcnn.layers import (Activation, Add, BatchNormalization, Concatenate, Co
 from fastcnn.models import Model, Sequential
 from fastcnn.models.plan import Plan
 from fastcnn.utils import set_random_seed, to_categorical
-from conftest import numeric_gradient
+from conftest import assert_close, numeric_gradient, widen
 from layer_harness import FD_TOLERANCE, relative_error
 
 
@@ -74,19 +74,43 @@ def every_layer_model():
     return Model(inp, Dense(4, activation="softmax")(z))
 
 
+def frozen_bn_model():
+    """A frozen BatchNormalization (moving statistics in training too) and a Dense without
+    bias, each followed by a ReLU layer; a ReLU before a pooling that is not a max pooling."""
+    inp = Input((10, 10, 3))
+    bn = BatchNormalization(trainable=False, moving_mean_initializer="ones",
+                            moving_variance_initializer="ones")
+    x = ReLU()(bn(Conv2D(6, 3, use_bias=False)(inp)))
+    x = Activation("relu")(Conv2D(6, 3, strides=2, padding="same")(x))
+    x = ReLU()(Dense(8, use_bias=False)(Flatten()(x)))
+    return Model(inp, Dense(4, activation="softmax")(x))
+
+
 MODELS = {"seed": (seed_model, (16, 16, 2)), "second_layer": (second_layer_model, (12, 12, 1)),
           "overlapping_windows": (overlapping_windows_model, (11, 12, 2)),
           "kcnn_like": (kcnn_like_model, (12, 12, 3)),
           "resnet_like": (resnet_like_model, (12, 12, 3)),
-          "every_layer": (every_layer_model, (14, 14, 2))}
-FUSED_STEPS = {"seed": ["ConvReluMaxPoolStep"], "second_layer": ["ConvReluMaxPoolStep"],
-               "overlapping_windows": ["ConvReluMaxPoolStep"],
-               "kcnn_like": ["ReluMaxPoolStep", "ReluMaxPoolStep"], "resnet_like": [],
-               "every_layer": ["ConvReluMaxPoolStep", "ReluMaxPoolStep"]}
+          "every_layer": (every_layer_model, (14, 14, 2)),
+          "frozen_bn": (frozen_bn_model, (10, 10, 3))}
+# The fused steps of each model's training plan, then of its predict plan
+FUSED_STEPS = {
+    "seed": (["ConvReluMaxPoolStep"], []),
+    "second_layer": (["ConvReluMaxPoolStep"], []),
+    "overlapping_windows": (["ConvReluMaxPoolStep"], []),
+    "kcnn_like": (["ReluStep", "ConvReluMaxPoolStep", "ConvReluMaxPoolStep", "ReluStep"],
+                  ["ReluStep"] * 4),
+    "resnet_like": (["ReluStep"] * 5,         # BN + ReLU three times, Add + ReLU twice
+                    ["FoldedBatchNormStep"] * 3 + ["ReluStep"]
+                    + ["FoldedBatchNormStep"] * 2 + ["ReluStep"]),
+    "every_layer": (["ConvReluMaxPoolStep", "ReluMaxPoolStep"], ["FoldedBatchNormStep"]),
+    "frozen_bn": (["ReluStep"] * 3, ["FoldedBatchNormStep", "ReluStep", "ReluStep"]),
+}
+# models whose predict plan folds batch normalization into a convolution (not bitwise)
+FOLDS = {name for name, (_, steps) in FUSED_STEPS.items() if "FoldedBatchNormStep" in steps}
 
 
-def _fused_steps(model):
-    plan = model._plan(model._graph, "train")
+def _fused_steps(model, purpose="train"):
+    plan = model._plan(model._graph, purpose)
     return [type(s).__name__ for s in plan.steps if len(s.layers) > 1]
 
 
@@ -111,14 +135,43 @@ def _train(name, fuse, threads, predict=True):
 @pytest.mark.parametrize("name", list(MODELS))
 def test_training_with_and_without_fusion_gives_bitwise_the_same_model(name):
     fused, fused_loss, fused_pred = _train(name, True, 2)
-    assert _fused_steps(fused) == FUSED_STEPS[name]
+    assert (_fused_steps(fused), _fused_steps(fused, "predict")) == FUSED_STEPS[name]
     for threads in (2, 1, 3):
         plain, plain_loss, plain_pred = _train(name, False, threads)
-        assert _fused_steps(plain) == []
+        assert _fused_steps(plain) == [] and _fused_steps(plain, "predict") == []
         for a, b in zip(fused.get_weights(), plain.get_weights()):
             assert a.tobytes() == b.tobytes()
         assert fused_loss == plain_loss
-        assert fused_pred.tobytes() == plain_pred.tobytes()
+        if name in FOLDS:     # folding rounds differently: test_batch_norm_folding_...
+            assert_close(fused_pred, widen(plain_pred), np.float32, "predict")
+        else:
+            assert fused_pred.tobytes() == plain_pred.tobytes()
+
+
+@pytest.mark.parametrize("name", sorted(FOLDS))
+def test_batch_norm_folding_changes_only_the_rounding_and_not_training_mode_calls(name):
+    """A folded convolution gives what the convolution and the normalization give, to float32
+    rounding (the fold is computed in float64 and rounded once) for predict and evaluate; a
+    call in training mode through the same kind of plan runs the layers one by one (batch
+    statistics), bitwise as without fusion."""
+    fused = _train(name, True, 2, predict=False)[0]
+    build, shape = MODELS[name]
+    plain = build()
+    plain.compile(optimizer="adam", loss="categorical_crossentropy", fuse=False)
+    plain.set_weights(fused.get_weights())
+    x = np.random.default_rng(5).standard_normal((24,) + shape).astype(np.float32)
+    y = to_categorical(np.arange(24) % 4, 4)
+    assert_close(fused.predict(x, batch_size=10), widen(plain.predict(x, batch_size=10)),
+                 np.float32, "predict")
+    assert abs(fused.evaluate(x, y, verbose=0) - plain.evaluate(x, y, verbose=0)) < 1e-5
+    outs = []
+    for model in (fused, plain):
+        set_random_seed(6)                                        # the same dropout masks
+        outs.append(model(x, training=True).tobytes())
+    assert outs[0] == outs[1]
+    unfolded = np.concatenate([w.ravel() for w in plain.get_weights()])
+    assert unfolded.tobytes() == np.concatenate([w.ravel() for w in fused.get_weights()]
+                                                ).tobytes()      # weights left alone
 
 
 def test_the_seed_models_fused_step_never_writes_the_convolution_output_or_its_gradient():

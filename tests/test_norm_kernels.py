@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import fastcnn
-from fastcnn import _norm, _norm_ops as nops, reference
+from fastcnn import _elementwise, _norm, _norm_ops as nops, reference
 from conftest import (FLOAT_DTYPE_IDS, FLOAT_DTYPES, LAYOUTS, assert_close, random_array,
                       widen, with_layout)
 
@@ -99,6 +99,53 @@ def test_batch_norm_inference_forward_and_backward_match_reference(shape, dtype,
     # the gradient test_norm_reference checks by finite differences
     scale = (1.0 if g64 is None else g64) / np.sqrt(mv64 + EPSILON)
     assert_close(dx, dy64 * scale, dtype, "dx")
+
+
+@dtypes
+@bn_shapes
+@pytest.mark.parametrize("affine", [True, False], ids=["gamma_beta", "no_gamma_beta"])
+def test_batch_norm_with_relu_is_bitwise_batch_norm_then_relu(shape, dtype, affine, rng):
+    """The ReLU in the normalizing pass (relu=True) and the ReLU's mask in the backward pass
+    (relu_output=) give bitwise what the separate ReLU kernels give."""
+    a = _bn_arrays(rng, shape, dtype)
+    gamma, beta = _affine(a, affine)
+    y, mean, var, inv_std = nops.batch_norm_train(a["x"], gamma, beta, EPSILON)
+    y_relu, *stats = nops.batch_norm_train(a["x"], gamma, beta, EPSILON, relu=True)
+    relu_y = nops.relu(y)
+    if np.prod(shape[:-1]) > 1:        # (one row normalizes to beta, 0 without beta)
+        assert (relu_y == 0).any() and (relu_y > 0).any()      # the mask does something
+    np.testing.assert_array_equal(y_relu, relu_y)
+    for got, want in zip(stats, (mean, var, inv_std)):
+        np.testing.assert_array_equal(got, want)
+    masked = np.empty_like(a["dy"])
+    _elementwise.relu_backward(a["dy"].reshape(-1), relu_y.reshape(-1), masked.reshape(-1))
+    want = nops.batch_norm_train_backward(masked, a["x"], gamma, mean, inv_std)
+    got = nops.batch_norm_train_backward(a["dy"], a["x"], gamma, mean, inv_std,
+                                         relu_output=y_relu)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+
+    stats = (gamma, beta, a["moving_mean"], a["moving_var"], EPSILON)
+    y_inf = nops.batch_norm_inference(a["x"], *stats, relu=True)
+    np.testing.assert_array_equal(y_inf, nops.relu(nops.batch_norm_inference(a["x"], *stats)))
+    _elementwise.relu_backward(a["dy"].reshape(-1), y_inf.reshape(-1), masked.reshape(-1))
+    np.testing.assert_array_equal(
+        nops.batch_norm_inference_backward(a["dy"], gamma, a["moving_var"], EPSILON,
+                                           relu_output=y_inf),
+        nops.batch_norm_inference_backward(masked, gamma, a["moving_var"], EPSILON))
+
+
+@dtypes
+def test_batch_norm_relu_output_of_the_wrong_shape_or_dtype_is_refused(dtype, rng):
+    a = _bn_arrays(rng, (2, 3, 3, 4), dtype)
+    y, mean, var, inv_std = nops.batch_norm_train(a["x"], None, None, EPSILON, relu=True)
+    with pytest.raises(ValueError, match="relu_output must have dy's shape"):
+        nops.batch_norm_train_backward(a["dy"], a["x"], None, mean, inv_std,
+                                       relu_output=y[:1])
+    other = np.float64 if dtype == np.float32 else np.float32
+    with pytest.raises(TypeError, match="relu_output"):
+        nops.batch_norm_inference_backward(a["dy"], None, a["moving_var"], EPSILON,
+                                           relu_output=y.astype(other))
 
 
 @dtypes
@@ -299,6 +346,22 @@ def test_relu_keeps_nan_and_minus_zero_bitwise(shape, dtype, rng):
 
 @dtypes
 @elementwise_sizes
+@pytest.mark.parametrize("rate", [0.0, 0.1, 0.25, 1 / 3, 0.5, 0.9])
+def test_dropout_is_bitwise_the_numpy_mask_and_scale(rate, shape, dtype, rng):
+    """x * (where u >= rate: 1/(1-rate) rounded to the dtype, else 0), the rate compared in
+    the dtype as NumPy compares an array with a Python float; NaN stays NaN (NaN * 0)."""
+    x = random_array(rng, shape, dtype)
+    x.reshape(-1)[:1] = np.nan
+    u = rng.random(shape, dtype=dtype)
+    mask = (u >= rate).astype(dtype) * dtype(1 / (1 - rate))
+    np.testing.assert_array_equal(nops.dropout(x, u, rate), x * mask)
+    if 0 < rate and x.size > 100:
+        kept = (nops.dropout(np.ones_like(x), u, rate) != 0).mean()
+        assert abs(kept - (1 - rate)) < 0.1
+
+
+@dtypes
+@elementwise_sizes
 @pytest.mark.parametrize("scale, offset", [(1 / 255, 0.0), (2.0, -1.0), (-0.5, 3)])
 def test_rescale_matches_reference(scale, offset, shape, dtype, rng):
     x = random_array(rng, shape, dtype)
@@ -331,13 +394,17 @@ def _all_results(name, a, dtype):
                 nops.batch_norm_inference(a["x"], a["gamma"], a["beta"], a["moving_mean"],
                                           a["moving_var"], EPSILON),
                 nops.batch_norm_inference_backward(a["dy"], a["gamma"], a["moving_var"],
-                                                   EPSILON))
+                                                   EPSILON),
+                *nops.batch_norm_train_backward(a["dy"], a["x"], a["gamma"], mean, inv_std,
+                                                relu_output=nops.relu(y)),
+                nops.batch_norm_train(a["x"], a["gamma"], a["beta"], EPSILON, relu=True)[0])
     picks = np.empty(a["pooled"].shape, np.intp)
     return (nops.global_avg_pool2d(a["x"]), nops.global_max_pool2d(a["x"], picks=picks), picks,
             nops.global_avg_pool2d_backward(a["pooled"], a["x"].shape),
             nops.global_max_pool2d_backward(a["pooled"], a["x"]),
             nops.global_max_pool2d_backward(a["pooled"], picks=picks, x_shape=a["x"].shape),
             nops.add([a["x"], a["dy"], a["x"]], relu=True), nops.relu(a["dy"]),
+            nops.dropout(a["x"], np.abs(a["dy"]) % 1, 0.3),
             nops.rescale(a["x"], 1 / 255, -0.5))
 
 
@@ -597,6 +664,13 @@ ERROR_CASES = {
     "relu_int": (lambda: nops.relu(_X.astype(np.int32)), TypeError, "x must have dtype"),
     "rescale_scale_string": (lambda: nops.rescale(_X, "2", 0.0), TypeError, "scale"),
     "rescale_offset_array": (lambda: nops.rescale(_X, 2.0, _C), TypeError, "offset"),
+    "dropout_u_shape": (lambda: nops.dropout(_X, _X[:1], 0.5), ValueError,
+                        r"u must have x's shape \(2, 4, 3, 5\)"),
+    "dropout_u_float64": (lambda: nops.dropout(_X, _X.astype(np.float64), 0.5), TypeError,
+                          "u has dtype float64 but x has"),
+    "dropout_rate_one": (lambda: nops.dropout(_X, _X, 1.0), ValueError,
+                         r"rate must be in \[0, 1\)"),
+    "dropout_rate_string": (lambda: nops.dropout(_X, _X, "0.5"), TypeError, "rate"),
 }
 
 

@@ -51,6 +51,41 @@ def test_training_steps_after_the_first_allocate_no_large_arrays():
     assert grown < LARGE, f"later steps allocated {grown} bytes at their peak"
 
 
+# The CIFAR-class models at batch 32 on 32x32x3 images: every activation or gradient buffer is
+# at least 0.5 MB (ResNet-20's last stage 32x8x8x64 floats; Dense(512) in K-CNN 64 kB is the
+# exception), and a step's few small Python and NumPy objects (kept by the allocator's free
+# lists for a while, so they add up over a deep model) stay well below this.
+LARGE_CIFAR = 256 * 1024
+
+
+def _zoo_model(name):
+    from fastcnn.layers import RandomFlip, RandomTranslation
+    from fastcnn.models import zoo
+    if name == "kcnn":                       # dropout, Activation("relu") layers
+        return zoo.kcnn()
+    if name == "resnet20_augmented":         # batch normalization, Add, augmentation
+        return zoo.resnet20(augmentation=[RandomFlip("horizontal"),
+                                          RandomTranslation(0.1, 0.1)])
+    return zoo.tf_cnn()
+
+
+@pytest.mark.parametrize("name, fuse", [("kcnn", True), ("tf_cnn", True),
+                                        ("resnet20_augmented", True),
+                                        ("resnet20_augmented", False)])
+def test_cifar_models_allocate_no_large_arrays_after_the_first_step(name, fuse):
+    """Every layer of the CIFAR-class models keeps its buffers too, fused or not."""
+    set_random_seed(3)
+    rng = np.random.default_rng(3)
+    x = rng.random((64, 32, 32, 3), dtype=np.float32)
+    y = to_categorical(rng.integers(0, 10, 64), 10)
+    model = _zoo_model(name)
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"],
+                  fuse=fuse)
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    grown = _largest_allocation(lambda: model.fit(x, y, batch_size=32, epochs=1, verbose=0))
+    assert grown < LARGE_CIFAR, f"later steps allocated {grown} bytes at their peak"
+
+
 def test_the_buffers_make_no_difference_to_the_results(monkeypatch):
     """Training with the kept buffers and with a fresh array for every result gives the same
     weights, bit for bit (no buffer is overwritten while it is still needed)."""

@@ -64,8 +64,18 @@ class ActivatedLayer(Layer):
         """The backward pass of :meth:`linear` for the gradient ``dz`` of its output."""
         raise NotImplementedError
 
-    def forward(self, inputs, state, training):
+    @property
+    def takes_relu(self):
+        # a ReLU can follow in the linear part's pass when there is no activation in between
+        return self.activation.name == "linear" and not self._linear_is_identity
+
+    def forward(self, inputs, state, training, relu=False):
         act = self.activation
+        if relu and not self.takes_relu:
+            raise ValueError(f"layer {self.name!r} cannot apply a ReLU after its activation "
+                             f"{act.name!r} in one pass")
+        if relu:
+            act = activations.get("relu")
         relu_inside = act.name == "relu" and not self._linear_is_identity
         z = self.linear(inputs, state, training, relu=relu_inside)
         y = z if relu_inside else activation_forward(act, z, state, training,
@@ -73,8 +83,11 @@ class ActivatedLayer(Layer):
         state.y = y if training else None
         return y
 
-    def backward(self, dy, state, need_input_grad, grads):
-        if self.activation.name == "relu" and not need_input_grad and self._folds_relu_mask:
-            return self.linear_backward(dy, state, False, grads, relu_output=state.y)
-        dz = activation_backward(self.activation, dy, state.y, state)
+    def backward(self, dy, state, need_input_grad, grads, relu_output=None):
+        act, y = self.activation, state.y
+        if relu_output is not None:
+            act, y = activations.get("relu"), relu_output
+        if act.name == "relu" and not need_input_grad and self._folds_relu_mask:
+            return self.linear_backward(dy, state, False, grads, relu_output=y)
+        dz = activation_backward(act, dy, y, state)
         return self.linear_backward(dz, state, need_input_grad, grads)

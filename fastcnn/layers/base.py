@@ -14,6 +14,12 @@ called more than once in a model:
   when there are none) and returns the gradient with respect to the input (a list, one per
   input, for layers called on a list), or ``None`` when ``need_input_grad`` is false.
 
+A layer whose output a ReLU can follow in the same pass sets ``takes_relu``: then
+``forward(inputs, state, training, relu=True)`` gives ``relu(output)`` and
+``backward(dy, state, need_input_grad, grads, relu_output=y)`` takes the gradient ``dy`` of
+that ReLU's output ``y`` (a model's plan uses it, :mod:`fastcnn.models.fusion`; the layer
+never learns which layer the ReLU was).
+
 A layer of your own implements ``call(inputs, training)`` (enough for inference) or the two
 methods above (to train); :func:`fastcnn.layers.register` makes it loadable from model files.
 """
@@ -176,6 +182,9 @@ class Layer:
     ``trainable`` and ``input_shape`` (the shape of one sample, without the batch axis, for the
     first layer of a ``Sequential``).
     """
+
+    # forward(..., relu=True) and backward(..., relu_output=) exist (module docstring)
+    takes_relu = False
 
     def __init__(self, name=None, dtype=None, trainable=True, input_shape=None):
         if name is None:

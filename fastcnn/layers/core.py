@@ -4,7 +4,7 @@ import numbers
 
 import numpy as np
 
-from .. import _config, _gemm, utils
+from .. import _config, _gemm, _norm_ops, utils
 from .activated import ActivatedLayer
 from .base import Layer
 from .conv import KernelBiasMixin, check_channels_last
@@ -119,13 +119,16 @@ class Dropout(Layer):
                              f"rank of the input shape {input_shape}")
 
     def forward(self, inputs, state, training):
-        state.mask = None
+        state.mask = state.draws = None
         if not training or self.rate == 0:
             return inputs
-        shape = inputs.shape
-        if self.noise_shape is not None:
-            shape = tuple(n if d is None else d for d, n in zip(self.noise_shape, inputs.shape))
         gen = self._generator if self._generator is not None else utils.rng()
+        if self.noise_shape is None:          # a draw per value: one compiled pass each way
+            state.draws = gen.random(dtype=inputs.dtype,
+                                     out=state.buffer("draws", inputs.shape, inputs.dtype))
+            return _norm_ops.dropout(inputs, state.draws, self.rate,
+                                     out=state.buffer("y", inputs.shape, inputs.dtype))
+        shape = tuple(n if d is None else d for d, n in zip(self.noise_shape, inputs.shape))
         keep = gen.random(shape, dtype=inputs.dtype) >= self.rate
         state.mask = keep.astype(inputs.dtype) * inputs.dtype.type(1 / (1 - self.rate))
         return inputs * state.mask
@@ -133,6 +136,9 @@ class Dropout(Layer):
     def backward(self, dy, state, need_input_grad, grads):
         if not need_input_grad:
             return None
+        if state.draws is not None:
+            return _norm_ops.dropout(dy, state.draws, self.rate,
+                                     out=state.buffer("dx", dy.shape, dy.dtype))
         return dy if state.mask is None else dy * state.mask
 
     def get_config(self):

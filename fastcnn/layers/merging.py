@@ -3,7 +3,8 @@ import numbers
 
 import numpy as np
 
-from .. import _norm_ops
+from .. import _norm_ops, activations
+from .activated import activation_backward
 from .base import Layer
 
 __all__ = ["Add", "Concatenate"]
@@ -31,11 +32,18 @@ class Add(_Merge):
                              f"{', '.join(str(s) for s in shapes)}")
         return shapes[0]
 
-    def forward(self, inputs, state, training):
-        return _norm_ops.add(inputs, out=state.buffer("y", inputs[0].shape, self.dtype))
+    takes_relu = True
 
-    def backward(self, dy, state, need_input_grad, grads):
-        return [dy] * len(self.input_shape) if need_input_grad else None
+    def forward(self, inputs, state, training, relu=False):
+        return _norm_ops.add(inputs, relu=relu,
+                             out=state.buffer("y", inputs[0].shape, self.dtype))
+
+    def backward(self, dy, state, need_input_grad, grads, relu_output=None):
+        if not need_input_grad:
+            return None
+        if relu_output is not None:
+            dy = activation_backward(activations.get("relu"), dy, relu_output, state)
+        return [dy] * len(self.input_shape)
 
 
 class Concatenate(_Merge):

@@ -68,17 +68,20 @@ class BatchNormalization(Layer):
         self.moving_variance = self.add_weight(shape, self.moving_variance_initializer,
                                                trainable=False, name="moving_variance")
 
-    def forward(self, inputs, state, training):
+    takes_relu = True
+
+    def forward(self, inputs, state, training, relu=False):
         out = state.buffer("y", inputs.shape, self.dtype)
         state.batch_stats = training and self.trainable
         if not state.batch_stats:
             return _norm_ops.batch_norm_inference(inputs, self.gamma, self.beta,
                                                   self.moving_mean, self.moving_variance,
-                                                  self.epsilon, out=out)
+                                                  self.epsilon, relu=relu, out=out)
         c = (inputs.shape[-1],)
         stats = [state.buffer(key, c, self.dtype) for key in ("mean", "var", "inv_std")]
         y, mean, var, inv_std = _norm_ops.batch_norm_train(inputs, self.gamma, self.beta,
-                                                           self.epsilon, out=(out, *stats))
+                                                           self.epsilon, relu=relu,
+                                                           out=(out, *stats))
         if inputs.size:                   # an empty batch has no statistics to move towards
             m = self.momentum
             for moving, batch in ((self.moving_mean, mean), (self.moving_variance, var)):
@@ -86,13 +89,14 @@ class BatchNormalization(Layer):
         state.x, state.mean, state.inv_std = inputs, mean, inv_std
         return y
 
-    def backward(self, dy, state, need_input_grad, grads):
+    def backward(self, dy, state, need_input_grad, grads, relu_output=None):
         dx = state.buffer("dx", dy.shape, self.dtype) if need_input_grad else None
         if not state.batch_stats:
             if dx is None:
                 return None
             return _norm_ops.batch_norm_inference_backward(dy, self.gamma, self.moving_variance,
-                                                           self.epsilon, out=dx)
+                                                           self.epsilon,
+                                                           relu_output=relu_output, out=dx)
         grads = list(grads) if grads is not None else []
         c = (dy.shape[-1],)
         dgamma = grads.pop(0) if grads and self.gamma is not None else state.buffer(
@@ -102,7 +106,7 @@ class BatchNormalization(Layer):
         if dx is None:
             dx = state.buffer("dx_unused", dy.shape, self.dtype)
         _norm_ops.batch_norm_train_backward(dy, state.x, self.gamma, state.mean, state.inv_std,
-                                            out=(dx, dgamma, dbeta))
+                                            relu_output=relu_output, out=(dx, dgamma, dbeta))
         return dx if need_input_grad else None
 
     def get_config(self):

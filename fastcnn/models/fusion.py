@@ -1,37 +1,51 @@
 """Every cross-layer optimisation of fastcnn, as rules matched on a model's graph.
 
 A rule looks at a node and the graph around it and either leaves it alone or returns a step
-that runs that node together with the next one(s) it owns. Rules only match where no other
-layer can notice: the tensor passed between the fused calls must be read by the second call
-alone and must not be a model output. Every fused step gives bitwise the results of its
-layers run one by one (tests train models both ways, ``Model.compile(fuse=False)``).
+that runs that node together with the next one(s). Rules only match where no other layer can
+notice: every tensor passed between the fused calls must be read by the next call alone and
+must not be a model output. Every fused step gives bitwise the results of its layers run one
+by one (tests run models both ways, ``Model.compile(fuse=False)``), except the folding of
+batch normalization in inference, which rounds differently.
 
-Rules (``fuse=True``, training steps):
+Rules (``fuse=True``):
 
-- **ReLU into max pooling** (:class:`ReluMaxPoolStep`): a layer ending in ReLU (Conv2D or
-  Dense with ``activation="relu"``, ``Activation("relu")``, ``ReLU()``) whose output only a
-  MaxPooling2D reads. The pooling records where each maximum was found and does the ReLU's
-  backward pass on its own gradient (a maximum > 0 passes it, which is exactly where the
-  ReLU would), so the ReLU layer's backward pass is skipped.
+- **A ReLU in the pass before it** (:class:`ReluStep`, training and inference): a layer that
+  can apply a ReLU to its output in its own pass (Conv2D and Dense without activation,
+  BatchNormalization, Add) followed by an ``Activation("relu")`` or plain ``ReLU()`` layer:
+  the ReLU in that layer's output pass (the convolution's epilogue, the normalizing pass, the
+  sum), the ReLU's mask in its backward pass (in the weight gradient's pass where the
+  convolution needs no input gradient, in both passes of batch normalization's).
+- **ReLU into max pooling** (:class:`ReluMaxPoolStep`, training): a layer ending in ReLU
+  (Conv2D or Dense with ``activation="relu"``, ``Activation("relu")``, ``ReLU()``, or a layer
+  and the ReLU layer after it as above) whose output only a MaxPooling2D reads. The pooling
+  records where each maximum was found and does the ReLU's backward pass on its own
+  gradient (a maximum > 0 passes it, which is exactly where the ReLU would), so the ReLU's
+  backward pass is skipped.
 - **Conv2D + ReLU + max pooling in one pass** (:class:`ConvReluMaxPoolStep`, the same rule
   when the layer is a Conv2D): where the few-channel convolution kernel applies, each
   image's convolution is pooled while still in cache and never written out; and where the
   convolution needs no input gradient (a first layer) and the windows do not overlap, its
   weight gradients are computed straight from the pooling's gradient and picks, without the
   convolution output's gradient being written either.
+- **Batch normalization folded into the convolution** (:class:`FoldedBatchNormStep`,
+  inference plans: ``predict``, ``evaluate``): a Conv2D without activation followed by a
+  BatchNormalization (and optionally a ReLU layer) runs as one convolution with the
+  normalization in its kernel and bias and the ReLU in its epilogue.
 
 Not switchable, because it is how the loss is defined rather than an optimisation (as in
 Keras' TensorFlow backend): an output layer ending in the activation the loss pairs with
 (softmax for categorical cross-entropy, sigmoid for binary) hands the loss its logits
 (:class:`LogitsStep`).
 """
-from .. import _fused_ops as fused_ops, ops
 from ..layers.activated import ActivatedLayer
-from ..layers.conv import Conv2D, weight_grad_arrays
+from ..layers.conv import Conv2D
+from ..layers.normalization import BatchNormalization
 from ..layers.pooling import MaxPooling2D
+from .fused_steps import (ConvReluMaxPoolStep, FoldedBatchNormStep, LogitsStep, ReluMaxPoolStep,
+                          ReluStep)
 from .steps import LayerStep
 
-__all__ = ["plan_steps", "ReluMaxPoolStep", "ConvReluMaxPoolStep", "LogitsStep"]
+__all__ = ["plan_steps"]
 
 
 class _Graph:
@@ -54,15 +68,54 @@ def _ends_in_relu(layer):
     return isinstance(layer, ActivatedLayer) and layer.activation.name == "relu"
 
 
-def _relu_max_pool(node, graph):
-    """The ReLU-into-max-pooling rule: (producer, pooling) nodes, or None."""
-    if not _ends_in_relu(node.layer) or node.is_list:
+def _is_relu_layer(layer):
+    """``Activation("relu")`` or a plain ``ReLU()``: a ReLU and nothing else."""
+    return _ends_in_relu(layer) and layer._linear_is_identity
+
+
+def _relu_after(node, graph):
+    """The ReLU layer's node that alone reads ``node``'s output when ``node``'s layer can
+    apply it in its own pass, else None."""
+    if not node.layer.takes_relu:
         return None
+    reader = graph.sole_consumer(node)
+    return reader if reader is not None and _is_relu_layer(reader.layer) else None
+
+
+def _max_pool_after(node, graph):
     reader = graph.sole_consumer(node)
     if (reader is None or not isinstance(reader.layer, MaxPooling2D)
             or not reader.layer.records_picks):
         return None
-    return node, reader
+    return reader
+
+
+def _folded_batch_norm(node, graph):
+    """(conv, batch norm[, relu]) nodes for :class:`FoldedBatchNormStep`, or None."""
+    layer = node.layer
+    if not (isinstance(layer, Conv2D) and layer.activation.name == "linear"):
+        return None
+    bn = graph.sole_consumer(node)
+    if bn is None or not isinstance(bn.layer, BatchNormalization):
+        return None
+    relu = _relu_after(bn, graph)
+    return [node, bn] if relu is None else [node, bn, relu]
+
+
+def _fused(node, graph, backward):
+    """The fused step's class and nodes starting at ``node``, or None."""
+    if not backward:
+        nodes = _folded_batch_norm(node, graph)
+        if nodes is not None:
+            return FoldedBatchNormStep, nodes
+    relu = _relu_after(node, graph)
+    chain = [node] if relu is None else [node, relu]
+    if backward and not node.is_list and (relu is not None or _ends_in_relu(node.layer)):
+        pool = _max_pool_after(chain[-1], graph)
+        if pool is not None:
+            cls = ConvReluMaxPoolStep if isinstance(node.layer, Conv2D) else ReluMaxPoolStep
+            return cls, chain + [pool]
+    return (ReluStep, chain) if relu is not None else None
 
 
 def plan_steps(graph, slot, states, *, backward, fuse, loss_activations):
@@ -82,101 +135,11 @@ def plan_steps(graph, slot, states, *, backward, fuse, loss_activations):
             steps.append(LogitsStep(node, slot, states))
             logits_ids.add(id(out))
             continue
-        pair = _relu_max_pool(node, view) if fuse and backward else None
-        if pair is not None:
-            cls = ConvReluMaxPoolStep if isinstance(node.layer, Conv2D) else ReluMaxPoolStep
-            steps.append(cls(pair[0], pair[1], slot, states))
-            taken.add(id(pair[1]))
+        fused = _fused(node, view, backward) if fuse else None
+        if fused is None:
+            steps.append(LayerStep(node, slot, states))
             continue
-        steps.append(LayerStep(node, slot, states))
+        cls, nodes = fused
+        steps.append(cls(nodes, slot, states))
+        taken.update(id(n) for n in nodes[1:])
     return steps, logits_ids
-
-
-class LogitsStep(LayerStep):
-    """An output layer's call without its final activation: the loss takes the logits."""
-
-    def forward(self, values, training):
-        values[self.output] = self.layer.linear(self.gather(values), self.state, training)
-
-    def backward(self, dy, need_input_grad, grads):
-        return [self.layer.linear_backward(dy, self.state, need_input_grad, grads[0])]
-
-
-class ReluMaxPoolStep:
-    """A layer ending in ReLU and the MaxPooling2D that alone reads its output (see the
-    module docstring)."""
-
-    def __init__(self, node, pool_node, slot, states):
-        self.layer, self.pool = node.layer, pool_node.layer
-        self.layers = [node.layer, pool_node.layer]
-        self.inputs = [slot(node.inputs[0])]
-        self.output = slot(pool_node.outputs[0])
-        self.state, self.pool_state = states(node), states(pool_node)
-
-    def _pool_picking(self, z):
-        """The pooling of the ReLU's output ``z``, recording picks with the ReLU folded in."""
-        st = self.pool_state
-        shape = (z.shape[0],) + self.pool.output_shape[1:]
-        st.picks, st.z_shape = st.buffer("picks", shape, z.dtype), z.shape
-        return fused_ops.max_pool2d_picking(z, self.pool.pool_size, self.pool.strides,
-                                       self.pool.padding, st.buffer("y", shape, z.dtype),
-                                       st.picks, True)
-
-    def forward(self, values, training):
-        z = self.layer.forward(values[self.inputs[0]], self.state, training)
-        values[self.output] = self._pool_picking(z)
-
-    def _pool_backward(self, dy):
-        """The gradient with respect to the ReLU's input, from the pooling's gradient."""
-        st = self.pool_state
-        return fused_ops.max_pool2d_backward_picks(dy, st.picks, st.z_shape, self.pool.pool_size,
-                                              self.pool.strides, self.pool.padding,
-                                              st.buffer("dz", st.z_shape, dy.dtype))
-
-    def backward(self, dy, need_input_grad, grads):
-        dz = self._pool_backward(dy)
-        return [self.layer.linear_backward(dz, self.state, need_input_grad, grads[0])]
-
-
-class ConvReluMaxPoolStep(ReluMaxPoolStep):
-    """The rule for a Conv2D: the same step, with the convolution's passes fused with the
-    pooling's where the kernels allow (see the module docstring). It runs the convolution
-    through ``fastcnn.ops`` with the layer's weights and arguments."""
-
-    def forward(self, values, training):
-        conv, pool, st = self.layer, self.pool, self.state
-        x = values[self.inputs[0]]
-        st.x = x
-        shape = (x.shape[0],) + pool.output_shape[1:]
-        picks = self.pool_state.buffer("picks", shape, x.dtype)
-        y = fused_ops.conv2d_relu_max_pool2d_picking(
-            x, conv.kernel, conv.bias, conv.strides, conv.padding, pool.pool_size,
-            pool.strides, pool.padding, self.pool_state.buffer("y", shape, x.dtype), picks)
-        if y is None:       # the kernel declined: the convolution, then the pooling
-            z = ops.conv2d(x, conv.kernel, conv.bias, strides=conv.strides,
-                           padding=conv.padding, activation="relu",
-                           out=st.buffer("z", (x.shape[0],) + conv.output_shape[1:], x.dtype))
-            y = self._pool_picking(z)
-        else:
-            self.pool_state.picks = picks
-            self.pool_state.z_shape = (x.shape[0],) + conv.output_shape[1:]
-        values[self.output] = y
-
-    def backward(self, dy, need_input_grad, grads):
-        conv, pool, st = self.layer, self.pool, self.state
-        dw, db = weight_grad_arrays(conv, grads[0], st)
-        if not need_input_grad:
-            done = fused_ops.conv2d_backward_weight_unpool(
-                dy, self.pool_state.picks, st.x, conv.kernel, conv.strides, conv.padding,
-                pool.pool_size, pool.strides, pool.padding, out=(dw, db))
-            if done is not None:
-                return [None]
-        dz = self._pool_backward(dy)
-        if not need_input_grad:
-            ops.conv2d_backward_weight(dz, st.x, conv.kernel, conv.strides, conv.padding,
-                                       out=(dw, db))
-            return [None]
-        dx = st.buffer("dx", st.x.shape, st.x.dtype)
-        ops.conv2d_backward(dz, st.x, conv.kernel, conv.strides, conv.padding,
-                            out=(dx, dw, db))
-        return [dx]

@@ -1,0 +1,179 @@
+"""The steps that run several layer calls as one (the rules that choose them are in
+:mod:`fastcnn.models.fusion`). Each gives bitwise the results of its calls run one by one,
+except :class:`FoldedBatchNormStep`, which rounds differently (see there)."""
+import numpy as np
+
+from .. import _fused_ops as fused_ops, ops
+from ..layers.conv import weight_grad_arrays
+from .steps import LayerStep
+
+__all__ = ["LogitsStep", "ReluStep", "ReluMaxPoolStep", "ConvReluMaxPoolStep",
+           "FoldedBatchNormStep"]
+
+
+class LogitsStep(LayerStep):
+    """An output layer's call without its final activation: the loss takes the logits."""
+
+    def forward(self, values, training):
+        values[self.output] = self.layer.linear(self.gather(values), self.state, training)
+
+    def backward(self, dy, need_input_grad, grads):
+        return [self.layer.linear_backward(dy, self.state, need_input_grad, grads[0])]
+
+
+class _Chain(LayerStep):
+    """A call of a layer and the calls that alone read its output, one after the other;
+    the step's input is the first call's, its output the last call's."""
+
+    def __init__(self, nodes, slot, states):
+        super().__init__(nodes[0], slot, states)
+        self.layers = [n.layer for n in nodes]
+        self.output = slot(nodes[-1].outputs[0])
+        self.states = [states(n) for n in nodes]
+
+
+class ReluStep(_Chain):
+    """A layer that can apply a ReLU in its own pass (``takes_relu``: Conv2D and Dense
+    without activation, BatchNormalization, Add) and the ``Activation("relu")``/``ReLU()``
+    layer that alone reads its output: the ReLU in the layer's forward pass, the ReLU's mask
+    in its backward pass."""
+
+    def forward(self, values, training):
+        y = self.layer.forward(self.gather(values), self.state, training, relu=True)
+        self.state.relu_output = y if training else None
+        values[self.output] = y
+
+    def backward(self, dy, need_input_grad, grads):
+        dx = self.layer.backward(dy, self.state, need_input_grad, grads[0],
+                                 relu_output=self.state.relu_output)
+        if not need_input_grad:
+            return [None] * len(self.inputs)
+        return list(dx) if self.is_list else [dx]
+
+
+class ReluMaxPoolStep(_Chain):
+    """A layer ending in ReLU (its activation, or a ReLU layer after it that it applies in
+    its own pass) and the MaxPooling2D that alone reads the ReLU's output: the pooling
+    records where each maximum was found and does the ReLU's backward pass on its own
+    gradient (a maximum > 0 passes it, exactly where the ReLU would)."""
+
+    def __init__(self, nodes, slot, states):
+        super().__init__(nodes, slot, states)
+        self.pool, self.pool_state = self.layers[-1], self.states[-1]
+        self.relu_layer = len(nodes) == 3     # the ReLU is a layer of its own
+
+    def _pool_picking(self, z):
+        """The pooling of the ReLU's output ``z``, recording picks with the ReLU folded in."""
+        st = self.pool_state
+        shape = (z.shape[0],) + self.pool.output_shape[1:]
+        st.picks, st.z_shape = st.buffer("picks", shape, z.dtype), z.shape
+        return fused_ops.max_pool2d_picking(z, self.pool.pool_size, self.pool.strides,
+                                            self.pool.padding, st.buffer("y", shape, z.dtype),
+                                            st.picks, True)
+
+    def forward(self, values, training):
+        x = values[self.inputs[0]]
+        if self.relu_layer:
+            z = self.layer.forward(x, self.state, training, relu=True)
+        else:
+            z = self.layer.forward(x, self.state, training)
+        values[self.output] = self._pool_picking(z)
+
+    def _pool_backward(self, dy):
+        """The gradient with respect to the ReLU's input, from the pooling's gradient."""
+        st = self.pool_state
+        return fused_ops.max_pool2d_backward_picks(dy, st.picks, st.z_shape,
+                                                   self.pool.pool_size, self.pool.strides,
+                                                   self.pool.padding,
+                                                   st.buffer("dz", st.z_shape, dy.dtype))
+
+    def backward(self, dy, need_input_grad, grads):
+        dz = self._pool_backward(dy)
+        if self.relu_layer:      # the layer's own backward pass, its activation being linear
+            return [self.layer.backward(dz, self.state, need_input_grad, grads[0])]
+        return [self.layer.linear_backward(dz, self.state, need_input_grad, grads[0])]
+
+
+class ConvReluMaxPoolStep(ReluMaxPoolStep):
+    """The step for a Conv2D: the convolution's passes fused with the pooling's where the
+    kernels allow (see :mod:`fastcnn.models.fusion`). It runs the convolution through
+    ``fastcnn.ops`` with the layer's weights and arguments."""
+
+    def forward(self, values, training):
+        conv, pool, st = self.layer, self.pool, self.state
+        x = values[self.inputs[0]]
+        st.x = x
+        shape = (x.shape[0],) + pool.output_shape[1:]
+        picks = self.pool_state.buffer("picks", shape, x.dtype)
+        y = fused_ops.conv2d_relu_max_pool2d_picking(
+            x, conv.kernel, conv.bias, conv.strides, conv.padding, pool.pool_size,
+            pool.strides, pool.padding, self.pool_state.buffer("y", shape, x.dtype), picks)
+        if y is None:       # the kernel declined: the convolution, then the pooling
+            z = ops.conv2d(x, conv.kernel, conv.bias, strides=conv.strides,
+                           padding=conv.padding, activation="relu",
+                           out=st.buffer("z", (x.shape[0],) + conv.output_shape[1:], x.dtype))
+            y = self._pool_picking(z)
+        else:
+            self.pool_state.picks = picks
+            self.pool_state.z_shape = (x.shape[0],) + conv.output_shape[1:]
+        values[self.output] = y
+
+    def backward(self, dy, need_input_grad, grads):
+        conv, pool, st = self.layer, self.pool, self.state
+        dw, db = weight_grad_arrays(conv, grads[0], st)
+        if not need_input_grad:
+            done = fused_ops.conv2d_backward_weight_unpool(
+                dy, self.pool_state.picks, st.x, conv.kernel, conv.strides, conv.padding,
+                pool.pool_size, pool.strides, pool.padding, out=(dw, db))
+            if done is not None:
+                return [None]
+        dz = self._pool_backward(dy)
+        if not need_input_grad:
+            ops.conv2d_backward_weight(dz, st.x, conv.kernel, conv.strides, conv.padding,
+                                       out=(dw, db))
+            return [None]
+        dx = st.buffer("dx", st.x.shape, st.x.dtype)
+        ops.conv2d_backward(dz, st.x, conv.kernel, conv.strides, conv.padding,
+                            out=(dx, dw, db))
+        return [dx]
+
+
+class FoldedBatchNormStep(_Chain):
+    """In inference, a Conv2D without activation, the BatchNormalization that alone reads
+    its output, and optionally a ReLU layer after that: one convolution whose kernel and bias
+    have the normalization folded in (per filter f, with s = gamma / sqrt(moving_variance +
+    epsilon): kernel * s and (bias - moving_mean) * s + beta, computed in float64 and rounded
+    once), the ReLU in its pass. The results differ from the unfolded layers' by rounding
+    only. In training mode (``model(x, training=True)``) the layers run one by one."""
+
+    def __init__(self, nodes, slot, states):
+        super().__init__(nodes, slot, states)
+        self.conv, self.bn = self.layers[0], self.layers[1]
+        self.relu = len(nodes) == 3
+
+    def _folded(self):
+        conv, bn = self.conv, self.bn
+        c = conv.filters
+        gamma = np.ones(c) if bn.gamma is None else bn.gamma.astype(np.float64)
+        beta = np.zeros(c) if bn.beta is None else bn.beta.astype(np.float64)
+        scale = gamma / np.sqrt(bn.moving_variance.astype(np.float64) + bn.epsilon)
+        bias = np.zeros(c) if conv.bias is None else conv.bias.astype(np.float64)
+        st = self.state
+        kernel = st.buffer("folded_kernel", conv.kernel.shape, conv.dtype)
+        np.multiply(conv.kernel, scale, out=kernel, casting="same_kind")
+        folded_bias = st.buffer("folded_bias", (c,), conv.dtype)
+        np.copyto(folded_bias, (bias - bn.moving_mean) * scale + beta, casting="same_kind")
+        return kernel, folded_bias
+
+    def forward(self, values, training):
+        x = values[self.inputs[0]]
+        if training:
+            y = self.conv.forward(x, self.state, training)
+            y = self.bn.forward(y, self.states[1], training, relu=self.relu)
+        else:
+            kernel, bias = self._folded()
+            conv = self.conv
+            out = self.state.buffer("y", (x.shape[0],) + conv.output_shape[1:], conv.dtype)
+            y = ops.conv2d(x, kernel, bias, strides=conv.strides, padding=conv.padding,
+                           activation="relu" if self.relu else None, out=out)
+        values[self.output] = y
