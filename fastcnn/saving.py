@@ -33,7 +33,7 @@ import numpy as np
 from . import __version__, _registry, losses, optimizers
 from .layers.base import weight_budget
 
-__all__ = ["save_model", "load_model", "check_destination"]
+__all__ = ["save_model", "load_model", "check_destination", "write_file"]
 
 FORMAT = "fastcnn.model"
 FORMAT_VERSION = 1
@@ -134,12 +134,19 @@ def save_model(model, filepath):
     ``filepath`` and says why; a previous file at ``filepath`` is left intact and no temporary
     file is left behind.
     """
+    write_file(filepath, lambda stream: _write_model(model, stream))
+
+
+def write_file(filepath, write, action="save the model"):
+    """Call ``write(stream)`` on a new temporary file beside ``filepath``, then rename it over
+    ``filepath``, with the errors and guarantees of :func:`save_model` (messages say "cannot
+    ``action`` to ``filepath``")."""
     path, directory = _destination(filepath)
     try:
         _refuse_path(path)
-        _write_atomically(model, path, directory)
+        _write_atomically(write, path, directory)
     except OSError as exc:
-        raise _save_error(exc, path, directory) from None
+        raise _save_error(exc, path, directory, action) from None
     try:   # make the rename itself durable; not every platform can open a folder
         dir_fd = os.open(directory, os.O_RDONLY)
     except OSError:
@@ -152,12 +159,12 @@ def save_model(model, filepath):
         os.close(dir_fd)
 
 
-def _write_atomically(model, path, directory):
-    """Write into a temporary file beside ``path``, then rename it over ``path``."""
+def _write_atomically(write, path, directory):
+    """``write`` into a temporary file beside ``path``, then rename it over ``path``."""
     fd, tmp = _temporary_file(path, directory)
     try:
         with os.fdopen(fd, "wb") as stream:
-            _write_model(model, stream)
+            write(stream)
             stream.flush()
             os.fsync(stream.fileno())
         os.chmod(tmp, _new_file_mode(path))
@@ -170,7 +177,7 @@ def _write_atomically(model, path, directory):
         raise
 
 
-def _save_error(exc, path, directory):
+def _save_error(exc, path, directory, action="save the model"):
     """``exc`` again (same class and errno) with a message about ``path``, not the temporary
     file it may name."""
     if not path:
@@ -185,7 +192,7 @@ def _save_error(exc, path, directory):
         why = f"no permission to write in the folder {directory!r} ({exc.strerror or exc})"
     else:
         why = exc.strerror or str(exc)
-    message = f"cannot save the model to {path!r}: {why}"
+    message = f"cannot {action} to {path!r}: {why}"
     try:
         error = type(exc)(message)
     except Exception:                      # an OSError subclass with another signature

@@ -13,7 +13,7 @@ front of this class for a stack of layers.
 """
 import numpy as np
 
-from .. import _registry, saving
+from .. import _registry, onnx_export, saving
 from ..layers import base as layers_base
 from . import config as config_module, summary as summary_module
 from .graph import Graph
@@ -181,6 +181,15 @@ class Model(Trainer):
         """Write the architecture, weights, compile settings and optimizer state to one file
         (see :mod:`fastcnn.saving`); the write is atomic."""
         saving.save_model(self, filepath)
+
+    def export(self, filepath, format="onnx"):
+        """Write the model for inference in another runtime: ``format="onnx"`` (the only one)
+        writes an ONNX file taking the NHWC float32 inputs ``predict`` takes, with a dynamic
+        batch axis, and giving its outputs (optional extra ``fastcnn[onnx]``; see
+        :mod:`fastcnn.onnx_export`). The write is atomic."""
+        if not isinstance(format, str) or format != "onnx":
+            raise ValueError(f"format must be 'onnx' (the only export format), got {format!r}")
+        onnx_export.export_onnx(self, filepath)
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r}, layers={len(self.layers)}>"
