@@ -211,3 +211,23 @@ def test_relu_into_pooling_applies_only_where_the_pooling_is_the_sole_reader():
 
     for w, g in zip(model.trainable_weights, grads):
         assert relative_error(g, numeric_gradient(loss, w)) < FD_TOLERANCE
+
+
+@pytest.mark.parametrize("keepdims", [False, True], ids=["gap", "gap_keepdims_flatten"])
+def test_global_pooling_feeds_dense_without_a_copy(keepdims):
+    """The Dense after a global pooling reads the pooling's own result buffer (and its
+    gradient goes back in the Dense's buffer), with or without a Flatten in between."""
+    inp = Input((6, 6, 3))
+    pooled = GlobalAveragePooling2D(keepdims=keepdims)(Conv2D(5, 3)(inp))
+    if keepdims:
+        pooled = Flatten()(pooled)
+    model = Model(inp, Dense(4, activation="softmax")(pooled))
+    model.compile(optimizer="sgd", loss="categorical_crossentropy")
+    x = np.random.default_rng(0).standard_normal((8, 6, 6, 3)).astype(np.float32)
+    model.fit(x, to_categorical(np.arange(8) % 4, 4), batch_size=8, verbose=0)
+    steps = model._plan(model._graph, "train").steps
+    pool_step = next(s for s in steps if isinstance(s.layer, GlobalAveragePooling2D))
+    dense_step = steps[-1]
+    assert np.shares_memory(dense_step.state.x, pool_step.state.buffer("y", (8, 5), np.float32)
+                            if not keepdims else
+                            pool_step.state.buffer("y", (8, 1, 1, 5), np.float32))
