@@ -296,6 +296,8 @@ def translate_model(document, replaced=None):
     if cls == "Sequential":
         _check_keys(config, ("name", "trainable", "dtype", "layers", "build_input_shape"), where)
         shape = config.get("build_input_shape")
+        if shape is None and isinstance(document.get("build_config"), dict):
+            shape = document["build_config"].get("input_shape")
         if translated and translated[0][0] == "InputLayer":
             batch_shape = translated.pop(0)[1].get("batch_shape")
             if shape is not None and list(shape) != list(batch_shape):

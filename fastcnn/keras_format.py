@@ -12,7 +12,7 @@ Safety: nothing in a file is executed, imported or unpickled. The model is built
 translated config while its weights may take at most 4 times the bytes ``model.weights.h5``
 declares (float16 weights stored for a float64 model), checked before each is allocated;
 that entry, whose declared size must agree with the bytes the archive stores (at most
-``MAX_EXPANSION`` times them when compressed), is read into memory only when it is no larger
+``MAX_EXPANSION`` times them and 1 MiB when compressed), is read into memory only when it is no larger
 than the model's weights could need (:func:`weights_size_limit`). Each dataset is reached by
 hard links only, must be stored in the file itself, unfiltered, and hold the shape the model
 expects in float16/32/64 (an integer scalar for the optimizer's step count) before it is read.
@@ -37,7 +37,9 @@ from .optimizers.schedules import LearningRateSchedule
 __all__ = ["is_keras_file", "load_model", "load_weights", "weights_size_limit"]
 
 CONFIG, WEIGHTS = "config.json", "model.weights.h5"
-MAX_EXPANSION = 20        # honest weights compress far less: they are mostly random floats
+# a compressed weights entry may declare at most this many times its stored bytes, plus 1 MiB
+# (honest weights are mostly random floats: they compress far less)
+MAX_EXPANSION, _EXPANSION_SLACK = 20, 2**20
 _MAX_CONFIG_BYTES = 16 * 2**20
 _H5_ALLOWANCE, _H5_PER_OBJECT = 2**16, 2**12
 _COPIES = 5               # the weights, and up to four optimizer slots (Adam's amsgrad, EMA)
@@ -70,13 +72,16 @@ def weights_size_limit(model):
 
 # ---- zip entries --------------------------------------------------------------------------------
 def _entry(archive, name, path, archive_size):
+    """The ZipInfo of ``name``; its declared size must be what the archive can hold."""
     try:
         info = archive.getinfo(name)
     except KeyError:
         raise _Invalid(f"{path!r} is not a Keras model file: it has no {name!r}") from None
     stored = info.compress_type == zipfile.ZIP_STORED
+    expands = name == WEIGHTS and (
+        info.file_size > MAX_EXPANSION * info.compress_size + _EXPANSION_SLACK)
     if (info.compress_size > archive_size or (stored and info.file_size != info.compress_size)
-            or info.file_size > MAX_EXPANSION * max(info.compress_size, 1)):
+            or expands):
         raise _Invalid(f"{path!r}: entry {name!r} declares {info.file_size} bytes from "
                        f"{info.compress_size} stored ({archive_size} in the whole file); "
                        "refusing a decompression bomb")
@@ -163,8 +168,6 @@ def _layer_weights(h5, pairs):
     out = []
     for layer, group_path in pairs:
         expected = layer.weights
-        if not expected:
-            continue
         vars_path = group_path + "/vars"
         group = h5.group(vars_path)
         keys = [] if group is None else h5.keys(group)

@@ -22,16 +22,21 @@ It writes, into ``--out``:
   AveragePooling2D, Concatenate, ReLU with options, Activation tanh/sigmoid, augmentation
   layers, GlobalMaxPooling2D, BatchNormalization without scale, Dropout), uncompiled, with a
   RandomNormal bias initializer (Keras' own, not fastcnn's);
+- ``adam.keras``, ``adamw.keras``, ``rmsprop.keras``: tiny models trained a few steps with
+  those optimizers and saved with their state (:func:`optimizer_model`);
 - ``<name>.predictions.npy``: what Keras' ``predict`` gave on :func:`fixture_input` (which
-  the tests draw again), and ``residual.after_fit.npy``: its predictions after training the
-  saved residual model on for one epoch (:func:`fit_on_data`).
+  the tests draw again), and for the compiled models but the seed model
+  ``<name>.after_fit.npy``: the predictions after training the saved model on for one epoch
+  (:func:`fit_on_data`).
 """
 import argparse
 import os
 
 import numpy as np
 
-SHAPES = {"seed": (28, 28, 1), "residual": (16, 16, 3), "layers": (8, 8, 2)}
+SHAPES = {"seed": (28, 28, 1), "residual": (16, 16, 3), "layers": (8, 8, 2), "adam": (6,),
+          "adamw": (6,), "rmsprop": (6,)}
+CLASSES = {"residual": 5, "adam": 3, "adamw": 3, "rmsprop": 3}
 
 
 def fixture_input(name, count=8):
@@ -95,12 +100,52 @@ def layers_model(keras):
     return keras.Model(inp, out, name="layers")
 
 
-def fit_on_data():
-    """What residual.after_fit.npy comes from: ``model.fit(x, y, batch_size=8, epochs=1,
-    shuffle=False)`` on the saved residual model (the tests draw the same)."""
+def fit_on_data(name):
+    """What ``<name>.after_fit.npy`` comes from: ``model.fit(x, y, batch_size=8, epochs=1,
+    shuffle=False)`` on the saved model (the tests draw the same)."""
     gen = np.random.default_rng(2)
-    return gen.random((16,) + SHAPES["residual"], dtype=np.float32) * np.float32(255.0), \
-        gen.integers(0, 5, 16)
+    x = gen.random((16,) + SHAPES[name], dtype=np.float32)
+    if name == "residual":
+        x = x * np.float32(255.0)
+    return x, gen.integers(0, CLASSES[name], 16)
+
+
+def optimizer_model(keras, name):
+    """A tiny model compiled with the optimizer ``name``, to train on from its saved state:
+    Adam with amsgrad, AdamW with an exponential decay (in float64), RMSprop centered with
+    momentum."""
+    dtype = "float64" if name == "adamw" else "float32"
+    layers = keras.layers
+    model = keras.Sequential([keras.Input(SHAPES[name], dtype=dtype),
+                              # no bias before BatchNormalization: its gradient would be
+                              # rounding noise, which Adam's step normalises to full size
+                              layers.Dense(5, use_bias=False, dtype=dtype),
+                              layers.BatchNormalization(dtype=dtype),
+                              layers.Activation("relu", dtype=dtype),
+                              layers.Dense(CLASSES[name], activation="softmax", dtype=dtype)],
+                             name=name)
+    optimizer = {
+        "adam": lambda: keras.optimizers.Adam(0.01, amsgrad=True),
+        "adamw": lambda: keras.optimizers.AdamW(
+            keras.optimizers.schedules.ExponentialDecay(0.02, 2, 0.5), weight_decay=0.05),
+        "rmsprop": lambda: keras.optimizers.RMSprop(0.01, momentum=0.5, centered=True),
+    }[name]()
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    return model
+
+
+def save_training_state(model, name, out, weights_file=False):
+    """Train a few steps, save (also as ``<name>.weights.h5``), then train on and keep the
+    predictions."""
+    x, y = train_data(name, 24, CLASSES[name], one_hot=False)
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    save_with_predictions(model, name, out)
+    if weights_file:
+        model.save_weights(os.path.join(out, f"{name}.weights.h5"))
+    x, y = fit_on_data(name)
+    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    np.save(os.path.join(out, f"{name}.after_fit.npy"),
+            model.predict(fixture_input(name), verbose=0))
 
 
 def train_data(name, count, classes, one_hot):
@@ -140,15 +185,9 @@ def main():
     schedule = keras.optimizers.schedules.CosineDecay(0.05, decay_steps=100, alpha=0.1)
     model.compile(optimizer=keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    x, y = train_data("residual", 24, 5, one_hot=False)
-    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
-    save_with_predictions(model, "residual", args.out)
-    model.save_weights(os.path.join(args.out, "residual.weights.h5"))
-    # training on from the saved state: the optimizer's momentums and step count matter
-    x, y = fit_on_data()
-    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
-    np.save(os.path.join(args.out, "residual.after_fit.npy"),
-            model.predict(fixture_input("residual"), verbose=0))
+    save_training_state(model, "residual", args.out, weights_file=True)
+    for name in ("adam", "adamw", "rmsprop"):
+        save_training_state(optimizer_model(keras, name), name, args.out)
 
     model = layers_model(keras)
     save_with_predictions(model, "layers", args.out)
