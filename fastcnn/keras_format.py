@@ -97,12 +97,18 @@ def _read_entry(archive, info, limit, path, why):
 
 # ---- HDF5 ---------------------------------------------------------------------------------------
 class _H5:
-    """Checked access to an in-memory HDF5 file."""
+    """Checked access to an in-memory HDF5 file (a context manager that closes it)."""
 
     def __init__(self, data, path, label):
         self.h5py = _extras.require("h5py", "reading Keras files")
         self.path, self.label = path, label
         self.file = self._guard(lambda: self.h5py.File(io.BytesIO(data), "r"))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.file.close()
 
     def _guard(self, fn):
         try:
@@ -273,26 +279,24 @@ def _load(archive, path, compile, notes):
     compile_args = _compile_args(document, path, notes) if compile else None
     data = _read_entry(archive, info, weights_size_limit(model), path,
                        "the model's weights can take")
-    h5 = _H5(data, path, WEIGHTS)
-    model.set_weights(_layer_weights(h5, pairs))
-    if compile_args is not None:
-        optimizer, loss, metrics = compile_args
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
-        _optimizer_state(h5, model, notes)
+    with _H5(data, path, WEIGHTS) as h5:
+        model.set_weights(_layer_weights(h5, pairs))
+        if compile_args is not None:
+            optimizer, loss, metrics = compile_args
+            model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+            _optimizer_state(h5, model, notes)
     return model
 
 
-def _errors_name(path):
-    """Run a reader; archive-level failures become a ValueError naming ``path``."""
-    def wrap(fn):
-        try:
-            return fn()
-        except _Invalid as exc:
-            raise ValueError(str(exc)) from None
-        except _ZIP_ERRORS as exc:
-            raise ValueError(f"{path!r} is not a valid Keras file: it is truncated, corrupted "
-                             f"or not a zip archive ({type(exc).__name__}: {exc})") from None
-    return wrap
+def _reading(path, read):
+    """``read()``, its failures a ValueError naming ``path``."""
+    try:
+        return read()
+    except _Invalid as exc:
+        raise ValueError(str(exc)) from None
+    except _ZIP_ERRORS as exc:
+        raise ValueError(f"{path!r} is not a valid Keras file: it is truncated, corrupted or not "
+                         f"a zip archive ({type(exc).__name__}: {exc})") from None
 
 
 def _existing(filepath):
@@ -311,7 +315,7 @@ def load_model(filepath, compile=True):
     def read():
         with zipfile.ZipFile(path) as archive:
             return _load(archive, path, compile, notes)
-    model = _errors_name(path)(read)
+    model = _reading(path, read)
     for note in notes:          # at the caller of fastcnn.models.load_model
         warnings.warn(note, stacklevel=3)
     return model
@@ -341,6 +345,6 @@ def load_weights(model, filepath):
             with open(path, "rb") as stream:
                 data = stream.read()
             label = "the weights file"
-        weights = _layer_weights(_H5(data, path, label), pairs)
-        model.set_weights(weights)
-    _errors_name(path)(read)
+        with _H5(data, path, label) as h5:
+            model.set_weights(_layer_weights(h5, pairs))
+    _reading(path, read)

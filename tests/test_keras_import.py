@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from fastcnn import keras_format, utils
-from fastcnn.layers import (Activation, Add, BatchNormalization, Conv2D, Dense,
-                            GlobalAveragePooling2D, Input, ReLU, Rescaling)
+from fastcnn.layers import (Activation, Add, BatchNormalization, Conv2D, Dense, Flatten,
+                            GlobalAveragePooling2D, Input, MaxPool2D, ReLU, Rescaling)
 from fastcnn.models import Model, Sequential, load_model
 from fastcnn.regularizers import L2
 from audit_loading import load_under_audit
@@ -48,6 +48,28 @@ def fit_on_data(name):
 def keras_document(name):
     with zipfile.ZipFile(DATA / f"{name}.keras") as archive:
         return json.loads(archive.read("config.json"))
+
+
+def keras_file(tmp_path, name="residual", config=None, h5=None, out="hostile.keras",
+               compression=zipfile.ZIP_STORED, pad=0):
+    """A copy of fixture ``name`` whose config.json ``config(doc)`` and whose weights
+    ``h5(h5py.File)`` change; ``pad`` bytes of zeros after the weights."""
+    with zipfile.ZipFile(DATA / f"{name}.keras") as src:
+        doc = json.loads(src.read("config.json"))
+        weights, meta = src.read("model.weights.h5"), src.read("metadata.json")
+    if config is not None:
+        config(doc)
+    if h5 is not None:
+        buffer = io.BytesIO(weights)
+        with h5py.File(buffer, "a") as f:
+            h5(f)
+        weights = buffer.getvalue()
+    path = tmp_path / out
+    with zipfile.ZipFile(path, "w", compression) as dst:
+        dst.writestr("metadata.json", meta)
+        dst.writestr("config.json", json.dumps(doc))
+        dst.writestr("model.weights.h5", weights + bytes(pad))
+    return path
 
 
 def load_quietly(path, **kwargs):
@@ -142,12 +164,22 @@ def residual_model(units=5, filters=16, stem_bias=False):
     return Model(inp, Dense(units, activation="softmax")(GlobalAveragePooling2D()(x)))
 
 
-@pytest.mark.parametrize("file", ["residual.weights.h5", "residual.keras"])
-def test_load_weights_into_a_model_fastcnn_built(file):
-    model = residual_model()
+def seed_model():
+    """The seed model of the README, as tools/make_keras_fixtures.py builds it in Keras."""
+    return Sequential([Conv2D(32, (3, 3), activation="relu", input_shape=SHAPES["seed"]),
+                       MaxPool2D(), Flatten(), Dense(256, activation="relu"),
+                       Dense(10, activation="softmax")])
+
+
+@pytest.mark.parametrize("build, file", [(residual_model, "residual.weights.h5"),
+                                         (residual_model, "residual.keras"),
+                                         (seed_model, "seed.keras")])
+def test_load_weights_into_a_model_fastcnn_built(build, file):
+    model = build()
     model.load_weights(DATA / file)
-    np.testing.assert_allclose(model.predict(fixture_input("residual"), verbose=0),
-                               np.load(DATA / "residual.predictions.npy"), rtol=0,
+    name = file.split(".")[0]
+    np.testing.assert_allclose(model.predict(fixture_input(name), verbose=0),
+                               np.load(DATA / f"{name}.predictions.npy"), rtol=0,
                                atol=TOLERANCE)
 
 
@@ -260,28 +292,6 @@ def test_a_fastcnn_file_named_keras_still_loads(tmp_path):
 
 
 # ---- hostile files ------------------------------------------------------------------------------
-def keras_file(tmp_path, name="residual", config=None, h5=None, out="hostile.keras",
-               compression=zipfile.ZIP_STORED, pad=0):
-    """A copy of fixture ``name`` whose config.json ``config(doc)`` and whose weights
-    ``h5(h5py.File)`` change; ``pad`` bytes of zeros after the weights."""
-    with zipfile.ZipFile(DATA / f"{name}.keras") as src:
-        doc = json.loads(src.read("config.json"))
-        weights, meta = src.read("model.weights.h5"), src.read("metadata.json")
-    if config is not None:
-        config(doc)
-    if h5 is not None:
-        buffer = io.BytesIO(weights)
-        with h5py.File(buffer, "a") as f:
-            h5(f)
-        weights = buffer.getvalue()
-    path = tmp_path / out
-    with zipfile.ZipFile(path, "w", compression) as dst:
-        dst.writestr("metadata.json", meta)
-        dst.writestr("config.json", json.dumps(doc))
-        dst.writestr("model.weights.h5", weights + bytes(pad))
-    return path
-
-
 def layer(doc, cls, index=0):
     return [e for e in doc["config"]["layers"] if e["class_name"] == cls][index]
 
@@ -387,10 +397,22 @@ def _not_hdf5(tmp_path):
     return path
 
 
-def _truncated(tmp_path):
+def _truncated(keep):
+    def make(tmp_path):
+        path = tmp_path / "hostile.keras"
+        data = (DATA / "residual.keras").read_bytes()
+        path.write_bytes(data[:keep(len(data))])
+        return path
+    return make
+
+
+def _weights_truncated(tmp_path):
     path = tmp_path / "hostile.keras"
-    data = (DATA / "residual.keras").read_bytes()
-    path.write_bytes(data[:len(data) // 2])
+    with zipfile.ZipFile(DATA / "residual.keras") as src, zipfile.ZipFile(path, "w") as dst:
+        for name in ("metadata.json", "config.json"):
+            dst.writestr(name, src.read(name))
+        weights = src.read("model.weights.h5")
+        dst.writestr("model.weights.h5", weights[:len(weights) // 2])
     return path
 
 
@@ -405,7 +427,14 @@ def _forged_size(tmp_path):
 
 
 MADE_WHOLE = {"weights_not_hdf5": (_not_hdf5, r"model.weights.h5 is not a valid HDF5 file"),
-              "truncated_zip": (_truncated, r"truncated, corrupted or not a zip"),
+              "truncated_zip_start": (_truncated(lambda n: 100),
+                                      r"truncated, corrupted or not a zip"),
+              "truncated_zip_half": (_truncated(lambda n: n // 2),
+                                     r"truncated, corrupted or not a zip"),
+              "truncated_zip_end": (_truncated(lambda n: n - 1),
+                                    r"truncated, corrupted or not a zip"),
+              "weights_truncated": (_weights_truncated,
+                                    r"model.weights.h5 is not a valid HDF5 file, or is trunc"),
               "forged_declared_size": (_forged_size, r"decompression bomb")}
 CASES = sorted(HOSTILE) + sorted(MADE_WHOLE)
 
