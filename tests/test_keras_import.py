@@ -201,3 +201,14 @@ def test_a_fastcnn_file_named_keras_still_loads(tmp_path):
     loaded = load_model(tmp_path / "mine.keras")
     assert [a.tobytes() for a in loaded.get_weights()] == [a.tobytes()
                                                            for a in model.get_weights()]
+
+
+def test_integer_input_dtype_is_read_as_keras_computes_it(tmp_path):
+    """Keras' layers cast an Input(dtype="uint8") to their float dtype, as fastcnn's do."""
+    def edit(doc):
+        doc["config"]["layers"][0]["config"]["dtype"] = "uint8"
+    model = load_quietly(keras_file(tmp_path, config=edit))
+    pixels = np.round(fixture_input("residual")).astype(np.uint8)
+    np.testing.assert_array_equal(model.predict(pixels, verbose=0),
+                                  load_quietly(DATA / "residual.keras").predict(
+                                      pixels.astype(np.float32), verbose=0))
