@@ -17,6 +17,7 @@ import pytest
 from fastcnn import saving, utils
 from fastcnn.layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D
 from fastcnn.models import Sequential, load_model
+from audit_loading import load_under_audit
 
 
 @pytest.fixture
@@ -524,28 +525,6 @@ def test_a_file_written_by_release_0_1_0_loads_and_trains_on(tmp_path, gen):
 
 
 # ---- loading runs no code named by the file -----------------------------------------------------
-_AUDIT = """
-import sys
-from fastcnn.models import load_model
-load_model(sys.argv[1])               # imports everything a load needs, before the watch
-events = []
-# ("compile" is not watched: NumPy parses .npy headers with ast.literal_eval, which compiles
-# the header but never runs it)
-WATCHED = {"pickle.find_class", "exec", "os.system", "subprocess.Popen", "os.exec",
-           "os.posix_spawn", "os.fork", "ctypes.dlopen", "import"}
-sys.addaudithook(lambda event, args: events.append(event) if event in WATCHED else None)
-results = []
-for path in sys.argv[1:]:
-    try:
-        load_model(path)
-        results.append("loaded")
-    except ValueError:
-        results.append("ValueError")
-print(" ".join(results))
-print("events:", sorted(set(events)))
-"""
-
-
 def test_loading_hostile_files_runs_no_code(tmp_path, trained):
     model, _, _ = trained
     good = tmp_path / "good.fcnn"
@@ -572,12 +551,8 @@ def test_loading_hostile_files_runs_no_code(tmp_path, trained):
                                                   "config": {"name": "os"}}
                 data = json.dumps(config)
             dst2.writestr(name, data)
-    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(saving.__file__)))
-    proc = subprocess.run([sys.executable, "-c", _AUDIT, str(good), str(pickled),
-                           str(object_entry), str(code_config)], cwd=package_parent,
-                          capture_output=True, text=True, timeout=KILL_TIMEOUT)
-    assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.splitlines()
-    assert lines[0].split() == ["loaded", "ValueError", "ValueError", "ValueError"]
-    assert lines[1] == "events: []"
+    results, events = load_under_audit(good, [good, pickled, object_entry, code_config],
+                                       timeout=KILL_TIMEOUT)
+    assert results == ["loaded", "ValueError", "ValueError", "ValueError"]
+    assert events == "[]"
     assert not marker.exists()

@@ -13,7 +13,7 @@ front of this class for a stack of layers.
 """
 import numpy as np
 
-from .. import _registry, onnx_export, saving
+from .. import _registry, keras_format, onnx_export, saving
 from ..layers import base as layers_base
 from . import config as config_module, summary as summary_module
 from .graph import Graph
@@ -190,6 +190,12 @@ class Model(Trainer):
         if not isinstance(format, str) or format != "onnx":
             raise ValueError(f"format must be 'onnx' (the only export format), got {format!r}")
         onnx_export.export_onnx(self, filepath)
+
+    def load_weights(self, filepath):
+        """Read the weights of a Keras ``.weights.h5`` (or ``.keras``) file saved by a model of
+        the same architecture (see :func:`fastcnn.keras_format.load_weights`); on any
+        mismatch a ValueError naming the layer and the shapes, and no weight changes."""
+        keras_format.load_weights(self, filepath)
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r}, layers={len(self.layers)}>"
