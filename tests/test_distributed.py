@@ -79,11 +79,13 @@ def load(folder, case, rank):
 
 @pytest.fixture(scope="module")
 def reference():
-    """Each case trained in this process, which never calls fastcnn.distributed.init()."""
+    """Each run of common.RUNS in this process, which never calls fastcnn.distributed.init()."""
     out = {}
     for case in common.CASES:
         model, history, (x, y) = common.train(case)
         out[case] = common.results(model, history, x, y)
+        if f"{case}-resumed" in common.RUNS:
+            out[f"{case}-resumed"] = common.results(model, common.resume(model, x, y), x, y)
     return out
 
 
@@ -99,7 +101,8 @@ def two_rank_runs(tmp_path_factory):
 
 
 # -- same model as one process ------------------------------------------------------------------
-@pytest.mark.parametrize("case, tolerance", [("sgd", 1e-5), ("adam", 2e-3)])
+@pytest.mark.parametrize("case, tolerance", [("sgd", 1e-5), ("adam", 2e-3),
+                                             ("adam-resumed", 2e-3)])
 def test_two_ranks_train_the_model_of_one_process(reference, two_rank_runs, case, tolerance):
     got, expected = load(two_rank_runs[0][0], case, 0), reference[case]
     assert int(got["size"]) == 2
@@ -110,7 +113,7 @@ def test_two_ranks_train_the_model_of_one_process(reference, two_rank_runs, case
             assert err <= tolerance, f"{case} {key}: relative error {err:.2e} > {tolerance}"
 
 
-@pytest.mark.parametrize("case", list(common.CASES))
+@pytest.mark.parametrize("case", common.RUNS)
 def test_two_rank_runs_are_bitwise_the_same(two_rank_runs, case):
     (first, _), (second, _) = two_rank_runs
     a, b = load(first, case, 0), load(second, case, 0)
@@ -120,7 +123,7 @@ def test_two_rank_runs_are_bitwise_the_same(two_rank_runs, case):
             assert np.array_equal(a[key], b[key]), f"{case} {key}"
 
 
-@pytest.mark.parametrize("case", list(common.CASES))
+@pytest.mark.parametrize("case", common.RUNS)
 def test_every_rank_ends_with_the_same_weights_history_and_results(two_rank_runs, case):
     folder = two_rank_runs[0][0]
     a, b = load(folder, case, 0), load(folder, case, 1)
@@ -130,7 +133,7 @@ def test_every_rank_ends_with_the_same_weights_history_and_results(two_rank_runs
 
 def test_world_of_one_without_mpiexec_trains_as_one_process(reference, tmp_path):
     ok(run("train.py", tmp_path, ranks=None)[0])
-    for case in common.CASES:
+    for case in common.RUNS:
         got = load(tmp_path, case, 0)
         assert int(got["size"]) == 1
         for key, value in reference[case].items():

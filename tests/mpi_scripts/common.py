@@ -12,6 +12,8 @@ CASES = {
     "bn": (83, {}),
 }
 EPOCHS, BATCH = 2, 16
+# the result files: each case, and "adam" trained one epoch more in a second fit (resumed)
+RUNS = list(CASES) + ["adam-resumed"]
 
 
 def data(samples, seed=7):
@@ -21,9 +23,10 @@ def data(samples, seed=7):
     return x, y
 
 
-def build(case):
-    """The case's compiled model; weights drawn from fastcnn's generator seeded with 0."""
-    utils.set_random_seed(0)
+def build(case, seed=0):
+    """The case's compiled model; weights drawn from fastcnn's generator seeded with
+    ``seed``."""
+    utils.set_random_seed(seed)
     body = [layers.Input((6, 6, 2)),
             layers.Conv2D(4, 3, activation="relu",
                           kernel_regularizer=regularizers.L2(1e-3) if case == "sgd" else None)]
@@ -37,16 +40,21 @@ def build(case):
     return model
 
 
-def train(case, verbose=0, callbacks=None):
+def train(case, verbose=0, callbacks=None, seed=0):
     """Train ``case`` for EPOCHS epochs; return the model, its History and the data."""
     samples, options = CASES[case]
-    model = build(case)
+    model = build(case, seed)
     x, y = data(samples)
     xv, yv = data(13, seed=8)
     sw = np.linspace(0.5, 1.5, samples) if options.get("sample_weight") else None
     history = model.fit(x, y, batch_size=BATCH, epochs=EPOCHS, verbose=verbose,
                         sample_weight=sw, validation_data=(xv, yv), callbacks=callbacks)
     return model, history, (x, y)
+
+
+def resume(model, x, y):
+    """One epoch more, in a second fit (which starts from the optimizer's state)."""
+    return model.fit(x, y, batch_size=BATCH, epochs=EPOCHS + 1, initial_epoch=EPOCHS, verbose=0)
 
 
 def results(model, history, x, y):
