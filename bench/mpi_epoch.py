@@ -27,7 +27,6 @@ The timings are only meaningful on a machine nothing else is using.
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -79,9 +78,12 @@ def worker(model_name, steps):
 
 
 def mpiexec():
-    """mpiexec beside this Python (where the mpich wheel puts it), else on PATH."""
-    beside = Path(sys.executable).parent / "mpiexec"
-    found = str(beside) if beside.is_file() else shutil.which("mpiexec")
+    """The mpiexec the mpich wheel installed, else one beside this Python or on PATH."""
+    root = str(Path(__file__).resolve().parent.parent)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    from fastcnn.distributed import mpiexec_path
+    found = mpiexec_path()
     if found is None:
         sys.exit("bench/mpi_epoch.py: no mpiexec (pip install 'fastcnn[mpi]')")
     return found

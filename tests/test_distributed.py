@@ -7,10 +7,8 @@ largest value, as tests/conftest.py measures); two 2-rank runs, and the ranks of
 bitwise the same."""
 import os
 import re
-import shutil
 import subprocess
 import sys
-import sysconfig
 import time
 from pathlib import Path
 
@@ -33,16 +31,13 @@ BOUNDED = 60            # a rank that raises must end the run within this many s
 
 
 def mpiexec():
-    """The mpiexec beside this Python (where the mpich wheel installs it), else on PATH. With
-    the extra installed, a missing mpiexec is a failure, not a skip."""
+    """The mpiexec the mpich wheel installed (fastcnn.distributed.mpiexec_path). With the extra
+    installed, a missing mpiexec is a failure, not a skip."""
     pytest.importorskip("mpi4py", reason="the mpi extra (fastcnn[mpi]) is not installed")
-    for folder in (Path(sys.executable).parent, Path(sysconfig.get_path("scripts"))):
-        if (folder / "mpiexec").is_file():
-            return str(folder / "mpiexec")
-    found = shutil.which("mpiexec")
+    found = dist.mpiexec_path()
     if found is None:
-        pytest.fail("mpi4py is installed but no mpiexec was found beside "
-                    f"{sys.executable} nor on PATH: pip install mpich")
+        pytest.fail(f"mpi4py is installed but no mpiexec was found (mpich wheel, beside "
+                    f"{sys.executable}, PATH): pip install mpich")
     return found
 
 

@@ -51,13 +51,15 @@ as without it. Before :func:`init`, :func:`rank` is 0 and :func:`size` 1.
 import contextlib
 import functools
 import os
+import shutil
 import sys
+import sysconfig
 
 from .. import _extras
 from ._world import LOCAL, Ranks, raised_on_all_ranks
 
-__all__ = ["init", "is_initialized", "launched_by_mpiexec", "rank", "reduction_stats",
-           "size"]
+__all__ = ["init", "is_initialized", "launched_by_mpiexec", "mpiexec_path", "rank",
+           "reduction_stats", "size"]
 
 _world = None
 
@@ -102,6 +104,25 @@ def size():
 def launched_by_mpiexec():
     """True when an MPI launcher (``mpiexec``, ``srun``) started this process."""
     return any(name in os.environ for name in _LAUNCHER_VARIABLES)
+
+
+def mpiexec_path():
+    """The ``mpiexec`` to launch ranks with: the one the ``mpich`` wheel installed, else one
+    beside this Python or in its scripts folder, else one on PATH; None when there is none."""
+    try:
+        from importlib import metadata
+        for entry in metadata.files("mpich") or ():
+            if entry.name == "mpiexec" and entry.parent.name == "bin":
+                path = entry.locate()
+                if os.path.isfile(path):
+                    return os.path.normpath(path)
+    except ImportError:             # importlib.metadata.PackageNotFoundError is one
+        pass
+    for folder in (os.path.dirname(sys.executable), sysconfig.get_path("scripts")):
+        path = os.path.join(folder, "mpiexec")
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return shutil.which("mpiexec")
 
 
 def reduction_stats():
