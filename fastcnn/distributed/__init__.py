@@ -32,14 +32,16 @@ Every rank runs the same program and loads the same data itself (no data is sent
   leaves rank 0 (the shuffle and the initial weights) as one process seeded with ``seed``.
 * ``evaluate`` and ``predict`` are collective (call them on every rank): each rank runs a
   contiguous part of the rows, in batches of ``batch_size``, with rank 0's weights (broadcast
-  when a rank's differ), and every rank gets the whole result.
+  when a rank's differ), and every rank gets the whole result (a progress bar shows rank 0's
+  part).
 * Only rank 0 shows progress, runs the callbacks that write files (``ModelCheckpoint``,
   ``CSVLogger``: callbacks whose class sets ``rank_zero_only = True``) and writes
   ``model.save`` (which does nothing on the other ranks).
 * Failures: an exception that escapes ``fit``, ``evaluate`` or ``predict`` on one rank, or
   that no code catches, ends every rank (MPI Abort, exit status 1) after its traceback is
-  printed; a rank never waits forever for one that failed. An exception raised on one rank
-  before the call's first exchange (a bad argument) is raised on every rank instead.
+  printed, rather than leaving the others waiting for it. One raised before the call's first
+  exchange (a bad argument) is not fatal: that rank raises it and the others raise a
+  RuntimeError that names the rank, so every rank can catch what it raised.
 * Threads: each rank runs ``OMP_NUM_THREADS`` threads when it is set; otherwise the cores this
   process may use divided by the number of ranks on this machine (at least 1), so that ranks
   sharing a machine do not oversubscribe it. Choose ranks per machine x threads per rank =
