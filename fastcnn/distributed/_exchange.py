@@ -67,7 +67,7 @@ class GradientAverager:
         self.comm.Allgatherv(part, [flat, (counts, displs)])
         pos = 0
         for g in grads:
-            g.reshape(-1)[...] = flat[pos:pos + g.size]
+            np.copyto(g, flat[pos:pos + g.size].reshape(g.shape))
             pos += g.size
         stats = self.stats
         stats["steps"] += 1
