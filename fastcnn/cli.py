@@ -7,8 +7,12 @@ each epoch's progress line (with its time), then prints the test loss and the li
 ``Test accuracy: 0.xxxx (N images, T s)`` that other tools parse. ``--save PATH`` is checked
 before anything else is done. ``get-data`` installs Debian's ``dataset-fashion-mnist`` when it
 can and fails when the data is still unavailable.
+
+Under ``mpiexec -n K python -m fastcnn train`` the ranks train data-parallel
+(:mod:`fastcnn.distributed`: ``--batch-size`` is the global batch) and rank 0 alone prints.
 """
 import argparse
+import io
 import sys
 import time
 
@@ -199,6 +203,7 @@ def _train(args, out):
 
 def _run(args, out):
     import fastcnn
+    from . import distributed
     try:
         (x_train, y_train), (x_test, y_test) = _load(args.dataset)
     except (OSError, ValueError) as exc:
@@ -216,8 +221,10 @@ def _run(args, out):
     compile_args, fit_args = _recipe(args, len(x_train))
     model.compile(**compile_args)
     threads = fastcnn.get_num_threads() if hasattr(fastcnn, "get_num_threads") else "?"
+    ranks = distributed.size()
     print(f"Training {MODELS[args.model]} on {args.dataset}: {len(x_train)} images, "
-          f"{args.epochs} epochs, batch size {args.batch_size}, {threads} threads", file=out)
+          f"{args.epochs} epochs, batch size {args.batch_size}, "
+          f"{f'{ranks} ranks x ' if ranks > 1 else ''}{threads} threads", file=out)
     model.fit(x_train, y_train, **fit_args)
     start = time.perf_counter()
     test_loss, test_acc = model.evaluate(x_test, y_test, batch_size=1000, verbose=0)
@@ -240,6 +247,15 @@ def main(argv=None):
         return 0 if datasets.ensure_system_fashion_mnist(install=True) else 1
     if args.warmup_epochs and args.schedule != "cosine":
         train_parser.error("argument --warmup-epochs: needs --schedule cosine")
+    from . import distributed
+    if distributed.launched_by_mpiexec():        # mpiexec -n K python -m fastcnn train
+        try:
+            distributed.init()
+        except ImportError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        if distributed.rank() != 0:
+            out = io.StringIO()                  # rank 0 alone prints
     if args.save is not None:
         from . import saving
         try:                    # refuse a destination it cannot write before hours of training

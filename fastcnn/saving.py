@@ -30,7 +30,7 @@ import zlib
 
 import numpy as np
 
-from . import __version__, _registry, losses, optimizers
+from . import __version__, _registry, distributed, losses, optimizers
 from .layers.base import weight_budget
 
 __all__ = ["save_model", "load_model", "check_destination", "write_file"]
@@ -132,8 +132,10 @@ def save_model(model, filepath):
     for a missing folder, ``IsADirectoryError`` when ``filepath`` is a folder,
     ``NotADirectoryError`` when a parent is a file, ``PermissionError``...) whose message names
     ``filepath`` and says why; a previous file at ``filepath`` is left intact and no temporary
-    file is left behind.
+    file is left behind. Under :mod:`fastcnn.distributed`, ranks other than 0 write nothing.
     """
+    if distributed.rank() != 0:
+        return
     write_file(filepath, lambda stream: _write_model(model, stream))
 
 

@@ -8,6 +8,7 @@ ends training after the current step.
 """
 import warnings
 
+from .. import distributed
 from .._progress import Progbar
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "monitor_direction",
@@ -16,7 +17,12 @@ __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "monitor_dire
 
 class Callback:
     """Base class: override the hooks you need. ``self.model`` and ``self.params``
-    (``epochs``, ``steps``, ``verbose``) are set before training starts."""
+    (``epochs``, ``steps``, ``verbose``) are set before training starts.
+
+    ``rank_zero_only = True`` on a class: under :mod:`fastcnn.distributed`, its callbacks run
+    on rank 0 only (those that print or write files)."""
+
+    rank_zero_only = False
 
     def __init__(self):
         self.model = None
@@ -56,6 +62,8 @@ class CallbackList:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be fastcnn.callbacks.Callback instances, got "
                                 f"{cb!r}")
+        if distributed.rank() != 0:
+            callbacks = [cb for cb in callbacks if not cb.rank_zero_only]
         self.callbacks = callbacks
         for cb in callbacks:
             cb.set_model(model)
@@ -92,6 +100,8 @@ class History(Callback):
 class ProgbarLogger(Callback):
     """Prints progress for ``verbose=1`` (a live bar on a terminal, else one line per epoch)
     and ``verbose=2`` (one line per epoch). ``fit``, ``evaluate`` and ``predict`` add it."""
+
+    rank_zero_only = True
 
     def __init__(self, stream=None):
         super().__init__()

@@ -85,7 +85,9 @@ class ModelCheckpoint(Callback):
 
     The last good checkpoint is kept: an epoch whose loss (or monitored value) is NaN or
     infinite is not saved (a warning says so), and saving is atomic, so an interrupted save
-    leaves the previous file in place."""
+    leaves the previous file in place. Under :mod:`fastcnn.distributed`, rank 0 alone saves."""
+
+    rank_zero_only = True
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
                  mode="auto", initial_value_threshold=None):

@@ -69,7 +69,10 @@ class CSVLogger(Callback):
     writes it; ``append=True`` continues an existing file.
 
     After every epoch the whole file is written to a temporary file and renamed over
-    ``filename``, so a crash (even a kill) never leaves half a line in it."""
+    ``filename``, so a crash (even a kill) never leaves half a line in it. Under
+    :mod:`fastcnn.distributed`, rank 0 alone writes it."""
+
+    rank_zero_only = True
 
     def __init__(self, filename, separator=",", append=False):
         super().__init__()

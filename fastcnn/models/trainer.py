@@ -13,8 +13,8 @@ import threading
 
 import numpy as np
 
-from .. import activations, callbacks as callbacks_module, losses, metrics as metrics_module
-from .. import optimizers, utils
+from .. import activations, callbacks as callbacks_module, distributed, losses
+from .. import metrics as metrics_module, optimizers
 from ..layers.base import CallState
 from .data import Batches, Mean, as_array, batch_slices, check_int, check_verbose, weights_for
 from .interrupt import SIGINT_GUARD
@@ -193,22 +193,29 @@ class Trainer:
     def _penalty(self, regularized):
         return sum(reg.penalty(w) for _, w, reg in regularized)
 
-    def _train_step(self, graph, plan, xbs, ybs, swb, fns):
-        outs = plan.forward(xbs, training=True)
-        per_output, grads = [], []
-        for out, yb, logits in zip(outs, ybs, plan.logits):
-            loss, grad = self.loss.value_and_grad(yb, out, logits=logits, sample_weight=swb)
-            per_output.append(loss)
-            grads.append(grad)
-        weight_grads = plan.backward(grads) if plan.trainable_weights else []
+    def _train_step(self, graph, plan, xbs, ybs, swb, fns, world):
+        """One step on this rank's share of the batch (all of it in one process); returns
+        the global batch's size and summed logs (see :mod:`fastcnn.distributed`)."""
         penalty = self._penalty(plan.regularized)
-        for i, w, reg in plan.regularized:
+        if len(ybs[0]):
+            outs = plan.forward(xbs, training=True)
+            per_output, grads = [], []
+            for out, yb, logits in zip(outs, ybs, plan.logits):
+                loss, grad = self.loss.value_and_grad(yb, out, logits=logits, sample_weight=swb)
+                per_output.append(loss)
+                grads.append(grad)
+            weight_grads = plan.backward(grads) if plan.trainable_weights else []
+            logs = self._batch_logs(graph, plan, ybs, outs, per_output, penalty, fns)
+        else:       # this rank's share of the last, partial batch is empty
+            weight_grads, logs = plan.gradients or [], dict.fromkeys(self._log_names(graph), 0.0)
+        n, logs = world.average(weight_grads, len(ybs[0]), logs)
+        for i, w, reg in plan.regularized:     # after the average: each penalty counts once
             if i is not None:
                 reg.add_gradient(w, weight_grads[i])
         with SIGINT_GUARD.update():
             self.optimizer.apply(weight_grads, plan.trainable_weights,
                                  paths=plan.weight_paths)
-        return self._batch_logs(graph, plan, ybs, outs, per_output, penalty, fns)
+        return n, logs
 
     def _test_step(self, graph, plan, xbs, ybs, swb, penalty, fns):
         outs = plan.forward(xbs, training=False)
@@ -235,9 +242,10 @@ class Trainer:
                 None if sw is None else sw[index], penalty, fns))
             if cbs is not None:
                 cbs.on_test_batch_end(step, tracker.result())
-        return tracker.result()
+        return distributed.world().mean(tracker)
 
     # -- fit / evaluate / predict ------------------------------------------------------------
+    @distributed.collective
     def fit(self, x=None, y=None, batch_size=32, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0):
@@ -284,6 +292,13 @@ class Trainer:
             sw = None if sw is None else sw[:split]
 
         steps = -(-len(xs[0]) // batch_size)
+        world = distributed.world()
+        world.begin_fit(self, self._plan(graph, "train"), samples=len(xs[0]),
+                        batch_size=batch_size, epochs=epochs, initial_epoch=initial_epoch,
+                        shuffle=shuffle, validation_samples=-1 if val is None else len(val[0][0]),
+                        weighted=sw is not None)
+        if val is not None:
+            val = world.part(*val)
         self.history = callbacks_module.History()
         extra = [self.history] + ([callbacks_module.ProgbarLogger()] if verbose else [])
         cbs = callbacks_module.CallbackList(
@@ -301,27 +316,33 @@ class Trainer:
         xs, ys, sw = data
         n = len(xs[0])
         fns, plan = self._metric_functions(graph), self._plan(graph, "train")
+        world = distributed.world()
         for epoch in epochs:
             cbs.on_epoch_begin(epoch)
             tracker = Mean(self._log_names(graph))
-            order = utils.rng().permutation(n) if shuffle else None
+            order = world.permutation(n) if shuffle else None
             for step, index in enumerate(batch_slices(n, batch_size, order)):
                 cbs.on_train_batch_begin(step)
+                index = world.share(index)
                 xbs = self._gathered(xs, graph, index)
-                tracker.add(len(xbs[0]), self._train_step(
+                tracker.add(*self._train_step(
                     graph, plan, xbs, [y[index] for y in ys], None if sw is None else sw[index],
-                    fns))
+                    fns, world))
                 cbs.on_train_batch_end(step, tracker.result())
+                self.stop_training = world.any(self.stop_training)
                 if self.stop_training:
                     break
+            world.end_epoch(self)
             logs = tracker.result()
             if val is not None:
                 val_logs = self._run_test(graph, val[0], val[1], val[2], batch_size)
                 logs.update({"val_" + k: v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, logs)
+            self.stop_training = world.any(self.stop_training)
             if self.stop_training:
                 break
 
+    @distributed.collective
     def evaluate(self, x=None, y=None, batch_size=32, verbose="auto", sample_weight=None, *,
                  return_dict=False, callbacks=None):
         """Loss (and metrics) over ``(x, y)``: the loss alone, or ``[loss, *metrics]`` when
@@ -335,6 +356,9 @@ class Trainer:
             raise ValueError(f"x is empty (shape {xs[0].shape}); evaluate needs at least one "
                              "sample")
         sw = weights_for(graph, ys, sample_weight, None)
+        world = distributed.world()
+        world.begin_test(self, "evaluate", len(xs[0]), batch_size)
+        xs, ys, sw = world.part(xs, ys, sw)
         extra = [callbacks_module.ProgbarLogger()] if verbose else []
         cbs = callbacks_module.CallbackList(
             list(callbacks or []) + extra, self,
@@ -349,12 +373,16 @@ class Trainer:
         values = [logs[name] for name in self._log_names(graph)]
         return values[0] if len(values) == 1 else values
 
+    @distributed.collective
     def predict(self, x, batch_size=32, verbose=0, *, callbacks=None):
         """The model's outputs for ``x`` (a list for a model with several), computed
         ``batch_size`` samples at a time."""
         batch_size = 32 if batch_size is None else check_int(batch_size, "batch_size", 1)
         verbose = check_verbose(verbose)
         xs, graph = self._inputs(x)
+        world, total = distributed.world(), len(xs[0])
+        world.begin_test(self, "predict", total, batch_size)
+        (xs,) = world.part(xs)
         n = len(xs[0])
         outs = [np.empty((n,) + t.shape[1:], dtype=t.dtype) for t in graph.outputs]
         extra = [callbacks_module.ProgbarLogger()] if verbose else []
@@ -371,7 +399,7 @@ class Trainer:
                     out[index] = value
                 cbs.on_predict_batch_end(step)
         cbs.on_predict_end()
-        return self._output_structure(outs)
+        return self._output_structure(world.gather(outs, total))
 
     def __call__(self, inputs, training=False):
         """The outputs for ``inputs`` (arrays the caller owns), in inference or, with
