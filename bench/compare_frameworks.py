@@ -1,40 +1,47 @@
-"""fastcnn against PyTorch and TensorFlow/Keras on the seed model, in one run.
+"""fastcnn against PyTorch, Keras on TensorFlow and Keras on JAX on whole models, in one run.
 
 Usage (from the repository root):
 
-    python bench/compare_frameworks.py --keras-python /tmp/tfenv/bin/python
+    python bench/compare_frameworks.py --keras-python /tmp/tfenv/bin/python \\
+        --jax-python /tmp/jaxenv/bin/python --models tf-cnn,k-cnn,resnet20
+    python bench/compare_frameworks.py --keras-python /tmp/tfenv/bin/python   # the seed model
     python bench/compare_frameworks.py --steps 20 --rounds 3        # quick: 20 steps an epoch
-    python bench/compare_frameworks.py --epochs 5                   # accuracy after 5 epochs
+    python bench/compare_frameworks.py --epochs 5                   # seed: accuracy after 5
     python bench/compare_frameworks.py --contenders fastcnn,keras --threads 1
 
-Each contender (fastcnn, PyTorch in NCHW and channels_last, Keras) runs in a subprocess of its
-own (``bench/seed_model.py worker``), so Keras can live in another venv (``--keras-python``)
-and no library's threads or allocator state touch another's. Every worker gets the same
+Models (``--models``, comma-separated, run one after the other; see ``bench/whole_models.py``):
+``seed`` on Fashion-MNIST (the default), ``tf-cnn``, ``k-cnn``, ``resnet20`` on synthetic data
+of CIFAR-10's form (uint8 32x32x3 images and random labels from a fixed seed: throughput
+figures only, no accuracy). Batch 128, Adam; predict in batches of 1000.
+
+Each contender (fastcnn, PyTorch in NCHW and channels_last, Keras on TensorFlow, Keras on JAX)
+runs in a subprocess of its own (``bench/whole_models.py worker``) under its own interpreter
+(``--keras-python``, ``--jax-python``, ``--torch-python``, ``--fastcnn-python``), so no
+library's threads or allocator state touch another's. Every worker gets the same
 ``OMP_NUM_THREADS`` and sets its framework's own thread count to the same number
 (``fastcnn.set_num_threads``, ``torch.set_num_threads``, TensorFlow's intra- and inter-op
-parallelism). This process loads Fashion-MNIST once and hands it to the workers as a temporary
-``.npz`` of uint8 arrays; each worker scales it as its users do (workers under other
-interpreters need NumPy and their framework, not fastcnn).
+parallelism; XLA has no such setting, so the JAX worker is kept on that many CPUs when there
+are more). ``KERAS_BACKEND`` is set per worker (``tensorflow``, ``jax``). For the seed model
+this process loads Fashion-MNIST once and hands it to the workers as a ``.npz``; the others
+draw the same synthetic arrays from the seed.
 
-Protocol: round 0 is a warm-up (first calls trace, allocate, tune) and is not counted; then
-``--rounds`` rounds, in each of which every contender trains one epoch and predicts the test set,
-contenders taking turns in a rotating order so drift on this shared machine hits all alike.
-Figures are medians over the rounds. ``--steps N`` shortens each epoch to its first N batches
-(the table then shows the seconds of those N steps and the full-epoch estimate
-``seconds / N * 468.75``). After the timed rounds each model trains untimed up to ``--epochs``
-epochs in all, then its test accuracy is taken. Whole-model figures are taken as a user runs
-them: no GLIBC_TUNABLES setting unless ``--malloc-setting``.
+Protocol, per model: round 0 is a warm-up (first calls trace, allocate, tune) and is not
+counted; then ``--rounds`` rounds, in each of which every contender trains one epoch
+(``fit`` over the training images: the seed model's 60,000, or ``--steps`` batches; the
+CIFAR-size models ``--steps`` batches, default 50) and predicts ``--test-images`` images
+(the seed: its 10,000 test images), contenders taking turns in an order that rotates every
+round, so drift on this shared machine hits all alike. Whole-model figures are taken as a
+user runs them: no GLIBC_TUNABLES setting unless ``--malloc-setting``.
 
-Columns: epoch seconds (median, and min-max over the rounds), test accuracy, predict images per
-second (10,000 test images, batch 1000), and two ratios where > 1 means fastcnn is faster:
-``epoch x/fastcnn`` (the contender's epoch seconds over fastcnn's) and ``predict fastcnn/x``
-(fastcnn's images/s over the contender's). BENCHMARKS.md's targets: both ratios >= 2 against
-Keras and against PyTorch's best.
+Reported (``bench/compare_report.py``): images per second of fit and of predict, medians and
+quartiles over the rounds, and the ratios fastcnn/x of images per second, paired per round
+(median and quartiles of each round's ratio; > 1 means fastcnn is faster); for the seed model
+also the epoch seconds and the test accuracy after ``--epochs`` epochs. The header names the
+CPU (/proc/cpuinfo) and fastcnn's kernel set (``fastcnn.show_config``).
 """
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,40 +53,47 @@ BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH_DIR)
 sys.path.insert(0, BENCH_DIR)
 
-import seed_model  # noqa: E402
+import compare_report  # noqa: E402
+import whole_models  # noqa: E402
 
 DEFAULT_JSON = os.path.join(ROOT, ".benchmarks", "compare-latest.json")
 MALLOC_SETTING = ("glibc.malloc.mmap_threshold=4294967296:"
                   "glibc.malloc.trim_threshold=4294967296")
-TARGET_RATIO = 2.0          # BENCHMARKS.md: half Keras' and PyTorch's epoch, twice Keras' predict
+CIFAR_STEPS = 50            # default training steps per timed fit of the CIFAR-size models
 
 
 class Worker:
-    """One contender's subprocess, spoken to over stdin/stdout (see seed_model.worker)."""
+    """One contender's subprocess, spoken to over stdin/stdout (see whole_models.worker).
+    ``data_path`` None: the worker draws ``model``'s synthetic data (``args.test_images``)."""
 
-    def __init__(self, contender, python, args, data_path, log_dir, root=ROOT, name=None):
+    def __init__(self, contender, python, args, data_path, log_dir, root=ROOT, name=None,
+                 model="seed"):
         self.contender = contender
         self.python = python
         self.status = "starting"
         self.error = None
         self.info = {}
-        self.epochs = []        # timed epoch seconds
-        self.predicts = []      # timed predict seconds
+        self.fits = {}          # round -> timed fit (epoch) seconds
+        self.predicts = {}      # round -> timed predict seconds
         self.trained = 0        # epochs trained in all (warm-up and untimed included)
         self.accuracy = None
         env = dict(os.environ)
         env["OMP_NUM_THREADS"] = str(args.threads)
         if args.malloc_setting:
             env["GLIBC_TUNABLES"] = MALLOC_SETTING
+        if contender in whole_models.KERAS_BACKENDS:
+            env["KERAS_BACKEND"] = whole_models.KERAS_BACKENDS[contender]
         if contender == "fastcnn":
             # this checkout's fastcnn (or root's), as `python` run from there would import
             env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        self.log_path = os.path.join(log_dir, f"{name or contender}.log")
+        self.log_path = os.path.join(log_dir, f"{name or contender}-{model}.log")
         self._log = open(self.log_path, "w")
-        command = [python, os.path.join(BENCH_DIR, "seed_model.py"), "worker",
-                   "--contender", contender, "--data", data_path,
+        command = [python, os.path.join(BENCH_DIR, "whole_models.py"), "worker",
+                   "--contender", contender, "--model", model,
                    "--threads", str(args.threads), "--train-images", str(args.train_images),
                    "--seed", str(args.seed)]
+        command += (["--data", data_path] if data_path
+                    else ["--test-images", str(args.test_images)])
         try:
             self.process = subprocess.Popen(command, stdin=subprocess.PIPE,
                                             stdout=subprocess.PIPE, stderr=self._log,
@@ -95,8 +109,8 @@ class Worker:
     def _read(self):
         """The next reply; None when the worker died (its status then says why)."""
         for line in self.process.stdout:
-            if line.startswith(seed_model.REPLY_PREFIX):
-                return json.loads(line[len(seed_model.REPLY_PREFIX):])
+            if line.startswith(whole_models.REPLY_PREFIX):
+                return json.loads(line[len(whole_models.REPLY_PREFIX):])
             # anything else a framework printed on stdout goes to the log
             self._log.write(line)
         self.process.wait()
@@ -158,20 +172,28 @@ def load_data(path):
     return len(x_train), len(x_test)
 
 
-def run(args, log_dir):
-    """Start the workers, run the rounds, return the workers with their measurements."""
-    data_path = os.path.join(log_dir, "fashion_mnist.npz")
-    n_train, n_test = load_data(data_path)
-    args.train_images = min(args.steps * seed_model.BATCH_SIZE if args.steps else n_train,
-                            n_train)
+def run_model(model, args, log_dir):
+    """Start one model's workers, run its rounds; returns the workers with their
+    measurements and the numbers of training and test images."""
+    data_path = None
+    if model == "seed":
+        data_path = os.path.join(log_dir, "fashion_mnist.npz")
+        n_train, args.test_images = load_data(data_path)
+        steps = args.steps
+    else:
+        steps = args.steps or CIFAR_STEPS
+        n_train, args.test_images = steps * whole_models.BATCH_SIZE, args.cifar_test_images
+    args.train_images = min(steps * whole_models.BATCH_SIZE if steps else n_train, n_train)
     pythons = {"fastcnn": args.fastcnn_python, "keras": args.keras_python,
-               "torch-nchw": args.torch_python, "torch-cl": args.torch_python}
+               "keras-jax": args.jax_python, "torch-nchw": args.torch_python,
+               "torch-cl": args.torch_python}
     # started together (their start-up is not timed), then waited for one by one
-    workers = [Worker(c, pythons[c], args, data_path, log_dir) for c in args.contenders]
+    workers = [Worker(c, pythons[c], args, data_path, log_dir, model=model)
+               for c in args.contenders]
     for w in workers:
         w.wait_ready()
         state = w.status if w.ok else f"{w.status}: {w.error}"
-        print(f"[{w.contender}] {state}", file=sys.stderr, flush=True)
+        print(f"[{model} {w.contender}] {state}", file=sys.stderr, flush=True)
 
     live = [w for w in workers if w.ok]
     for round_index in range(args.rounds + 1):
@@ -181,149 +203,39 @@ def run(args, log_dir):
             epoch = w.ask("epoch")
             predict = w.ask("predict") if epoch is not None else None
             if predict is None:
-                print(f"[{w.contender}] {w.status}: {w.error}", file=sys.stderr, flush=True)
+                print(f"[{model} {w.contender}] {w.status}: {w.error}", file=sys.stderr,
+                      flush=True)
                 continue
             w.trained += 1
             if round_index > 0:
-                w.epochs.append(epoch["seconds"])
-                w.predicts.append(predict["seconds"])
-            print(f"[{w.contender}] {label}: epoch {epoch['seconds']:.2f} s, "
+                w.fits[round_index] = epoch["seconds"]
+                w.predicts[round_index] = predict["seconds"]
+            print(f"[{model} {w.contender}] {label}: fit {epoch['seconds']:.2f} s, "
                   f"predict {predict['seconds']:.3f} s", file=sys.stderr, flush=True)
         live = [w for w in live if w.ok]
 
-    for w in live:
-        while w.ok and w.trained < args.epochs:
-            if w.ask("epoch") is not None:
-                w.trained += 1
-        reply = w.ask("accuracy")
-        if reply is not None:
-            w.accuracy = reply["accuracy"]
+    if model == "seed":         # synthetic data has no accuracy worth reporting
+        for w in live:
+            while w.ok and w.trained < args.epochs:
+                if w.ask("epoch") is not None:
+                    w.trained += 1
+            reply = w.ask("accuracy")
+            if reply is not None:
+                w.accuracy = reply["accuracy"]
     for w in workers:
         w.close()
-    return workers, n_train, n_test
+    return workers, n_train, args.test_images
 
 
-# ------------------------------------------------------------------------------------------
-# report
-# ------------------------------------------------------------------------------------------
-def summarize(workers, args, n_test):
-    """One dict per contender: medians, spreads, accuracy, status."""
-    rows = []
-    for w in workers:
-        row = {"contender": w.contender, "python": w.python, "status": w.status,
-               "error": w.error, "version": w.info.get("version"),
-               "epochs_trained": w.trained, "accuracy": w.accuracy,
-               "epoch_seconds": w.epochs, "predict_seconds": w.predicts}
-        if w.epochs:
-            steps = w.info["steps"]
-            timed = statistics.median(w.epochs)
-            row.update(steps=steps, timed_median=timed,
-                       epoch_median=seed_model.epoch_seconds(timed, steps),
-                       epoch_min=seed_model.epoch_seconds(min(w.epochs), steps),
-                       epoch_max=seed_model.epoch_seconds(max(w.epochs), steps))
-        if w.predicts:
-            row.update(predict_images_per_s=n_test / statistics.median(w.predicts),
-                       predict_min=n_test / max(w.predicts),
-                       predict_max=n_test / min(w.predicts))
-        rows.append(row)
-    fast = next((r for r in rows if r["contender"] == "fastcnn"), None)
-    for r in rows:
-        if fast is not None and "epoch_median" in fast and "epoch_median" in r:
-            r["epoch_ratio"] = r["epoch_median"] / fast["epoch_median"]
-        if fast is not None and "predict_images_per_s" in fast and "predict_images_per_s" in r:
-            r["predict_ratio"] = fast["predict_images_per_s"] / r["predict_images_per_s"]
-    return rows
-
-
-def _cell(value, fmt):
-    return "-" if value is None else format(value, fmt)
-
-
-def table(rows, args):
-    """The comparison table as text lines."""
-    limited = args.train_images < seed_model.EPOCH_IMAGES
-    header = ["contender", "epoch s", "min-max", "test acc", "predict img/s", "min-max",
-              "epoch x/fastcnn", "predict fastcnn/x"]
-    if limited:
-        header.insert(1, f"timed s ({rows[0].get('steps', args.steps)} steps)")
-    lines = []
-    for r in rows:
-        if "epoch_median" not in r:
-            why = "not installed" if r["status"] == "missing" else r["status"]
-            lines.append([r["contender"], f"{why}: {r['error']}"])
-            continue
-        cells = [r["contender"], f"{r['epoch_median']:.2f}",
-                 f"{r['epoch_min']:.2f}-{r['epoch_max']:.2f}",
-                 _cell(r["accuracy"], ".4f"),
-                 _cell(r.get("predict_images_per_s"), ",.0f"),
-                 (f"{r['predict_min']:,.0f}-{r['predict_max']:,.0f}"
-                  if "predict_min" in r else "-"),
-                 _cell(r.get("epoch_ratio"), ".2f"), _cell(r.get("predict_ratio"), ".2f")]
-        if limited:
-            cells.insert(1, f"{r['timed_median']:.2f}")
-        lines.append(cells)
-    full = [c for c in lines if len(c) == len(header)]
-    widths = [max(len(c[i]) for c in [header] + full) for i in range(len(header))]
-
-    def fmt(cells):
-        if len(cells) != len(header):
-            return "  ".join([cells[0].ljust(widths[0])] + cells[1:])
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths)))
-    text = [fmt(header), "-" * len(fmt(header))] + [fmt(c) for c in lines]
-    return text
-
-
-def targets(rows):
-    """BENCHMARKS.md's whole-model targets, as lines 'met'/'not met'."""
-    by_name = {r["contender"]: r for r in rows}
-    torch_rows = [r for r in rows if r["contender"].startswith("torch") and "epoch_ratio" in r]
-    checks = []
-    if "epoch_ratio" in by_name.get("keras", {}):
-        checks.append(("epoch: Keras' seconds / fastcnn's", by_name["keras"]["epoch_ratio"]))
-    if torch_rows:
-        best = min(torch_rows, key=lambda r: r["epoch_median"])
-        checks.append((f"epoch: PyTorch's best ({best['contender']}) / fastcnn's",
-                       best["epoch_ratio"]))
-    if "predict_ratio" in by_name.get("keras", {}):
-        checks.append(("predict: fastcnn's images/s / Keras'", by_name["keras"]["predict_ratio"]))
-    return [f"  {name}: {ratio:.2f} (target >= {TARGET_RATIO:g}: "
-            f"{'met' if ratio >= TARGET_RATIO else 'not met'})" for name, ratio in checks]
-
-
-def header_lines(args, rows, n_train):
-    if args.train_images < n_train:
-        what = (f"each epoch timed over its first {args.train_images // seed_model.BATCH_SIZE} "
-                f"steps ({args.train_images} images); 'epoch s' = timed s / steps * "
-                f"{seed_model.STEPS_PER_EPOCH} (a full epoch's estimate)")
-    else:
-        what = f"full epochs ({n_train} images, {int(np.ceil(seed_model.STEPS_PER_EPOCH))} steps)"
-    trained = sorted({r["epochs_trained"] for r in rows if r["accuracy"] is not None})
-    lines = [
-        f"Seed model on Fashion-MNIST, batch {seed_model.BATCH_SIZE}, Adam, "
-        f"{args.threads} thread(s) each (OMP_NUM_THREADS and the framework's own setting); "
-        f"GLIBC_TUNABLES {'set' if args.malloc_setting else 'unset'}",
-        f"medians of {args.rounds} interleaved rounds after 1 warm-up round; {what}; "
-        f"predict: 10,000 test images, batch {seed_model.PREDICT_BATCH_SIZE}; test accuracy "
-        f"after {'/'.join(map(str, trained)) or '-'} "
-        f"{'shortened ' if args.train_images < n_train else ''}epoch(s); "
-        f"ratios > 1: fastcnn is faster",
-        f"load average (1 min) at start {args.load[0]:.1f}, at end {args.load[1]:.1f} "
-        f"on {os.cpu_count()} CPUs: figures are only comparable within this run",
-    ]
-    for r in rows:
-        if r["version"]:
-            lines.append(f"  {r['contender']}: {r['version']} ({r['python']})")
-    return lines
-
-
-def _contenders(text):
-    names = [c.strip() for c in text.split(",") if c.strip()]
-    unknown = [c for c in names if c not in seed_model.CONTENDERS]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown contender(s) {unknown}; choose from {','.join(seed_model.CONTENDERS)}")
-    return names
+def _names(choices, what):
+    def parse(text):
+        names = [c.strip() for c in text.split(",") if c.strip()]
+        unknown = [c for c in names if c not in choices]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(
+                f"unknown {what}(s) {unknown}; choose from {','.join(choices)}")
+        return names
+    return parse
 
 
 def _positive(text):
@@ -333,23 +245,34 @@ def _positive(text):
     return value
 
 
-def main(argv=None):
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description="Seed model: fastcnn vs PyTorch vs Keras, one epoch and predict each, "
-                    "interleaved rounds, one table.")
+        description="Whole models: fastcnn vs PyTorch vs Keras (TensorFlow, JAX), fit and "
+                    "predict each, interleaved rounds, one table per model.")
+    parser.add_argument("--models", type=_names(whole_models.MODELS, "model"),
+                        default=["seed"], help="comma-separated, from "
+                        f"{','.join(whole_models.MODELS)} (default: seed)")
     parser.add_argument("--threads", type=_positive, default=2,
                         help="threads for every framework (default: %(default)s)")
     parser.add_argument("--rounds", type=_positive, default=5,
                         help="timed rounds after the warm-up round (default: %(default)s)")
     parser.add_argument("--steps", type=_positive, default=None,
-                        help="train only the first STEPS batches of each epoch (quick runs)")
+                        help="train only STEPS batches per timed fit (default: the seed "
+                             f"model's whole epoch, {CIFAR_STEPS} for the others)")
+    parser.add_argument("--test-images", dest="cifar_test_images", type=_positive,
+                        default=whole_models.TEST_IMAGES,
+                        help="images predicted per round by the CIFAR-size models "
+                             "(default: %(default)s; the seed model predicts its test set)")
     parser.add_argument("--epochs", type=int, default=None,
-                        help="epochs each model trains in all before its test accuracy is "
-                             "taken (default: the 1 + ROUNDS of the timing)")
-    parser.add_argument("--contenders", type=_contenders, default=list(seed_model.CONTENDERS),
+                        help="seed model: epochs each model trains in all before its test "
+                             "accuracy is taken (default: the 1 + ROUNDS of the timing)")
+    parser.add_argument("--contenders", type=_names(whole_models.CONTENDERS, "contender"),
+                        default=list(whole_models.CONTENDERS),
                         help="comma-separated subset of %(default)s")
     parser.add_argument("--keras-python", default=sys.executable,
-                        help="interpreter with Keras/TensorFlow (default: this one)")
+                        help="interpreter with Keras and TensorFlow (default: this one)")
+    parser.add_argument("--jax-python", default=sys.executable,
+                        help="interpreter with Keras and JAX (default: this one)")
     parser.add_argument("--torch-python", default=sys.executable,
                         help="interpreter with PyTorch (default: this one)")
     parser.add_argument("--fastcnn-python", default=sys.executable,
@@ -361,29 +284,34 @@ def main(argv=None):
                         help="where to write the results (default: %(default)s)")
     args = parser.parse_args(argv)
     args.epochs = max(args.epochs or 0, args.rounds + 1)
+    return args
 
+
+def main(argv=None):
+    args = parse_args(argv)
     start = time.perf_counter()
     load_start = os.getloadavg()[0]
+    results = {}
     with tempfile.TemporaryDirectory(prefix="fastcnn-compare-") as log_dir:
-        workers, n_train, n_test = run(args, log_dir)
+        for model in args.models:
+            workers, n_train, n_test = run_model(model, args, log_dir)
+            results[model] = compare_report.summarize(workers, model, n_train, n_test, args)
     args.load = (load_start, os.getloadavg()[0])
-    rows = summarize(workers, args, n_test)
     print()
-    print("\n".join(header_lines(args, rows, n_train)))
-    print("\n".join(table(rows, args)))
-    lines = targets(rows)
-    if lines:
-        print("targets (BENCHMARKS.md):")
-        print("\n".join(lines))
+    print("\n".join(compare_report.run_header(args, results)))
+    for model, result in results.items():
+        print()
+        print("\n".join(compare_report.model_lines(model, result, args)))
     print(f"(whole run {time.perf_counter() - start:.0f} s)")
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:
-            json.dump({"threads": args.threads, "rounds": args.rounds, "steps": args.steps,
-                       "train_images": args.train_images, "epochs": args.epochs,
+            json.dump({"cpu": compare_report.cpu_name(), "threads": args.threads,
+                       "rounds": args.rounds, "steps": args.steps, "epochs": args.epochs,
                        "malloc_setting": args.malloc_setting, "load_average": args.load,
-                       "rows": rows}, f, indent=1)
-    return 0 if any(r.get("epoch_median") for r in rows) else 1
+                       "models": results}, f, indent=1)
+    return 0 if any(r.get("fit_median") for result in results.values()
+                    for r in result["rows"]) else 1
 
 
 if __name__ == "__main__":

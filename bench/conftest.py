@@ -13,7 +13,10 @@ Environment:
     FASTCNN_BENCH_SECONDS  time budget per benchmark (default 1.0): rounds are chosen so the
                            timed calls take about this long, with at least MIN_ROUNDS rounds.
     FASTCNN_BENCH_MODEL_STEPS  training steps per timed call of the whole-model "train-epoch"
-                           group (default 20; 0 for a whole epoch), see test_bench_model.py.
+                           and "fit" groups (default 20; 0 for the seed model's whole epoch
+                           and 50 steps of the others), see test_bench_model.py.
+    FASTCNN_BENCH_PREDICT_IMAGES  images per timed predict of TF-CNN, K-CNN and ResNet-20
+                           (default 5000; the seed model predicts its 10,000 test images).
 
 The whole-model benchmarks (test_bench_model.py) are meant to run without GLIBC_TUNABLES, as
 users run; report.py runs them in a pytest process of their own. Keras is compared in

@@ -84,16 +84,16 @@ def run_scenario(name, data_path, threads, steps):
     # the import order decides which libgomp the process maps (the first one loaded serves all)
     if name in ("torch-imported-first", "torch-used-before", "torch"):
         importlib.import_module("torch")
-    import seed_model
+    import whole_models
     if name != "torch":
         importlib.import_module("fastcnn")
     if name == "torch-imported-after":
         importlib.import_module("torch")
-    data = seed_model.load_npz(data_path)
-    images = steps * seed_model.BATCH_SIZE
+    data = whole_models.load_npz(data_path)
+    images = steps * whole_models.BATCH_SIZE
 
     def runner(contender):
-        r = seed_model.make_runner(contender, data, threads, train_images=images)
+        r = whole_models.make_runner(contender, data, threads, train_images=images)
         r.fit_epoch()               # warm-up: first calls allocate and set up
         return r
 
@@ -102,9 +102,9 @@ def run_scenario(name, data_path, threads, steps):
     if name == "alternating":
         # one step of each in turn (a one-batch fit, a one-batch loop): the two runtimes hand
         # the CPUs back and forth every step
-        one_batch = dict(data, x_train=data["x_train"][:seed_model.BATCH_SIZE],
-                         y_train=data["y_train"][:seed_model.BATCH_SIZE])
-        pair = [seed_model.make_runner(c, one_batch, threads, seed_model.BATCH_SIZE)
+        one_batch = dict(data, x_train=data["x_train"][:whole_models.BATCH_SIZE],
+                         y_train=data["y_train"][:whole_models.BATCH_SIZE])
+        pair = [whole_models.make_runner(c, one_batch, threads, whole_models.BATCH_SIZE)
                 for c in ("fastcnn", "torch-cl")]
         for r in pair:
             r.fit_epoch()

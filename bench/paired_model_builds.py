@@ -5,7 +5,7 @@ Usage (each ROOT is a checkout with its extensions built in place, e.g. ``git wo
 
     OMP_NUM_THREADS=2 python bench/paired_model_builds.py /tmp/base . --rounds 10
 
-Each build runs in a worker process of its own (``bench/seed_model.py worker``, the
+Each build runs in a worker process of its own (``bench/whole_models.py worker``, the
 ``fastcnn`` contender with PYTHONPATH at its ROOT), holding the seed model and Fashion-MNIST;
 after a warm-up epoch each, the two train one epoch (``--train-images`` images, batch 128)
 in turn, the order swapped every round, so that a slow minute of the machine falls on both.

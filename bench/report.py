@@ -5,7 +5,8 @@ Usage (from the repository root):
     OMP_NUM_THREADS=2 python bench/report.py              # run the suite, then print the tables
     python bench/report.py --threads 1                    # same, with OMP_NUM_THREADS=1
     python bench/report.py -k "S4 or P1"                  # extra arguments go to pytest
-    python bench/report.py -k seed                        # the whole-model rows only
+    python bench/report.py -k seed                        # the seed model's rows only
+    python bench/report.py -k "tf-cnn or k-cnn or resnet20"   # the CIFAR-size models only
     python bench/report.py --repeats 3                    # three runs: medians, paired ratios
     python bench/report.py --json results.json            # only print the tables of a saved run
     python bench/report.py --scaling                      # 1 vs 2 threads: S4-S6 and the epoch
@@ -27,9 +28,10 @@ and channels_last) median over fastcnn's: above 1 means fastcnn is faster. "-" m
 contender that did not run (PyTorch not installed, or not selected) or has no such pass (the
 reference has no weight-only backward).
 
-Whole-model table (the seed model, see ``test_bench_model.py``): what one timed call did
-(N training steps of batch 128, or predicting 10,000 images), fastcnn's and PyTorch's best
-median as seconds per epoch (N steps' seconds * 468.75 / N) or images per second, and
+Whole-model table (the seed model, TF-CNN, K-CNN and ResNet-20, see ``test_bench_model.py``):
+what one timed call did (N training steps of batch 128, or predicting M images), fastcnn's and
+PyTorch's best median as seconds per epoch (the seed model's training: N steps' seconds *
+468.75 / N) or images per second (``fit`` of the CIFAR-size models, and ``predict``), and
 ``torch/fastcnn`` as above. Keras runs in ``bench/compare_frameworks.py``, not here.
 
 ``--repeats N`` (or several ``--json`` files of the same selection) reports each contender's
@@ -62,6 +64,7 @@ PASS_ORDER = ["forward", "backward", "weight-backward",
               "max-forward", "max-backward", "avg-forward", "avg-backward"]
 KIND_ORDER = {"S": 0, "P": 1, "D": 2}
 TORCH_LAYOUTS = {"torch-nchw": "nchw", "torch-cl": "cl", "torch": ""}
+MODEL_ORDER = ["seed", "tf-cnn", "k-cnn", "resnet20"]
 
 
 MODEL_FILE = "bench/test_bench_model.py"
@@ -231,7 +234,8 @@ def _best_torch(times):
 
 
 def _model_figure(seconds, pass_name, info):
-    """A whole-model median as users quote it: seconds per epoch, or images per second."""
+    """A whole-model median as users quote it: seconds per epoch (the seed model's training),
+    or images per second (``fit`` of the others, ``predict``)."""
     if seconds is None:
         return "-"
     if pass_name == "train-epoch":
@@ -240,16 +244,22 @@ def _model_figure(seconds, pass_name, info):
 
 
 def _model_timed(pass_name, info):
-    if pass_name == "train-epoch":
+    if pass_name in ("train-epoch", "fit"):
         return f"{info['steps']} steps x {info['images'] // info['steps']} img"
     return f"predict {info['images']} img"
+
+
+def _model_key(key):
+    model, pass_name = key
+    order = MODEL_ORDER.index(model) if model in MODEL_ORDER else len(MODEL_ORDER)
+    return order, model, pass_name == "predict"
 
 
 def model_table(rows):
     """The whole-model table as a list of text lines."""
     header = ["model", "pass", "one call", "fastcnn s", "fastcnn", "torch", "torch/fastcnn"]
     lines = []
-    for shape, pass_name in sorted(rows, key=lambda k: (k[0], k[1] != "train-epoch")):
+    for shape, pass_name in sorted(rows, key=_model_key):
         row = rows[(shape, pass_name)]
         info = row["info"]
         fast = row["times"].get("fastcnn")
@@ -304,8 +314,9 @@ def print_tables(datas, json_path):
         print("kernels, median ms:")
         print("\n".join(table(kernel_rows)))
     if model_rows:
-        print("whole model (seed model, Fashion-MNIST, batch 128), medians; 'fastcnn s' is one "
-              "call, the other columns are per epoch (x 468.75 / steps) or per image:")
+        print("whole models (seed: Fashion-MNIST; tf-cnn, k-cnn, resnet20: synthetic 32x32x3 "
+              "data), batch 128, medians; 'fastcnn s' is one call, the other columns per epoch "
+              "(seed training: x 468.75 / steps) or images per second:")
         print("\n".join(model_table(model_rows)))
     if not kernel_rows and not model_rows:
         print("no benchmark results in this file (was it run with --benchmark-enable?)")

@@ -8,29 +8,25 @@ epoch and epoch times, one seed per run, in fastcnn or in Keras 3 (for the same 
 28x28x1 images / 255, batch 128, RandomFlip("horizontal") + RandomTranslation(0.1, 0.1) in the
 model, AdamW(learning_rate=CosineDecay(2e-3, decay_steps=epochs * 469), weight_decay=5e-4),
 categorical cross-entropy; the test set is evaluated after every epoch (its time is not in
-the epoch time). The Keras side builds the same ResNet-20 v1 (Keras' cifar10_resnet example)
-with 2 TensorFlow threads. This module imports only NumPy at the top, so the Keras run works
+the epoch time). The Keras side builds the same ResNet-20 v1 (Keras' cifar10_resnet example,
+from bench/model_specs.py) with 2 TensorFlow threads. This module imports only NumPy at the
+top (and bench/'s standard-library modules), so the Keras run works
 in a venv without fastcnn. Keras 3's figures for this recipe on a Zen 5 are in BENCHMARKS.md
 (test accuracy 0.9327 and 0.9305 for seeds 0 and 1, ~70 s per epoch).
 """
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import model_specs  # noqa: E402  (bench/ is not a package)
+from compare_report import cpu_name  # noqa: E402
+
 BATCH = 128
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor()
 
 
 def load(args):
@@ -91,29 +87,9 @@ def run_fastcnn(args, data, rows):
               callbacks=[epoch_reporter(callbacks.Callback, x_test, y_test, rows)])
 
 
-def keras_resnet20(keras, layers):
-    def block(x, filters, kernel=3, strides=1, activation="relu", bn=True):
-        x = layers.Conv2D(filters, kernel, strides=strides, padding="same",
-                          kernel_initializer="he_normal")(x)
-        if bn:
-            x = layers.BatchNormalization()(x)
-        return layers.Activation(activation)(x) if activation else x
-
-    inputs = keras.Input((28, 28, 1))
-    x = layers.RandomTranslation(0.1, 0.1)(layers.RandomFlip("horizontal")(inputs))
-    x = block(x, 16)
-    filters = 16
-    for stage in range(3):
-        for b in range(3):
-            strides = 2 if stage > 0 and b == 0 else 1
-            y = block(block(x, filters, strides=strides), filters, activation=None)
-            if stage > 0 and b == 0:
-                x = block(x, filters, 1, strides, activation=None, bn=False)
-            x = layers.Activation("relu")(layers.add([x, y]))
-        filters *= 2
-    out = layers.Dense(10, activation="softmax", kernel_initializer="he_normal")(
-        layers.GlobalAveragePooling2D()(x))
-    return keras.Model(inputs, out)
+# the model's augmentation, as layers of Keras' API (bench/model_specs.py's form)
+AUGMENTATION = [("RandomFlip", {"mode": "horizontal"}),
+                ("RandomTranslation", {"height_factor": 0.1, "width_factor": 0.1})]
 
 
 def run_keras(args, data, rows):
@@ -121,10 +97,10 @@ def run_keras(args, data, rows):
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     import keras
-    from keras import layers
     x, y, x_test, y_test = data
     keras.utils.set_random_seed(args.seed)
-    model = keras_resnet20(keras, layers)
+    model = model_specs.keras_model(model_specs.resnet20((28, 28, 1), front=AUGMENTATION),
+                                    keras)
     steps = args.epochs * -(-len(x) // BATCH)
     model.compile(optimizer=keras.optimizers.AdamW(
         keras.optimizers.schedules.CosineDecay(2e-3, decay_steps=steps), weight_decay=5e-4),

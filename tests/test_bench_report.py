@@ -70,3 +70,41 @@ def test_describe_states_fastcnn_version_and_kernel_set(report):
     line = report.describe({"machine_info": {"fastcnn_threads": 2, "fastcnn_version": "0.1.0",
                                              "fastcnn_simd": "avx2"}})
     assert "threads=2" in line and "fastcnn 0.1.0 (avx2)" in line
+
+
+
+def _model_run(medians):
+    """A pytest-benchmark JSON of whole-model benchmarks, {(model, pass): {contender: median
+    seconds}}, with the extra_info test_bench_model.py records."""
+    benchmarks = []
+    for (model, pass_name), times in medians.items():
+        info = {"images": 5000} if pass_name == "predict" else {"steps": 20, "images": 2560}
+        if pass_name == "train-epoch":
+            info["epoch_steps"] = 468.75
+        for contender, seconds in times.items():
+            benchmarks.append({"extra_info": dict(info, shape=model, pass_name=pass_name,
+                                                  contender=contender, kind="model"),
+                               "stats": {"median": seconds}})
+    return {"benchmarks": benchmarks}
+
+
+def test_model_table_gives_images_per_second_of_fit_and_the_seed_epoch(report):
+    rows = report.combine([_model_run({
+        ("resnet20", "predict"): {"fastcnn": 1.0, "torch-nchw": 2.5},
+        ("resnet20", "fit"): {"fastcnn": 2.0, "torch-cl": 4.0, "torch-nchw": 5.0},
+        ("tf-cnn", "fit"): {"fastcnn": 0.5},
+        ("seed", "train-epoch"): {"fastcnn": 0.4, "torch-cl": 0.8}})], model=True)
+    assert report.combine([_model_run({("seed", "predict"): {"fastcnn": 1.0}})]) == {}
+    lines = report.model_table(rows)[2:]
+    # seed first, then the CIFAR-size models in BENCHMARKS.md's order; fit before predict
+    assert [line.split()[:2] for line in lines] == [
+        ["seed", "train-epoch"], ["tf-cnn", "fit"], ["resnet20", "fit"],
+        ["resnet20", "predict"]]
+    # 0.4 s for 20 steps: 9.375 s per 468.75-step epoch; PyTorch twice that
+    assert "9.4 s/epoch" in lines[0] and "18.8 s/epoch (cl)" in lines[0]
+    # 2560 images in 2 s, PyTorch's best layout (channels_last) in 4 s
+    assert "20 steps x 128 img" in lines[2] and "1,280 img/s" in lines[2]
+    assert "640 img/s (cl)" in lines[2] and lines[2].split()[-1] == "2.00"
+    assert "5,000 img/s" in lines[3] and "2,000 img/s (nchw)" in lines[3]
+    assert lines[3].split()[-1] == "2.50"
+    assert "5,120 img/s" in lines[1] and lines[1].split()[-2:] == ["-", "-"]
