@@ -154,10 +154,18 @@ def save_model(model, filepath):
 
 def _write_atomically(model, path, directory):
     """Write into a temporary file beside ``path``, then rename it over ``path``."""
+    replace_file(path, directory, lambda stream: _write_model(model, stream))
+
+
+def replace_file(path, directory, write):
+    """Call ``write(stream)`` on a new temporary file in ``directory`` (the folder of
+    ``path``), flush it to disk, give it the mode of the file it replaces (or what the umask
+    gives a new file) and rename it over ``path``; on any error the temporary file is
+    removed and ``path`` is left as it was. (fastcnn.plot writes its pictures so too.)"""
     fd, tmp = _temporary_file(path, directory)
     try:
         with os.fdopen(fd, "wb") as stream:
-            _write_model(model, stream)
+            write(stream)
             stream.flush()
             os.fsync(stream.fileno())
         os.chmod(tmp, _new_file_mode(path))

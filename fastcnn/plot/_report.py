@@ -1,0 +1,34 @@
+"""The pictures ``python -m fastcnn train --plots DIR`` writes after training."""
+import os
+
+from ._figure import check_folder, matplotlib_module
+
+__all__ = ["check_destination", "write_training_plots", "FILES"]
+
+FILES = ("history.png", "filters.png", "confusion_matrix.png")
+
+
+def check_destination(folder):
+    """Before any work: an ImportError when matplotlib is missing, an OSError when
+    ``folder`` cannot be created or written (it is created when missing)."""
+    matplotlib_module("figure")
+    check_folder(folder)
+
+
+def write_training_plots(folder, model, history, x_test, y_test, class_names=None):
+    """Write the training curves, the filters of the model's first Conv2D (when it has one)
+    and the confusion matrix of the model on ``(x_test, y_test)`` in ``folder``; return the
+    paths written."""
+    from ..layers import Conv2D
+    from . import plot_confusion_matrix, plot_filters, plot_history
+    paths = [os.path.join(folder, name) for name in FILES]
+    plot_history(history, path=paths[0])
+    conv = next((layer for layer in model.layers if isinstance(layer, Conv2D)), None)
+    if conv is None:
+        paths.pop(1)
+    else:
+        plot_filters(conv, path=paths[1])
+    plot_confusion_matrix(y_test, model.predict(x_test, batch_size=1000),
+                          class_names=class_names, path=paths[-1])
+    return paths
+
