@@ -438,17 +438,21 @@ def fake_fashion(monkeypatch):
     return calls
 
 
-def test_cli_plots_writes_curves_filters_and_confusion_matrix(fake_fashion, tmp_path, capsys):
+@pytest.mark.parametrize("epochs, names", [
+    ("2", ["history.png", "filters.png", "confusion_matrix.png"]),
+    ("0", ["filters.png", "confusion_matrix.png"]),          # no epoch, no curve
+])
+def test_cli_plots_writes_curves_filters_and_confusion_matrix(fake_fashion, tmp_path, capsys,
+                                                              epochs, names):
     folder = tmp_path / "new" / "pictures"
-    assert cli.main(["train", "--epochs", "2", "--batch-size", "32", "--seed", "1",
+    assert cli.main(["train", "--epochs", epochs, "--batch-size", "32", "--seed", "1",
                      "--verbose", "0", "--plots", str(folder)]) == 0
-    names = ["confusion_matrix.png", "filters.png", "history.png"]
-    assert sorted(os.listdir(folder)) == names
+    assert sorted(os.listdir(folder)) == sorted(names)
     for name in names:
         assert_picture(folder / name)
     out = capsys.readouterr().out
-    assert out.splitlines()[-1] == ("Wrote the pictures " + ", ".join(
-        str(folder / n) for n in ("history.png", "filters.png", "confusion_matrix.png")))
+    assert out.splitlines()[-1] == ("Wrote the pictures "
+                                    + ", ".join(str(folder / n) for n in names))
 
 
 def refuse_temporary_files(monkeypatch):

@@ -16,19 +16,21 @@ def check_destination(folder):
 
 
 def write_training_plots(folder, model, history, x_test, y_test, class_names=None):
-    """Write the training curves, the filters of the model's first Conv2D (when it has one)
-    and the confusion matrix of the model on ``(x_test, y_test)`` in ``folder``; return the
-    paths written."""
+    """Write the training curves (when there was an epoch), the filters of the model's first
+    Conv2D (when it has one) and the confusion matrix of the model on ``(x_test, y_test)`` in
+    ``folder``; return the paths written."""
     from ..layers import Conv2D
     from . import plot_confusion_matrix, plot_filters, plot_history
-    paths = [os.path.join(folder, name) for name in FILES]
-    plot_history(history, path=paths[0])
+    history_path, filters_path, matrix_path = (os.path.join(folder, name) for name in FILES)
+    written = []
+    if history.epoch:
+        plot_history(history, path=history_path)
+        written.append(history_path)
     conv = next((layer for layer in model.layers if isinstance(layer, Conv2D)), None)
-    if conv is None:
-        paths.pop(1)
-    else:
-        plot_filters(conv, path=paths[1])
+    if conv is not None:
+        plot_filters(conv, path=filters_path)
+        written.append(filters_path)
     plot_confusion_matrix(y_test, model.predict(x_test, batch_size=1000),
-                          class_names=class_names, path=paths[-1])
-    return paths
+                          class_names=class_names, path=matrix_path)
+    return written + [matrix_path]
 
