@@ -4,9 +4,10 @@
 Flatten -> Dense(256, relu) -> Dense(10, softmax); or ``resnet20``), trains it with Adam on a
 dataset scaled to [0, 1] (``--dataset``: Fashion-MNIST, the default, MNIST or CIFAR-10), shows
 each epoch's progress line (with its time), then prints the test loss and the line
-``Test accuracy: 0.xxxx (N images, T s)`` that other tools parse. ``--save PATH`` is checked
-before anything else is done. ``get-data`` installs Debian's ``dataset-fashion-mnist`` when it
-can and fails when the data is still unavailable.
+``Test accuracy: 0.xxxx (N images, T s)`` that other tools parse. ``--save PATH`` and
+``--plots DIR`` (pictures, see :mod:`fastcnn.plot`) are checked before anything else is done.
+``get-data`` installs Debian's ``dataset-fashion-mnist`` when it can and fails when the data
+is still unavailable.
 
 Under ``mpiexec -n K python -m fastcnn train`` the ranks train data-parallel
 (:mod:`fastcnn.distributed`: ``--batch-size`` is the global batch) and rank 0 alone prints.
@@ -128,6 +129,10 @@ def _parsers():
                        help="train on the first N training images only (a quick check)")
     train.add_argument("--save", metavar="PATH", default=None,
                        help="save the trained model to PATH (checked before training)")
+    train.add_argument("--plots", metavar="DIR", default=None,
+                       help="write the training curves, the first Conv2D's filters and the "
+                            "test confusion matrix as PNG files in DIR (created if needed, "
+                            "checked before training; needs fastcnn[plot])")
     train.add_argument("--flush-denormal", action="store_true",
                        help="flush subnormal numbers to zero (fastcnn.set_flush_denormal: "
                             "faster on CPUs that are slow on them; changes results)")
@@ -225,7 +230,7 @@ def _run(args, out):
     print(f"Training {MODELS[args.model]} on {args.dataset}: {len(x_train)} images, "
           f"{args.epochs} epochs, batch size {args.batch_size}, "
           f"{f'{ranks} ranks x ' if ranks > 1 else ''}{threads} threads", file=out)
-    model.fit(x_train, y_train, **fit_args)
+    history = model.fit(x_train, y_train, **fit_args)
     start = time.perf_counter()
     test_loss, test_acc = model.evaluate(x_test, y_test, batch_size=1000, verbose=0)
     print(f"Test loss: {test_loss:.4f}", file=out)
@@ -234,6 +239,15 @@ def _run(args, out):
     if args.save:
         model.save(args.save)
         print(f"Saved the model to {args.save}", file=out)
+    if args.plots is not None:
+        from . import datasets
+        from .plot import _report
+        names = getattr(getattr(datasets, args.dataset), "CLASS_NAMES", None)
+        y_pred = model.predict(x_test, batch_size=1000)     # on every rank (MPI)
+        if distributed.rank() == 0:
+            paths = _report.write_training_plots(args.plots, model, history, y_test, y_pred,
+                                                 names)
+            print(f"Wrote the pictures {', '.join(paths)}", file=out)
     return 0
 
 
@@ -262,6 +276,12 @@ def main(argv=None):
             saving.check_destination(args.save)
         except OSError as exc:
             train_parser.error(f"argument --save: {exc}")
+    if args.plots is not None:
+        from .plot import _report
+        try:
+            _report.check_destination(args.plots)
+        except (ImportError, OSError) as exc:
+            train_parser.error(f"argument --plots: {exc}")
     return _train(args, out)
 
 

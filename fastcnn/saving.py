@@ -146,7 +146,7 @@ def write_file(filepath, write, action="save the model"):
     path, directory = _destination(filepath)
     try:
         _refuse_path(path)
-        _write_atomically(write, path, directory)
+        replace_file(path, directory, write)
     except OSError as exc:
         raise _save_error(exc, path, directory, action) from None
     try:   # make the rename itself durable; not every platform can open a folder
@@ -161,8 +161,11 @@ def write_file(filepath, write, action="save the model"):
         os.close(dir_fd)
 
 
-def _write_atomically(write, path, directory):
-    """``write`` into a temporary file beside ``path``, then rename it over ``path``."""
+def replace_file(path, directory, write):
+    """Call ``write(stream)`` on a new temporary file in ``directory`` (the folder of
+    ``path``), flush it to disk, give it the mode of the file it replaces (or what the umask
+    gives a new file) and rename it over ``path``; on any error the temporary file is
+    removed and ``path`` is left as it was. (fastcnn.plot writes its pictures so too.)"""
     fd, tmp = _temporary_file(path, directory)
     try:
         with os.fdopen(fd, "wb") as stream:
