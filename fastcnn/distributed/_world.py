@@ -4,6 +4,7 @@ The semantics are described in :mod:`fastcnn.distributed`."""
 import contextlib
 import os
 import sys
+import time
 import traceback
 
 import numpy as np
@@ -77,6 +78,10 @@ class Ranks:
             sys.stderr.write(f"fastcnn.distributed: rank {self.rank} of {self.size}: {reason}; "
                              "ending every rank (MPI Abort)\n")
             sys.stderr.flush()
+        # mpiexec forwards a rank's output through its proxy and drops what is still in
+        # flight when Abort ends the job (a loaded machine lost all but the traceback's first
+        # line): give the proxy a moment to pass the message on
+        time.sleep(0.5)
         try:
             self.MPI.COMM_WORLD.Abort(1)
         finally:     # MPICH's Abort may return before the launcher ends this process
