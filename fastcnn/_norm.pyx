@@ -80,31 +80,37 @@ cdef void _add_squared_deviations(const floating *x, Py_ssize_t rows, Py_ssize_t
             acc[j] += d * d
 
 
-cdef inline floating _masked(floating g, const floating *relu_y, Py_ssize_t i) noexcept nogil:
-    # dy where a ReLU's output relu_y is > 0, else 0 (_elementwise.relu_backward), or dy when
-    # there is no ReLU (relu_y NULL); the branch on NULL is taken out of the loops by the
-    # callers' two versions of each loop
-    return g if relu_y[i] > 0 else 0
+cdef void _mask_row(const floating *dy, const floating *relu_y, floating *out,
+                    Py_ssize_t n) noexcept nogil:
+    """out = dy where relu_y > 0, else 0 (_elementwise.relu_backward). In the data's type
+    alone, with dy read unconditionally, so that the select compiles to vector code; the
+    loops below take the masked row from here rather than selecting themselves (a select
+    between a float and double arithmetic stays a branch, mispredicted half the time)."""
+    cdef Py_ssize_t i
+    cdef floating v
+    for i in range(n):
+        v = dy[i]
+        out[i] = v if relu_y[i] > 0 else 0
 
 
 cdef void _add_gradient_sums(const floating *dy, const floating *x, Py_ssize_t rows,
                              Py_ssize_t c, const double *mean, double *sum_dy,
-                             double *sum_dy_xc, const floating *relu_y) noexcept nogil:
+                             double *sum_dy_xc, const floating *relu_y,
+                             floating *row) noexcept nogil:
     """sum_dy[j] += dy[r, j]; sum_dy_xc[j] += dy[r, j] * (x[r, j] - mean[j]), with dy masked
-    by the ReLU output relu_y when it is not NULL."""
+    by the ReLU output relu_y when it is not NULL (row: scratch for c values then)."""
     cdef Py_ssize_t r, j
     cdef double g
+    cdef const floating *d
     for r in range(rows):
-        if relu_y == NULL:
-            for j in range(c):
-                g = dy[r * c + j]
-                sum_dy[j] += g
-                sum_dy_xc[j] += g * (x[r * c + j] - mean[j])
-        else:
-            for j in range(c):
-                g = _masked(dy[r * c + j], relu_y, r * c + j)
-                sum_dy[j] += g
-                sum_dy_xc[j] += g * (x[r * c + j] - mean[j])
+        d = dy + r * c
+        if relu_y != NULL:
+            _mask_row(d, relu_y + r * c, row, c)
+            d = row
+        for j in range(c):
+            g = d[j]
+            sum_dy[j] += g
+            sum_dy_xc[j] += g * (x[r * c + j] - mean[j])
 
 
 cdef void _normalize_rows(const floating *x, floating *y, Py_ssize_t rows, Py_ssize_t c,
@@ -127,13 +133,14 @@ cdef void _normalize_rows(const floating *x, floating *y, Py_ssize_t rows, Py_ss
 cdef void _scale_rows(const floating *dy, floating *dx, Py_ssize_t rows, Py_ssize_t c,
                       const floating *scale, const floating *relu_y) noexcept nogil:
     cdef Py_ssize_t r, j
+    cdef const floating *d
     for r in range(rows):
-        if relu_y == NULL:
-            for j in range(c):
-                dx[r * c + j] = dy[r * c + j] * scale[j]
-        else:
-            for j in range(c):
-                dx[r * c + j] = _masked(dy[r * c + j], relu_y, r * c + j) * scale[j]
+        d = dy + r * c
+        if relu_y != NULL:          # masked into dx's row, then scaled in place
+            _mask_row(d, relu_y + r * c, dx + r * c, c)
+            d = dx + r * c
+        for j in range(c):
+            dx[r * c + j] = d[j] * scale[j]
 
 
 cdef void _gradient_rows(const floating *dy, const floating *x, floating *dx, Py_ssize_t rows,
@@ -144,15 +151,14 @@ cdef void _gradient_rows(const floating *dy, const floating *x, floating *dx, Py
     batch_norm_train_backward's formula in its order, so that they cancel exactly where the
     formula's do (one row, a constant dy); dy masked by relu_y when it is not NULL."""
     cdef Py_ssize_t r, j
+    cdef const floating *d
     for r in range(rows):
-        if relu_y == NULL:
-            for j in range(c):
-                dx[r * c + j] = ((dy[r * c + j] * count - dbeta[j])
-                                 - (x[r * c + j] - mean[j]) * g[j]) * k[j]
-        else:
-            for j in range(c):
-                dx[r * c + j] = ((_masked(dy[r * c + j], relu_y, r * c + j) * count - dbeta[j])
-                                 - (x[r * c + j] - mean[j]) * g[j]) * k[j]
+        d = dy + r * c
+        if relu_y != NULL:          # masked into dx's row, then transformed in place
+            _mask_row(d, relu_y + r * c, dx + r * c, c)
+            d = dx + r * c
+        for j in range(c):
+            dx[r * c + j] = ((d[j] * count - dbeta[j]) - (x[r * c + j] - mean[j]) * g[j]) * k[j]
 
 
 cdef inline bint _takes(floating v, floating m) noexcept nogil:
@@ -356,6 +362,9 @@ def batch_norm_train_backward(const floating[:, ::1] dy, const floating[:, ::1] 
     cdef double[:, ::1] part = np.zeros((blocks, 2 * c))
     cdef double[::1] mean_d = np.empty(c)
     cdef floating[::1] k = _channel_vector(gamma, 1.0, x)
+    # a masked row of dy per block (for the sums' pass)
+    cdef floating[:, ::1] rows_dy = np.empty((blocks if mask != NULL else 0, c),
+                                             np.float32 if floating is float else np.float64)
     cdef floating[::1] g = np.empty(c, np.float32 if floating is float else np.float64)
     cdef double inv
     if m == 0:
@@ -368,7 +377,8 @@ def batch_norm_train_backward(const floating[:, ::1] dy, const floating[:, ::1] 
         for b in prange(blocks, schedule="static", num_threads=nt):
             _add_gradient_sums(&dy[b * rows, 0], &x[b * rows, 0], min(rows, m - b * rows), c,
                                &mean_d[0], &part[b, 0], &part[b, c],
-                               NULL if mask == NULL else mask + b * rows * c)
+                               NULL if mask == NULL else mask + b * rows * c,
+                               NULL if mask == NULL else &rows_dy[b, 0])
         _sum_blocks(part)
         for j in range(c):
             inv = inv_std[j]
