@@ -169,7 +169,7 @@ size_t FN(fcnn_conv_gemm_workspace)(ptrdiff_t ntaps, ptrdiff_t k)
  * the C input values the tap reads (or at a zero row in the padding). A is never copied. */
 void FN(fcnn_conv_gemm_block)(const fcnn_conv_gemm *g, ptrdiff_t m0, ptrdiff_t mc, void *work)
 {
-    const fcnn_isa *isa = fcnn_current_isa();
+    const fcnn_isa *isa = g->isa ? g->isa : fcnn_current_isa();
     const int MR = isa->MR_FIELD, NR = isa->NR_FIELD;
     const fcnn_gather *a = &g->a;
     const ptrdiff_t C = a->src_c, H = a->src_h, W = a->src_w, img = H * W * C;
@@ -336,9 +336,8 @@ void FN(fcnn_conv_small_rows)(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff_
  * with room to round up to whole panels of MR or of NR, the lanes' offsets, a row of dY;
  * the direct tile of few channels uses its first FCNN_DW_PC * f values (a masked block of
  * dY). */
-size_t FN(fcnn_conv_dw_workspace)(ptrdiff_t f)
+size_t FN(fcnn_conv_dw_workspace)(const fcnn_isa *isa, ptrdiff_t f)
 {
-    const fcnn_isa *isa = fcnn_current_isa();
     const ptrdiff_t spare = isa->MR_FIELD + isa->NR_FIELD;
     const ptrdiff_t k_round = FCNN_DW_NC + spare, f_round = f + spare;
     return (size_t)(k_round + f_round) * FCNN_DW_PC
@@ -395,7 +394,7 @@ static void FN(pack_dy_t)(const T *dy, const T *mask, ptrdiff_t f, ptrdiff_t row
 void FN(fcnn_conv_dwt_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc, ptrdiff_t k0,
                             ptrdiff_t kn, T *partial, T *db_partial, T *work)
 {
-    const fcnn_isa *isa = fcnn_current_isa();
+    const fcnn_isa *isa = g->isa;
     const int MR = isa->MR_FIELD, NR = isa->NR_FIELD;
     const ptrdiff_t F = g->f, K = g->k;
     const T *dy = (const T *)g->dy, *mask = (const T *)g->mask;

@@ -22,7 +22,8 @@
 
 /* One dx pixel, all CC channels, into out[0 .. CC): the sum over the nt taps listed in
  * (d_off, w_off) (offsets into dy_n and w) and the F filters; per channel two vector
- * accumulators (two FMA chains), and a scalar one for the F % (2*VLEN) tail. */
+ * accumulators (two FMA chains; a last block of VLEN filters goes to the first), and a scalar
+ * one for the F % VLEN tail. */
 #define SMALL_DX_PIXEL(CC)                                                                     \
     static inline void SN(dx_pixel_##CC)(const T *dy_n, const T *w, ptrdiff_t F, int nt,       \
                                           const ptrdiff_t *d_off, const ptrdiff_t *w_off,      \
@@ -45,6 +46,12 @@
                     acc0[c] = VFMA(d0, VLOAD(wv + c * F + f), acc0[c]);                        \
                     acc1[c] = VFMA(d1, VLOAD(wv + c * F + f + VLEN), acc1[c]);                 \
                 }                                                                              \
+            }                                                                                  \
+            if (f + VLEN <= F) { /* one more vector (F of 16 in 2*16 lanes) */                 \
+                const VT d0 = VLOAD(d + f);                                                    \
+                for (int c = 0; c < C; ++c)                                                    \
+                    acc0[c] = VFMA(d0, VLOAD(wv + c * F + f), acc0[c]);                        \
+                f += VLEN;                                                                     \
             }                                                                                  \
             for (; f < F; ++f)                                                                 \
                 for (int c = 0; c < C; ++c) tail[c] += d[f] * wv[c * F + f];                   \
@@ -214,6 +221,47 @@ FS_TILE(fwd_tile_half, ROWS_HALF)
 #undef FS_STEP
 #undef FS_DECL
 
+/* The same tiles over a block of at most VLEN filters (F = 16 in 2*16-lane blocks): one
+ * accumulator per pixel, the other half of the block neither computed nor stored. */
+static inline void SN(fwd_store_narrow)(T *out, VT lo, VT bias_lo, int bias, int relu,
+                                        ptrdiff_t nr)
+{
+    if (bias) lo = VADD(lo, bias_lo);
+    if (relu) lo = VMAX(VZERO(), lo);
+    if (nr == VLEN) {
+        VSTORE(out, lo);
+    } else {
+        T tile[VLEN];
+        VSTORE(tile, lo);
+        for (ptrdiff_t j = 0; j < nr; ++j) out[j] = tile[j];
+    }
+}
+#define FN_DECL(r) VT c##r##l = VZERO();
+#define FN_STEP(r) c##r##l = VFMA(VSET1(ap[(r) * rs]), b0, c##r##l);
+#define FN_STORE(r)                                                                            \
+    if ((r) < mr) SN(fwd_store_narrow)(out + (r) * F, c##r##l, bias_lo, has_bias, relu, nr);
+#define FN_TILE(NAME, ROWLIST)                                                                 \
+    static inline void SN(NAME)(const T *a, ptrdiff_t rs, const ptrdiff_t *koff, ptrdiff_t K,  \
+                                const T *bp, T *out, ptrdiff_t F, ptrdiff_t mr, ptrdiff_t nr,  \
+                                VT bias_lo, int has_bias, int relu)                            \
+    {                                                                                          \
+        ROWLIST(FN_DECL)                                                                       \
+        const T *b = bp;                                                                       \
+        FCNN_UNROLL4                                                                           \
+        for (ptrdiff_t p = 0; p < K; ++p, b += 2 * VLEN) {                                     \
+            const T *ap = a + koff[p];                                                         \
+            const VT b0 = VLOAD(b);                                                            \
+            ROWLIST(FN_STEP)                                                                   \
+        }                                                                                      \
+        ROWLIST(FN_STORE)                                                                      \
+    }
+FN_TILE(fwd_tile_narrow, ROWS)
+FN_TILE(fwd_tile_half_narrow, ROWS_HALF)
+#undef FN_TILE
+#undef FN_STORE
+#undef FN_STEP
+#undef FN_DECL
+
 static void SN(fwd_small_rows)(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff_t nrows)
 {
     enum { FB = 2 * VLEN };
@@ -239,6 +287,22 @@ static void SN(fwd_small_rows)(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff
             T bias_blk[FB];   /* bias of this block, zero past F */
             for (ptrdiff_t j = 0; j < FB; ++j) bias_blk[j] = has_bias && j < nr ? bias[j0 + j] : 0;
             const VT bias_lo = VLOAD(bias_blk), bias_hi = VLOAD(bias_blk + VLEN);
+            if (nr <= VLEN) {   /* a narrow block: half the work */
+                for (ptrdiff_t o = 0; o < full_end; o += MR)
+                    SN(fwd_tile_narrow)(in_row + o * rs, rs, koff, K, bp, out_row + o * F + j0,
+                                        F, MR, nr, bias_lo, has_bias, relu);
+                if (rest == 0)
+                    continue;
+                const T *a = in_row + rest_o * rs;
+                T *out = out_row + rest_o * F + j0;
+                if (rest_tile < MR)
+                    SN(fwd_tile_half_narrow)(a, rs, koff, K, bp, out, F, rest_mr, nr, bias_lo,
+                                             has_bias, relu);
+                else
+                    SN(fwd_tile_narrow)(a, rs, koff, K, bp, out, F, rest_mr, nr, bias_lo,
+                                        has_bias, relu);
+                continue;
+            }
             for (ptrdiff_t o = 0; o < full_end; o += MR)
                 SN(fwd_tile)(in_row + o * rs, rs, koff, K, bp, out_row + o * F + j0, F, MR, nr,
                              bias_lo, bias_hi, has_bias, relu);
@@ -289,6 +353,30 @@ static void SN(fwd_small_rows)(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff
             VSTORE(out[r] + VLEN, a1[r]);                                                      \
         }                                                                                      \
     }
+
+/* The same over VLEN filters (one accumulator per value of K): the block of F % (2*VLEN) >=
+ * VLEN filters after the full ones (F = 16 with 2*16-lane blocks). */
+#define SMALL_DW_GROUP_NARROW(KB)                                                              \
+    static inline void SN(dw_narrow_##KB)(const T *const *xs, const ptrdiff_t *off,            \
+                                          const T *d, ptrdiff_t F, ptrdiff_t pc,               \
+                                          T *const *out, int first)                            \
+    {                                                                                          \
+        VT a0[KB];                                                                             \
+        for (int r = 0; r < (KB); ++r) a0[r] = first ? VZERO() : VLOAD(out[r]);                \
+        for (ptrdiff_t i = 0; i < pc; ++i, d += F) {                                           \
+            const VT d0 = VLOAD(d);                                                            \
+            const T *x = xs[i];                                                                \
+            for (int r = 0; r < (KB); ++r) a0[r] = VFMA(VSET1(x[off[r]]), d0, a0[r]);          \
+        }                                                                                      \
+        for (int r = 0; r < (KB); ++r) VSTORE(out[r], a0[r]);                                  \
+    }
+
+SMALL_DW_GROUP_NARROW(1)
+SMALL_DW_GROUP_NARROW(2)
+SMALL_DW_GROUP_NARROW(3)
+SMALL_DW_GROUP_NARROW(4)
+SMALL_DW_GROUP_NARROW(5)
+SMALL_DW_GROUP_NARROW(6)
 
 SMALL_DW_GROUP(1)
 SMALL_DW_GROUP(2)
@@ -361,7 +449,7 @@ static void SN(dw_small_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc,
     const fcnn_gather *x = &g->x;
     const T *src = (const T *)x->src, *dy = (const T *)g->dy, *mask = (const T *)g->mask;
     const ptrdiff_t F = g->f, C = x->src_c, H = x->src_h, W = x->src_w;
-    const ptrdiff_t F_vec = F - F % FB;
+    const ptrdiff_t F_vec = F - F % FB, F_narrow = F - F_vec >= VLEN ? F_vec + VLEN : F_vec;
     ptrdiff_t off[FCNN_DW_NC];
     const T *xs[PC];
     T *out[KMAX];
@@ -421,11 +509,22 @@ static void SN(dw_small_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc,
                 default: SN(dw_group_6)(xs, off + kq, d + f0, F, pcc, out, first); break;
                 }
             }
-            /* the last F % FB filters, one value at a time */
+            if (F_narrow > F_vec) {   /* then a block of VLEN filters */
+                for (ptrdiff_t r = 0; r < size; ++r) out[r] = partial + (k0 + kq + r) * F + F_vec;
+                switch (size) {
+                case 1: SN(dw_narrow_1)(xs, off + kq, d + F_vec, F, pcc, out, first); break;
+                case 2: SN(dw_narrow_2)(xs, off + kq, d + F_vec, F, pcc, out, first); break;
+                case 3: SN(dw_narrow_3)(xs, off + kq, d + F_vec, F, pcc, out, first); break;
+                case 4: SN(dw_narrow_4)(xs, off + kq, d + F_vec, F, pcc, out, first); break;
+                case 5: SN(dw_narrow_5)(xs, off + kq, d + F_vec, F, pcc, out, first); break;
+                default: SN(dw_narrow_6)(xs, off + kq, d + F_vec, F, pcc, out, first); break;
+                }
+            }
+            /* the last F % VLEN filters, one value at a time */
             for (ptrdiff_t r = 0; r < size; ++r) {
                 T *o = partial + (k0 + kq + r) * F;
                 const ptrdiff_t lane = off[kq + r];
-                for (ptrdiff_t j = F_vec; j < F; ++j) {
+                for (ptrdiff_t j = F_narrow; j < F; ++j) {
                     T s = first ? (T)0 : o[j];
                     for (ptrdiff_t i = 0; i < pcc; ++i) s += xs[i][lane] * d[i * F + j];
                     o[j] = s;
@@ -437,6 +536,7 @@ static void SN(dw_small_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc,
 }
 
 #undef SMALL_DW_GROUP
+#undef SMALL_DW_GROUP_NARROW
 #undef SMALL_DX_PIXEL
 #undef SN
 #undef SCAT

@@ -79,6 +79,14 @@ int fcnn_select_isa(const char *cap)
 
 const fcnn_isa *fcnn_current_isa(void) { return current; }
 
+const fcnn_isa *fcnn_isa_for_width(ptrdiff_t n, int f64)
+{
+    if (current != &fcnn_isa_avx512 || !fcnn_isa_avx2.name)
+        return current;
+    const int lower_nr = f64 ? fcnn_isa_avx2.nr_f64 : fcnn_isa_avx2.nr_f32;
+    return n <= lower_nr ? &fcnn_isa_avx2 : current;
+}
+
 const char *fcnn_best_isa_name(void) { return best_isa(2)->name; }
 
 void *fcnn_aligned_alloc(size_t bytes)

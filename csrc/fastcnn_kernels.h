@@ -98,6 +98,10 @@ extern const fcnn_isa fcnn_isa_avx512;  /* name is NULL when not compiled in */
  * "generic", or NULL/"" for no cap). Returns 0, or -1 for an unknown cap name. */
 int fcnn_select_isa(const char *cap);
 const fcnn_isa *fcnn_current_isa(void);
+/* The kernel set for a GEMM of n columns: the current one, or the next lower one where its
+ * tile is at least n wide and the current one's is wider (a 16-column GEMM fills AVX2's 6x16
+ * tile but only half of AVX-512's 12x32, and runs faster on the former). */
+const fcnn_isa *fcnn_isa_for_width(ptrdiff_t n, int f64);
 /* Best level this CPU and build support, ignoring any cap. */
 const char *fcnn_best_isa_name(void);
 
@@ -143,6 +147,7 @@ typedef struct {
     const void *b_packed; /* all of B, packed by fcnn_pack_b_* with the kernel's NR */
     const void *bias;     /* NULL or n values */
     int relu;
+    const fcnn_isa *isa;  /* the kernel set it runs on (fcnn_isa_for_width), NULL: current */
 } fcnn_conv_gemm;
 
 /* B operand of a convolution GEMM, read from the weights in place:
@@ -175,6 +180,7 @@ typedef struct fcnn_conv_dw_s {
     const fcnn_unpool *unpool; /* NULL, or where dY comes from instead of dy (few channels
                                   only: fcnn_conv_dw_tile) */
     ptrdiff_t m, k, f;
+    const fcnn_isa *isa; /* the kernel set of the transposed tile (fcnn_isa_for_width of f) */
 } fcnn_conv_dw;
 
 /* Forward convolution over few channels, on a zero-padded copy of the input with room to
@@ -257,7 +263,7 @@ typedef struct {
     size_t fcnn_conv_gemm_workspace_##SFX(ptrdiff_t ntaps, ptrdiff_t k);                        \
     void fcnn_conv_gemm_block_##SFX(const fcnn_conv_gemm *g, ptrdiff_t m0, ptrdiff_t mc,       \
                                     void *work);                                                  \
-    size_t fcnn_conv_dw_workspace_##SFX(ptrdiff_t f);                                          \
+    size_t fcnn_conv_dw_workspace_##SFX(const fcnn_isa *isa, ptrdiff_t f);                                          \
     void fcnn_conv_dw_tile_##SFX(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc,            \
                                  ptrdiff_t k0, ptrdiff_t kn, T *partial, T *db_partial,        \
                                  T *work);                                                     \

@@ -163,9 +163,11 @@ cdef int _run_gemm(fcnn_conv_gemm *g, const fcnn_bsource *bsrc, const floating *
                    int nthreads) except -1:
     """Packs B from the weights and runs the GEMM over blocks of FCNN_MC rows. (`like` only
     selects the dtype.)"""
-    cdef const fcnn_isa *isa = fcnn_current_isa()
+    # a narrow GEMM (16 filters or channels in float32) runs on the kernel set whose tile it fills
+    cdef const fcnn_isa *isa = fcnn_isa_for_width(g.n, floating is double)
     cdef int nr
     cdef size_t wsz
+    g.isa = isa
     if floating is float:
         nr = isa.nr_f32
         wsz = fcnn_conv_gemm_workspace_f32(g.a.ntaps, g.k)
@@ -447,11 +449,13 @@ cdef int _conv2d_dw(const floating *dyp, Py_ssize_t n, Py_ssize_t oh, Py_ssize_t
     g.mask = mask
     g.unpool = unpool
     g.m, g.k, g.f = m, k, f
+    # the transposed tile's rows are filters: 16 of them fill AVX2's tile, not AVX-512's
+    g.isa = fcnn_isa_for_width(f, floating is double)
     cdef size_t wsz
     if floating is float:
-        wsz = fcnn_conv_dw_workspace_f32(f)
+        wsz = fcnn_conv_dw_workspace_f32(g.isa, f)
     else:
-        wsz = fcnn_conv_dw_workspace_f64(f)
+        wsz = fcnn_conv_dw_workspace_f64(g.isa, f)
     cdef int nt = _team(nthreads, nparts * kblocks, <double>m * k * f)
     cdef Py_ssize_t size = k * f, chunk = 4096
     cdef Py_ssize_t nchunks = _cdiv(size, chunk)

@@ -21,6 +21,7 @@ cdef extern from "fastcnn_kernels.h" nogil:
 
     int fcnn_select_isa(const char *cap)
     const fcnn_isa *fcnn_current_isa()
+    const fcnn_isa *fcnn_isa_for_width(ptrdiff_t n, int f64)
     const char *fcnn_best_isa_name()
     void *fcnn_aligned_alloc(size_t nbytes)
     void fcnn_aligned_free(void *p)
@@ -74,6 +75,7 @@ cdef extern from "fastcnn_kernels.h" nogil:
         const void *b_packed
         const void *bias
         int relu
+        const fcnn_isa *isa
 
     ctypedef struct fcnn_bsource:
         const void *src
@@ -92,6 +94,7 @@ cdef extern from "fastcnn_kernels.h" nogil:
         const void *mask
         const fcnn_unpool *unpool
         ptrdiff_t m, k, f
+        const fcnn_isa *isa
 
     ctypedef struct fcnn_conv_dx_direct:
         const void *dy
@@ -128,8 +131,8 @@ cdef extern from "fastcnn_kernels.h" nogil:
     size_t fcnn_conv_gemm_workspace_f64(ptrdiff_t ntaps, ptrdiff_t k)
     void fcnn_conv_gemm_block_f32(const fcnn_conv_gemm *g, ptrdiff_t m0, ptrdiff_t mc, void *work)
     void fcnn_conv_gemm_block_f64(const fcnn_conv_gemm *g, ptrdiff_t m0, ptrdiff_t mc, void *work)
-    size_t fcnn_conv_dw_workspace_f32(ptrdiff_t f)
-    size_t fcnn_conv_dw_workspace_f64(ptrdiff_t f)
+    size_t fcnn_conv_dw_workspace_f32(const fcnn_isa *isa, ptrdiff_t f)
+    size_t fcnn_conv_dw_workspace_f64(const fcnn_isa *isa, ptrdiff_t f)
     void fcnn_conv_dw_tile_f32(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc, ptrdiff_t k0,
                                ptrdiff_t kn, float *partial, float *db_partial, float *work)
     void fcnn_conv_dw_tile_f64(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc, ptrdiff_t k0,

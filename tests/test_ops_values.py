@@ -53,7 +53,7 @@ def _build_table():
     # Channel / filter counts around the tile widths, kernel 3x3 same stride 1.
     cf_pairs = [(1, 1), (1, 65), (2, 3), (3, 7), (7, 1), (7, 16), (8, 8), (9, 15), (15, 9),
                 (16, 16), (16, 17), (17, 31), (31, 32), (32, 32), (32, 33), (33, 64), (63, 2),
-                (64, 64), (64, 65), (65, 65), (65, 3)]
+                (64, 64), (64, 65), (65, 65), (65, 3), (2, 24), (3, 48)]
     for c, f in cf_pairs:
         cases.append(Case(2, 7, 5, c, f, 3, 3, 1, "same"))
     # ... and with a strided, valid, non-square kernel.
