@@ -149,10 +149,9 @@ static void FN(pack_klanes)(const fcnn_gather *g, ptrdiff_t p0, ptrdiff_t pc, pt
     }
 }
 
-/* Below this many input channels, tiles of MR output pixels that lie in one image row and
- * inside the image read the input through the strided kernel (ukr_str) instead of a table of
- * row pointers. */
-#define FCNN_STR_MAX_C 16
+/* Below FCNN_STR_MAX_C input channels (fastcnn_kernels.h), tiles of MR output pixels that lie
+ * in one image row and inside the image read the input through the strided kernel (ukr_str)
+ * instead of a table of row pointers. */
 
 size_t FN(fcnn_conv_gemm_workspace)(ptrdiff_t ntaps, ptrdiff_t k)
 {

@@ -210,6 +210,16 @@ typedef struct fcnn_conv_small_s {
  * fcnn_conv_dx_border_rows, which rewrites the pixels of a dx made by the stride-phase GEMMs
  * that read zeros for dy outside the output (for weights that are not all finite). */
 #define FCNN_DX_SMALL_MAX_TAPS 256
+
+/* The few-channel thresholds, in one place (the drivers in fastcnn/_conv.pyx and conv_impl.h
+ * read them from here): below these channel counts a GEMM whose reduction or width is the
+ * channels would leave most of each MR x NR tile empty, and the pass takes a kernel of its
+ * own. */
+#define FCNN_DX_DIRECT_MAX_C 8      /* dx as direct dot products (fcnn_conv_dx_direct_rows) */
+#define FCNN_SMALL_MAX_C 16         /* forward on a padded copy (fcnn_conv_small_rows), */
+#define FCNN_SMALL_MAX_K 1024       /* ... with at most this many reduction steps */
+#define FCNN_DW_TRANSPOSED_MIN_C 16 /* dW transposed (fcnn_conv_dwt_tile) from this many on */
+#define FCNN_STR_MAX_C 16           /* a GEMM tile in one image row read by the strided kernel */
 typedef struct fcnn_conv_dx_direct_s {
     const void *dy, *w;
     void *dx;

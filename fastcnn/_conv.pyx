@@ -79,20 +79,12 @@ cdef extern from *:
     int fcnn_get_flush_denormal() nogil
 
 cdef enum:
-    # dx through direct dot products below this many input channels: a GEMM whose N is C
-    # would leave most of each NR-wide tile empty.
-    DX_DIRECT_MAX_C = 8
     # dW is reduced over output pixels in at most DW_MAX_PARTS parts, a number fixed by the
     # shape alone, each with its own partial sum; the parts are then added in order.
     DW_MAX_PARTS = 32
     DW_MIN_PART_ROWS = 512
     DW_PARTIALS_BUDGET = 64 * 1024 * 1024
-    # The forward pass of fewer channels, with at most SMALL_MAX_K reduction steps, runs on a
-    # padded copy of the input (fcnn_conv_small).
-    SMALL_MAX_C = 16
-    SMALL_MAX_K = 1024
-    # From this many input channels dW is computed transposed (fcnn_conv_dwt_tile).
-    DW_TRANSPOSED_MIN_C = 16
+    # (the few-channel thresholds are FCNN_*_C in csrc/fastcnn_kernels.h)
     # The fused convolution and max pooling keeps an image's convolution output in a buffer
     # per thread of at most this many bytes (in L2 at the seed model's 86 KB).
     FUSED_MAX_BUFFER = 1024 * 1024
@@ -354,7 +346,7 @@ def conv2d_relu_max_pool_picks(const floating[:, :, :, ::1] x, const floating[:,
     Only the few-channel forward; returns False, having done nothing, where that does not
     apply or an image's output would pass FUSED_MAX_BUFFER bytes."""
     cdef Py_ssize_t c = x.shape[3], k = w.shape[0] * w.shape[1] * c, f = w.shape[3]
-    if (c >= SMALL_MAX_C or k > SMALL_MAX_K or y.size == 0
+    if (c >= FCNN_SMALL_MAX_C or k > FCNN_SMALL_MAX_K or y.size == 0
             or <size_t>(oh * ow * f) * sizeof(floating) > FUSED_MAX_BUFFER):
         return False
     cdef const void *kernel = PyCapsule_GetPointer(
@@ -381,7 +373,7 @@ def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] 
     if y.size == 0:
         return y
     cdef floating[:, :, :, ::1] yv = y
-    if c < SMALL_MAX_C and kh * kw * c <= SMALL_MAX_K:
+    if c < FCNN_SMALL_MAX_C and kh * kw * c <= FCNN_SMALL_MAX_K:
         _conv2d_forward_small(x, w, b, sh, sw, pt, pl, oh, ow, relu, &yv[0, 0, 0, 0], nthreads)
         return y
     cdef Py_ssize_t[::1] tap_h = np.repeat(np.arange(kh, dtype=np.intp), kw)
@@ -425,7 +417,7 @@ cdef int _conv2d_dw(const floating *dyp, Py_ssize_t n, Py_ssize_t oh, Py_ssize_t
     gradient and picks, block by block, never written out."""
     cdef Py_ssize_t c = x.shape[3]
     cdef Py_ssize_t m = n * oh * ow, k = kh * kw * c
-    cdef bint transposed = c >= DW_TRANSPOSED_MIN_C
+    cdef bint transposed = c >= FCNN_DW_TRANSPOSED_MIN_C
     cdef Py_ssize_t nparts = min(<Py_ssize_t>DW_MAX_PARTS, max(1, m // DW_MIN_PART_ROWS))
     nparts = max(1, min(nparts, DW_PARTIALS_BUDGET // max(1, f * k * <Py_ssize_t>sizeof(floating))))
     cdef Py_ssize_t part_rows = _cdiv(m, nparts)
@@ -629,7 +621,7 @@ def conv2d_backward_weight_unpool(const floating[:, :, :, ::1] pool_dy,
     pooling's backward (from picks) would write it, never written out. Few channels and
     non-overlapping windows only: returns False, having done nothing, otherwise."""
     cdef Py_ssize_t c = x.shape[3], f = pool_dy.shape[3]
-    if c >= DW_TRANSPOSED_MIN_C or pkh > psh or pkw > psw or x.shape[0] == 0 or oh * ow == 0:
+    if c >= FCNN_DW_TRANSPOSED_MIN_C or pkh > psh or pkw > psw or x.shape[0] == 0 or oh * ow == 0:
         return False
     cdef fcnn_unpool u
     u.dy, u.picks = &pool_dy[0, 0, 0, 0], &picks[0, 0, 0, 0]
@@ -685,7 +677,7 @@ def conv2d_backward(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1
         if dx is None:
             dx = np.empty((x.shape[0], x.shape[1], x.shape[2], c), dtype=dtype)
         dxv = dx
-        if c < DX_DIRECT_MAX_C and kh * kw <= FCNN_DX_SMALL_MAX_TAPS:
+        if c < FCNN_DX_DIRECT_MAX_C and kh * kw <= FCNN_DX_SMALL_MAX_TAPS:
             _conv2d_dx_by_pixel(dy, w, sh, sw, pt, pl, dxv, False, nthreads)
         else:
             if sh > kh or sw > kw:

@@ -8,6 +8,10 @@ cdef extern from "fastcnn_kernels.h" nogil:
         FCNN_KC
         FCNN_DW_PC
         FCNN_DW_NC
+        FCNN_DX_DIRECT_MAX_C
+        FCNN_SMALL_MAX_C
+        FCNN_SMALL_MAX_K
+        FCNN_DW_TRANSPOSED_MIN_C
 
     ctypedef struct fcnn_isa:
         const char *name
