@@ -81,10 +81,10 @@ const fcnn_isa *fcnn_current_isa(void) { return current; }
 
 const fcnn_isa *fcnn_isa_for_width(ptrdiff_t n, int f64)
 {
-    if (current != &fcnn_isa_avx512 || !fcnn_isa_avx2.name)
+    if (current != &fcnn_isa_avx512 || !fcnn_isa_avx512_narrow.name)
         return current;
-    const int lower_nr = f64 ? fcnn_isa_avx2.nr_f64 : fcnn_isa_avx2.nr_f32;
-    return n <= lower_nr ? &fcnn_isa_avx2 : current;
+    const int narrow = f64 ? fcnn_isa_avx512_narrow.nr_f64 : fcnn_isa_avx512_narrow.nr_f32;
+    return n <= narrow ? &fcnn_isa_avx512_narrow : current;
 }
 
 const char *fcnn_best_isa_name(void) { return best_isa(2)->name; }

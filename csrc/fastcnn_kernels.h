@@ -93,14 +93,16 @@ typedef struct {
 extern const fcnn_isa fcnn_isa_generic;
 extern const fcnn_isa fcnn_isa_avx2;    /* name is NULL when not compiled in */
 extern const fcnn_isa fcnn_isa_avx512;  /* name is NULL when not compiled in */
+/* AVX-512's narrow tile (16 x one vector) for GEMMs one vector wide; not a kernel set of its
+ * own: fcnn_isa_for_width picks it per call where the current set is avx512 */
+extern const fcnn_isa fcnn_isa_avx512_narrow;
 
 /* Chooses the best kernel set the CPU supports, capped at `cap` ("avx512", "avx2",
  * "generic", or NULL/"" for no cap). Returns 0, or -1 for an unknown cap name. */
 int fcnn_select_isa(const char *cap);
 const fcnn_isa *fcnn_current_isa(void);
-/* The kernel set for a GEMM of n columns: the current one, or the next lower one where its
- * tile is at least n wide and the current one's is wider (a 16-column GEMM fills AVX2's 6x16
- * tile but only half of AVX-512's 12x32, and runs faster on the former). */
+/* The kernels for a GEMM of n columns: the current set's, or on avx512 its narrow tile where n
+ * fits one vector (a 16-column GEMM fills only half of AVX-512's 12x32 tile). */
 const fcnn_isa *fcnn_isa_for_width(ptrdiff_t n, int f64);
 /* Best level this CPU and build support, ignoring any cap. */
 const char *fcnn_best_isa_name(void);

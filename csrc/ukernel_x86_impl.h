@@ -1,5 +1,7 @@
-/* Register-blocked micro-kernels for one x86 vector ISA and one dtype: an MR x (2*VLEN) tile
- * held in 2*MR vector accumulators. Included by ukernel_avx2.c / ukernel_avx512.c with:
+/* Register-blocked micro-kernels for one x86 vector ISA and one dtype: an MR x (KNV*VLEN) tile
+ * held in KNV*MR vector accumulators (KNV, the vectors per row, is 2 unless the unit defines
+ * it as 1: a narrow tile for GEMMs one vector wide). Included by ukernel_avx2.c /
+ * ukernel_avx512.c with:
  *   T, VT, VLEN, MR, ROWS(X) (X(0) ... X(MR-1)), TSFX (f32/f64), KNAME (e.g. avx512_f32),
  *   VLOAD, VSTORE, VADD, VMAX, VZERO, VFMA, VSET1.
  * A unit may define KASM_PACKED / KASM_STR: hand-scheduled main loops, and KASM_IND_TILE:
@@ -11,37 +13,51 @@
 #define KCAT_(a, b) a##b
 #define KCAT(a, b) KCAT_(a, b)
 #define KN(name) KCAT(name, KCAT(_, KNAME))
-#define KNR (2 * VLEN)
+#ifndef KNV
+#define KNV 2
+#endif
+#if KNV == 2
+#define KHI(x) x /* what the second vector of a row adds */
+#else
+#define KHI(x)
+#endif
+#define KNR (KNV * VLEN)
 
 static inline void KN(store_row)(T *dst, VT lo, VT hi, int flags, const T *bias)
 {
+    (void)hi;
     if (flags & FCNN_ACCUMULATE) {
         lo = VADD(VLOAD(dst), lo);
-        hi = VADD(VLOAD(dst + VLEN), hi);
+        KHI(hi = VADD(VLOAD(dst + VLEN), hi);)
     }
     if (flags & FCNN_BIAS) {
         lo = VADD(lo, VLOAD(bias));
-        hi = VADD(hi, VLOAD(bias + VLEN));
+        KHI(hi = VADD(hi, VLOAD(bias + VLEN));)
     }
     if (flags & FCNN_RELU) {
         lo = VMAX(VZERO(), lo);
-        hi = VMAX(VZERO(), hi);
+        KHI(hi = VMAX(VZERO(), hi);)
     }
     VSTORE(dst, lo);
-    VSTORE(dst + VLEN, hi);
+    KHI(VSTORE(dst + VLEN, hi);)
 }
 
-#define KDECL(r) VT c##r##l = VZERO(), c##r##h = VZERO();
+#define KDECL(r) VT c##r##l = VZERO(); KHI(VT c##r##h = VZERO();)
 #define KSTEP(r, aval)                                                                         \
     {                                                                                          \
         const VT ar = VSET1(aval);                                                             \
         c##r##l = VFMA(ar, b0, c##r##l);                                                       \
-        c##r##h = VFMA(ar, b1, c##r##h);                                                       \
+        KHI(c##r##h = VFMA(ar, b1, c##r##h);)                                                  \
     }
+#define KLOADB const VT b0 = VLOAD(b); KHI(const VT b1 = VLOAD(b + VLEN);)
+#if KNV == 2
 #define KSTORE(r) KN(store_row)(crow[r] + col, c##r##l, c##r##h, flags, bias);
+#else
+#define KSTORE(r) KN(store_row)(crow[r] + col, c##r##l, c##r##l, flags, bias);
+#endif
 #define KSPILL(r)                                                                              \
     VSTORE(tile + r * KNR, c##r##l);                                                           \
-    VSTORE(tile + r * KNR + VLEN, c##r##h);
+    KHI(VSTORE(tile + r * KNR + VLEN, c##r##h);)
 #define KEPILOGUE                                                                              \
     if (mr == MR && nr == KNR) {                                                               \
         ROWS(KSTORE)                                                                           \
@@ -62,7 +78,7 @@ static void KN(ukr)(ptrdiff_t kc, const T *a, const T *b, T *const *crow, ptrdif
     p = kc / 4 * 4;
 #endif
     for (; p < kc; ++p, a += MR, b += KNR) {
-        const VT b0 = VLOAD(b), b1 = VLOAD(b + VLEN);
+        KLOADB
 #define KSTEP_PACKED(r) KSTEP(r, a[r])
         ROWS(KSTEP_PACKED)
 #undef KSTEP_PACKED
@@ -97,7 +113,7 @@ static void KN(ukr_ind)(ptrdiff_t ntaps, ptrdiff_t c, ptrdiff_t coff, const T *c
         ROWS(KROWPTR)
 #undef KROWPTR
         for (ptrdiff_t i = 0; i < c; ++i) {
-            const VT b0 = VLOAD(b), b1 = VLOAD(b + VLEN);
+            KLOADB
 #define KSTEP_IND(r) KSTEP(r, a##r[i])
             ROWS(KSTEP_IND)
 #undef KSTEP_IND
@@ -120,7 +136,7 @@ static void KN(ukr_str)(ptrdiff_t kc, const ptrdiff_t *koff, const T *a, ptrdiff
 #endif
     for (; p < kc; ++p, ++koff, b += KNR) {
         const T *ap = a + *koff;
-        const VT b0 = VLOAD(b), b1 = VLOAD(b + VLEN);
+        KLOADB
 #define KSTEP_STR(r) KSTEP(r, ap[(r) * rs])
         ROWS(KSTEP_STR)
 #undef KSTEP_STR
@@ -130,6 +146,9 @@ static void KN(ukr_str)(ptrdiff_t kc, const ptrdiff_t *koff, const T *a, ptrdiff
 
 #undef KDECL
 #undef KSTEP
+#undef KLOADB
+#undef KHI
+#undef KNV
 #undef KSTORE
 #undef KSPILL
 #undef KEPILOGUE

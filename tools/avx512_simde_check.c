@@ -13,6 +13,7 @@
 #include "fastcnn_kernels.h"
 
 extern const fcnn_isa fcnn_isa_avx512;
+extern const fcnn_isa fcnn_isa_avx512_narrow;
 
 static double rnd(unsigned *s) { *s = *s * 1103515245u + 12345u; return ((*s >> 8) & 0xffff) / 32768.0 - 1.0; }
 
@@ -117,9 +118,8 @@ DEFINE_DX_CHECK(double, f64, dx_small_f64, 1e-12)
  * epilogue flags; A packed (a[p*MR + r]), through row pointers (indirect: row r of tap t is
  * ind[t*MR + r][coff ..]) and strided (row r at a[r*rs + koff[p]]). */
 #define DEFINE_UKR_CHECK(T, SFX, TOL)                                                          \
-static int check_ukr_##SFX(int kind, int kc, int mr, int nr, int flags)                        \
+static int check_ukr_##SFX(const fcnn_isa *isa, int kind, int kc, int mr, int nr, int flags) \
 {                                                                                              \
-    const fcnn_isa *isa = &fcnn_isa_avx512;                                                    \
     const int MR = isa->mr_##SFX, NR = isa->nr_##SFX, ldc = NR + 3, rs = 5;                    \
     unsigned seed = 99u + kind * 1000 + kc * 31 + mr * 7 + nr * 3 + flags;                     \
     T *a = malloc(sizeof(T) * kc * MR), *b = malloc(sizeof(T) * kc * NR);                      \
@@ -164,9 +164,9 @@ static int check_ukr_##SFX(int kind, int kc, int mr, int nr, int flags)         
             if (far_off(got, want, TOL) && bad++ < 3)                                         \
                 printf("  mismatch " #SFX " at (%d,%d): %g vs %g\n", r, j, got, want);         \
         }                                                                                      \
-    printf("ukr%s " #SFX " kc=%d tile %dx%d of %dx%d flags=%d: %s\n",                          \
-           kind == 0 ? "    " : kind == 1 ? "_ind" : "_str", kc, mr, nr, MR, NR, flags,        \
-           bad ? "FAIL" : "ok");                                                               \
+    printf("ukr%s " #SFX " %s kc=%d tile %dx%d of %dx%d flags=%d: %s\n",                       \
+           kind == 0 ? "    " : kind == 1 ? "_ind" : "_str", isa->name, kc, mr, nr, MR, NR,    \
+           flags, bad ? "FAIL" : "ok");                                                        \
     free(a); free(b); free(src); free(c); free(c0); free(bias); free(ind); free(koff);         \
     return bad != 0;                                                                           \
 }
@@ -259,19 +259,23 @@ int main(void)
         fails += check_dx_f64(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10],
                               a[11]);
     }
-    /* kind (packed, indirect, strided), kc, mr, nr (of MR x NR), flags */
-    const int MR32 = fcnn_isa_avx512.mr_f32, NR32 = fcnn_isa_avx512.nr_f32;
-    const int MR64 = fcnn_isa_avx512.mr_f64, NR64 = fcnn_isa_avx512.nr_f64;
+    /* the wide and the narrow tile: kind (packed, indirect, strided), kc, mr, nr (of MR x NR),
+     * flags */
+    const fcnn_isa *isas[] = {&fcnn_isa_avx512, &fcnn_isa_avx512_narrow};
     const int kcs[] = {1, 3, 4, 17, 64};
-    for (int kind = 0; kind < 3; ++kind)
-        for (unsigned q = 0; q < sizeof kcs / sizeof kcs[0]; ++q)
-            for (int flags = 0; flags < 8; ++flags) {
-                if ((flags & FCNN_ACCUMULATE) && (flags & FCNN_BIAS)) continue;   /* not used */
-                fails += check_ukr_f32(kind, kcs[q], MR32, NR32, flags);
-                fails += check_ukr_f32(kind, kcs[q], MR32 - 5, NR32 - 9, flags);
-                fails += check_ukr_f64(kind, kcs[q], MR64, NR64, flags);
-                fails += check_ukr_f64(kind, kcs[q], 1, NR64 - 1, flags);
-            }
+    for (int u = 0; u < 2; ++u) {
+        const fcnn_isa *isa = isas[u];
+        const int MR32 = isa->mr_f32, NR32 = isa->nr_f32, MR64 = isa->mr_f64, NR64 = isa->nr_f64;
+        for (int kind = 0; kind < 3; ++kind)
+            for (unsigned q = 0; q < sizeof kcs / sizeof kcs[0]; ++q)
+                for (int flags = 0; flags < 8; ++flags) {
+                    if ((flags & FCNN_ACCUMULATE) && (flags & FCNN_BIAS)) continue; /* not used */
+                    fails += check_ukr_f32(isa, kind, kcs[q], MR32, NR32, flags);
+                    fails += check_ukr_f32(isa, kind, kcs[q], MR32 - 5, NR32 - 9, flags);
+                    fails += check_ukr_f64(isa, kind, kcs[q], MR64, NR64, flags);
+                    fails += check_ukr_f64(isa, kind, kcs[q], 1, NR64 - 1, flags);
+                }
+    }
     /* n, h, w, c, kh, kw, f, stride, masked, first pixel, pixels, first k, k count */
     int dw_cases[][13] = {{2, 28, 28, 1, 3, 3, 32, 1, 0, 0, 1352, 0, 9},
                           {2, 28, 28, 1, 3, 3, 32, 1, 1, 100, 500, 3, 6},
