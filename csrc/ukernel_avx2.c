@@ -177,32 +177,11 @@ FCNN_DEFINE_FMA_LOOP(fma_loop_avx2, __m256, 8, _mm256_set1_ps, _mm256_fmadd_ps, 
 #define X2_BCAST "vbroadcastss"
 #define X2_FMA "vfmadd231ps"
 #define X2_ES "4"
-#define T float
-#define VT __m256
-#define VLEN 8
-#define TSFX f32
 #define KNAME avx2_f32
-#define VLOAD _mm256_loadu_ps
-#define VSTORE _mm256_storeu_ps
-#define VADD _mm256_add_ps
-#define VMAX _mm256_max_ps
-#define VZERO _mm256_setzero_ps
-#define VFMA _mm256_fmadd_ps
-#define VSET1 _mm256_set1_ps
+#include "vec_avx2.h"
 #include "ukernel_x86_impl.h"
 #include "conv_small_impl.h"
-#undef T
-#undef VT
-#undef VLEN
-#undef TSFX
-#undef KNAME
-#undef VLOAD
-#undef VSTORE
-#undef VADD
-#undef VMAX
-#undef VZERO
-#undef VFMA
-#undef VSET1
+#include "vec_undef.h"
 
 #undef X2_BCAST
 #undef X2_FMA
@@ -210,18 +189,9 @@ FCNN_DEFINE_FMA_LOOP(fma_loop_avx2, __m256, 8, _mm256_set1_ps, _mm256_fmadd_ps, 
 #define X2_BCAST "vbroadcastsd"
 #define X2_FMA "vfmadd231pd"
 #define X2_ES "8"
-#define T double
-#define VT __m256d
-#define VLEN 4
-#define TSFX f64
+#define FCNN_VEC_F64
 #define KNAME avx2_f64
-#define VLOAD _mm256_loadu_pd
-#define VSTORE _mm256_storeu_pd
-#define VADD _mm256_add_pd
-#define VMAX _mm256_max_pd
-#define VZERO _mm256_setzero_pd
-#define VFMA _mm256_fmadd_pd
-#define VSET1 _mm256_set1_pd
+#include "vec_avx2.h"
 #include "ukernel_x86_impl.h"
 #include "conv_small_impl.h"
 

@@ -17,59 +17,18 @@ FCNN_DEFINE_FMA_LOOP(fma_loop_avx512, __m512, 16, _mm512_set1_ps, _mm512_fmadd_p
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 #define ROWS_HALF(X) X(0) X(1) X(2) X(3) X(4) X(5)
 
-#define T float
-#define VT __m512
-#define VLEN 16
-#define TSFX f32
 #define KNAME avx512_f32
-#define VLOAD _mm512_loadu_ps
-#define VSTORE _mm512_storeu_ps
-#define VADD _mm512_add_ps
-#define VMAX _mm512_max_ps
-#define VZERO _mm512_setzero_ps
-#define VFMA _mm512_fmadd_ps
-#define VSET1 _mm512_set1_ps
+#include "vec_avx512.h"
 #include "ukernel_x86_impl.h"
 #include "conv_small_impl.h"
-#undef T
-#undef VT
-#undef VLEN
-#undef TSFX
-#undef KNAME
-#undef VLOAD
-#undef VSTORE
-#undef VADD
-#undef VMAX
-#undef VZERO
-#undef VFMA
-#undef VSET1
+#include "vec_undef.h"
 
-#define T double
-#define VT __m512d
-#define VLEN 8
-#define TSFX f64
+#define FCNN_VEC_F64
 #define KNAME avx512_f64
-#define VLOAD _mm512_loadu_pd
-#define VSTORE _mm512_storeu_pd
-#define VADD _mm512_add_pd
-#define VMAX _mm512_max_pd
-#define VZERO _mm512_setzero_pd
-#define VFMA _mm512_fmadd_pd
-#define VSET1 _mm512_set1_pd
+#include "vec_avx512.h"
 #include "ukernel_x86_impl.h"
 #include "conv_small_impl.h"
-#undef T
-#undef VT
-#undef VLEN
-#undef TSFX
-#undef KNAME
-#undef VLOAD
-#undef VSTORE
-#undef VADD
-#undef VMAX
-#undef VZERO
-#undef VFMA
-#undef VSET1
+#include "vec_undef.h"
 
 /* The narrow tile: 16 x one vector (16 floats, 8 doubles), 16 accumulators, for GEMMs that
  * wide (16 filters or channels), which would fill only half of the 12 x 32 tile; chosen per
@@ -80,46 +39,15 @@ FCNN_DEFINE_FMA_LOOP(fma_loop_avx512, __m512, 16, _mm512_set1_ps, _mm512_fmadd_p
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) \
                 X(14) X(15)
 #define KNV 1
-
-#define T float
-#define VT __m512
-#define VLEN 16
-#define TSFX f32
 #define KNAME avx512n_f32
-#define VLOAD _mm512_loadu_ps
-#define VSTORE _mm512_storeu_ps
-#define VADD _mm512_add_ps
-#define VMAX _mm512_max_ps
-#define VZERO _mm512_setzero_ps
-#define VFMA _mm512_fmadd_ps
-#define VSET1 _mm512_set1_ps
+#include "vec_avx512.h"
 #include "ukernel_x86_impl.h"
-#undef T
-#undef VT
-#undef VLEN
-#undef TSFX
-#undef KNAME
-#undef VLOAD
-#undef VSTORE
-#undef VADD
-#undef VMAX
-#undef VZERO
-#undef VFMA
-#undef VSET1
+#include "vec_undef.h"
 
 #define KNV 1
-#define T double
-#define VT __m512d
-#define VLEN 8
-#define TSFX f64
+#define FCNN_VEC_F64
 #define KNAME avx512n_f64
-#define VLOAD _mm512_loadu_pd
-#define VSTORE _mm512_storeu_pd
-#define VADD _mm512_add_pd
-#define VMAX _mm512_max_pd
-#define VZERO _mm512_setzero_pd
-#define VFMA _mm512_fmadd_pd
-#define VSET1 _mm512_set1_pd
+#include "vec_avx512.h"
 #include "ukernel_x86_impl.h"
 
 const fcnn_isa fcnn_isa_avx512_narrow = {
