@@ -442,6 +442,21 @@ static void SN(unpool_rows)(const fcnn_unpool *u, ptrdiff_t rows_h, ptrdiff_t ro
     }
 }
 
+/* The group kernel KIND (dw_group / dw_narrow) of `size` values of K for the filters from F0
+ * (in dw_small_tile, whose locals it names). */
+#define SMALL_DW_CALL(KIND, F0)                                                                \
+    do {                                                                                       \
+        for (ptrdiff_t r = 0; r < size; ++r) out[r] = partial + (k0 + kq + r) * F + (F0);     \
+        switch (size) {                                                                        \
+        case 1: SN(KIND##_1)(xs, off + kq, d + (F0), F, pcc, out, first); break;               \
+        case 2: SN(KIND##_2)(xs, off + kq, d + (F0), F, pcc, out, first); break;               \
+        case 3: SN(KIND##_3)(xs, off + kq, d + (F0), F, pcc, out, first); break;               \
+        case 4: SN(KIND##_4)(xs, off + kq, d + (F0), F, pcc, out, first); break;               \
+        case 5: SN(KIND##_5)(xs, off + kq, d + (F0), F, pcc, out, first); break;               \
+        default: SN(KIND##_6)(xs, off + kq, d + (F0), F, pcc, out, first); break;              \
+        }                                                                                      \
+    } while (0)
+
 static void SN(dw_small_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc, ptrdiff_t k0,
                               ptrdiff_t kn, T *partial, T *db_partial, T *work)
 {
@@ -498,28 +513,8 @@ static void SN(dw_small_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc,
         /* K in near-equal groups of at most KMAX values */
         for (ptrdiff_t q = 0, kq = 0; q < ngroups; ++q) {
             const ptrdiff_t size = kn / ngroups + (q < kn % ngroups);
-            for (ptrdiff_t f0 = 0; f0 < F_vec; f0 += FB) {
-                for (ptrdiff_t r = 0; r < size; ++r) out[r] = partial + (k0 + kq + r) * F + f0;
-                switch (size) {
-                case 1: SN(dw_group_1)(xs, off + kq, d + f0, F, pcc, out, first); break;
-                case 2: SN(dw_group_2)(xs, off + kq, d + f0, F, pcc, out, first); break;
-                case 3: SN(dw_group_3)(xs, off + kq, d + f0, F, pcc, out, first); break;
-                case 4: SN(dw_group_4)(xs, off + kq, d + f0, F, pcc, out, first); break;
-                case 5: SN(dw_group_5)(xs, off + kq, d + f0, F, pcc, out, first); break;
-                default: SN(dw_group_6)(xs, off + kq, d + f0, F, pcc, out, first); break;
-                }
-            }
-            if (F_narrow > F_vec) {   /* then a block of VLEN filters */
-                for (ptrdiff_t r = 0; r < size; ++r) out[r] = partial + (k0 + kq + r) * F + F_vec;
-                switch (size) {
-                case 1: SN(dw_narrow_1)(xs, off + kq, d + F_vec, F, pcc, out, first); break;
-                case 2: SN(dw_narrow_2)(xs, off + kq, d + F_vec, F, pcc, out, first); break;
-                case 3: SN(dw_narrow_3)(xs, off + kq, d + F_vec, F, pcc, out, first); break;
-                case 4: SN(dw_narrow_4)(xs, off + kq, d + F_vec, F, pcc, out, first); break;
-                case 5: SN(dw_narrow_5)(xs, off + kq, d + F_vec, F, pcc, out, first); break;
-                default: SN(dw_narrow_6)(xs, off + kq, d + F_vec, F, pcc, out, first); break;
-                }
-            }
+            for (ptrdiff_t f0 = 0; f0 < F_vec; f0 += FB) SMALL_DW_CALL(dw_group, f0);
+            if (F_narrow > F_vec) SMALL_DW_CALL(dw_narrow, F_vec); /* a block of VLEN filters */
             /* the last F % VLEN filters, one value at a time */
             for (ptrdiff_t r = 0; r < size; ++r) {
                 T *o = partial + (k0 + kq + r) * F;
@@ -537,6 +532,7 @@ static void SN(dw_small_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc,
 
 #undef SMALL_DW_GROUP
 #undef SMALL_DW_GROUP_NARROW
+#undef SMALL_DW_CALL
 #undef SMALL_DX_PIXEL
 #undef SN
 #undef SCAT
