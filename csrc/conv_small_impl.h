@@ -329,6 +329,13 @@ static void SN(fwd_small_rows)(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff
  * registers while the pixels go by in order, so every sum runs over the pixels in order
  * and the result does not depend on how pixels were split between threads beyond the
  * driver's fixed parts. */
+/* Values of K per group: the wide groups keep 2 * SMALL_DW_KMAX accumulators, which must fit
+ * the vector registers beside dY's two vectors and a broadcast (6 for AVX2's 16 registers; a
+ * unit with 32 defines 12 before including this file). Kernels exist for up to 12. */
+#ifndef SMALL_DW_KMAX
+#define SMALL_DW_KMAX 6
+#endif
+
 #define SMALL_DW_GROUP(KB)                                                                     \
     static inline void SN(dw_group_##KB)(const T *const *xs, const ptrdiff_t *off,             \
                                          const T *d, ptrdiff_t F, ptrdiff_t pc,                \
@@ -377,6 +384,12 @@ SMALL_DW_GROUP_NARROW(3)
 SMALL_DW_GROUP_NARROW(4)
 SMALL_DW_GROUP_NARROW(5)
 SMALL_DW_GROUP_NARROW(6)
+SMALL_DW_GROUP_NARROW(7)
+SMALL_DW_GROUP_NARROW(8)
+SMALL_DW_GROUP_NARROW(9)
+SMALL_DW_GROUP_NARROW(10)
+SMALL_DW_GROUP_NARROW(11)
+SMALL_DW_GROUP_NARROW(12)
 
 SMALL_DW_GROUP(1)
 SMALL_DW_GROUP(2)
@@ -384,6 +397,12 @@ SMALL_DW_GROUP(3)
 SMALL_DW_GROUP(4)
 SMALL_DW_GROUP(5)
 SMALL_DW_GROUP(6)
+SMALL_DW_GROUP(7)
+SMALL_DW_GROUP(8)
+SMALL_DW_GROUP(9)
+SMALL_DW_GROUP(10)
+SMALL_DW_GROUP(11)
+SMALL_DW_GROUP(12)
 
 /* One pixel's f values of dY: 0 + g where its window's pick is the pixel's tap number, else
  * +0 (restrict: nothing aliases, so the loop vectorizes, without a branch per value). */
@@ -453,21 +472,27 @@ static void SN(unpool_rows)(const fcnn_unpool *u, ptrdiff_t rows_h, ptrdiff_t ro
         case 3: SN(KIND##_3)(xs, off + kq, d + (F0), F, pcc, out, first); break;               \
         case 4: SN(KIND##_4)(xs, off + kq, d + (F0), F, pcc, out, first); break;               \
         case 5: SN(KIND##_5)(xs, off + kq, d + (F0), F, pcc, out, first); break;               \
-        default: SN(KIND##_6)(xs, off + kq, d + (F0), F, pcc, out, first); break;              \
+        case 6: SN(KIND##_6)(xs, off + kq, d + (F0), F, pcc, out, first); break;               \
+        case 7: SN(KIND##_7)(xs, off + kq, d + (F0), F, pcc, out, first); break;               \
+        case 8: SN(KIND##_8)(xs, off + kq, d + (F0), F, pcc, out, first); break;               \
+        case 9: SN(KIND##_9)(xs, off + kq, d + (F0), F, pcc, out, first); break;               \
+        case 10: SN(KIND##_10)(xs, off + kq, d + (F0), F, pcc, out, first); break;             \
+        case 11: SN(KIND##_11)(xs, off + kq, d + (F0), F, pcc, out, first); break;             \
+        default: SN(KIND##_12)(xs, off + kq, d + (F0), F, pcc, out, first); break;             \
         }                                                                                      \
     } while (0)
 
 static void SN(dw_small_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc, ptrdiff_t k0,
                               ptrdiff_t kn, T *partial, T *db_partial, T *work)
 {
-    enum { PC = FCNN_DW_PC, KMAX = 6, FB = 2 * VLEN };
+    enum { PC = FCNN_DW_PC, KMAX = SMALL_DW_KMAX, FB = 2 * VLEN };
     const fcnn_gather *x = &g->x;
     const T *src = (const T *)x->src, *dy = (const T *)g->dy, *mask = (const T *)g->mask;
     const ptrdiff_t F = g->f, C = x->src_c, H = x->src_h, W = x->src_w;
     const ptrdiff_t F_vec = F - F % FB, F_narrow = F - F_vec >= VLEN ? F_vec + VLEN : F_vec;
     ptrdiff_t off[FCNN_DW_NC];
     const T *xs[PC];
-    T *out[KMAX];
+    T *out[12];   /* the largest group a kernel exists for */
 
     for (ptrdiff_t k = k0; k < k0 + kn; ++k) {
         const ptrdiff_t t = k / C;

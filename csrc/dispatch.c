@@ -110,13 +110,21 @@ void fcnn_aligned_free(void *p)
 #endif
 }
 
+/* One cached scratch block. A caller gives back the size it asked for, which may be less
+ * than the block it was lent: the lent block's real size is remembered, so a larger request
+ * after a smaller one finds it again instead of allocating (and page-faulting) anew. Callers
+ * take and give with the GIL held. */
 static void *scratch_block = NULL;
 static size_t scratch_bytes = 0;
+static void *lent_block = NULL;
+static size_t lent_bytes = 0;
 
 void *fcnn_scratch_take(size_t bytes)
 {
     if (scratch_block != NULL && scratch_bytes >= bytes) {
         void *p = scratch_block;
+        lent_block = p;
+        lent_bytes = scratch_bytes;
         scratch_block = NULL;
         return p;
     }
@@ -126,6 +134,10 @@ void *fcnn_scratch_take(size_t bytes)
 void fcnn_scratch_give(void *p, size_t bytes)
 {
     if (p == NULL) return;
+    if (p == lent_block) {
+        bytes = lent_bytes;
+        lent_block = NULL;
+    }
     if (scratch_block == NULL || scratch_bytes < bytes) {
         fcnn_aligned_free(scratch_block);
         scratch_block = p;

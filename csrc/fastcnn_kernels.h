@@ -220,7 +220,16 @@ typedef struct fcnn_conv_small_s {
 #define FCNN_DX_DIRECT_MAX_C 8      /* dx as direct dot products (fcnn_conv_dx_direct_rows) */
 #define FCNN_SMALL_MAX_C 16         /* forward on a padded copy (fcnn_conv_small_rows), */
 #define FCNN_SMALL_MAX_K 1024       /* ... with at most this many reduction steps */
-#define FCNN_DW_TRANSPOSED_MIN_C 16 /* dW transposed (fcnn_conv_dwt_tile) from this many on */
+/* dW transposed (fcnn_conv_dwt_tile) from this many channels on; below, the direct kernel
+ * (fcnn_conv_dw_tile: no packing) was the faster one on the 3x3 shapes measured (ResNet-20's,
+ * S2, S4, S5): up to 32 channels with AVX2's 16 vector registers, up to 64 with AVX-512's 32
+ * (groups of 12 values of K). fcnn_dw_transposed_min_c gives the one of a kernel set. */
+#define FCNN_DW_TRANSPOSED_MIN_C 33
+#define FCNN_DW_TRANSPOSED_MIN_C_AVX512 65
+static inline ptrdiff_t fcnn_dw_transposed_min_c(const fcnn_isa *isa)
+{
+    return isa == &fcnn_isa_avx512 ? FCNN_DW_TRANSPOSED_MIN_C_AVX512 : FCNN_DW_TRANSPOSED_MIN_C;
+}
 #define FCNN_STR_MAX_C 16           /* a GEMM tile in one image row read by the strided kernel */
 typedef struct fcnn_conv_dx_direct_s {
     const void *dy, *w;

@@ -17,6 +17,8 @@ FCNN_DEFINE_FMA_LOOP(fma_loop_avx512, __m512, 16, _mm512_set1_ps, _mm512_fmadd_p
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 #define ROWS_HALF(X) X(0) X(1) X(2) X(3) X(4) X(5)
 
+/* 32 vector registers: groups of 12 values of K in the few-channel dW (conv_small_impl.h) */
+#define SMALL_DW_KMAX 12
 #define KNAME avx512_f32
 #include "vec_avx512.h"
 #include "ukernel_x86_impl.h"

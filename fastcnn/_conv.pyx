@@ -417,7 +417,7 @@ cdef int _conv2d_dw(const floating *dyp, Py_ssize_t n, Py_ssize_t oh, Py_ssize_t
     gradient and picks, block by block, never written out."""
     cdef Py_ssize_t c = x.shape[3]
     cdef Py_ssize_t m = n * oh * ow, k = kh * kw * c
-    cdef bint transposed = c >= FCNN_DW_TRANSPOSED_MIN_C
+    cdef bint transposed = c >= fcnn_dw_transposed_min_c(fcnn_current_isa())
     cdef Py_ssize_t nparts = min(<Py_ssize_t>DW_MAX_PARTS, max(1, m // DW_MIN_PART_ROWS))
     nparts = max(1, min(nparts, DW_PARTIALS_BUDGET // max(1, f * k * <Py_ssize_t>sizeof(floating))))
     cdef Py_ssize_t part_rows = _cdiv(m, nparts)
@@ -621,7 +621,8 @@ def conv2d_backward_weight_unpool(const floating[:, :, :, ::1] pool_dy,
     pooling's backward (from picks) would write it, never written out. Few channels and
     non-overlapping windows only: returns False, having done nothing, otherwise."""
     cdef Py_ssize_t c = x.shape[3], f = pool_dy.shape[3]
-    if c >= FCNN_DW_TRANSPOSED_MIN_C or pkh > psh or pkw > psw or x.shape[0] == 0 or oh * ow == 0:
+    if (c >= fcnn_dw_transposed_min_c(fcnn_current_isa()) or pkh > psh or pkw > psw
+            or x.shape[0] == 0 or oh * ow == 0):
         return False
     cdef fcnn_unpool u
     u.dy, u.picks = &pool_dy[0, 0, 0, 0], &picks[0, 0, 0, 0]

@@ -11,7 +11,6 @@ cdef extern from "fastcnn_kernels.h" nogil:
         FCNN_DX_DIRECT_MAX_C
         FCNN_SMALL_MAX_C
         FCNN_SMALL_MAX_K
-        FCNN_DW_TRANSPOSED_MIN_C
 
     ctypedef struct fcnn_isa:
         const char *name
@@ -26,6 +25,7 @@ cdef extern from "fastcnn_kernels.h" nogil:
     int fcnn_select_isa(const char *cap)
     const fcnn_isa *fcnn_current_isa()
     const fcnn_isa *fcnn_isa_for_width(ptrdiff_t n, int f64)
+    ptrdiff_t fcnn_dw_transposed_min_c(const fcnn_isa *isa)
     const char *fcnn_best_isa_name()
     void *fcnn_aligned_alloc(size_t nbytes)
     void fcnn_aligned_free(void *p)

@@ -282,7 +282,12 @@ int main(void)
                           {1, 10, 12, 3, 3, 3, 40, 1, 1, 0, 80, 0, 27},
                           {2, 9, 9, 1, 5, 5, 7, 1, 0, 3, 47, 0, 25},
                           {1, 13, 11, 2, 3, 3, 33, 2, 1, 0, 30, 5, 13},
-                          {3, 8, 14, 5, 2, 2, 64, 1, 0, 0, 273, 0, 20}};
+                          {3, 8, 14, 5, 2, 2, 64, 1, 0, 0, 273, 0, 20},
+                          /* channels the direct kernel takes on AVX-512 (up to 64): groups
+                           * of 12 and 11 values of K, narrow and wide filter blocks */
+                          {2, 10, 10, 16, 3, 3, 16, 1, 1, 0, 128, 0, 144},
+                          {1, 9, 9, 32, 3, 3, 48, 2, 0, 0, 16, 7, 23},
+                          {1, 8, 8, 64, 3, 3, 64, 1, 1, 5, 31, 256, 256}};
     for (unsigned i = 0; i < sizeof dw_cases / sizeof dw_cases[0]; ++i) {
         int *a = dw_cases[i];
         fails += check_dw_f32(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10],
