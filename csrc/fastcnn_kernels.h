@@ -218,7 +218,7 @@ typedef struct fcnn_conv_small_s {
  * channels would leave most of each MR x NR tile empty, and the pass takes a kernel of its
  * own. */
 #define FCNN_DX_DIRECT_MAX_C 8      /* dx as direct dot products (fcnn_conv_dx_direct_rows) */
-#define FCNN_SMALL_MAX_C 16         /* forward on a padded copy (fcnn_conv_small_rows), */
+#define FCNN_SMALL_MAX_C 17         /* forward on a padded copy (fcnn_conv_small_rows) below this, */
 #define FCNN_SMALL_MAX_K 1024       /* ... with at most this many reduction steps */
 /* dW transposed (fcnn_conv_dwt_tile) from this many channels on; below, the direct kernel
  * (fcnn_conv_dw_tile: no packing) was the faster one on the 3x3 shapes measured (ResNet-20's,

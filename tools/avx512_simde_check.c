@@ -239,7 +239,8 @@ int main(void)
     printf("isa %s mr_f32=%d nr_f32=%d\n", fcnn_isa_avx512.name, fcnn_isa_avx512.mr_f32, fcnn_isa_avx512.nr_f32);
     int cases[][9] = {{2, 28, 28, 1, 3, 3, 32, 1, 0}, {1, 10, 30, 3, 3, 3, 40, 1, 1},
                       {2, 9, 9, 1, 5, 5, 7, 1, 1}, {1, 12, 31, 2, 3, 3, 33, 2, 0},
-                      {3, 8, 14, 5, 2, 2, 16, 1, 1}, {1, 7, 7, 1, 3, 3, 64, 1, 0}};
+                      {3, 8, 14, 5, 2, 2, 16, 1, 1}, {1, 7, 7, 1, 3, 3, 64, 1, 0},
+                      {2, 10, 12, 16, 3, 3, 16, 1, 1}};   /* 16 channels: ResNet-20's stage 1 */
     for (unsigned i = 0; i < sizeof cases / sizeof cases[0]; ++i)
         for (int bias = 0; bias < 2; ++bias) {
             int *a = cases[i];
