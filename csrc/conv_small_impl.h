@@ -404,6 +404,53 @@ SMALL_DW_GROUP(10)
 SMALL_DW_GROUP(11)
 SMALL_DW_GROUP(12)
 
+/* dW over channels that fill whole vectors (C % VLEN == 0), the other way round: each
+ * accumulator is a vector of VLEN consecutive channels of one tap for one filter, J such
+ * column vectors times FB filters, so per pixel J vector loads of the input and FB broadcasts
+ * of dY feed J * FB FMAs (against 1 + KB loads for KB FMAs in the groups above; on AVX-512,
+ * 3 x 8: 11 loads for 24 FMAs). Accumulates the columns of filters [0, FB) into acc (a row of
+ * ld values per filter). Each value is the same chain of FMAs over the pixels in order as in
+ * the groups above. */
+#ifndef SMALL_DW_CV_J
+#define SMALL_DW_CV_J 2   /* column vectors per tile, and filters (16 registers) */
+#define SMALL_DW_CV_FB 6
+#endif
+#define SMALL_DW_CV(J, FB)                                                                     \
+    static void SN(dw_cv_##J##_##FB)(const T *const *xs, const ptrdiff_t *voff, const T *d,    \
+                                     ptrdiff_t F, ptrdiff_t pc, T *acc, ptrdiff_t ld,          \
+                                     int first)                                                \
+    {                                                                                          \
+        VT a[J][FB];                                                                           \
+        for (int j = 0; j < (J); ++j)                                                          \
+            for (int f = 0; f < (FB); ++f)                                                     \
+                a[j][f] = first ? VZERO() : VLOAD(acc + f * ld + j * VLEN);                    \
+        for (ptrdiff_t i = 0; i < pc; ++i, d += F) {                                           \
+            const T *x = xs[i];                                                                \
+            VT xv[J];                                                                          \
+            for (int j = 0; j < (J); ++j) xv[j] = VLOAD(x + voff[j]);                          \
+            for (int f = 0; f < (FB); ++f) {                                                   \
+                const VT dv = VSET1(d[f]);                                                     \
+                for (int j = 0; j < (J); ++j) a[j][f] = VFMA(xv[j], dv, a[j][f]);              \
+            }                                                                                  \
+        }                                                                                      \
+        for (int j = 0; j < (J); ++j)                                                          \
+            for (int f = 0; f < (FB); ++f) VSTORE(acc + f * ld + j * VLEN, a[j][f]);           \
+    }
+#define SMALL_DW_CV_FBS(J)                                                                     \
+    SMALL_DW_CV(J, 1) SMALL_DW_CV(J, 2) SMALL_DW_CV(J, 3) SMALL_DW_CV(J, 4)                    \
+    SMALL_DW_CV(J, 5) SMALL_DW_CV(J, 6) SMALL_DW_CV(J, 7) SMALL_DW_CV(J, 8)
+SMALL_DW_CV_FBS(1)
+SMALL_DW_CV_FBS(2)
+SMALL_DW_CV_FBS(3)
+
+typedef void (*SN(dw_cv_fn))(const T *const *, const ptrdiff_t *, const T *, ptrdiff_t,
+                             ptrdiff_t, T *, ptrdiff_t, int);
+#define SMALL_DW_CV_ROW(J)                                                                     \
+    {SN(dw_cv_##J##_1), SN(dw_cv_##J##_2), SN(dw_cv_##J##_3), SN(dw_cv_##J##_4),               \
+     SN(dw_cv_##J##_5), SN(dw_cv_##J##_6), SN(dw_cv_##J##_7), SN(dw_cv_##J##_8)}
+static const SN(dw_cv_fn) SN(dw_cv_table)[3][8] = {SMALL_DW_CV_ROW(1), SMALL_DW_CV_ROW(2),
+                                                   SMALL_DW_CV_ROW(3)};
+
 /* One pixel's f values of dY: 0 + g where its window's pick is the pixel's tap number, else
  * +0 (restrict: nothing aliases, so the loop vectorizes, without a branch per value). */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -505,6 +552,10 @@ static void SN(dw_small_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc,
     ptrdiff_t n = p0 / per_image, a = (p0 - n * per_image) / x->rows_w;
     ptrdiff_t b = p0 - n * per_image - a * x->rows_w;
     const ptrdiff_t ngroups = (kn + KMAX - 1) / KMAX;
+    /* whole vectors of channels: the transposed tiles, accumulated in acc (after the masked
+     * block of dY in work) */
+    const int cvec = VLEN >= 4 && C % VLEN == 0 && k0 % VLEN == 0 && kn % VLEN == 0;
+    T *acc = work + (ptrdiff_t)PC * F;
     for (ptrdiff_t pp = p0; pp < p0 + pc; pp += PC) {
         const ptrdiff_t pcc = p0 + pc - pp < PC ? p0 + pc - pp : PC;
         const int first = pp == p0;
@@ -535,6 +586,20 @@ static void SN(dw_small_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc,
         if (db_partial)
             for (ptrdiff_t i = 0; i < pcc; ++i)
                 for (ptrdiff_t j = 0; j < F; ++j) db_partial[j] += d[i * F + j];
+        if (cvec) {   /* column vectors of channels in tiles of J x FB (dw_cv_*) */
+            const ptrdiff_t nv = kn / VLEN;
+            for (ptrdiff_t v0 = 0; v0 < nv; v0 += SMALL_DW_CV_J) {
+                const int nj = (int)(nv - v0 < SMALL_DW_CV_J ? nv - v0 : SMALL_DW_CV_J);
+                ptrdiff_t voff[SMALL_DW_CV_J];
+                for (int j = 0; j < nj; ++j) voff[j] = off[(v0 + j) * VLEN];
+                for (ptrdiff_t f0 = 0; f0 < F; f0 += SMALL_DW_CV_FB) {
+                    const int nf = (int)(F - f0 < SMALL_DW_CV_FB ? F - f0 : SMALL_DW_CV_FB);
+                    SN(dw_cv_table)[nj - 1][nf - 1](xs, voff, d + f0, F, pcc,
+                                                    acc + f0 * kn + v0 * VLEN, kn, first);
+                }
+            }
+            continue;
+        }
         /* K in near-equal groups of at most KMAX values */
         for (ptrdiff_t q = 0, kq = 0; q < ngroups; ++q) {
             const ptrdiff_t size = kn / ngroups + (q < kn % ngroups);
@@ -553,10 +618,16 @@ static void SN(dw_small_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc,
             kq += size;
         }
     }
+    if (cvec)   /* acc (filters x kn) into the partial's rows k0.. (kn x F) */
+        for (ptrdiff_t f = 0; f < F; ++f)
+            for (ptrdiff_t k = 0; k < kn; ++k) partial[(k0 + k) * F + f] = acc[f * kn + k];
 }
 
 #undef SMALL_DW_GROUP
 #undef SMALL_DW_GROUP_NARROW
+#undef SMALL_DW_CV
+#undef SMALL_DW_CV_FBS
+#undef SMALL_DW_CV_ROW
 #undef SMALL_DW_CALL
 #undef SMALL_DX_PIXEL
 #undef SN

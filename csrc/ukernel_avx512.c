@@ -19,6 +19,8 @@ FCNN_DEFINE_FMA_LOOP(fma_loop_avx512, __m512, 16, _mm512_set1_ps, _mm512_fmadd_p
 
 /* 32 vector registers: groups of 12 values of K in the few-channel dW (conv_small_impl.h) */
 #define SMALL_DW_KMAX 12
+#define SMALL_DW_CV_J 3
+#define SMALL_DW_CV_FB 8
 #define KNAME avx512_f32
 #include "vec_avx512.h"
 #include "ukernel_x86_impl.h"

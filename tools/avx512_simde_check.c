@@ -123,7 +123,9 @@ static int check_ukr_##SFX(const fcnn_isa *isa, int kind, int kc, int mr, int nr
     const int MR = isa->mr_##SFX, NR = isa->nr_##SFX, ldc = NR + 3, rs = 5;                    \
     unsigned seed = 99u + kind * 1000 + kc * 31 + mr * 7 + nr * 3 + flags;                     \
     T *a = malloc(sizeof(T) * kc * MR), *b = malloc(sizeof(T) * kc * NR);                      \
-    T *src = calloc((size_t)(MR * rs + kc + 8) * 2, sizeof(T));                                \
+    /* room for both readers: the strided rows (rs apart) and the indirect ones (kc + 3) */   \
+    const int nsrc = (MR * rs + kc + 8 > MR * (kc + 3) + 2 ? MR * rs + kc + 8 : MR * (kc + 3) + 2) * 2; \
+    T *src = calloc((size_t)nsrc, sizeof(T));                                                  \
     T *c = malloc(sizeof(T) * MR * ldc), *c0 = malloc(sizeof(T) * MR * ldc);                   \
     T *bias = malloc(sizeof(T) * NR);                                                          \
     T *crow[64];                                                                               \
@@ -132,7 +134,7 @@ static int check_ukr_##SFX(const fcnn_isa *isa, int kind, int kc, int mr, int nr
     for (int i = 0; i < kc * NR; ++i) b[i] = (T)rnd(&seed);                                    \
     for (int i = 0; i < NR; ++i) bias[i] = (T)rnd(&seed);                                      \
     for (int i = 0; i < MR * ldc; ++i) c[i] = c0[i] = (T)rnd(&seed);                           \
-    for (int i = 0; i < (MR * rs + kc + 8) * 2; ++i) src[i] = (T)rnd(&seed);                   \
+    for (int i = 0; i < nsrc; ++i) src[i] = (T)rnd(&seed);                                     \
     for (int p = 0; p < kc; ++p) koff[p] = p + (p % 3 == 2);   /* steps not all adjacent */  \
     /* A[r][p] as each kernel reads it */                                                     \
     for (int r = 0; r < MR; ++r) {                                                             \
@@ -182,7 +184,9 @@ static int check_dw_##SFX(int n, int h, int w, int c, int kh, int kw, int f, int
     const int oh = (h - kh) / s + 1, ow = (w - kw) / s + 1, k = kh * kw * c, m = n * oh * ow;  \
     T *x = malloc(sizeof(T) * n * h * w * c), *dy = malloc(sizeof(T) * m * f);                 \
     T *mask = malloc(sizeof(T) * m * f), *part = malloc(sizeof(T) * k * f);                    \
-    T *db = malloc(sizeof(T) * f), *work = malloc(sizeof(T) * FCNN_DW_PC * f);                 \
+    /* the kernel's share of fcnn_conv_dw_workspace: a masked block of dY, then the sums by  \
+     * column vectors of channels */                                                          \
+    T *db = malloc(sizeof(T) * f), *work = malloc(sizeof(T) * (FCNN_DW_PC + FCNN_DW_NC) * f);  \
     ptrdiff_t *tap_h = malloc(sizeof(ptrdiff_t) * kh * kw), *tap_w = malloc(sizeof(ptrdiff_t) * kh * kw); \
     unsigned seed = 4242u + n * 7 + c * 13 + f * 17 + s + masked;                              \
     for (long i = 0; i < (long)n * h * w * c; ++i) x[i] = (T)rnd(&seed);                      \
