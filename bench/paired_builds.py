@@ -9,8 +9,9 @@ Usage (from the repository root; each DIR is a copy of a built ``fastcnn`` packa
 
 Each DIR's ``_conv`` extension is loaded as a module of its own (the extensions keep their
 symbols to themselves, so each runs its own kernels), the shape's inputs are those of
-bench/workloads.py, and the two builds are called alternately, ``--calls`` times each, the
-order swapped every call; a slow second of the machine then falls on both. Prints each
+bench/workloads.py (S1-S8, or a convolution given by its numbers: N,H,W,C,F,KH,KW,STRIDE,
+PADDING), and the two builds are called alternately, ``--calls`` times each, the order
+swapped every call; a slow second of the machine then falls on both. Prints each
 build's median and minimum and the median of the per-pair ratios A/B (above 1: B is
 faster). Swapping A and B, or giving the same DIR twice, shows how far the ratio moves by
 chance. Passes: forward, backward (dx, dW, db), weight-backward (dW, db).
@@ -68,12 +69,20 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("a", help="directory of build A's fastcnn package")
     parser.add_argument("b", help="directory of build B's fastcnn package")
-    parser.add_argument("shape", help="S1-S8")
+    parser.add_argument("shape", help="S1-S8, or another convolution as "
+                        "N,H,W,C,F,KH,KW,STRIDE,PADDING (e.g. ResNet-20's "
+                        "128,28,28,16,16,3,3,1,same)")
     parser.add_argument("pass_name", metavar="pass", help="forward, backward, weight-backward")
     parser.add_argument("--calls", type=int, default=30, help="calls of each build (30)")
     args = parser.parse_args(argv)
     if args.shape not in workloads.CONV_SHAPES:
-        parser.error(f"unknown shape {args.shape!r}")
+        fields = args.shape.split(",")
+        try:
+            if len(fields) != 9 or fields[8] not in ("same", "valid"):
+                raise ValueError
+            workloads.CONV_SHAPES[args.shape] = tuple(int(v) for v in fields[:8]) + (fields[8],)
+        except ValueError:
+            parser.error(f"unknown shape {args.shape!r}: S1-S8 or N,H,W,C,F,KH,KW,STRIDE,PADDING")
     threads = _config.get_num_threads()
     calls = [conv_call(load_conv(d), args.shape, args.pass_name, threads)
              for d in (args.a, args.b)]

@@ -404,7 +404,9 @@ SMALL_DW_GROUP(10)
 SMALL_DW_GROUP(11)
 SMALL_DW_GROUP(12)
 
-/* dW over channels that fill whole vectors (C % VLEN == 0), the other way round: each
+/* dW over channels that fill whole vectors (C % VLEN == 0) and filters that do not fill
+ * whole pairs of them (F % (2 * VLEN) != 0: 16 or 48 in float32 on AVX-512, where the groups
+ * above fall back to one vector or scalars), the other way round: each
  * accumulator is a vector of VLEN consecutive channels of one tap for one filter, J such
  * column vectors times FB filters, so per pixel J vector loads of the input and FB broadcasts
  * of dY feed J * FB FMAs (against 1 + KB loads for KB FMAs in the groups above; on AVX-512,
@@ -554,7 +556,8 @@ static void SN(dw_small_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc,
     const ptrdiff_t ngroups = (kn + KMAX - 1) / KMAX;
     /* whole vectors of channels: the transposed tiles, accumulated in acc (after the masked
      * block of dY in work) */
-    const int cvec = VLEN >= 4 && C % VLEN == 0 && k0 % VLEN == 0 && kn % VLEN == 0;
+    const int cvec = VLEN >= 4 && C % VLEN == 0 && k0 % VLEN == 0 && kn % VLEN == 0
+                     && F % FB != 0;   /* else the wide groups (fewer passes) were faster */
     T *acc = work + (ptrdiff_t)PC * F;
     for (ptrdiff_t pp = p0; pp < p0 + pc; pp += PC) {
         const ptrdiff_t pcc = p0 + pc - pp < PC ? p0 + pc - pp : PC;
