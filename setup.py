@@ -39,19 +39,13 @@ int main(void) {
 }
 """
 
-# Per-ISA micro-kernel translation units: (source, macro, gcc/clang flags, MSVC flags).
+# Per-ISA translation units, micro-kernels (csrc/fastcnn_kernels.h) and pooling kernels
+# (csrc/pool.h): (source, macro, gcc/clang flags, MSVC flags).
+AVX512_FLAGS = ["-mavx512f", "-mavx512vl", "-mavx512dq", "-mavx512bw", "-mavx2", "-mfma"]
 ISA_UNITS = [
-    ("csrc/ukernel_avx512.c", "FCNN_HAVE_AVX512",
-     ["-mavx512f", "-mavx512vl", "-mavx512dq", "-mavx512bw", "-mavx2", "-mfma"],
-     ["/arch:AVX512"]),
+    ("csrc/ukernel_avx512.c", "FCNN_HAVE_AVX512", AVX512_FLAGS, ["/arch:AVX512"]),
     ("csrc/ukernel_avx2.c", "FCNN_HAVE_AVX2", ["-mavx2", "-mfma"], ["/arch:AVX2"]),
-]
-
-# Per-ISA pooling kernels (csrc/pool.h), with the same macros and flags as the micro-kernels.
-POOL_ISA_UNITS = [
-    ("csrc/pool_avx512.c", "FCNN_HAVE_AVX512",
-     ["-mavx512f", "-mavx512vl", "-mavx512dq", "-mavx512bw", "-mavx2", "-mfma"],
-     ["/arch:AVX512"]),
+    ("csrc/pool_avx512.c", "FCNN_HAVE_AVX512", AVX512_FLAGS, ["/arch:AVX512"]),
     ("csrc/pool_avx2.c", "FCNN_HAVE_AVX2", ["-mavx2", "-mfma"], ["/arch:AVX2"]),
 ]
 
@@ -86,12 +80,12 @@ class BuildExt(build_ext):
         _log(f"OpenMP found ({' '.join(compile_flags)})")
         return compile_flags, link_flags
 
-    def _compile_isa_units(self, base_flags, include_dirs, units=ISA_UNITS):
-        """Objects of the per-ISA micro-kernels; a unit the compiler cannot build for its ISA
+    def _compile_isa_units(self, base_flags, include_dirs):
+        """Objects of the per-ISA kernels; a unit the compiler cannot build for its ISA
         is built empty (the kernel set then reports itself missing and is never chosen)."""
         msvc = self.compiler.compiler_type == "msvc"
         objects = []
-        for src, macro, gnu_flags, msvc_flags in units:
+        for src, macro, gnu_flags, msvc_flags in ISA_UNITS:
             isa_flags = msvc_flags if msvc else gnu_flags
             out_dir = os.path.join(self.build_temp, "isa")
             try:
@@ -123,34 +117,31 @@ class BuildExt(build_ext):
             _log("FASTCNN_SANITIZE=1: compiling with " + " ".join(base))
         omp = self._probe_openmp()
         isa_objects = self._compile_isa_units(base, ["csrc"])
-        pool_isa_objects = self._compile_isa_units(base, ["csrc"], POOL_ISA_UNITS)
         for ext in self.extensions:
             ext.extra_compile_args = base + (omp[0] if omp else [])
             ext.extra_link_args = (omp[1] if omp else []) + sanitize
-            if CORE_SOURCES[0] in ext.sources:
+            if ext.name == "fastcnn._kernels":
                 ext.extra_objects = list(isa_objects)
-            if ext.name == "fastcnn._pool":
-                ext.extra_objects = list(pool_isa_objects)
             if ext.name == "fastcnn._optim" and not msvc:
                 # the updates round every operation as Keras does: no FMA contraction
                 ext.extra_compile_args.append("-ffp-contract=off")
         super().build_extensions()
 
 
-# The C core (drivers, dispatch, portable kernels; the per-ISA objects are added in
-# build_extensions), linked into every extension that runs GEMM micro-kernels.
-CORE_SOURCES = ["csrc/dispatch.c", "csrc/conv.c", "csrc/gemm.c", "csrc/ukernel_generic.c"]
-CORE_DEPENDS = ["csrc/fastcnn_kernels.h", "csrc/conv_impl.h", "csrc/gemm_impl.h",
-                "csrc/ukernel_common.h", "csrc/ukernel_x86_impl.h", "csrc/conv_small_impl.h"]
+# The C core (dispatch and the table of kernels, drivers, portable kernels; the per-ISA
+# objects are added in build_extensions), linked once, into fastcnn._kernels, whose .pyx
+# includes the convolution, GEMM and pooling drivers (fastcnn/_conv.pxi, _gemm.pxi, _pool.pxi).
+CORE_SOURCES = ["csrc/dispatch.c", "csrc/registry.c", "csrc/conv.c", "csrc/gemm.c",
+                "csrc/ukernel_generic.c", "csrc/pool_generic.c"]
+CORE_DEPENDS = ["csrc/fastcnn_kernels.h", "csrc/registry.h", "csrc/conv_impl.h",
+                "csrc/gemm_impl.h", "csrc/ukernel_common.h", "csrc/ukernel_x86_impl.h",
+                "csrc/conv_small_impl.h", "csrc/pool.h", "csrc/pool_impl.h",
+                "csrc/pool_window.h", "fastcnn/_conv.pxi", "fastcnn/_gemm.pxi",
+                "fastcnn/_pool.pxi"]
 
 extensions = [
-    Extension("fastcnn._conv", ["fastcnn/_conv.pyx"] + CORE_SOURCES, include_dirs=["csrc"],
-              depends=CORE_DEPENDS + ["csrc/pool.h"]),
-    Extension("fastcnn._gemm", ["fastcnn/_gemm.pyx"] + CORE_SOURCES, include_dirs=["csrc"],
-              depends=CORE_DEPENDS),
-    Extension("fastcnn._pool", ["fastcnn/_pool.pyx", "csrc/pool_generic.c"],
-              include_dirs=["csrc"], depends=["csrc/pool.h", "csrc/pool_impl.h",
-                                              "csrc/pool_window.h"]),
+    Extension("fastcnn._kernels", ["fastcnn/_kernels.pyx"] + CORE_SOURCES,
+              include_dirs=["csrc"], depends=CORE_DEPENDS),
     Extension("fastcnn._elementwise", ["fastcnn/_elementwise.pyx"]),
     Extension("fastcnn._optim", ["fastcnn/_optim.pyx"]),
     Extension("fastcnn._norm", ["fastcnn/_norm.pyx"]),

@@ -102,5 +102,5 @@ def _peak(contender, gflop):
     FLOPs; None for the others."""
     if contender != "fastcnn" or not gflop:
         return None
-    from fastcnn import _gemm
-    return _gemm.fma_peak(PEAK_SECONDS, THREADS)
+    from fastcnn import _kernels
+    return _kernels.fma_peak(PEAK_SECONDS, THREADS)

@@ -34,14 +34,18 @@ from fastcnn import _config  # noqa: E402
 
 
 def load_conv(package_dir):
-    """The ``_conv`` extension of the fastcnn package copy in package_dir, with the ISA chosen
-    as fastcnn's import chooses it."""
-    paths = glob.glob(os.path.join(package_dir, "_conv.*.so")) + glob.glob(
-        os.path.join(package_dir, "_conv.*.pyd"))
-    if not paths:
-        raise SystemExit(f"{package_dir}: no built _conv extension in it")
-    loader = importlib.machinery.ExtensionFileLoader("fastcnn._conv", paths[0])
-    spec = importlib.util.spec_from_file_location("fastcnn._conv", paths[0], loader=loader)
+    """The kernels extension (``_kernels``; ``_conv`` in builds before it held the whole C
+    core) of the fastcnn package copy in package_dir, with the ISA chosen as fastcnn's import
+    chooses it."""
+    for name in ("_kernels", "_conv"):
+        paths = glob.glob(os.path.join(package_dir, name + ".*.so")) + glob.glob(
+            os.path.join(package_dir, name + ".*.pyd"))
+        if paths:
+            break
+    else:
+        raise SystemExit(f"{package_dir}: no built _kernels (or _conv) extension in it")
+    loader = importlib.machinery.ExtensionFileLoader("fastcnn." + name, paths[0])
+    spec = importlib.util.spec_from_file_location("fastcnn." + name, paths[0], loader=loader)
     module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)
     module.select_isa(os.environ.get("FASTCNN_ISA") or None)

@@ -11,7 +11,7 @@ every round, on the inputs of bench/workloads.py (the calls of the pytest-benchm
 ``workloads.conv_call``). A round's ratio is PyTorch's faster format over fastcnn (above 1:
 fastcnn is faster); the table gives each contender's median, fastcnn's GFLOP/s, the median
 and quartiles of the rounds' ratios, and ``% peak``: the median over rounds of fastcnn's
-GFLOP/s over the cores' FMA peak measured in the same round (``fastcnn._gemm.fma_peak``, run
+GFLOP/s over the cores' FMA peak measured in the same round (``fastcnn._kernels.fma_peak``, run
 for as long as fastcnn's call took). The process keeps freed memory mapped
 (BENCHMARKS.md's allocator setting; it re-runs itself with GLIBC_TUNABLES set unless it is set
 already), and every library uses OMP_NUM_THREADS threads.
@@ -33,7 +33,7 @@ sys.path[:0] = [os.path.dirname(BENCH_DIR), BENCH_DIR]
 import workloads  # noqa: E402  (bench/ is not a package)
 from report import MALLOC_SETTING  # noqa: E402
 
-from fastcnn import _gemm  # noqa: E402
+from fastcnn import _kernels  # noqa: E402
 
 CONTENDERS = ("fastcnn", "torch-cl", "torch-nchw")
 
@@ -60,7 +60,7 @@ def run_pair(shape_id, pass_name, rounds, threads):
             t0 = time.perf_counter()
             calls[which]()
             times[r, which] = time.perf_counter() - t0
-        peaks[r] = _gemm.fma_peak(max(times[r, 0], 0.002), threads)
+        peaks[r] = _kernels.fma_peak(max(times[r, 0], 0.002), threads)
     return times, peaks
 
 

@@ -24,7 +24,7 @@ BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.dirname(BENCH_DIR), BENCH_DIR]
 import workloads  # noqa: E402  (bench/ is not a package)
 
-from fastcnn import _config, _gemm, ops  # noqa: E402
+from fastcnn import _config, _kernels, ops  # noqa: E402
 
 
 def conv_call(shape_id, pass_name):
@@ -61,13 +61,13 @@ def dense_call(shape_id, pass_name):
     threads = _config.get_num_threads()
     if pass_name == "forward":
         z, b = np.empty_like(dz), np.zeros(w.shape[1], w.dtype)
-        return lambda: _gemm.gemm(x, w, z, False, False, b, False, False, threads)
+        return lambda: _kernels.gemm(x, w, z, False, False, b, False, False, threads)
     if pass_name == "backward":
         dw, dx = np.empty_like(w), np.empty_like(x)
 
         def backward():
-            _gemm.gemm(x, dz, dw, True, False, None, False, False, threads)
-            _gemm.gemm(dz, w, dx, False, True, None, False, False, threads)
+            _kernels.gemm(x, dz, dw, True, False, None, False, False, threads)
+            _kernels.gemm(dz, w, dx, False, True, None, False, False, threads)
         return backward
     raise SystemExit(f"{shape_id}: pass must be forward or backward")
 

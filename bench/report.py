@@ -21,7 +21,7 @@ that another avoids by chance; the whole-model process runs as a user would, wit
 
 Kernel table: the median time in ms of each contender; fastcnn's GFLOP/s (convolution and
 dense) and ``% peak``, that figure over the cores' FMA peak measured just before and after
-fastcnn's rounds of the same benchmark (``fastcnn._gemm.fma_peak``: 12 independent chains of
+fastcnn's rounds of the same benchmark (``fastcnn._kernels.fma_peak``: 12 independent chains of
 vector FMAs per thread; the clock of a shared VM moves too much for one figure per machine);
 ``ref/fastcnn`` and ``torch/fastcnn``, the reference's and PyTorch's best (faster of NCHW
 and channels_last) median over fastcnn's: above 1 means fastcnn is faster. "-" marks a

@@ -2,13 +2,13 @@
 
 BENCHMARKS.md's target is "within 10% of NumPy's matmul", so the "reference" contender here is
 NumPy's matmul itself. fastcnn's contender runs the products the Dense layer runs, on
-fastcnn's GEMM core (``fastcnn._gemm``) and fastcnn's threads.
+fastcnn's GEMM core (``fastcnn._kernels.gemm``) and fastcnn's threads.
 """
 import numpy as np
 import pytest
 
 import fastcnn
-from fastcnn import _gemm
+from fastcnn import _kernels
 from workloads import (DENSE_CONTENDERS, DENSE_PASSES, DENSE_SHAPES, check_results,
                        dense_gflop, dense_inputs, skip_if_unavailable, torch)
 
@@ -16,15 +16,15 @@ from workloads import (DENSE_CONTENDERS, DENSE_PASSES, DENSE_SHAPES, check_resul
 def fastcnn_dense_forward(x, w):
     """``x @ w`` as Dense.call computes it (a fresh result, like NumPy's)."""
     y = np.empty((x.shape[0], w.shape[1]), x.dtype)
-    return _gemm.gemm(x, w, y, False, False, None, False, False, fastcnn.get_num_threads())
+    return _kernels.gemm(x, w, y, False, False, None, False, False, fastcnn.get_num_threads())
 
 
 def fastcnn_dense_backward(dy, x, w):
     """``(dx, dw, db)`` as Dense.backward computes them: dx = dy @ w.T, dw = x.T @ dy."""
     threads = fastcnn.get_num_threads()
-    dx = _gemm.gemm(dy, w, np.empty((dy.shape[0], w.shape[0]), x.dtype), False, True, None,
+    dx = _kernels.gemm(dy, w, np.empty((dy.shape[0], w.shape[0]), x.dtype), False, True, None,
                     False, False, threads)
-    dw = _gemm.gemm(x, dy, np.empty(w.shape, x.dtype), True, False, None, False, False,
+    dw = _kernels.gemm(x, dy, np.empty(w.shape, x.dtype), True, False, None, False, False,
                     threads)
     return dx, dw, dy.sum(axis=0)
 

@@ -1,10 +1,11 @@
-/* The one place where the kernel set is chosen: at import, from what the CPU and the OS
- * support, capped by FASTCNN_ISA (passed in by the Python side) so every path can be tested
- * on one machine. */
+/* The one place where the kernel sets are chosen, GEMM and pooling together: at import, from
+ * what the CPU and the OS support, capped by FASTCNN_ISA (passed in by the Python side) so
+ * every path can be tested on one machine. Linked once, into fastcnn._kernels: one selection,
+ * one scratch block. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "fastcnn_kernels.h"
+#include "registry.h"
 
 #if defined(_MSC_VER)
 #include <intrin.h>
@@ -12,6 +13,7 @@
 #endif
 
 static const fcnn_isa *current = &fcnn_isa_generic;
+static const fcnn_pool_kernels *current_pool = &fcnn_pool_generic;
 
 static int cpu_has_avx2(void)
 {
@@ -54,28 +56,51 @@ static int cpu_has_avx512(void)
 #endif
 }
 
+int fcnn_cpu_level(void)
+{
+    return cpu_has_avx512() ? FCNN_LEVEL_AVX512 : cpu_has_avx2() ? FCNN_LEVEL_AVX2
+                                                                 : FCNN_LEVEL_GENERIC;
+}
+
 static const fcnn_isa *best_isa(int level_cap)
 {
-    /* level: 2 avx512, 1 avx2, 0 generic */
-    if (level_cap >= 2 && fcnn_isa_avx512.name && cpu_has_avx512()) return &fcnn_isa_avx512;
-    if (level_cap >= 1 && fcnn_isa_avx2.name && cpu_has_avx2()) return &fcnn_isa_avx2;
+    const int level = level_cap < fcnn_cpu_level() ? level_cap : fcnn_cpu_level();
+    if (level >= FCNN_LEVEL_AVX512 && fcnn_isa_avx512.name) return &fcnn_isa_avx512;
+    if (level >= FCNN_LEVEL_AVX2 && fcnn_isa_avx2.name) return &fcnn_isa_avx2;
     return &fcnn_isa_generic;
+}
+
+/* The pooling set of the chosen GEMM set's level, or the next lower one compiled in. */
+static const fcnn_pool_kernels *pool_for(const fcnn_isa *isa)
+{
+    if (isa == &fcnn_isa_avx512 && fcnn_pool_avx512.name) return &fcnn_pool_avx512;
+    if (isa != &fcnn_isa_generic && fcnn_pool_avx2.name) return &fcnn_pool_avx2;
+    return &fcnn_pool_generic;
 }
 
 int fcnn_select_isa(const char *cap)
 {
     int level;
     if (cap == NULL || cap[0] == '\0' || strcmp(cap, "avx512") == 0)
-        level = 2;
+        level = FCNN_LEVEL_AVX512;
     else if (strcmp(cap, "avx2") == 0)
-        level = 1;
+        level = FCNN_LEVEL_AVX2;
     else if (strcmp(cap, "generic") == 0)
-        level = 0;
+        level = FCNN_LEVEL_GENERIC;
     else
         return -1;
     current = best_isa(level);
+    current_pool = pool_for(current);
     return 0;
 }
+
+void fcnn_use_kernels(const fcnn_isa *gemm, const fcnn_pool_kernels *pool)
+{
+    if (gemm) current = gemm;
+    if (pool) current_pool = pool;
+}
+
+const fcnn_pool_kernels *fcnn_current_pool(void) { return current_pool; }
 
 const fcnn_isa *fcnn_current_isa(void) { return current; }
 
@@ -87,7 +112,7 @@ const fcnn_isa *fcnn_isa_for_width(ptrdiff_t n, int f64)
     return n <= narrow ? &fcnn_isa_avx512_narrow : current;
 }
 
-const char *fcnn_best_isa_name(void) { return best_isa(2)->name; }
+const char *fcnn_best_isa_name(void) { return best_isa(FCNN_LEVEL_AVX512)->name; }
 
 void *fcnn_aligned_alloc(size_t bytes)
 {

@@ -213,7 +213,7 @@ typedef struct fcnn_conv_small_s {
  * that read zeros for dy outside the output (for weights that are not all finite). */
 #define FCNN_DX_SMALL_MAX_TAPS 256
 
-/* The few-channel thresholds, in one place (the drivers in fastcnn/_conv.pyx and conv_impl.h
+/* The few-channel thresholds, in one place (the drivers in fastcnn/_conv.pxi and conv_impl.h
  * read them from here): below these channel counts a GEMM whose reduction or width is the
  * channels would leave most of each MR x NR tile empty, and the pass takes a kernel of its
  * own. */

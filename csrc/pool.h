@@ -6,8 +6,8 @@
  * a pad value; average pooling divides by the number of real inputs). Max pooling lets the
  * first NaN of a window (row-major order) win, otherwise the first maximal element.
  *
- * The kernel set follows the ISA that csrc/dispatch.c chose for the convolution kernels: the
- * Python side passes that choice's name to fcnn_pool_kernels_for. */
+ * The kernel set follows the ISA that csrc/dispatch.c chose for the GEMM kernels (one selection,
+ * fcnn_select_isa, sets both); csrc/registry.c lists every set in its table of kernels. */
 #ifndef FASTCNN_POOL_H
 #define FASTCNN_POOL_H
 
@@ -66,15 +66,16 @@ typedef struct {
     fcnn_pool_pick_forward_f64 max_pick_forward_f64;
     fcnn_pool_backward_f32 max_pick_backward_f32; /* x: the picks */
     fcnn_pool_backward_f64 max_pick_backward_f64;
+    /* channels a step of the main loop takes (its block of vectors): the tile of the set */
+    int cb_f32, cb_f64;
 } fcnn_pool_kernels;
 
 extern const fcnn_pool_kernels fcnn_pool_generic;
 extern const fcnn_pool_kernels fcnn_pool_avx2;
 extern const fcnn_pool_kernels fcnn_pool_avx512;
 
-/* The kernel set for an ISA name of csrc/dispatch.c ("avx512", "avx2", "generic"): that ISA's
- * when it was compiled in, else the next lower one that was; generic for unknown names. */
-const fcnn_pool_kernels *fcnn_pool_kernels_for(const char *isa);
+/* The pooling set in use: the one fcnn_select_isa chose with the GEMM kernels (dispatch.c). */
+const fcnn_pool_kernels *fcnn_current_pool(void);
 
 #ifdef __cplusplus
 }

@@ -65,6 +65,7 @@ const fcnn_pool_kernels fcnn_pool_avx2 = {
     max_forward_f64, avg_forward_f64, max_backward_f64, avg_backward_f64,
     max_relu_backward_f32, max_relu_backward_f64,
     max_forward_pick_f32, max_forward_pick_f64, max_pick_backward_f32, max_pick_backward_f64,
+    POOL_NB * 8, POOL_NB * 4,
 };
 
 #else

@@ -1,7 +1,4 @@
-/* Pooling kernels for the baseline ISA: SSE2 on x86 (part of x86-64), plain C elsewhere.
- * Also the lookup of a kernel set by the name of the ISA that csrc/dispatch.c chose. */
-#include <string.h>
-
+/* Pooling kernels for the baseline ISA: SSE2 on x86 (part of x86-64), plain C elsewhere. */
 #include "pool.h"
 
 #if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
@@ -10,6 +7,8 @@
 /* Channel blocks of 2 vectors (8 floats / 4 doubles): 4 would spill, SSE2 selects taking
  * extra registers without blendv. */
 #define POOL_NB 2
+#define POOL_CB_F32 (POOL_NB * 4)
+#define POOL_CB_F64 (POOL_NB * 2)
 
 #define T float
 #define SFX f32
@@ -63,6 +62,8 @@
 #else /* no SIMD baseline known: one channel at a time */
 
 #define POOL_NB 1
+#define POOL_CB_F32 1
+#define POOL_CB_F64 1
 
 #define VM int
 #define VLEN 1
@@ -97,13 +98,5 @@ const fcnn_pool_kernels fcnn_pool_generic = {
     max_forward_f64, avg_forward_f64, max_backward_f64, avg_backward_f64,
     max_relu_backward_f32, max_relu_backward_f64,
     max_forward_pick_f32, max_forward_pick_f64, max_pick_backward_f32, max_pick_backward_f64,
+    POOL_CB_F32, POOL_CB_F64,
 };
-
-const fcnn_pool_kernels *fcnn_pool_kernels_for(const char *isa)
-{
-    const int avx512 = isa != NULL && strcmp(isa, "avx512") == 0;
-    const int avx2 = avx512 || (isa != NULL && strcmp(isa, "avx2") == 0);
-    if (avx512 && fcnn_pool_avx512.name) return &fcnn_pool_avx512;
-    if (avx2 && fcnn_pool_avx2.name) return &fcnn_pool_avx2;
-    return &fcnn_pool_generic;
-}

@@ -4,21 +4,19 @@ import platform
 import sys
 import sysconfig
 
-from fastcnn import _conv, _gemm, _pool
+from fastcnn import _kernels
 
 __all__ = ["set_num_threads", "get_num_threads", "set_flush_denormal", "show_config",
            "config"]
 
-_isa = _conv.select_isa(os.environ.get("FASTCNN_ISA") or None)
-# The other compiled modules follow the one choice made in csrc/dispatch.c.
-_gemm.select_isa(_isa)
-_pool.use_isa(_isa)
+# One choice of kernel sets (GEMM and pooling together), made in csrc/dispatch.c.
+_isa = _kernels.select_isa(os.environ.get("FASTCNN_ISA") or None)
 # More threads than this only cost (and thousands can fail to start, which ends the process
 # from inside the OpenMP runtime).
 MAX_THREADS = 1024
 # OMP_NUM_THREADS is honoured: OpenMP's default team size is read once, at import.
-_num_threads = (min(max(1, int(_conv.omp_max_threads())), MAX_THREADS)
-                if _conv.openmp_enabled() else 1)
+_num_threads = (min(max(1, int(_kernels.omp_max_threads())), MAX_THREADS)
+                if _kernels.openmp_enabled() else 1)
 
 
 def set_num_threads(n):
@@ -56,8 +54,8 @@ def set_flush_denormal(mode):
     default; results stay bitwise the same at any thread count either way."""
     if not isinstance(mode, bool):
         raise TypeError(f"mode must be a bool, got {mode!r}")
-    threads = max(_num_threads, int(_conv.omp_max_threads()))
-    return _conv.set_flush_denormal(mode, threads)
+    threads = max(_num_threads, int(_kernels.omp_max_threads()))
+    return _kernels.set_flush_denormal(mode, threads)
 
 
 # os.fork() after the kernels ran on several threads: GNU OpenMP keeps a pool of worker
@@ -70,7 +68,7 @@ _released_for_fork = True
 
 def _before_fork():
     global _released_for_fork
-    _released_for_fork = _conv.release_openmp_threads()
+    _released_for_fork = _kernels.release_openmp_threads()
 
 
 def _after_fork_in_child():
@@ -86,24 +84,26 @@ if hasattr(os, "register_at_fork"):
 def config():
     """The build and runtime configuration as a dict (what show_config prints)."""
     from fastcnn import __version__
-    tiles = _conv.tile_sizes()
+    tiles = _kernels.tile_sizes()
     return {
         "version": __version__,
         "python": sys.version.split()[0],
         "platform": f"{platform.system()} {platform.machine()}",
         "compiler": sysconfig.get_config_var("CC") or "unknown",
-        "openmp": bool(_conv.openmp_enabled()),
+        "openmp": bool(_kernels.openmp_enabled()),
         "threads": _num_threads,
-        "simd": _conv.current_isa(),
-        "simd_best": _conv.best_isa(),
+        "simd": _kernels.current_isa(),
+        "simd_best": _kernels.best_isa(),
         "simd_cap": os.environ.get("FASTCNN_ISA") or None,
         "tile_float32": tiles["float32"],
         "tile_float64": tiles["float64"],
+        "kernels": [e["name"] for e in _kernels.kernel_table() if e["in_use"]],
     }
 
 
 def show_config(file=None):
-    """Prints version, compiler, OpenMP on/off, threads and the SIMD level in use."""
+    """Prints version, compiler, OpenMP on/off, threads, the SIMD level in use and the
+    kernels of fastcnn._kernels.kernel_table() that it runs."""
     c = config()
     cap = f", capped by FASTCNN_ISA={c['simd_cap']}" if c["simd_cap"] else ""
     lines = [
@@ -114,5 +114,6 @@ def show_config(file=None):
         f"  SIMD:       {c['simd']} (best on this CPU: {c['simd_best']}{cap})",
         f"  GEMM tiles: float32 {c['tile_float32'][0]}x{c['tile_float32'][1]}, "
         f"float64 {c['tile_float64'][0]}x{c['tile_float64'][1]}",
+        f"  kernels:    {' '.join(c['kernels'])}",
     ]
     print("\n".join(lines), file=file if file is not None else sys.stdout)

@@ -2,9 +2,8 @@
 fusion rules (:mod:`fastcnn.models.fusion`) and MaxPooling2D's training pass. Arguments are
 checked as in :mod:`fastcnn.ops` (whose helpers they use); each function documents the calls
 whose results it gives bitwise."""
-import numpy as np
 
-from fastcnn import _config, _conv, _pool
+from fastcnn import _config, _kernels
 from fastcnn.ops import (_bias, _check_dy, _contiguous, _conv_args, _out_array, _out_tuple,
                          _pointwise, _pool_args, _pool_geometry)
 
@@ -31,7 +30,7 @@ def conv2d_backward_weight_unpool(pool_dy, picks, x, w, strides, padding, pool_s
         return None
     dw, db = _out_tuple(out, (("dw", w.shape), ("db", (w.shape[3],))), x.dtype,
                         (("pool_dy", pool_dy), ("picks", picks), ("x", x), ("w", w)))
-    done = _conv.conv2d_backward_weight_unpool(
+    done = _kernels.conv2d_backward_weight_unpool(
         _contiguous(pool_dy, "pool_dy"), _contiguous(picks, "picks"), _contiguous(x, "x"),
         w.shape[0], w.shape[1], sh, sw, g.pad_top, g.pad_left, g.out_h, g.out_w, kh, kw, psh,
         psw, pg.pad_top, pg.pad_left, _config.get_num_threads(), dw, db)
@@ -56,7 +55,7 @@ def max_pool2d_picking(x, pool_size, strides, padding, out, picks, relu_input):
     y = _out_array(out, shape, x.dtype, [("x", x)], result="the result of max_pool2d")
     picks = _out_array(picks, shape, x.dtype, [("x", x), ("out", y)], name="picks",
                        result="the picks of max_pool2d")
-    _pool.max_pool2d_forward_picks(_contiguous(x, "x"), y, picks, kh, kw, sh, sw, g.pad_top,
+    _kernels.max_pool2d_forward_picks(_contiguous(x, "x"), y, picks, kh, kw, sh, sw, g.pad_top,
                                    g.pad_left, _config.get_num_threads(), relu_input)
     return y
 
@@ -68,7 +67,7 @@ def conv2d_relu_max_pool2d_picking(x, w, b, strides, padding, pool_size, pool_st
     output: each image's is pooled while still in cache (a Conv2D with ReLU followed by a
     MaxPooling2D in a training step). Bitwise the two calls' y and picks. Returns y, or None
     (nothing done) where the fused kernel does not apply: only the few-channel forward with
-    enough images per thread does (fastcnn._conv.conv2d_relu_max_pool_picks)."""
+    enough images per thread does (fastcnn._kernels.conv2d_relu_max_pool_picks)."""
     x, w, (sh, sw), g = _conv_args(x, w, strides, padding)
     b = _bias(b, x, w)
     (kh, kw), (psh, psw), pg = _pool_geometry((g.out_h, g.out_w), pool_size, pool_strides,
@@ -80,9 +79,9 @@ def conv2d_relu_max_pool2d_picking(x, w, b, strides, padding, pool_size, pool_st
                    result="the pooled result")
     picks = _out_array(picks, shape, x.dtype, [("x", x), ("w", w), ("b", b), ("out", y)],
                        name="picks", result="the picks of the pooling")
-    done = _conv.conv2d_relu_max_pool_picks(
+    done = _kernels.conv2d_relu_max_pool_picks(
         _contiguous(x, "x"), _contiguous(w, "w"), b, sh, sw, g.pad_top, g.pad_left, g.out_h,
-        g.out_w, _pool.pick_forward_capsule(x.dtype == np.float64), kh, kw, psh, psw,
+        g.out_w, kh, kw, psh, psw,
         pg.pad_top, pg.pad_left, y, picks, _config.get_num_threads())
     return y if done else None
 
@@ -96,7 +95,7 @@ def max_pool2d_backward_picks(dy, picks, x_shape, pool_size, strides, padding, o
     picks = _check_dy(picks, expected, None, "picks")
     dy = _check_dy(dy, expected, picks.dtype)
     dx = _out_array(out, x_shape, picks.dtype, [("dy", dy), ("picks", picks)], result="dx")
-    _pool.max_pool2d_backward_picks(_contiguous(dy, "dy"), _contiguous(picks, "picks"), dx, kh,
+    _kernels.max_pool2d_backward_picks(_contiguous(dy, "dy"), _contiguous(picks, "picks"), dx, kh,
                                     kw, sh, sw, g.pad_top, g.pad_left,
                                     _config.get_num_threads())
     return dx

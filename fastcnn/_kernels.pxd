@@ -1,4 +1,5 @@
-# Declarations of the C core in csrc/fastcnn_kernels.h.
+# Declarations of the C core (csrc/fastcnn_kernels.h, pool.h, registry.h) for fastcnn/_kernels.pyx,
+# the one extension it is linked into.
 from libc.stddef cimport ptrdiff_t
 
 cdef extern from "fastcnn_kernels.h" nogil:
@@ -157,3 +158,66 @@ cdef extern from "fastcnn_kernels.h" nogil:
     void fcnn_conv_dx_direct_rows_f64(const fcnn_conv_dx_direct *g, ptrdiff_t row0, ptrdiff_t nrows)
     void fcnn_conv_dx_border_rows_f32(const fcnn_conv_dx_direct *g, ptrdiff_t row0, ptrdiff_t nrows)
     void fcnn_conv_dx_border_rows_f64(const fcnn_conv_dx_direct *g, ptrdiff_t row0, ptrdiff_t nrows)
+
+cdef extern from "pool.h" nogil:
+    ctypedef struct fcnn_pool_geom:
+        ptrdiff_t h, w, c
+        ptrdiff_t oh, ow
+        ptrdiff_t kh, kw, sh, sw, pt, pl
+
+    ctypedef void (*fcnn_pool_forward_f32)(const fcnn_pool_geom *g, const float *x, float *y,
+                                           ptrdiff_t o0, ptrdiff_t o1)
+    ctypedef void (*fcnn_pool_forward_f64)(const fcnn_pool_geom *g, const double *x,
+                                           double *y, ptrdiff_t o0, ptrdiff_t o1)
+    ctypedef void (*fcnn_pool_backward_f32)(const fcnn_pool_geom *g, const float *x,
+                                            const float *dy, float *dx, ptrdiff_t r0,
+                                            ptrdiff_t r1)
+    ctypedef void (*fcnn_pool_backward_f64)(const fcnn_pool_geom *g, const double *x,
+                                            const double *dy, double *dx, ptrdiff_t r0,
+                                            ptrdiff_t r1)
+
+    ctypedef void (*fcnn_pool_pick_forward_f32)(const fcnn_pool_geom *g, const float *x,
+                                                float *y, float *picks, int relu, ptrdiff_t o0,
+                                                ptrdiff_t o1)
+    ctypedef void (*fcnn_pool_pick_forward_f64)(const fcnn_pool_geom *g, const double *x,
+                                                double *y, double *picks, int relu,
+                                                ptrdiff_t o0, ptrdiff_t o1)
+
+    ctypedef struct fcnn_pool_kernels:
+        const char *name
+        int cb_f32
+        int cb_f64
+        fcnn_pool_forward_f32 max_forward_f32
+        fcnn_pool_forward_f32 avg_forward_f32
+        fcnn_pool_backward_f32 max_backward_f32
+        fcnn_pool_backward_f32 avg_backward_f32
+        fcnn_pool_forward_f64 max_forward_f64
+        fcnn_pool_forward_f64 avg_forward_f64
+        fcnn_pool_backward_f64 max_backward_f64
+        fcnn_pool_backward_f64 avg_backward_f64
+        fcnn_pool_backward_f32 max_relu_backward_f32
+        fcnn_pool_backward_f64 max_relu_backward_f64
+        fcnn_pool_pick_forward_f32 max_pick_forward_f32
+        fcnn_pool_pick_forward_f64 max_pick_forward_f64
+        fcnn_pool_backward_f32 max_pick_backward_f32
+        fcnn_pool_backward_f64 max_pick_backward_f64
+
+    const fcnn_pool_kernels *fcnn_current_pool()
+
+cdef extern from "registry.h" nogil:
+    ctypedef struct fcnn_kernel_entry:
+        const char *name
+        const char *op
+        int f64
+        int level
+        const fcnn_isa *gemm
+        const fcnn_pool_kernels *pool
+        int kc, mc, nc, conv_kc, conv_mc
+
+    const fcnn_kernel_entry fcnn_kernel_table[]
+    const int fcnn_kernel_table_size
+    int fcnn_cpu_level()
+    int fcnn_kernel_compiled(int i)
+    int fcnn_kernel_runnable(int i)
+    int fcnn_kernel_in_use(int i)
+    void fcnn_use_kernels(const fcnn_isa *gemm, const fcnn_pool_kernels *pool)

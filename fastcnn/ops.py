@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from fastcnn import _config, _conv, _elementwise, _gemm, _pool
+from fastcnn import _config, _elementwise, _kernels
 from fastcnn._geometry import output_geometry, padding_mode, pair
 
 __all__ = ["conv2d", "conv2d_backward", "conv2d_backward_weight", "max_pool2d", "max_pool2d_backward", "avg_pool2d",
@@ -183,10 +183,10 @@ def conv2d(x, w, b=None, strides=1, padding="valid", *, activation=None, out=Non
     if _pointwise(w, sh, sw):
         x2 = _contiguous(x, "x").reshape(-1, w.shape[2])
         w2 = _contiguous(w, "w").reshape(w.shape[2:])
-        _gemm.gemm(x2, w2, y.reshape(-1, w.shape[3]), False, False, b, False, relu,
+        _kernels.gemm(x2, w2, y.reshape(-1, w.shape[3]), False, False, b, False, relu,
                    _config.get_num_threads())
         return y
-    return _conv.conv2d_forward(_contiguous(x, "x"), _contiguous(w, "w"), b, sh, sw, g.pad_top,
+    return _kernels.conv2d_forward(_contiguous(x, "x"), _contiguous(w, "w"), b, sh, sw, g.pad_top,
                                 g.pad_left, g.out_h, g.out_w, relu, _config.get_num_threads(), y)
 
 
@@ -207,11 +207,11 @@ def _pointwise_backward(dy, x, w, need_dx, relu_output, dx, dw, db):
         _elementwise.relu_backward(dy2.reshape(-1), relu_output.reshape(-1), masked.reshape(-1),
                                    threads)
         dy2 = masked
-    _gemm.gemm(_contiguous(x, "x").reshape(-1, c), dy2, dw.reshape(c, f), True, False, None,
+    _kernels.gemm(_contiguous(x, "x").reshape(-1, c), dy2, dw.reshape(c, f), True, False, None,
                False, False, threads)
     np.sum(dy2, axis=0, out=db)
     if need_dx:
-        _gemm.gemm(dy2, _contiguous(w, "w").reshape(c, f), dx.reshape(-1, c), False, True, None,
+        _kernels.gemm(dy2, _contiguous(w, "w").reshape(c, f), dx.reshape(-1, c), False, True, None,
                    False, False, threads)
     return dx, dw, db
 
@@ -239,7 +239,7 @@ def conv2d_backward(dy, x, w, strides=1, padding="valid", *, out=None):
     # dx's stride-phase GEMMs multiply w by zeros standing for dy outside the output, and
     # 0 * inf is NaN where dx has no term: with an inf or NaN in w the driver redoes the pixels
     # that read such a zero over the real dy positions only.
-    _conv.conv2d_backward(_contiguous(dy, "dy"), _contiguous(x, "x"), _contiguous(w, "w"), sh,
+    _kernels.conv2d_backward(_contiguous(dy, "dy"), _contiguous(x, "x"), _contiguous(w, "w"), sh,
                           sw, g.pad_top, g.pad_left, True, _config.get_num_threads(), dx, dw, db,
                           w_finite=_all_finite(w))
     return dx, dw, db
@@ -274,7 +274,7 @@ def conv2d_backward_weight(dy, x, w, strides=1, padding="valid", *, relu_output=
                         (("dy", dy), ("x", x), ("w", w), ("relu_output", relu_output)))
     if _pointwise(w, sh, sw):
         return _pointwise_backward(dy, x, w, False, relu_output, None, dw, db)[1:]
-    _conv.conv2d_backward(_contiguous(dy, "dy"), _contiguous(x, "x"), _contiguous(w, "w"), sh,
+    _kernels.conv2d_backward(_contiguous(dy, "dy"), _contiguous(x, "x"), _contiguous(w, "w"), sh,
                           sw, g.pad_top, g.pad_left, False, _config.get_num_threads(), None, dw,
                           db, relu_output)
     return dw, db
@@ -304,7 +304,7 @@ def max_pool2d(x, pool_size=2, strides=None, padding="valid", *, out=None):
     x, (kh, kw), (sh, sw), g = _pool_args(x, pool_size, strides, padding)
     y = _out_array(out, (x.shape[0], g.out_h, g.out_w, x.shape[3]), x.dtype, [("x", x)],
                    result="the result of max_pool2d")
-    _pool.max_pool2d_forward(_contiguous(x, "x"), y, kh, kw, sh, sw, g.pad_top, g.pad_left,
+    _kernels.max_pool2d_forward(_contiguous(x, "x"), y, kh, kw, sh, sw, g.pad_top, g.pad_left,
                              _config.get_num_threads())
     return y
 
@@ -325,7 +325,7 @@ def _max_pool2d_backward(dy, x, pool_size, strides, padding, out, relu_input):
     x, (kh, kw), (sh, sw), g = _pool_args(x, pool_size, strides, padding)
     dy = _check_dy(dy, (x.shape[0], g.out_h, g.out_w, x.shape[3]), x.dtype)
     dx = _out_array(out, x.shape, x.dtype, [("dy", dy), ("x", x)], result="dx")
-    _pool.max_pool2d_backward(_contiguous(dy, "dy"), _contiguous(x, "x"), dx, kh, kw, sh, sw,
+    _kernels.max_pool2d_backward(_contiguous(dy, "dy"), _contiguous(x, "x"), dx, kh, kw, sh, sw,
                               g.pad_top, g.pad_left, _config.get_num_threads(), relu_input)
     return dx
 
@@ -338,7 +338,7 @@ def avg_pool2d(x, pool_size=2, strides=None, padding="valid", *, out=None):
     x, (kh, kw), (sh, sw), g = _pool_args(x, pool_size, strides, padding)
     y = _out_array(out, (x.shape[0], g.out_h, g.out_w, x.shape[3]), x.dtype, [("x", x)],
                    result="the result of avg_pool2d")
-    _pool.avg_pool2d_forward(_contiguous(x, "x"), y, kh, kw, sh, sw, g.pad_top, g.pad_left,
+    _kernels.avg_pool2d_forward(_contiguous(x, "x"), y, kh, kw, sh, sw, g.pad_top, g.pad_left,
                              _config.get_num_threads())
     return y
 
@@ -351,6 +351,6 @@ def avg_pool2d_backward(dy, x, pool_size=2, strides=None, padding="valid", *, ou
     x, (kh, kw), (sh, sw), g = _pool_args(x, pool_size, strides, padding)
     dy = _check_dy(dy, (x.shape[0], g.out_h, g.out_w, x.shape[3]), x.dtype)
     dx = _out_array(out, x.shape, x.dtype, [("dy", dy), ("x", x)], result="dx")
-    _pool.avg_pool2d_backward(_contiguous(dy, "dy"), dx, kh, kw, sh, sw, g.pad_top, g.pad_left,
+    _kernels.avg_pool2d_backward(_contiguous(dy, "dy"), dx, kh, kw, sh, sw, g.pad_top, g.pad_left,
                               _config.get_num_threads())
     return dx

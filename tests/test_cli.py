@@ -251,7 +251,7 @@ def test_flush_denormal_option_turns_flushing_on_for_the_run_only(loads, monkeyp
     assert cli.main(["train", "--epochs", "1", "--limit", "8", "--verbose", "0",
                      "--flush-denormal"]) == 0
     assert calls == [True, False]
-    from fastcnn import _conv
-    assert not _conv.flush_denormal()
+    from fastcnn import _kernels
+    assert not _kernels.flush_denormal()
     assert cli.main(["train", "--epochs", "1", "--limit", "8", "--verbose", "0"]) == 0
     assert calls == [True, False]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import fastcnn
-from fastcnn import _conv, ops
+from fastcnn import _kernels, ops
 from fastcnn.layers import Dense
 from fastcnn.models import Sequential
 from fastcnn.utils import set_random_seed
@@ -17,7 +17,7 @@ TINY = np.float32(1e-40)                       # subnormal in float32
 def flushing():
     """Flushing on for the test, off (the default) after it, at the thread count before."""
     threads = fastcnn.get_num_threads()
-    assert not _conv.flush_denormal(), "flushing must be off by default"
+    assert not _kernels.flush_denormal(), "flushing must be off by default"
     assert fastcnn.set_flush_denormal(True)
     yield
     fastcnn.set_flush_denormal(False)
@@ -66,4 +66,4 @@ def test_flushed_training_is_bitwise_the_same_at_any_thread_count(flushing):
 def test_the_mode_must_be_a_bool():
     with pytest.raises(TypeError, match="mode must be a bool"):
         fastcnn.set_flush_denormal(1)
-    assert not _conv.flush_denormal()
+    assert not _kernels.flush_denormal()

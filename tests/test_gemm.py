@@ -1,4 +1,4 @@
-"""The GEMM core behind Dense (fastcnn._gemm.gemm) against float64 NumPy matmul.
+"""The GEMM core behind Dense (fastcnn._kernels.gemm) against float64 NumPy matmul.
 
 Shapes sit below, at and above the micro-tile (6x16 with AVX2, 12x32 with AVX-512, 4x16
 portable) and the cache blocks (KC = 256, MC = 144), every transpose combination, with bias,
@@ -9,7 +9,7 @@ import itertools
 import numpy as np
 import pytest
 
-from fastcnn import _gemm
+from fastcnn import _kernels
 from conftest import FLOAT_DTYPES, FLOAT_DTYPE_IDS, assert_close
 
 SHAPES = [(1, 1, 1), (5, 7, 3), (6, 16, 4), (7, 17, 5), (12, 32, 9), (13, 33, 255),
@@ -40,15 +40,15 @@ def test_gemm_matches_matmul_with_bias_relu_and_accumulation(m, n, k, trans_a, t
     a, b = _operands(rng, m, n, k, trans_a, trans_b, dtype)
     bias = rng.standard_normal(n).astype(dtype)
     c = np.full((m, n), np.nan, dtype)
-    assert _gemm.gemm(a, b, c, trans_a, trans_b, None, False, False, 2) is c
+    assert _kernels.gemm(a, b, c, trans_a, trans_b, None, False, False, 2) is c
     assert_close(c, _expected(a, b, trans_a, trans_b), dtype, "C")
 
-    _gemm.gemm(a, b, c, trans_a, trans_b, bias, False, True, 2)
+    _kernels.gemm(a, b, c, trans_a, trans_b, bias, False, True, 2)
     assert_close(c, _expected(a, b, trans_a, trans_b, bias=bias, relu=True), dtype, "relu(C+b)")
 
     c0 = rng.standard_normal((m, n)).astype(dtype)
     c = c0.copy()
-    _gemm.gemm(a, b, c, trans_a, trans_b, None, True, False, 2)
+    _kernels.gemm(a, b, c, trans_a, trans_b, None, True, False, 2)
     assert_close(c, _expected(a, b, trans_a, trans_b, c0=c0), dtype, "C0 + AB")
 
 
@@ -60,7 +60,7 @@ def test_gemm_is_bitwise_identical_at_1_2_3_threads(m, n, k, trans_a, trans_b, d
     results = []
     for threads in (1, 2, 3):
         c = np.empty((m, n), dtype)
-        _gemm.gemm(a, b, c, trans_a, trans_b, None, False, False, threads)
+        _kernels.gemm(a, b, c, trans_a, trans_b, None, False, False, threads)
         results.append(c)
     assert results[0].tobytes() == results[1].tobytes() == results[2].tobytes()
 
@@ -68,7 +68,7 @@ def test_gemm_is_bitwise_identical_at_1_2_3_threads(m, n, k, trans_a, trans_b, d
 def test_gemm_leaves_its_operands_alone(rng):
     a, b = _operands(rng, 50, 60, 70, False, True, np.float32)
     a0, b0 = a.copy(), b.copy()
-    _gemm.gemm(a, b, np.empty((50, 60), np.float32), False, True, None, False, False, 2)
+    _kernels.gemm(a, b, np.empty((50, 60), np.float32), False, True, None, False, False, 2)
     assert np.array_equal(a, a0) and np.array_equal(b, b0)
 
 
@@ -76,9 +76,9 @@ def test_fma_peak_reports_a_rate_and_checks_its_arguments():
     # the benchmarks' yardstick (bench/report.py's "% peak"): a finite positive rate on
     # every kernel set, since each unit brings its own loop
     for threads in (1, 2):
-        rate = _gemm.fma_peak(0.002, threads)
+        rate = _kernels.fma_peak(0.002, threads)
         assert np.isfinite(rate) and rate > 0
     for seconds, threads, word in ((0.01, 0, "threads"), (0.0, 1, "seconds"),
                                    (float("nan"), 1, "seconds"), (float("inf"), 1, "seconds")):
         with pytest.raises(ValueError, match=word):
-            _gemm.fma_peak(seconds, threads)
+            _kernels.fma_peak(seconds, threads)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import fastcnn
-from fastcnn import _conv, _config, _fused_ops as fused_ops, _pool, ops, reference
+from fastcnn import _config, _fused_ops as fused_ops, _kernels, ops, reference
 from conftest import FLOAT_DTYPES, FLOAT_DTYPE_IDS, assert_close, random_array, widen
 
 dtypes = pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=FLOAT_DTYPE_IDS)
@@ -147,17 +147,17 @@ ISA_LEVELS = ("generic", "avx2", "avx512")
 
 
 def _runnable_isas():
-    return ISA_LEVELS[:ISA_LEVELS.index(_conv.best_isa()) + 1]
+    return ISA_LEVELS[:ISA_LEVELS.index(_kernels.best_isa()) + 1]
 
 
 @pytest.fixture
 def restore_pool_isa():
     yield
-    _pool.use_isa(_config._isa)
+    _kernels.select_isa(_config._isa)
 
 
 def test_pool_kernels_follow_the_isa_chosen_for_the_convolutions():
-    assert _pool.current_isa() == _conv.current_isa()
+    assert _kernels.pool_isa() == _kernels.current_isa()
 
 
 @dtypes
@@ -171,7 +171,7 @@ def test_pool2d_kernel_sets_of_every_runnable_isa_agree_bitwise(geometry, kind, 
     forward, backward = _ops(kind)
     results = {}
     for isa in _runnable_isas():
-        assert _pool.use_isa(isa) == isa
+        assert _kernels.select_isa(isa) == _kernels.pool_isa() == isa
         results[isa] = (forward(x, *args).tobytes(), backward(dy, x, *args).tobytes())
     first = results["generic"]
     for isa, got in results.items():
@@ -201,7 +201,7 @@ def test_max_pool2d_relu_backward_equals_masking_dy_by_the_pooled_output_first(
     assert (y <= 0).any() and (y > 0).any() and np.isnan(y).any()
     masked = np.where(y > 0, dy, np.zeros_like(dy))
     for isa in _runnable_isas():
-        assert _pool.use_isa(isa) == isa
+        assert _kernels.select_isa(isa) == _kernels.pool_isa() == isa
         want = ops.max_pool2d_backward(masked, x, *args)
         got = ops._max_pool2d_backward(dy, x, *args, None, relu_input=True)
         assert got.tobytes() == want.tobytes(), isa
@@ -244,7 +244,7 @@ def test_max_pool2d_backward_from_picks_is_bitwise_the_backward_from_x(
     before = fastcnn.get_num_threads()
     try:
         for isa in _runnable_isas():
-            assert _pool.use_isa(isa) == isa
+            assert _kernels.select_isa(isa) == _kernels.pool_isa() == isa
             want_y = ops.max_pool2d(x, *args)
             want_dx = ops._max_pool2d_backward(dy, x, *args, None, relu_input=relu_input)
             for threads in (1, 2, 3):

@@ -334,7 +334,7 @@ def test_fork_from_another_thread_after_the_main_thread_ran_kernels():
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
 def test_forked_child_runs_on_one_thread_when_the_openmp_threads_cannot_be_ended():
     proc = _run("""
-        fastcnn._config._conv.release_openmp_threads = lambda: False
+        fastcnn._config._kernels.release_openmp_threads = lambda: False
         pid = os.fork()
         if pid == 0:
             os._exit(0 if same(work(), expected) and fastcnn.get_num_threads() == 1 else 3)

@@ -182,7 +182,8 @@ _SHOW_CONFIG = re.compile(
     r"  threads:    (?P<threads>\d+)\n"
     r"  SIMD:       (?P<simd>\w+) \(best on this CPU: (?P<best>\w+)"
     r"(?:, capped by FASTCNN_ISA=(?P<cap>\w+))?\)\n"
-    r"  GEMM tiles: float32 (?P<f32>\d+x\d+), float64 (?P<f64>\d+x\d+)\n")
+    r"  GEMM tiles: float32 (?P<f32>\d+x\d+), float64 (?P<f64>\d+x\d+)\n"
+    r"  kernels:    (?P<kernels>[\w ]+)\n")
 
 
 def _show_config_values(text):
@@ -234,35 +235,44 @@ def test_show_config_states_the_values_in_use(threads, capfd):
     fastcnn.set_num_threads(threads)
     fastcnn.show_config()
     got = _show_config_values(capfd.readouterr().out)
-    from fastcnn import _conv, _pool
+    from fastcnn import _kernels
     assert got["version"] == fastcnn.__version__
     if _pyproject_version() is not None:
         assert got["version"] == _pyproject_version()
     assert got["python"] == platform.python_version()
     assert got["platform"] == f"{platform.system()} {platform.machine()}"
-    assert got["openmp"] == ("on" if _conv.openmp_enabled() else "off (serial build)")
+    assert got["openmp"] == ("on" if _kernels.openmp_enabled() else "off (serial build)")
     assert int(got["threads"]) == fastcnn.get_num_threads() == threads
     cap = os.environ.get("FASTCNN_ISA") or None
     assert got["cap"] == cap
-    assert got["best"] == _conv.best_isa()
-    assert got["simd"] == _conv.current_isa() == _expected_in_use(got["best"], cap)
-    assert _pool.current_isa() == got["simd"]          # pooling runs the same kernel set
-    tiles = _conv.tile_sizes()
+    assert got["best"] == _kernels.best_isa()
+    assert got["simd"] == _kernels.current_isa() == _expected_in_use(got["best"], cap)
+    assert _kernels.pool_isa() == got["simd"]          # pooling runs the same kernel set
+    tiles = _kernels.tile_sizes()
     assert got["f32"] == "{}x{}".format(*tiles["float32"])
     assert got["f64"] == "{}x{}".format(*tiles["float64"])
+    # the table's entries in use: the GEMM tiles above and the pooling set, of the set in use
+    in_use = [e for e in _kernels.kernel_table() if e["in_use"]]
+    assert got["kernels"].split() == [e["name"] for e in in_use]
+    assert {e["isa"] for e in in_use} == {got["simd"]}
+    assert {(e["dtype"], e["op"]) for e in in_use} == {
+        (d, op) for d in ("float32", "float64") for op in ("gemm", "pool")}
+    for dtype in ("float32", "float64"):
+        assert tiles[dtype] in [(e["mr"], e["nr"]) for e in in_use
+                                if e["op"] == "gemm" and e["dtype"] == dtype]
 
 
 @pytest.mark.skipif(_best_isa_by_cpuinfo() is None, reason="needs /proc/cpuinfo on x86")
 def test_show_config_best_kernel_set_is_what_cpuinfo_allows():
-    from fastcnn import _conv
-    assert _conv.best_isa() == _best_isa_by_cpuinfo()
+    from fastcnn import _kernels
+    assert _kernels.best_isa() == _best_isa_by_cpuinfo()
     assert fastcnn._config.config()["simd_best"] == _best_isa_by_cpuinfo()
 
 
 @pytest.mark.parametrize("cap", ISA_LEVELS)
 def test_show_config_of_a_capped_import_states_the_cap_and_the_set_in_use(cap):
-    code = ("import fastcnn, json; from fastcnn import _conv, _pool; fastcnn.show_config(); "
-            "print(json.dumps([_conv.tile_sizes(), _pool.current_isa()]))")
+    code = ("import fastcnn, json; from fastcnn import _kernels; fastcnn.show_config(); "
+            "print(json.dumps([_kernels.tile_sizes(), _kernels.pool_isa()]))")
     proc = _run_python(code, FASTCNN_ISA=cap, OMP_NUM_THREADS="2")
     assert proc.returncode == 0, proc.stderr
     report, _, tail = proc.stdout.rpartition("\n[")

@@ -4,7 +4,7 @@ import numbers
 
 import numpy as np
 
-from .. import _config, _gemm, _norm_ops, utils
+from .. import _config, _kernels, _norm_ops, utils
 from .activated import ActivatedLayer
 from .base import Layer
 from .conv import KernelBiasMixin, check_channels_last
@@ -52,7 +52,7 @@ class Dense(KernelBiasMixin, ActivatedLayer):
     def linear(self, inputs, state, training, relu=False):
         x = np.ascontiguousarray(inputs.reshape(-1, inputs.shape[-1]))
         z = state.buffer("z", (x.shape[0], self.units), self.dtype)
-        _gemm.gemm(x, self.kernel, z, False, False, self.bias, False, relu,
+        _kernels.gemm(x, self.kernel, z, False, False, self.bias, False, relu,
                    _config.get_num_threads())
         state.x = x if training else None
         return z.reshape(inputs.shape[:-1] + (self.units,))
@@ -62,13 +62,13 @@ class Dense(KernelBiasMixin, ActivatedLayer):
         dz = np.ascontiguousarray(dz.reshape(-1, self.units))
         threads = _config.get_num_threads()
         if grads is not None:
-            _gemm.gemm(state.x, dz, grads[0], True, False, None, False, False, threads)
+            _kernels.gemm(state.x, dz, grads[0], True, False, None, False, False, threads)
             if self.use_bias:
                 np.sum(dz, axis=0, out=grads[1])
         if not need_input_grad:
             return None
         dx = state.buffer("dx", (dz.shape[0], self.kernel.shape[0]), self.dtype)
-        _gemm.gemm(dz, self.kernel, dx, False, True, None, False, False, threads)
+        _kernels.gemm(dz, self.kernel, dx, False, True, None, False, False, threads)
         return dx.reshape(lead + (self.kernel.shape[0],))
 
     def get_config(self):

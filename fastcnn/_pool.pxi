@@ -1,61 +1,23 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-# cython: initializedcheck=False, nonecheck=False
-"""Max and average pooling drivers over the kernels of csrc/pool.h (NHWC, vectorized across
-channels).
-
-Shapes, dtypes, geometry and the output array are checked once in fastcnn/ops.py; these
-functions trust them, release the GIL and write every element of the output they are given.
-Forward passes run in parallel over output rows. Backward passes run in parallel over bands of
-dx rows: each band's kernel adds up, for every element of its rows, the gradients of the
-windows that hold it in a fixed window order, so dx is bitwise the same for any banding and
-any thread count. When windows of different output rows cannot overlap (pool height <=
-stride) a band is one output row's rows; otherwise bands are whole images, or parts of images
-when there are too few images to keep the threads busy (the rows where two bands meet then
-have their windows' argmax computed by both).
-"""
-from cpython.pycapsule cimport PyCapsule_New
-from cython.parallel cimport prange
-from libc.stddef cimport ptrdiff_t
-
+# Max and average pooling drivers over the kernels of csrc/pool.h (NHWC, vectorized across
+# channels), included by fastcnn/_kernels.pyx; the kernel set is the selection's
+# (fcnn_current_pool).
+#
+# Shapes, dtypes, geometry and the output array are checked once in fastcnn/ops.py; these
+# functions trust them, release the GIL and write every element of the output they are given.
+# Forward passes run in parallel over output rows. Backward passes run in parallel over bands
+# of dx rows: each band's kernel adds up, for every element of its rows, the gradients of the
+# windows that hold it in a fixed window order, so dx is bitwise the same for any banding and
+# any thread count. When windows of different output rows cannot overlap (pool height <=
+# stride) a band is one output row's rows; otherwise bands are whole images, or parts of
+# images when there are too few images to keep the threads busy (the rows where two bands meet
+# then have their windows' argmax computed by both).
 from fastcnn._parallel cimport MIN_VALUES_PER_THREAD, team_size
-
-from fastcnn._pool_kernels cimport *
-
-ctypedef fused floating:
-    float
-    double
 
 
 cdef enum:
     # Backward with overlapping rows: at least this many bands per thread, so that images of
     # unequal cost still share out evenly.
     BANDS_PER_THREAD = 4
-
-
-cdef const fcnn_pool_kernels *_kernels = fcnn_pool_kernels_for(b"generic")
-
-
-def use_isa(name):
-    """Use the pooling kernels of the ISA csrc/dispatch.c chose (its name); returns the name
-    of the kernel set in use (a lower one when that ISA's pooling unit was not built)."""
-    global _kernels
-    _kernels = fcnn_pool_kernels_for(name.encode("ascii"))
-    return current_isa()
-
-
-def current_isa():
-    return _kernels.name.decode("ascii")
-
-
-def pick_forward_capsule(bint double):
-    """The kernel set's max_pick_forward (float, or double) in a capsule named
-    "fastcnn.pool_pick_forward_f32" (or _f64): for fastcnn._conv, whose fused convolution
-    and pooling pools each image's convolution output while it is still in cache."""
-    if double:
-        return PyCapsule_New(<void *>_kernels.max_pick_forward_f64,
-                             b"fastcnn.pool_pick_forward_f64", NULL)
-    return PyCapsule_New(<void *>_kernels.max_pick_forward_f32,
-                         b"fastcnn.pool_pick_forward_f32", NULL)
 
 
 cdef inline fcnn_pool_geom _geometry(Py_ssize_t h, Py_ssize_t w, Py_ssize_t c, Py_ssize_t oh,
@@ -75,10 +37,11 @@ cdef int _forward(bint is_max, const floating[:, :, :, ::1] x, floating[:, :, :,
     if n * oh * ow * c == 0:
         return 0
     cdef fcnn_pool_geom g = _geometry(x.shape[1], x.shape[2], c, oh, ow, kh, kw, sh, sw, pt, pl)
-    cdef fcnn_pool_forward_f32 k32 = _kernels.max_forward_f32 if is_max else _kernels.avg_forward_f32
-    cdef fcnn_pool_forward_f64 k64 = _kernels.max_forward_f64 if is_max else _kernels.avg_forward_f64
-    cdef fcnn_pool_pick_forward_f32 p32 = _kernels.max_pick_forward_f32
-    cdef fcnn_pool_pick_forward_f64 p64 = _kernels.max_pick_forward_f64
+    cdef const fcnn_pool_kernels *ks = fcnn_current_pool()
+    cdef fcnn_pool_forward_f32 k32 = ks.max_forward_f32 if is_max else ks.avg_forward_f32
+    cdef fcnn_pool_forward_f64 k64 = ks.max_forward_f64 if is_max else ks.avg_forward_f64
+    cdef fcnn_pool_pick_forward_f32 p32 = ks.max_pick_forward_f32
+    cdef fcnn_pool_pick_forward_f64 p64 = ks.max_pick_forward_f64
     cdef bint pick = picks is not None
     cdef int nt = team_size(nthreads, n * oh, <double>(n * oh * ow * c) * kh * kw,
                    MIN_VALUES_PER_THREAD)
@@ -121,17 +84,18 @@ cdef int _backward(int kind, const floating[:, :, :, ::1] dy,
     if n * h * w * c == 0:
         return 0
     cdef fcnn_pool_geom g = _geometry(h, w, c, oh, ow, kh, kw, sh, sw, pt, pl)
+    cdef const fcnn_pool_kernels *ks = fcnn_current_pool()
     # kind: 0 average, 1 max, 2 max with the ReLU before it folded in, 3 max from the picks
     # of max_pool2d_forward_picks (then in x's place)
     cdef bint is_max = kind != 0
-    cdef fcnn_pool_backward_f32 k32 = (_kernels.avg_backward_f32 if kind == 0 else
-                                       _kernels.max_backward_f32 if kind == 1 else
-                                       _kernels.max_relu_backward_f32 if kind == 2 else
-                                       _kernels.max_pick_backward_f32)
-    cdef fcnn_pool_backward_f64 k64 = (_kernels.avg_backward_f64 if kind == 0 else
-                                       _kernels.max_backward_f64 if kind == 1 else
-                                       _kernels.max_relu_backward_f64 if kind == 2 else
-                                       _kernels.max_pick_backward_f64)
+    cdef fcnn_pool_backward_f32 k32 = (ks.avg_backward_f32 if kind == 0 else
+                                       ks.max_backward_f32 if kind == 1 else
+                                       ks.max_relu_backward_f32 if kind == 2 else
+                                       ks.max_pick_backward_f32)
+    cdef fcnn_pool_backward_f64 k64 = (ks.avg_backward_f64 if kind == 0 else
+                                       ks.max_backward_f64 if kind == 1 else
+                                       ks.max_relu_backward_f64 if kind == 2 else
+                                       ks.max_pick_backward_f64)
     # Bands of output rows per image (each band computes the dx rows its windows start in).
     cdef Py_ssize_t bands = oh
     if kh > sh:

@@ -1,29 +1,11 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-# cython: initializedcheck=False, nonecheck=False
-"""Matrix products on the GEMM core of csrc/ (gemm_impl.h), for the Dense layer.
-
-One thread policy for the whole model: these products run on fastcnn's OpenMP threads, never
-on a BLAS library's. Shapes are checked by the caller (fastcnn/layers, fastcnn/ops); C is cut
-into one rectangle per thread, and every element is reduced in an order fixed by K alone, so
-results are bitwise identical at any thread count.
-"""
-from cython.parallel cimport prange, threadid
-from libc.stddef cimport ptrdiff_t
-
-from fastcnn._kernels cimport *
+# Matrix products on the GEMM core of csrc/ (gemm_impl.h), for the Dense layer (included by
+# fastcnn/_kernels.pyx).
+#
+# One thread policy for the whole model: these products run on fastcnn's OpenMP threads, never
+# on a BLAS library's. Shapes are checked by the caller (fastcnn/layers, fastcnn/ops); C is cut
+# into one rectangle per thread, and every element is reduced in an order fixed by K alone, so
+# results are bitwise identical at any thread count.
 from fastcnn._parallel cimport cdiv, team_size
-
-ctypedef fused floating:
-    float
-    double
-
-
-def select_isa(name):
-    """Use the kernel set ``name`` (fastcnn._config passes the one chosen by fastcnn._conv)."""
-    cdef bytes cap = name.encode("ascii")
-    if fcnn_select_isa(cap) != 0 or fcnn_current_isa().name.decode("ascii") != name:
-        raise ValueError(f"kernel set {name!r} is not available to fastcnn._gemm")
-    return name
 
 
 def fma_peak(double seconds=0.05, int threads=1):

@@ -1,26 +1,14 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-# cython: initializedcheck=False, nonecheck=False
-"""Convolution drivers: implicit GEMM over NHWC on the micro-kernels of csrc/.
-
-Shapes, dtypes and geometry are checked once in fastcnn/ops.py; these functions trust them,
-release the GIL and split work over OpenMP threads in thread-count-independent blocks, so
-results are bitwise identical at any thread count.
-"""
-from cpython.pycapsule cimport PyCapsule_GetPointer
-from cython.parallel cimport prange, threadid
-from libc.stddef cimport ptrdiff_t
+# Convolution drivers (included by fastcnn/_kernels.pyx): implicit GEMM over NHWC on the
+# micro-kernels of csrc/.
+#
+# Shapes, dtypes and geometry are checked once in fastcnn/ops.py; these functions trust them,
+# release the GIL and split work over OpenMP threads in thread-count-independent blocks, so
+# results are bitwise identical at any thread count.
 from libc.string cimport memset
 
 import numpy as np
 
-from fastcnn._kernels cimport *
-from fastcnn._parallel cimport MIN_VALUES_PER_THREAD, cdiv as _cdiv, team_size as _team
-from fastcnn._pool_kernels cimport (fcnn_pool_geom, fcnn_pool_pick_forward_f32,
-                                    fcnn_pool_pick_forward_f64)
-
-ctypedef fused floating:
-    float
-    double
+from fastcnn._parallel cimport cdiv as _cdiv, team_size as _team
 
 cdef extern from *:
     """
@@ -88,28 +76,6 @@ cdef enum:
     # The fused convolution and max pooling keeps an image's convolution output in a buffer
     # per thread of at most this many bytes (in L2 at the seed model's 86 KB).
     FUSED_MAX_BUFFER = 1024 * 1024
-
-
-def select_isa(cap):
-    """Use the best kernels the CPU supports, capped at ``cap`` (None for no cap)."""
-    cdef bytes name = (cap or "").encode("ascii")
-    if fcnn_select_isa(name) != 0:
-        raise ValueError(f"FASTCNN_ISA must be one of 'avx512', 'avx2', 'generic', got {cap!r}")
-    return current_isa()
-
-
-def current_isa():
-    return fcnn_current_isa().name.decode("ascii")
-
-
-def best_isa():
-    return fcnn_best_isa_name().decode("ascii")
-
-
-def tile_sizes():
-    """(MR, NR) of the micro-kernels in use, for float32 and float64."""
-    cdef const fcnn_isa *isa = fcnn_current_isa()
-    return {"float32": (isa.mr_f32, isa.nr_f32), "float64": (isa.mr_f64, isa.nr_f64)}
 
 
 def openmp_enabled():
@@ -336,22 +302,22 @@ cdef inline void _small_rows(const fcnn_conv_small *g, Py_ssize_t row0, Py_ssize
 def conv2d_relu_max_pool_picks(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                                const floating[::1] b, Py_ssize_t sh, Py_ssize_t sw,
                                Py_ssize_t pt, Py_ssize_t pl, Py_ssize_t oh, Py_ssize_t ow,
-                               pool_kernel, Py_ssize_t pkh, Py_ssize_t pkw, Py_ssize_t psh,
+                               Py_ssize_t pkh, Py_ssize_t pkw, Py_ssize_t psh,
                                Py_ssize_t psw, Py_ssize_t ppt, Py_ssize_t ppl,
                                floating[:, :, :, ::1] y, floating[:, :, :, ::1] picks,
                                int nthreads):
-    """Max pooling, with picks (fastcnn._pool.max_pool2d_forward_picks, ReLU input), of
-    relu(conv(x, w) + b) (oh x ow), image by image, the convolution's output never written
-    out (see _conv2d_forward_small). ``pool_kernel``: fastcnn._pool.pick_forward_capsule's.
+    """Max pooling, with picks (max_pool2d_forward_picks, ReLU input, on the pooling set in
+    use), of relu(conv(x, w) + b) (oh x ow), image by image, the convolution's output never
+    written out (see _conv2d_forward_small).
     Only the few-channel forward; returns False, having done nothing, where that does not
     apply or an image's output would pass FUSED_MAX_BUFFER bytes."""
     cdef Py_ssize_t c = x.shape[3], k = w.shape[0] * w.shape[1] * c, f = w.shape[3]
     if (c >= FCNN_SMALL_MAX_C or k > FCNN_SMALL_MAX_K or y.size == 0
             or <size_t>(oh * ow * f) * sizeof(floating) > FUSED_MAX_BUFFER):
         return False
-    cdef const void *kernel = PyCapsule_GetPointer(
-        pool_kernel, b"fastcnn.pool_pick_forward_f32" if floating is float
-        else b"fastcnn.pool_pick_forward_f64")
+    cdef const void *kernel = (<const void *>fcnn_current_pool().max_pick_forward_f32
+                               if floating is float else
+                               <const void *>fcnn_current_pool().max_pick_forward_f64)
     cdef fcnn_pool_geom pg
     pg.h, pg.w, pg.c, pg.oh, pg.ow = oh, ow, f, y.shape[1], y.shape[2]
     pg.kh, pg.kw, pg.sh, pg.sw, pg.pt, pg.pl = pkh, pkw, psh, psw, ppt, ppl

@@ -1,0 +1,58 @@
+/* The table of kernels (registry.h). Names follow XNNPACK's: dtype, operation, tile, then
+ * after a double underscore the ISA; tests/test_kernel_table.py checks each name's tile against
+ * its set's MR x NR (or channel block). */
+#include "registry.h"
+
+#define GEMM_BLOCKING FCNN_GEMM_KC, FCNN_GEMM_MC, FCNN_GEMM_NC, FCNN_KC, FCNN_MC
+#define POOL_BLOCKING 0, 0, 0, 0, 0
+
+const fcnn_kernel_entry fcnn_kernel_table[] = {
+    {"f32_gemm_4x16__generic", "gemm", 0, FCNN_LEVEL_GENERIC, &fcnn_isa_generic, NULL,
+     GEMM_BLOCKING},
+    {"f64_gemm_4x8__generic", "gemm", 1, FCNN_LEVEL_GENERIC, &fcnn_isa_generic, NULL,
+     GEMM_BLOCKING},
+    {"f32_pool_c8__generic", "pool", 0, FCNN_LEVEL_GENERIC, NULL, &fcnn_pool_generic,
+     POOL_BLOCKING},
+    {"f64_pool_c4__generic", "pool", 1, FCNN_LEVEL_GENERIC, NULL, &fcnn_pool_generic,
+     POOL_BLOCKING},
+    {"f32_gemm_6x16__avx2", "gemm", 0, FCNN_LEVEL_AVX2, &fcnn_isa_avx2, NULL, GEMM_BLOCKING},
+    {"f64_gemm_6x8__avx2", "gemm", 1, FCNN_LEVEL_AVX2, &fcnn_isa_avx2, NULL, GEMM_BLOCKING},
+    {"f32_pool_c32__avx2", "pool", 0, FCNN_LEVEL_AVX2, NULL, &fcnn_pool_avx2, POOL_BLOCKING},
+    {"f64_pool_c16__avx2", "pool", 1, FCNN_LEVEL_AVX2, NULL, &fcnn_pool_avx2, POOL_BLOCKING},
+    {"f32_gemm_12x32__avx512", "gemm", 0, FCNN_LEVEL_AVX512, &fcnn_isa_avx512, NULL,
+     GEMM_BLOCKING},
+    {"f64_gemm_12x16__avx512", "gemm", 1, FCNN_LEVEL_AVX512, &fcnn_isa_avx512, NULL,
+     GEMM_BLOCKING},
+    /* the narrow tile, 16 x one vector, for GEMMs one vector wide (fcnn_isa_for_width) */
+    {"f32_gemm_16x16__avx512", "gemm", 0, FCNN_LEVEL_AVX512, &fcnn_isa_avx512_narrow, NULL,
+     GEMM_BLOCKING},
+    {"f64_gemm_16x8__avx512", "gemm", 1, FCNN_LEVEL_AVX512, &fcnn_isa_avx512_narrow, NULL,
+     GEMM_BLOCKING},
+    {"f32_pool_c32__avx512", "pool", 0, FCNN_LEVEL_AVX512, NULL, &fcnn_pool_avx512,
+     POOL_BLOCKING},
+    {"f64_pool_c16__avx512", "pool", 1, FCNN_LEVEL_AVX512, NULL, &fcnn_pool_avx512,
+     POOL_BLOCKING},
+};
+
+const int fcnn_kernel_table_size = (int)(sizeof fcnn_kernel_table / sizeof fcnn_kernel_table[0]);
+
+int fcnn_kernel_compiled(int i)
+{
+    const fcnn_kernel_entry *e = &fcnn_kernel_table[i];
+    return (e->gemm ? e->gemm->name : e->pool->name) != NULL;
+}
+
+int fcnn_kernel_runnable(int i)
+{
+    return fcnn_kernel_compiled(i) && fcnn_kernel_table[i].level <= fcnn_cpu_level();
+}
+
+int fcnn_kernel_in_use(int i)
+{
+    const fcnn_kernel_entry *e = &fcnn_kernel_table[i];
+    if (!fcnn_kernel_compiled(i)) return 0;
+    if (e->pool) return e->pool == fcnn_current_pool();
+    if (e->gemm == fcnn_current_isa()) return 1;
+    /* a tile picked per call by width: in use where its wide set is */
+    return fcnn_isa_for_width(0, e->f64) == e->gemm;
+}
