@@ -3,35 +3,28 @@
  * its set's MR x NR (or channel block). */
 #include "registry.h"
 
-#define GEMM_BLOCKING FCNN_GEMM_KC, FCNN_GEMM_MC, FCNN_GEMM_NC, FCNN_KC, FCNN_MC
-#define POOL_BLOCKING 0, 0, 0, 0, 0
+/* A GEMM set, with the drivers' blocking beside it; a pooling set (no blocking). */
+#define GEMM(name, f64, level, set)                                                            \
+    {name, "gemm", f64, level, &set, NULL,                                                     \
+     FCNN_GEMM_KC, FCNN_GEMM_MC, FCNN_GEMM_NC, FCNN_KC, FCNN_MC}
+#define POOL(name, f64, level, set) {name, "pool", f64, level, NULL, &set, 0, 0, 0, 0, 0}
 
 const fcnn_kernel_entry fcnn_kernel_table[] = {
-    {"f32_gemm_4x16__generic", "gemm", 0, FCNN_LEVEL_GENERIC, &fcnn_isa_generic, NULL,
-     GEMM_BLOCKING},
-    {"f64_gemm_4x8__generic", "gemm", 1, FCNN_LEVEL_GENERIC, &fcnn_isa_generic, NULL,
-     GEMM_BLOCKING},
-    {"f32_pool_c8__generic", "pool", 0, FCNN_LEVEL_GENERIC, NULL, &fcnn_pool_generic,
-     POOL_BLOCKING},
-    {"f64_pool_c4__generic", "pool", 1, FCNN_LEVEL_GENERIC, NULL, &fcnn_pool_generic,
-     POOL_BLOCKING},
-    {"f32_gemm_6x16__avx2", "gemm", 0, FCNN_LEVEL_AVX2, &fcnn_isa_avx2, NULL, GEMM_BLOCKING},
-    {"f64_gemm_6x8__avx2", "gemm", 1, FCNN_LEVEL_AVX2, &fcnn_isa_avx2, NULL, GEMM_BLOCKING},
-    {"f32_pool_c32__avx2", "pool", 0, FCNN_LEVEL_AVX2, NULL, &fcnn_pool_avx2, POOL_BLOCKING},
-    {"f64_pool_c16__avx2", "pool", 1, FCNN_LEVEL_AVX2, NULL, &fcnn_pool_avx2, POOL_BLOCKING},
-    {"f32_gemm_12x32__avx512", "gemm", 0, FCNN_LEVEL_AVX512, &fcnn_isa_avx512, NULL,
-     GEMM_BLOCKING},
-    {"f64_gemm_12x16__avx512", "gemm", 1, FCNN_LEVEL_AVX512, &fcnn_isa_avx512, NULL,
-     GEMM_BLOCKING},
+    GEMM("f32_gemm_4x16__generic", 0, FCNN_LEVEL_GENERIC, fcnn_isa_generic),
+    GEMM("f64_gemm_4x8__generic", 1, FCNN_LEVEL_GENERIC, fcnn_isa_generic),
+    POOL("f32_pool_c8__generic", 0, FCNN_LEVEL_GENERIC, fcnn_pool_generic),
+    POOL("f64_pool_c4__generic", 1, FCNN_LEVEL_GENERIC, fcnn_pool_generic),
+    GEMM("f32_gemm_6x16__avx2", 0, FCNN_LEVEL_AVX2, fcnn_isa_avx2),
+    GEMM("f64_gemm_6x8__avx2", 1, FCNN_LEVEL_AVX2, fcnn_isa_avx2),
+    POOL("f32_pool_c32__avx2", 0, FCNN_LEVEL_AVX2, fcnn_pool_avx2),
+    POOL("f64_pool_c16__avx2", 1, FCNN_LEVEL_AVX2, fcnn_pool_avx2),
+    GEMM("f32_gemm_12x32__avx512", 0, FCNN_LEVEL_AVX512, fcnn_isa_avx512),
+    GEMM("f64_gemm_12x16__avx512", 1, FCNN_LEVEL_AVX512, fcnn_isa_avx512),
     /* the narrow tile, 16 x one vector, for GEMMs one vector wide (fcnn_isa_for_width) */
-    {"f32_gemm_16x16__avx512", "gemm", 0, FCNN_LEVEL_AVX512, &fcnn_isa_avx512_narrow, NULL,
-     GEMM_BLOCKING},
-    {"f64_gemm_16x8__avx512", "gemm", 1, FCNN_LEVEL_AVX512, &fcnn_isa_avx512_narrow, NULL,
-     GEMM_BLOCKING},
-    {"f32_pool_c32__avx512", "pool", 0, FCNN_LEVEL_AVX512, NULL, &fcnn_pool_avx512,
-     POOL_BLOCKING},
-    {"f64_pool_c16__avx512", "pool", 1, FCNN_LEVEL_AVX512, NULL, &fcnn_pool_avx512,
-     POOL_BLOCKING},
+    GEMM("f32_gemm_16x16__avx512", 0, FCNN_LEVEL_AVX512, fcnn_isa_avx512_narrow),
+    GEMM("f64_gemm_16x8__avx512", 1, FCNN_LEVEL_AVX512, fcnn_isa_avx512_narrow),
+    POOL("f32_pool_c32__avx512", 0, FCNN_LEVEL_AVX512, fcnn_pool_avx512),
+    POOL("f64_pool_c16__avx512", 1, FCNN_LEVEL_AVX512, fcnn_pool_avx512),
 };
 
 const int fcnn_kernel_table_size = (int)(sizeof fcnn_kernel_table / sizeof fcnn_kernel_table[0]);
