@@ -91,8 +91,8 @@ def run_with(name, fn, *args, **kwargs):
     whatever its width; a pooling entry's for pooling), which is put back afterwards.
 
     Not for use while other threads run kernels. The narrow GEMM tiles (16 x one vector) carry
-    their wide set's few-channel convolution kernels, which do not fit their tile: under them
-    run GEMMs and convolutions over more than 16 channels only."""
+    their wide set's few-channel convolution kernels, whose forward does not fit their tile:
+    under them run GEMMs, and convolutions over FCNN_SMALL_MAX_C (17) channels or more."""
     cdef int i
     cdef const fcnn_kernel_entry *e = NULL
     for i in range(fcnn_kernel_table_size):

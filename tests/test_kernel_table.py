@@ -31,7 +31,8 @@ def _runnable(entry):
 
 
 def _narrow(entry):
-    """The narrow GEMM tiles (16 x one vector) carry their wide set's few-channel kernels."""
+    """The narrow GEMM tiles (16 x one vector) carry their wide set's few-channel kernels, so
+    run_with runs them on convolutions that do not take the few-channel forward only."""
     return entry["isa"] == "avx512" and entry["mr"] == 16
 
 
@@ -133,10 +134,12 @@ def test_gemm_entry_matches_numpy_below_at_and_above_its_tile(entry, rng):
 
 def _conv_cases(e):
     """(channels, output width, filters, strides): output rows below, at and above MR pixels,
-    filters below, at and above NR; channels that take the few-channel kernels (3), the
-    strided tile (16), the indirect one (17), and a reduction past conv_kc (65 x 3 x 3)."""
+    filters below, at and above NR; channel counts on both sides of the few-channel
+    thresholds of csrc/fastcnn_kernels.h (3: every few-channel kernel; 16 | 17: the forward on
+    a padded copy or as a GEMM; 33: dW transposed but on avx512), and a reduction past conv_kc
+    (65 channels x 3 x 3 taps, also dW transposed on avx512)."""
     mr, nr = e["mr"], e["nr"]
-    channels = (17,) if _narrow(e) else (3, 16, 17)
+    channels = (17, 33) if _narrow(e) else (3, 16, 17, 33)
     cases = [(c, ow, f, 1) for c in channels for ow in (mr - 1, mr, mr + 1)
              for f in (nr - 1, nr, nr + 1)]
     assert 65 * 9 > e["conv_kc"]
