@@ -99,7 +99,7 @@ def _gemm_shapes(e):
     return shapes
 
 
-def _gemm_cases(rng, e, dtype):
+def _gemm_cases(e):
     for m, n, k in _gemm_shapes(e):
         for trans_a in (False, True):       # A read in place (indirect kernel) or packed
             for variant in ("plain", "bias_relu", "accumulate"):
@@ -112,7 +112,7 @@ def test_gemm_entry_matches_numpy_below_at_and_above_its_tile(entry, rng):
     dtype = np.dtype(e["dtype"])
 
     def run():
-        for m, n, k, trans_a, variant in _gemm_cases(rng, e, dtype):
+        for m, n, k, trans_a, variant in _gemm_cases(e):
             a = random_array(rng, (k, m) if trans_a else (m, k), dtype)
             b = random_array(rng, (k, n), dtype)
             bias = random_array(rng, (n,), dtype) if variant == "bias_relu" else None
