@@ -7,10 +7,10 @@ Usage (from the repository root; each DIR is a copy of a built ``fastcnn`` packa
     OMP_NUM_THREADS=2 python bench/paired_builds.py /tmp/base /tmp/new S6 forward
     OMP_NUM_THREADS=1 taskset -c 1 python bench/paired_builds.py /tmp/base /tmp/new S6 backward
 
-Each DIR's ``_conv`` extension is loaded as a module of its own (the extensions keep their
-symbols to themselves, so each runs its own kernels), the shape's inputs are those of
-bench/workloads.py (S1-S8, or a convolution given by its numbers: N,H,W,C,F,KH,KW,STRIDE,
-PADDING), and the two builds are called alternately, ``--calls`` times each, the order
+Each DIR's ``_kernels`` extension (``_conv`` in older builds) is loaded as a module of its
+own (the extensions keep their symbols to themselves, so each runs its own kernels), the
+shape's inputs are those of bench/workloads.py (S1-S8, or a convolution given by its
+numbers: N,H,W,C,F,KH,KW,STRIDE,PADDING), and the two builds are called alternately, ``--calls`` times each, the order
 swapped every call; a slow second of the machine then falls on both. Prints each
 build's median and minimum and the median of the per-pair ratios A/B (above 1: B is
 faster). Swapping A and B, or giving the same DIR twice, shows how far the ratio moves by
