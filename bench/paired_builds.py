@@ -10,11 +10,11 @@ Usage (from the repository root; each DIR is a copy of a built ``fastcnn`` packa
 Each DIR's ``_kernels`` extension (``_conv`` in older builds) is loaded as a module of its
 own (the extensions keep their symbols to themselves, so each runs its own kernels), the
 shape's inputs are those of bench/workloads.py (S1-S8, or a convolution given by its
-numbers: N,H,W,C,F,KH,KW,STRIDE,PADDING), and the two builds are called alternately, ``--calls`` times each, the order
-swapped every call; a slow second of the machine then falls on both. Prints each
-build's median and minimum and the median of the per-pair ratios A/B (above 1: B is
-faster). Swapping A and B, or giving the same DIR twice, shows how far the ratio moves by
-chance. Passes: forward, backward (dx, dW, db), weight-backward (dW, db).
+numbers: N,H,W,C,F,KH,KW,STRIDE,PADDING), and the two builds are called alternately,
+``--calls`` times each, the order swapped every call; a slow second of the machine then
+falls on both. Prints each build's median and minimum and the median of the per-pair ratios
+A/B (above 1: B is faster). Swapping A and B, or giving the same DIR twice, shows how far
+the ratio moves by chance. Passes: forward, backward (dx, dW, db), weight-backward (dW, db).
 """
 import argparse
 import glob
