@@ -304,7 +304,8 @@ def batch_norm_train(const floating[:, ::1] x, const floating[::1] gamma,
     mean = sum(x) / M and var = sum((x - mean)**2) / M (biased), both in double; inv_std =
     1 / sqrt(var + epsilon) in double; each rounded once into the outputs. The statistics take
     one pass over memory: each block of rows gives its sum and its squared deviations about
-    its own mean (the block read twice while in cache); mean is the sum of the block sums over
+    its own mean (the block read twice while in cache; see _block_moments); mean is the sum
+    of the block sums (as a two-pass algorithm has it, bitwise) over
     M, and the squared deviations about it are those of the blocks plus
     rows * (block mean - mean)**2 per block, added in block order (terms >= 0: no
     cancellation). y = (x - mean) * s + beta in the data's dtype, with mean as rounded and
