@@ -122,8 +122,10 @@ class BuildExt(build_ext):
             ext.extra_link_args = (omp[1] if omp else []) + sanitize
             if ext.name == "fastcnn._kernels":
                 ext.extra_objects = list(isa_objects)
-            if ext.name == "fastcnn._optim" and not msvc:
-                # the updates round every operation as Keras does: no FMA contraction
+            if ext.name in ("fastcnn._optim", "fastcnn._norm") and not msvc:
+                # no FMA contraction: the updates round every operation as Keras does; the
+                # batch normalization's backward pass finds the ReLU's mask again with the
+                # forward pass's expression, which must round the same way in both loops
                 ext.extra_compile_args.append("-ffp-contract=off")
         super().build_extensions()
 
@@ -144,7 +146,8 @@ extensions = [
               include_dirs=["csrc"], depends=CORE_DEPENDS),
     Extension("fastcnn._elementwise", ["fastcnn/_elementwise.pyx"]),
     Extension("fastcnn._optim", ["fastcnn/_optim.pyx"]),
-    Extension("fastcnn._norm", ["fastcnn/_norm.pyx"]),
+    Extension("fastcnn._norm", ["fastcnn/_norm.pyx"], include_dirs=["csrc"],
+              depends=["csrc/norm_rows.h"]),
     Extension("fastcnn._augment", ["fastcnn/_augment.pyx"]),
 ]
 

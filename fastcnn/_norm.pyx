@@ -5,7 +5,14 @@ inference, forward and backward) and global average and max pooling.
 
 Batch normalization sees its input as M rows of C channels (everything but the last axis is
 rows); global pooling sees an image (H, W, C) as H*W rows. Every inner loop runs over the C
-contiguous channels of a row, so it compiles to vector code across channels.
+contiguous channels of a row, so it compiles to vector code across channels. The hot row
+kernels of batch normalization are C (csrc/norm_rows.h), compiled for AVX-512, AVX2 and the
+baseline ISA with bitwise the same results.
+
+Passes over memory (a training step's tensors do not stay in cache between passes): the
+training forward pass reads x twice (statistics, then normalizing) and writes y; its backward
+pass reads dy and x twice (sums, then dx) and writes dx. A ReLU fused after the layer adds no
+array to read: its mask is found again from x (relu_coefficients).
 
 Arrays are C-contiguous and their shapes, dtypes and sizes are checked by the callers
 (fastcnn/_norm_ops.py); these functions trust them, release the GIL and write every element
@@ -59,75 +66,136 @@ cdef inline int _threads(int nthreads, Py_ssize_t units, Py_ssize_t values) noex
 
 
 # --- row kernels (one thread, one block of rows) --------------------------------------------
+# The hot ones are C (csrc/norm_rows.h), compiled for several ISAs; these wrappers pick the
+# float or double version.
 
-cdef void _add_rows(const floating *x, Py_ssize_t rows, Py_ssize_t c,
-                    double *acc) noexcept nogil:
+cdef extern from "norm_rows.h" nogil:
+    void fcnn_norm_add_rows_f(const float *x, Py_ssize_t rows, Py_ssize_t c, double *acc)
+    void fcnn_norm_add_rows_d(const double *x, Py_ssize_t rows, Py_ssize_t c, double *acc)
+    void fcnn_norm_add_deviations_f(const float *x, Py_ssize_t rows, Py_ssize_t c,
+                                    const double *center, double *dev, double *sq)
+    void fcnn_norm_add_deviations_d(const double *x, Py_ssize_t rows, Py_ssize_t c,
+                                    const double *center, double *dev, double *sq)
+    void fcnn_norm_normalize_rows_f(const float *x, float *y, Py_ssize_t rows, Py_ssize_t c,
+                                    const float *center, const float *scale,
+                                    const float *shift, int relu)
+    void fcnn_norm_normalize_rows_d(const double *x, double *y, Py_ssize_t rows, Py_ssize_t c,
+                                    const double *center, const double *scale,
+                                    const double *shift, int relu)
+    void fcnn_norm_gradient_sums_f(const float *dy, const float *x, Py_ssize_t rows,
+                                   Py_ssize_t c, const double *mean, double *sum_dy,
+                                   double *sum_dy_xc, const float *relu_y, const float *center,
+                                   const float *coefficients, float *row)
+    void fcnn_norm_gradient_sums_d(const double *dy, const double *x, Py_ssize_t rows,
+                                   Py_ssize_t c, const double *mean, double *sum_dy,
+                                   double *sum_dy_xc, const double *relu_y,
+                                   const double *center, const double *coefficients,
+                                   double *row)
+    void fcnn_norm_gradient_rows_f(const float *dy, const float *x, float *dx, Py_ssize_t rows,
+                                   Py_ssize_t c, float count, const float *mean,
+                                   const float *dbeta, const float *g, const float *k,
+                                   const float *relu_y, const float *coefficients)
+    void fcnn_norm_gradient_rows_d(const double *dy, const double *x, double *dx,
+                                   Py_ssize_t rows, Py_ssize_t c, double count,
+                                   const double *mean, const double *dbeta, const double *g,
+                                   const double *k, const double *relu_y,
+                                   const double *coefficients)
+
+
+cdef inline void _add_rows(const floating *x, Py_ssize_t rows, Py_ssize_t c,
+                           double *acc) noexcept nogil:
     """acc[j] += x[r, j] for r = 0, 1, ... (in that order)."""
-    cdef Py_ssize_t r, j
-    for r in range(rows):
-        for j in range(c):
-            acc[j] += x[r * c + j]
+    if floating is float:
+        fcnn_norm_add_rows_f(x, rows, c, acc)
+    else:
+        fcnn_norm_add_rows_d(x, rows, c, acc)
 
 
-cdef void _add_squared_deviations(const floating *x, Py_ssize_t rows, Py_ssize_t c,
-                                  const double *mean, double *acc) noexcept nogil:
-    """acc[j] += (x[r, j] - mean[j])**2 for r = 0, 1, ..."""
-    cdef Py_ssize_t r, j
-    cdef double d
-    for r in range(rows):
-        for j in range(c):
-            d = x[r * c + j] - mean[j]
-            acc[j] += d * d
+cdef inline void _add_deviations(const floating *x, Py_ssize_t rows, Py_ssize_t c,
+                                 const double *center, double *dev, double *sq) noexcept nogil:
+    """dev[j] += x[r, j] - center[j]; sq[j] += (x[r, j] - center[j])**2, r = 0, 1, ..."""
+    if floating is float:
+        fcnn_norm_add_deviations_f(x, rows, c, center, dev, sq)
+    else:
+        fcnn_norm_add_deviations_d(x, rows, c, center, dev, sq)
+
+
+cdef inline void _normalize_rows(const floating *x, floating *y, Py_ssize_t rows, Py_ssize_t c,
+                                 const floating *center, const floating *scale,
+                                 const floating *shift, bint relu) noexcept nogil:
+    """y = (x - center) * scale + shift, per channel; then with relu the ReLU of
+    _elementwise.relu (0 where < 0, else the value: NaN stays NaN) in the same pass."""
+    if floating is float:
+        fcnn_norm_normalize_rows_f(x, y, rows, c, center, scale, shift, relu)
+    else:
+        fcnn_norm_normalize_rows_d(x, y, rows, c, center, scale, shift, relu)
+
+
+cdef inline void _add_gradient_sums(const floating *dy, const floating *x, Py_ssize_t rows,
+                                    Py_ssize_t c, const double *mean, double *sum_dy,
+                                    double *sum_dy_xc, const floating *relu_y,
+                                    const floating *center, const floating *coefficients,
+                                    floating *row) noexcept nogil:
+    """sum_dy[j] += dy[r, j]; sum_dy_xc[j] += dy[r, j] * (x[r, j] - mean[j]), with dy masked
+    by the ReLU output relu_y, or by the one found again from x with the normalizing pass's
+    coefficients (center: mean in the data's type), when not NULL (row: scratch for c
+    values then)."""
+    if floating is float:
+        fcnn_norm_gradient_sums_f(dy, x, rows, c, mean, sum_dy, sum_dy_xc, relu_y, center,
+                                  coefficients, row)
+    else:
+        fcnn_norm_gradient_sums_d(dy, x, rows, c, mean, sum_dy, sum_dy_xc, relu_y, center,
+                                  coefficients, row)
+
+
+cdef inline void _gradient_rows(const floating *dy, const floating *x, floating *dx,
+                                Py_ssize_t rows, Py_ssize_t c, floating count,
+                                const floating *mean, const floating *dbeta, const floating *g,
+                                const floating *k, const floating *relu_y,
+                                const floating *coefficients) noexcept nogil:
+    """dx = ((dy * count - dbeta) - (x - mean) * g) * k, per channel: the terms of
+    batch_norm_train_backward's formula in its order, so that they cancel exactly where the
+    formula's do (one row, a constant dy); dy masked as in _add_gradient_sums."""
+    if floating is float:
+        fcnn_norm_gradient_rows_f(dy, x, dx, rows, c, count, mean, dbeta, g, k, relu_y,
+                                  coefficients)
+    else:
+        fcnn_norm_gradient_rows_d(dy, x, dx, rows, c, count, mean, dbeta, g, k, relu_y,
+                                  coefficients)
+
+
+cdef void _block_moments(const floating *x, Py_ssize_t rows, Py_ssize_t c,
+                         double *moments) noexcept nogil:
+    """The block's per-channel sum, mean and sum of squared deviations from that mean
+    (moments[0:c], [c:2c], [2c:3c]; moments[3c:4c] scratch; all zero on entry): two passes
+    over the block, the second while it is still in cache, so that memory is read once. The
+    second pass takes the squares about the first pass's mean m and also sums x - m, which
+    corrects m's rounding to first order (the corrected two-pass algorithm of Chan, Golub
+    and LeVeque): the results do not suffer from the data's offset."""
+    cdef Py_ssize_t j
+    cdef double *mean = moments + c
+    cdef double *sq = moments + 2 * c
+    cdef double *dev = moments + 3 * c
+    _add_rows(x, rows, c, moments)
+    for j in range(c):
+        mean[j] = moments[j] / rows
+    _add_deviations(x, rows, c, mean, dev, sq)
+    for j in range(c):
+        mean[j] += dev[j] / rows
+        sq[j] -= dev[j] * dev[j] / rows
+        if sq[j] < 0:                   # rounding, about a constant channel (NaN stays)
+            sq[j] = 0
 
 
 cdef void _mask_row(const floating *dy, const floating *relu_y, floating *out,
                     Py_ssize_t n) noexcept nogil:
     """out = dy where relu_y > 0, else 0 (_elementwise.relu_backward). In the data's type
-    alone, with dy read unconditionally, so that the select compiles to vector code; the
-    loops below take the masked row from here rather than selecting themselves (a select
-    between a float and double arithmetic stays a branch, mispredicted half the time)."""
+    alone, with dy read unconditionally, so that the select compiles to vector code."""
     cdef Py_ssize_t i
     cdef floating v
     for i in range(n):
         v = dy[i]
         out[i] = v if relu_y[i] > 0 else 0
-
-
-cdef void _add_gradient_sums(const floating *dy, const floating *x, Py_ssize_t rows,
-                             Py_ssize_t c, const double *mean, double *sum_dy,
-                             double *sum_dy_xc, const floating *relu_y,
-                             floating *row) noexcept nogil:
-    """sum_dy[j] += dy[r, j]; sum_dy_xc[j] += dy[r, j] * (x[r, j] - mean[j]), with dy masked
-    by the ReLU output relu_y when it is not NULL (row: scratch for c values then)."""
-    cdef Py_ssize_t r, j
-    cdef double g
-    cdef const floating *d
-    for r in range(rows):
-        d = dy + r * c
-        if relu_y != NULL:
-            _mask_row(d, relu_y + r * c, row, c)
-            d = row
-        for j in range(c):
-            g = d[j]
-            sum_dy[j] += g
-            sum_dy_xc[j] += g * (x[r * c + j] - mean[j])
-
-
-cdef void _normalize_rows(const floating *x, floating *y, Py_ssize_t rows, Py_ssize_t c,
-                          const floating *center, const floating *scale,
-                          const floating *shift, bint relu) noexcept nogil:
-    """y = (x - center) * scale + shift, per channel; then with relu the ReLU of
-    _elementwise.relu (0 where < 0, else the value: NaN stays NaN) in the same pass."""
-    cdef Py_ssize_t r, j
-    cdef floating v
-    for r in range(rows):
-        if relu:
-            for j in range(c):
-                v = (x[r * c + j] - center[j]) * scale[j] + shift[j]
-                y[r * c + j] = 0 if v < 0 else v
-        else:
-            for j in range(c):
-                y[r * c + j] = (x[r * c + j] - center[j]) * scale[j] + shift[j]
 
 
 cdef void _scale_rows(const floating *dy, floating *dx, Py_ssize_t rows, Py_ssize_t c,
@@ -141,24 +209,6 @@ cdef void _scale_rows(const floating *dy, floating *dx, Py_ssize_t rows, Py_ssiz
             d = dx + r * c
         for j in range(c):
             dx[r * c + j] = d[j] * scale[j]
-
-
-cdef void _gradient_rows(const floating *dy, const floating *x, floating *dx, Py_ssize_t rows,
-                         Py_ssize_t c, floating count, const floating *mean,
-                         const floating *dbeta, const floating *g,
-                         const floating *k, const floating *relu_y) noexcept nogil:
-    """dx = ((dy * count - dbeta) - (x - mean) * g) * k, per channel: the terms of
-    batch_norm_train_backward's formula in its order, so that they cancel exactly where the
-    formula's do (one row, a constant dy); dy masked by relu_y when it is not NULL."""
-    cdef Py_ssize_t r, j
-    cdef const floating *d
-    for r in range(rows):
-        d = dy + r * c
-        if relu_y != NULL:          # masked into dx's row, then transformed in place
-            _mask_row(d, relu_y + r * c, dx + r * c, c)
-            d = dx + r * c
-        for j in range(c):
-            dx[r * c + j] = ((d[j] * count - dbeta[j]) - (x[r * c + j] - mean[j]) * g[j]) * k[j]
 
 
 cdef inline bint _takes(floating v, floating m) noexcept nogil:
@@ -248,49 +298,61 @@ cdef floating[::1] _channel_vector(const floating[::1] values, double default,
 def batch_norm_train(const floating[:, ::1] x, const floating[::1] gamma,
                      const floating[::1] beta, double epsilon, floating[:, ::1] y,
                      floating[::1] mean, floating[::1] var, floating[::1] inv_std,
-                     int nthreads=1, bint relu=False):
+                     int nthreads=1, bint relu=False, floating[:, ::1] coefficients=None):
     """Batch normalization of the rows of x (M, C) with its own statistics.
 
-    mean = sum(x) / M and var = sum((x - mean)**2) / M (biased), both in double (two passes
-    over x); inv_std = 1 / sqrt(var + epsilon) in double; each rounded once into the outputs.
-    y = (x - mean) * s + beta in the data's dtype, with mean as rounded and
+    mean = sum(x) / M and var = sum((x - mean)**2) / M (biased), both in double; inv_std =
+    1 / sqrt(var + epsilon) in double; each rounded once into the outputs. The statistics take
+    one pass over memory: each block of rows gives its sum and its squared deviations about
+    its own mean (the block read twice while in cache; see _block_moments); mean is the sum
+    of the block sums (as a two-pass algorithm has it, bitwise) over
+    M, and the squared deviations about it are those of the blocks plus
+    rows * (block mean - mean)**2 per block, added in block order (terms >= 0: no
+    cancellation). y = (x - mean) * s + beta in the data's dtype, with mean as rounded and
     s = gamma * inv_std computed in double and rounded once. gamma None counts as 1, beta
     None as 0. With M == 0, mean, var and inv_std are NaN. With relu, y is then the ReLU
-    of _elementwise.relu, in the same pass.
+    of _elementwise.relu, in the same pass. ``coefficients`` (2, C), when given, receives
+    (s, beta) as the normalizing pass used them (for batch_norm_train_backward's
+    relu_coefficients).
     """
     cdef Py_ssize_t m = x.shape[0], c = x.shape[1], rows = _block_rows(c)
     cdef Py_ssize_t blocks = cdiv(m, rows), b, j
     cdef int nt = _threads(nthreads, blocks, m * c)
-    cdef double[:, ::1] part = np.zeros((blocks, c))
-    cdef double[::1] mean_d = np.empty(c)
+    cdef double[:, ::1] part = np.zeros((blocks, 4 * c))
+    cdef double[::1] sq = np.zeros(c)
     cdef floating[::1] scale = _channel_vector(gamma, 1.0, x)
     cdef floating[::1] shift = _channel_vector(beta, 0.0, x)
-    cdef double inv
+    cdef double inv, mean_d, d
+    if coefficients is not None:
+        coefficients[1, :] = shift
     if m == 0:
         mean[:] = NAN
         var[:] = NAN
         inv_std[:] = NAN
+        if coefficients is not None:
+            coefficients[0, :] = NAN
         return
     with nogil:
         for b in prange(blocks, schedule="static", num_threads=nt):
-            _add_rows(&x[b * rows, 0], min(rows, m - b * rows), c, &part[b, 0])
-        _sum_blocks(part)
+            _block_moments(&x[b * rows, 0], min(rows, m - b * rows), c, &part[b, 0])
+        for b in range(1, blocks):              # the sums, in block order
+            for j in range(c):
+                part[0, j] += part[b, j]
         for j in range(c):
-            mean_d[j] = part[0, j] / m
-            mean[j] = <floating>mean_d[j]
-        part[:, :] = 0
-        for b in prange(blocks, schedule="static", num_threads=nt):
-            _add_squared_deviations(&x[b * rows, 0], min(rows, m - b * rows), c, &mean_d[0],
-                                    &part[b, 0])
-        _sum_blocks(part)
-        for j in range(c):
-            var[j] = <floating>(part[0, j] / m)
-            inv = 1.0 / sqrt(part[0, j] / m + epsilon)
+            mean_d = part[0, j] / m
+            mean[j] = <floating>mean_d
+            for b in range(blocks):
+                d = part[b, c + j] - mean_d
+                sq[j] += part[b, 2 * c + j] + min(rows, m - b * rows) * (d * d)
+            var[j] = <floating>(sq[j] / m)
+            inv = 1.0 / sqrt(sq[j] / m + epsilon)
             inv_std[j] = <floating>inv
             scale[j] = <floating>(inv * scale[j])      # gamma (or 1) * inv_std
         for b in prange(blocks, schedule="static", num_threads=nt):
             _normalize_rows(&x[b * rows, 0], &y[b * rows, 0], min(rows, m - b * rows), c,
                             &mean[0], &scale[0], &shift[0], relu)
+    if coefficients is not None:
+        coefficients[0, :] = scale
 
 
 cdef floating[::1] _inference_scale(const floating[::1] gamma, const floating[::1] moving_var,
@@ -343,7 +405,8 @@ def batch_norm_train_backward(const floating[:, ::1] dy, const floating[:, ::1] 
                               const floating[::1] gamma, const floating[::1] mean,
                               const floating[::1] inv_std, floating[:, ::1] dx,
                               floating[::1] dgamma, floating[::1] dbeta, int nthreads=1,
-                              const floating[:, ::1] relu_output=None):
+                              const floating[:, ::1] relu_output=None,
+                              const floating[:, ::1] relu_coefficients=None):
     """Gradients of batch_norm_train for dy, from its mean and inv_std:
     dx = gamma * inv_std / M * (M*dy - dbeta - xhat*dgamma), xhat = (x - mean) * inv_std.
 
@@ -353,18 +416,23 @@ def batch_norm_train_backward(const floating[:, ::1] dy, const floating[:, ::1] 
     k = gamma * inv_std / M computed in double and rounded once (dbeta as rounded).
     gamma None counts as 1. With M == 0, dgamma and dbeta are 0. With relu_output (the
     output of a ReLU applied to this layer's output, like dy), dy is masked where it is not
-    > 0 wherever it is read, as _elementwise.relu_backward would have done.
+    > 0 wherever it is read, as _elementwise.relu_backward would have done. With
+    relu_coefficients instead (the (2, C) coefficients batch_norm_train(relu=True) wrote),
+    the same mask is found again from x, so that only dy and x are read.
     """
     cdef Py_ssize_t m = dy.shape[0], c = dy.shape[1], rows = _block_rows(c)
     cdef const floating *mask = NULL if relu_output is None or m == 0 else &relu_output[0, 0]
+    cdef const floating *coef = (NULL if relu_coefficients is None or mask != NULL
+                                 else &relu_coefficients[0, 0])
     cdef Py_ssize_t blocks = cdiv(m, rows), b, j
     cdef int nt = _threads(nthreads, blocks, 2 * m * c)
     cdef double[:, ::1] part = np.zeros((blocks, 2 * c))
     cdef double[::1] mean_d = np.empty(c)
     cdef floating[::1] k = _channel_vector(gamma, 1.0, x)
     # a masked row of dy per block (for the sums' pass)
-    cdef floating[:, ::1] rows_dy = np.empty((blocks if mask != NULL else 0, c),
-                                             np.float32 if floating is float else np.float64)
+    cdef floating[:, ::1] rows_dy = np.empty(
+        (blocks if mask != NULL or coef != NULL else 0, c),
+        np.float32 if floating is float else np.float64)
     cdef floating[::1] g = np.empty(c, np.float32 if floating is float else np.float64)
     cdef double inv
     if m == 0:
@@ -377,8 +445,8 @@ def batch_norm_train_backward(const floating[:, ::1] dy, const floating[:, ::1] 
         for b in prange(blocks, schedule="static", num_threads=nt):
             _add_gradient_sums(&dy[b * rows, 0], &x[b * rows, 0], min(rows, m - b * rows), c,
                                &mean_d[0], &part[b, 0], &part[b, c],
-                               NULL if mask == NULL else mask + b * rows * c,
-                               NULL if mask == NULL else &rows_dy[b, 0])
+                               NULL if mask == NULL else mask + b * rows * c, &mean[0], coef,
+                               NULL if rows_dy.shape[0] == 0 else &rows_dy[b, 0])
         _sum_blocks(part)
         for j in range(c):
             inv = inv_std[j]
@@ -389,7 +457,7 @@ def batch_norm_train_backward(const floating[:, ::1] dy, const floating[:, ::1] 
         for b in prange(blocks, schedule="static", num_threads=nt):
             _gradient_rows(&dy[b * rows, 0], &x[b * rows, 0], &dx[b * rows, 0],
                            min(rows, m - b * rows), c, <floating>m, &mean[0], &dbeta[0],
-                           &g[0], &k[0], NULL if mask == NULL else mask + b * rows * c)
+                           &g[0], &k[0], NULL if mask == NULL else mask + b * rows * c, coef)
 
 
 # --- global pooling ---------------------------------------------------------------------------

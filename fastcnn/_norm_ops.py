@@ -14,7 +14,7 @@ Batch normalization works on the last axis of an array of rank >= 2 (every other
 as rows: NHWC images and Dense outputs (N, C) alike); ``gamma`` None means 1 (scale=False),
 ``beta`` None means 0 (center=False). Formulas (the kernels' docstrings give the roundings):
 
-- training: mean and biased var of the batch (two passes, sums in double), inv_std =
+- training: mean and biased var of the batch (one pass over memory, sums in double), inv_std =
   1/sqrt(var + epsilon), y = (x - mean) * (gamma * inv_std) + beta; with no rows the
   statistics are NaN.
 - inference: y = (x - moving_mean) * (gamma / sqrt(moving_var + epsilon)) + beta, the scale
@@ -135,13 +135,17 @@ def _relu_output(relu_output, like, name="dy"):
     return _rows(y, "relu_output")
 
 
-def batch_norm_train(x, gamma, beta, epsilon, *, relu=False, out=None):
+def batch_norm_train(x, gamma, beta, epsilon, *, relu=False, out=None, coefficients=None):
     """Batch normalization with the batch's statistics, over the last axis of ``x``.
 
     Returns ``(y, mean, var, inv_std)``: y like x; mean, var (biased) and inv_std =
     1/sqrt(var + epsilon) of shape (C,), what ``batch_norm_train_backward`` and the moving
     averages need. ``relu``: y is then max(y, 0) (as :func:`relu`), in the same pass.
-    ``out``: None or a tuple of 4 arrays (or None) to write them into.
+    ``out``: None or a tuple of 4 arrays (or None) to write them into. ``coefficients``:
+    None or a (2, C) array of x's dtype that receives the per-channel scale and shift of
+    the normalizing pass, y = (x - mean) * scale + shift before the ReLU (scale = gamma *
+    inv_std rounded once, shift = beta), for ``batch_norm_train_backward``'s
+    ``relu_coefficients``.
     """
     x = _channels_last(x)
     gamma = _channel_vector(gamma, "gamma", x, optional=True)
@@ -151,8 +155,14 @@ def batch_norm_train(x, gamma, beta, epsilon, *, relu=False, out=None):
     y, mean, var, inv_std = _out_tuple(
         out, (("y", x.shape), ("mean", c), ("var", c), ("inv_std", c)), x.dtype,
         (("x", x), ("gamma", gamma), ("beta", beta)))
+    if coefficients is not None:
+        coefficients = _out_array(coefficients, (2,) + c, x.dtype,
+                                  (("x", x), ("gamma", gamma), ("beta", beta), ("y", y),
+                                   ("mean", mean), ("var", var), ("inv_std", inv_std)),
+                                  name="coefficients",
+                                  result="the coefficients of batch_norm_train")
     _norm.batch_norm_train(_rows(x, "x"), gamma, beta, epsilon, y.reshape(-1, c[0]), mean,
-                           var, inv_std, _threads(), bool(relu))
+                           var, inv_std, _threads(), bool(relu), coefficients)
     return y, mean, var, inv_std
 
 
@@ -176,12 +186,16 @@ def batch_norm_inference(x, gamma, beta, moving_mean, moving_var, epsilon, *, re
     return y
 
 
-def batch_norm_train_backward(dy, x, gamma, mean, inv_std, *, relu_output=None, out=None):
+def batch_norm_train_backward(dy, x, gamma, mean, inv_std, *, relu_output=None,
+                              relu_coefficients=None, out=None):
     """Gradients of ``batch_norm_train`` for ``dy`` (like x), from the mean and inv_std it
     returned. Returns ``(dx, dgamma, dbeta)`` (dgamma and dbeta (C,), returned also when the
     layer has no gamma or beta). ``relu_output``: the forward pass was run with ``relu`` and
     this is its output; dy is the gradient of that output (masked here where it is not > 0,
-    as the ReLU's backward pass would). ``out``: None or a tuple of 3 arrays (or None)."""
+    as the ReLU's backward pass would). ``relu_coefficients``: instead of relu_output, the
+    (2, C) ``coefficients`` that forward pass wrote; the same mask, bitwise, is then found
+    again from x, so that only dy and x are read. ``out``: None or a tuple of 3 arrays (or
+    None)."""
     x = _channels_last(x)
     dy = _check_dy(dy, x.shape, x.dtype, whose="x's")
     gamma = _channel_vector(gamma, "gamma", x, optional=True)
@@ -189,13 +203,22 @@ def batch_norm_train_backward(dy, x, gamma, mean, inv_std, *, relu_output=None, 
     inv_std = _channel_vector(inv_std, "inv_std", x)
     c = (x.shape[-1],)
     relu_output = _relu_output(relu_output, dy)
+    if relu_coefficients is not None:
+        if relu_output is not None:
+            raise ValueError("give relu_output or relu_coefficients, not both")
+        relu_coefficients = _like(relu_coefficients, "relu_coefficients", "x", x.dtype)
+        if relu_coefficients.shape != (2,) + c:
+            raise ValueError(f"relu_coefficients must have shape {(2,) + c} (the scale and "
+                             f"shift of each channel of x shape {x.shape}), got "
+                             f"{relu_coefficients.shape}")
+        relu_coefficients = _contiguous(relu_coefficients, "relu_coefficients")
     dx, dgamma, dbeta = _out_tuple(
         out, (("dx", x.shape), ("dgamma", c), ("dbeta", c)), x.dtype,
         (("dy", dy), ("x", x), ("gamma", gamma), ("mean", mean), ("inv_std", inv_std),
-         ("relu_output", relu_output)))
+         ("relu_output", relu_output), ("relu_coefficients", relu_coefficients)))
     _norm.batch_norm_train_backward(_rows(dy, "dy"), _rows(x, "x"), gamma, mean, inv_std,
                                     dx.reshape(-1, c[0]), dgamma, dbeta, _threads(),
-                                    relu_output)
+                                    relu_output, relu_coefficients)
     return dx, dgamma, dbeta
 
 

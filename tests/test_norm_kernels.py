@@ -83,6 +83,28 @@ def test_batch_norm_train_forward_and_backward_match_reference(shape, dtype, aff
     assert_close(dbeta, dbeta_ref, dtype, "dbeta")
 
 
+# (offset, spread): the statistics come from one pass over memory; these offsets would
+# cancel a plain sum of squares (E[x**2] - E[x]**2) away, in double too at 1e5 / 1e-2.
+OFFSETS = {"mean_1e3_std_1": (1e3, 1.0), "mean_1e5_std_1e-2": (1e5, 1e-2),
+           "mean_minus_1e5_std_1e-2": (-1e5, 1e-2)}
+
+
+@dtypes
+@pytest.mark.parametrize("offset, spread", list(OFFSETS.values()), ids=list(OFFSETS))
+def test_batch_norm_train_statistics_of_offset_data_match_reference(offset, spread, dtype,
+                                                                    rng):
+    shape = (9, 17, 15, 16)             # 2295 rows: two blocks of rows, the second short
+    x = (rng.standard_normal(shape) * spread + offset).astype(dtype)
+    y, mean, var, inv_std = nops.batch_norm_train(x, None, None, EPSILON)
+    mean_ref, var_ref = reference.batch_norm_moments(widen(x))
+    assert_close(mean, mean_ref, dtype, "mean")
+    assert_close(var, var_ref, dtype, "var")
+    assert_close(inv_std, 1 / np.sqrt(var_ref + EPSILON), dtype, "inv_std")
+    if spread == 1:          # float32 x itself holds the deviations to ~1e-4 relative only
+        assert_close(y, reference.batch_norm_forward(widen(x), None, None, EPSILON), dtype,
+                     "y")
+
+
 @dtypes
 @bn_shapes
 @pytest.mark.parametrize("affine", [True, False], ids=["gamma_beta", "no_gamma_beta"])
@@ -122,6 +144,16 @@ def test_batch_norm_with_relu_is_bitwise_batch_norm_then_relu(shape, dtype, affi
     want = nops.batch_norm_train_backward(masked, a["x"], gamma, mean, inv_std)
     got = nops.batch_norm_train_backward(a["dy"], a["x"], gamma, mean, inv_std,
                                          relu_output=y_relu)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+    # the mask found again from x and the normalizing pass's coefficients
+    coefficients = np.full((2, shape[-1]), np.nan, dtype)
+    y_coef, *stats = nops.batch_norm_train(a["x"], gamma, beta, EPSILON, relu=True,
+                                           coefficients=coefficients)
+    np.testing.assert_array_equal(y_coef, y_relu)
+    np.testing.assert_array_equal(coefficients[1], 0 if beta is None else beta)
+    got = nops.batch_norm_train_backward(a["dy"], a["x"], gamma, mean, inv_std,
+                                         relu_coefficients=coefficients)
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
 
@@ -389,6 +421,7 @@ def _all_results(name, a, dtype):
     """Every result of the kernels of ``name`` on the arrays ``a``."""
     if name == "batch_norm":
         y, mean, var, inv_std = nops.batch_norm_train(a["x"], a["gamma"], a["beta"], EPSILON)
+        coefficients = np.empty((2, a["x"].shape[-1]), dtype)
         return (y, mean, var, inv_std,
                 *nops.batch_norm_train_backward(a["dy"], a["x"], a["gamma"], mean, inv_std),
                 nops.batch_norm_inference(a["x"], a["gamma"], a["beta"], a["moving_mean"],
@@ -397,7 +430,10 @@ def _all_results(name, a, dtype):
                                                    EPSILON),
                 *nops.batch_norm_train_backward(a["dy"], a["x"], a["gamma"], mean, inv_std,
                                                 relu_output=nops.relu(y)),
-                nops.batch_norm_train(a["x"], a["gamma"], a["beta"], EPSILON, relu=True)[0])
+                nops.batch_norm_train(a["x"], a["gamma"], a["beta"], EPSILON, relu=True,
+                                      coefficients=coefficients)[0], coefficients,
+                *nops.batch_norm_train_backward(a["dy"], a["x"], a["gamma"], mean, inv_std,
+                                                relu_coefficients=coefficients))
     picks = np.empty(a["pooled"].shape, np.intp)
     return (nops.global_avg_pool2d(a["x"]), nops.global_max_pool2d(a["x"], picks=picks), picks,
             nops.global_avg_pool2d_backward(a["pooled"], a["x"].shape),
@@ -617,6 +653,20 @@ ERROR_CASES = {
         _X.astype(np.float64), _X, None, _C, _C), TypeError, "dy has dtype float64"),
     "train_backward_inv_std_shape": (lambda: nops.batch_norm_train_backward(
         _X, _X, None, _C, _C[:2]), ValueError, r"inv_std must have shape \(5,\)"),
+    "train_coefficients_shape": (lambda: nops.batch_norm_train(
+        _X, None, None, E, coefficients=np.zeros((5,), np.float32)), ValueError,
+        r"coefficients has shape \(5,\), the result has shape \(2, 5\)"),
+    "train_coefficients_float64": (lambda: nops.batch_norm_train(
+        _X, None, None, E, coefficients=np.zeros((2, 5))), TypeError, "coefficients has dtype"),
+    "train_backward_relu_output_and_coefficients": (lambda: nops.batch_norm_train_backward(
+        _X, _X, None, _C, _C, relu_output=_X, relu_coefficients=np.zeros((2, 5), np.float32)),
+        ValueError, "relu_output or relu_coefficients, not both"),
+    "train_backward_relu_coefficients_shape": (lambda: nops.batch_norm_train_backward(
+        _X, _X, None, _C, _C, relu_coefficients=_C), ValueError,
+        r"relu_coefficients must have shape \(2, 5\).*got \(5,\)"),
+    "train_backward_relu_coefficients_float64": (lambda: nops.batch_norm_train_backward(
+        _X, _X, None, _C, _C, relu_coefficients=np.zeros((2, 5))), TypeError,
+        "relu_coefficients has dtype float64 but x has"),
     "train_backward_mean_missing": (lambda: nops.batch_norm_train_backward(
         _X, _X, None, None, _C), TypeError, "mean must be a numpy.ndarray"),
     # batch_norm_inference_backward

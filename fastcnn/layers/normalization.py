@@ -79,9 +79,13 @@ class BatchNormalization(Layer):
                                                   self.epsilon, relu=relu, out=out)
         c = (inputs.shape[-1],)
         stats = [state.buffer(key, c, self.dtype) for key in ("mean", "var", "inv_std")]
+        # with the ReLU, its mask is found again from x in the backward pass (one array
+        # fewer to read there) from the coefficients of the normalizing pass
+        state.coefficients = state.buffer("coefficients", (2,) + c, self.dtype) if relu else None
         y, mean, var, inv_std = _norm_ops.batch_norm_train(inputs, self.gamma, self.beta,
                                                            self.epsilon, relu=relu,
-                                                           out=(out, *stats))
+                                                           out=(out, *stats),
+                                                           coefficients=state.coefficients)
         if inputs.size:                   # an empty batch has no statistics to move towards
             m = self.momentum
             for moving, batch in ((self.moving_mean, mean), (self.moving_variance, var)):
@@ -105,8 +109,12 @@ class BatchNormalization(Layer):
             "dbeta", c, self.dtype)
         if dx is None:
             dx = state.buffer("dx_unused", dy.shape, self.dtype)
+        relu = {}
+        if relu_output is not None:
+            relu = ({"relu_coefficients": state.coefficients}
+                    if state.coefficients is not None else {"relu_output": relu_output})
         _norm_ops.batch_norm_train_backward(dy, state.x, self.gamma, state.mean, state.inv_std,
-                                            relu_output=relu_output, out=(dx, dgamma, dbeta))
+                                            out=(dx, dgamma, dbeta), **relu)
         return dx if need_input_grad else None
 
     def get_config(self):

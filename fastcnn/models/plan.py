@@ -15,11 +15,13 @@ than once gets one weight gradient per call, summed in the order of the calls.
 """
 import numpy as np
 
-from .. import _norm_ops
+from .. import _config, _elementwise
 from ..layers.base import CallState
 from . import fusion
 
 __all__ = ["Plan"]
+
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class Plan:
@@ -160,7 +162,14 @@ class Plan:
         if slot not in grads:
             grads[slot] = g
             return
+        first = grads[slot]
         buf = self._sums.buffer(slot, g.shape, g.dtype)
-        # the compiled add (on the kernels' threads; the same sums as np.add's)
-        _norm_ops.add([grads[slot], g], out=buf)
+        if (first.dtype == g.dtype and g.dtype in _KERNEL_DTYPES and first.shape == g.shape
+                and first.flags.c_contiguous and g.flags.c_contiguous):
+            # the compiled sum runs on every thread (np.add on one); bitwise the same sums.
+            # buf may be first itself (a third gradient), which that kernel allows.
+            _elementwise.add([first.reshape(-1), g.reshape(-1)], buf.reshape(-1), False,
+                             _config.get_num_threads())
+        else:
+            np.add(first, g, out=buf)
         grads[slot] = buf
