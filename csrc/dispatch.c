@@ -64,7 +64,7 @@ int fcnn_cpu_level(void)
 
 static const fcnn_isa *best_isa(int level_cap)
 {
-    const int level = level_cap < fcnn_cpu_level() ? level_cap : fcnn_cpu_level();
+    const int cpu = fcnn_cpu_level(), level = level_cap < cpu ? level_cap : cpu;
     if (level >= FCNN_LEVEL_AVX512 && fcnn_isa_avx512.name) return &fcnn_isa_avx512;
     if (level >= FCNN_LEVEL_AVX2 && fcnn_isa_avx2.name) return &fcnn_isa_avx2;
     return &fcnn_isa_generic;
