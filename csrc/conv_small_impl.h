@@ -262,6 +262,106 @@ FN_TILE(fwd_tile_half_narrow, ROWS_HALF)
 #undef FN_STEP
 #undef FN_DECL
 
+#ifdef FWD_NARROW_WIDE
+/* Units with 32 vector registers: a narrow block (at most VLEN filters) in tiles of up to
+ * 28 pixels, one accumulator each, so each weight vector loaded serves up to 28 FMAs, where
+ * consecutive pixels of a tile lie NW_RS values apart (16 channels at stride 1, 8 at stride 2):
+ * every pixel's address is then a constant offset from one pointer (with the distance known
+ * only at run time the compiler runs out of integer registers and reloads offsets from the
+ * stack). The reduction runs tap by tap, the C channels of a tap at consecutive offsets from
+ * the tap's first step (koff[t * C + c] == koff[t * C] + c, as the driver lists them): no
+ * offset load per step. Same order over K as the tiles above, so the same bits. */
+#define NW_RS 16
+#define NW_DECL(r) VT c##r = VZERO();
+#define NW_STEP(r) c##r = VFMA(VSET1(ap[(r) * NW_RS + ci]), b0, c##r);
+#define NW_STORE(r) SN(fwd_store_narrow)(out + (r) * F, c##r, bias_lo, has_bias, relu, nr);
+#define NW_TILE(R, ROWLIST)                                                                    \
+    static void SN(fwd_narrow_##R)(const T *a, const ptrdiff_t *koff,                          \
+                                   ptrdiff_t C, ptrdiff_t K, const T *bp, T *out, ptrdiff_t F, \
+                                   ptrdiff_t nr, VT bias_lo, int has_bias, int relu)           \
+    {                                                                                          \
+        ROWLIST(NW_DECL)                                                                       \
+        const T *b = bp;                                                                       \
+        for (ptrdiff_t p0 = 0; p0 < K; p0 += C) {                                              \
+            const T *ap = a + koff[p0];                                                        \
+            FCNN_UNROLL4                                                                       \
+            for (ptrdiff_t ci = 0; ci < C; ++ci, b += 2 * VLEN) {                              \
+                const VT b0 = VLOAD(b);                                                        \
+                ROWLIST(NW_STEP)                                                               \
+            }                                                                                  \
+        }                                                                                      \
+        ROWLIST(NW_STORE)                                                                      \
+    }
+#define NW_R8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define NW_R12(X) NW_R8(X) X(8) X(9) X(10) X(11)
+#define NW_R14(X) NW_R12(X) X(12) X(13)
+#define NW_R16(X) NW_R14(X) X(14) X(15)
+#define NW_R20(X) NW_R16(X) X(16) X(17) X(18) X(19)
+#define NW_R24(X) NW_R20(X) X(20) X(21) X(22) X(23)
+#define NW_R28(X) NW_R24(X) X(24) X(25) X(26) X(27)
+NW_TILE(8, NW_R8)
+NW_TILE(12, NW_R12)
+NW_TILE(14, NW_R14)
+NW_TILE(16, NW_R16)
+NW_TILE(20, NW_R20)
+NW_TILE(24, NW_R24)
+NW_TILE(28, NW_R28)
+
+/* The tile width for rows of OW >= 8 pixels: the fewest pixels computed (tiles x (width + 2),
+ * the 2 for a tile's fixed costs), ties to the wider tile; never wider than the row. */
+static ptrdiff_t SN(narrow_width)(ptrdiff_t OW)
+{
+    static const ptrdiff_t widths[] = {28, 24, 20, 16, 14, 12, 8};
+    ptrdiff_t best = 8, best_cost = -1;
+    for (int i = 0; i < 7; ++i) {
+        const ptrdiff_t wd = widths[i];
+        if (wd > OW) continue;
+        const ptrdiff_t cost = (OW + wd - 1) / wd * (wd + 2);
+        if (best_cost < 0 || cost < best_cost) {
+            best = wd;
+            best_cost = cost;
+        }
+    }
+    return best;
+}
+
+/* One output row's narrow block: tiles of tw pixels, the last moved back to end at the row's
+ * end (its first pixels computed twice, to the same values), so nothing past the row is
+ * read. */
+static void SN(fwd_narrow_row)(const T *in_row, const ptrdiff_t *koff,
+                               ptrdiff_t C, ptrdiff_t K, const T *bp, T *out_row, ptrdiff_t F,
+                               ptrdiff_t OW, ptrdiff_t tw, ptrdiff_t nr, VT bias_lo,
+                               int has_bias, int relu)
+{
+    for (ptrdiff_t o0 = 0; o0 < OW; o0 += tw) {
+        const ptrdiff_t o = o0 + tw <= OW ? o0 : OW - tw;
+        const T *a = in_row + o * NW_RS;
+        T *out = out_row + o * F;
+        switch (tw) {
+        case 28: SN(fwd_narrow_28)(a, koff, C, K, bp, out, F, nr, bias_lo, has_bias, relu); break;
+        case 24: SN(fwd_narrow_24)(a, koff, C, K, bp, out, F, nr, bias_lo, has_bias, relu); break;
+        case 20: SN(fwd_narrow_20)(a, koff, C, K, bp, out, F, nr, bias_lo, has_bias, relu); break;
+        case 16: SN(fwd_narrow_16)(a, koff, C, K, bp, out, F, nr, bias_lo, has_bias, relu); break;
+        case 14: SN(fwd_narrow_14)(a, koff, C, K, bp, out, F, nr, bias_lo, has_bias, relu); break;
+        case 12: SN(fwd_narrow_12)(a, koff, C, K, bp, out, F, nr, bias_lo, has_bias, relu); break;
+        default: SN(fwd_narrow_8)(a, koff, C, K, bp, out, F, nr, bias_lo, has_bias, relu); break;
+        }
+    }
+}
+#undef NW_TILE
+#undef NW_STORE
+#undef NW_STEP
+#undef NW_DECL
+#undef NW_R8
+#undef NW_R12
+#undef NW_R14
+#undef NW_R16
+#undef NW_R20
+#undef NW_R24
+#undef NW_R28
+#undef NW_RS
+#endif
+
 static void SN(fwd_small_rows)(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff_t nrows)
 {
     enum { FB = 2 * VLEN };
@@ -277,6 +377,9 @@ static void SN(fwd_small_rows)(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff
     const ptrdiff_t rest_tile = rest <= MR / 2 ? MR / 2 : MR;
     const ptrdiff_t rest_o = OW >= rest_tile ? OW - rest_tile : 0;
     const ptrdiff_t rest_mr = OW - rest_o < rest_tile ? OW - rest_o : rest_tile;
+#ifdef FWD_NARROW_WIDE
+    const ptrdiff_t narrow_tw = OW >= 8 ? SN(narrow_width)(OW) : 0;
+#endif
     for (ptrdiff_t row = row0; row < row0 + nrows; ++row) {
         const ptrdiff_t n = row / OH, oh = row - n * OH;
         const T *in_row = src + ((n * g->hp + oh * g->sh) * g->wp) * C;
@@ -288,6 +391,13 @@ static void SN(fwd_small_rows)(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff
             for (ptrdiff_t j = 0; j < FB; ++j) bias_blk[j] = has_bias && j < nr ? bias[j0 + j] : 0;
             const VT bias_lo = VLOAD(bias_blk), bias_hi = VLOAD(bias_blk + VLEN);
             if (nr <= VLEN) {   /* a narrow block: half the work */
+#ifdef FWD_NARROW_WIDE
+                if (OW >= 8 && rs == 16) {   /* NW_RS */
+                    SN(fwd_narrow_row)(in_row, koff, C, K, bp, out_row + j0, F, OW,
+                                       narrow_tw, nr, bias_lo, has_bias, relu);
+                    continue;
+                }
+#endif
                 for (ptrdiff_t o = 0; o < full_end; o += MR)
                     SN(fwd_tile_narrow)(in_row + o * rs, rs, koff, K, bp, out_row + o * F + j0,
                                         F, MR, nr, bias_lo, has_bias, relu);

@@ -45,9 +45,7 @@ int fcnn_kernel_in_use(int i);
 /* Puts gemm / pool (either may be NULL: left as it is) in use in place of the selection's,
  * for tests to run one entry's kernels whatever was selected. With the GIL held; no kernel
  * may be running meanwhile. A GEMM set is used for every width (fcnn_isa_for_width is not
- * consulted): the narrow tile's few-channel kernels are its wide set's, whose forward does
- * not fit its tile, so under it only convolutions over FCNN_SMALL_MAX_C channels or more are
- * valid. */
+ * consulted); under the narrow tile the few-channel forward runs on its strided tile. */
 void fcnn_use_kernels(const fcnn_isa *gemm, const fcnn_pool_kernels *pool);
 
 #ifdef __cplusplus

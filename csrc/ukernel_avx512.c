@@ -21,6 +21,8 @@ FCNN_DEFINE_FMA_LOOP(fma_loop_avx512, __m512, 16, _mm512_set1_ps, _mm512_fmadd_p
 #define SMALL_DW_KMAX 12
 #define SMALL_DW_CV_J 3
 #define SMALL_DW_CV_FB 8
+/* and narrow forward tiles of up to 28 pixels (conv_small_impl.h) */
+#define FWD_NARROW_WIDE
 #define KNAME avx512_f32
 #include "vec_avx512.h"
 #include "ukernel_x86_impl.h"
@@ -54,12 +56,15 @@ FCNN_DEFINE_FMA_LOOP(fma_loop_avx512, __m512, 16, _mm512_set1_ps, _mm512_fmadd_p
 #include "vec_avx512.h"
 #include "ukernel_x86_impl.h"
 
+/* No few-channel forward of its own (the wide set's is laid out for the 12 x 32 tile): under
+ * this set the few-channel forward runs its strided tile (fcnn_conv_small_rows). Normal
+ * selection never makes it the set in use; tests do (fcnn_use_kernels). */
 const fcnn_isa fcnn_isa_avx512_narrow = {
     "avx512-narrow", 16, 16, 16, 8, ukr_avx512n_f32, ukr_avx512n_f64, ukr_ind_avx512n_f32,
     ukr_ind_avx512n_f64, ukr_str_avx512n_f32, ukr_str_avx512n_f64,
     dx_small_rows_avx512_f32, dx_small_rows_avx512_f64,
     dw_small_tile_avx512_f32, dw_small_tile_avx512_f64,
-    fwd_small_rows_avx512_f32, fwd_small_rows_avx512_f64, fma_loop_avx512,
+    NULL, NULL, fma_loop_avx512,
 };
 
 const fcnn_isa fcnn_isa_avx512 = {

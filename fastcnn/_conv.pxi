@@ -526,6 +526,30 @@ cdef int _conv2d_dx_by_pixel(const floating[:, :, :, ::1] dy, const floating[:, 
     return 0
 
 
+cdef inline bint _has_row_kernel(bint f64) noexcept nogil:
+    """Whether the kernel set in use has a few-channel forward row kernel of its own for this
+    dtype (the generic set's strided fallback is slower than its stride-phase dx)."""
+    cdef const fcnn_isa *isa = fcnn_current_isa()
+    return (isa.fwd_small_f64 if f64 else isa.fwd_small_f32) != NULL
+
+
+cdef int _conv2d_dx_small(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1] w,
+                          Py_ssize_t pt, Py_ssize_t pl, floating[:, :, :, ::1] dx,
+                          int nthreads) except -1:
+    """dx of a stride-1 convolution whose output has few channels (dy's F below
+    FCNN_SMALL_MAX_C), as the forward pass over few channels of dy: dx[ih, iw, c] sums
+    dy[ih + pt - kh, iw + pl - kw, f] * w[kh, kw, c, f], a valid convolution of dy padded by
+    (KH - 1 - pt, KW - 1 - pl) with the weights flipped in both axes and C, F swapped. Taps
+    outside dy read the padding's zeros (as the stride-phase GEMMs read theirs)."""
+    cdef Py_ssize_t kh = w.shape[0], kw = w.shape[1]
+    cdef const floating[:, :, :, ::1] wt = np.ascontiguousarray(
+        np.asarray(w)[::-1, ::-1].transpose(0, 1, 3, 2))
+    cdef const floating[::1] no_bias = None
+    _conv2d_forward_small(dy, wt, no_bias, 1, 1, kh - 1 - pt, kw - 1 - pl, dx.shape[1], dx.shape[2],
+                          False, &dx[0, 0, 0, 0], nthreads)
+    return 0
+
+
 cdef int _conv2d_dx_gemm(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1] w,
                          Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pt, Py_ssize_t pl,
                          floating[:, :, :, ::1] dx, int nthreads) except -1:
@@ -646,6 +670,11 @@ def conv2d_backward(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1
         dxv = dx
         if c < FCNN_DX_DIRECT_MAX_C and kh * kw <= FCNN_DX_SMALL_MAX_TAPS:
             _conv2d_dx_by_pixel(dy, w, sh, sw, pt, pl, dxv, False, nthreads)
+        elif (sh == 1 and sw == 1 and f < FCNN_SMALL_MAX_C and kh * kw * f <= FCNN_SMALL_MAX_K
+              and 0 <= pt < kh and 0 <= pl < kw and _has_row_kernel(floating is double)):
+            _conv2d_dx_small(dy, w, pt, pl, dxv, nthreads)
+            if not w_finite:
+                _conv2d_dx_by_pixel(dy, w, sh, sw, pt, pl, dxv, True, nthreads)
         else:
             if sh > kh or sw > kw:
                 dx[...] = 0     # pixels of a phase that no tap reaches are never written

@@ -90,9 +90,7 @@ def run_with(name, fn, *args, **kwargs):
     use in place of the selection's (a GEMM entry's set for every GEMM and convolution,
     whatever its width; a pooling entry's for pooling), which is put back afterwards.
 
-    Not for use while other threads run kernels. The narrow GEMM tiles (16 x one vector) carry
-    their wide set's few-channel convolution kernels, whose forward does not fit their tile:
-    under them run GEMMs, and convolutions over FCNN_SMALL_MAX_C (17) channels or more."""
+    Not for use while other threads run kernels."""
     cdef int i
     cdef const fcnn_kernel_entry *e = NULL
     for i in range(fcnn_kernel_table_size):

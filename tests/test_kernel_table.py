@@ -30,12 +30,6 @@ def _runnable(entry):
     return entry
 
 
-def _narrow(entry):
-    """The narrow GEMM tiles (16 x one vector) carry their wide set's few-channel kernels, so
-    run_with runs them on convolutions that do not take the few-channel forward only."""
-    return entry["isa"] == "avx512" and entry["mr"] == 16
-
-
 def test_entries_not_run_are_exactly_those_whose_isa_the_cpu_lacks():
     best = _best_isa_by_cpuinfo()
     if best is None:
@@ -139,8 +133,7 @@ def _conv_cases(e):
     a padded copy or as a GEMM; 33: dW transposed but on avx512), and a reduction past conv_kc
     (65 channels x 3 x 3 taps, also dW transposed on avx512)."""
     mr, nr = e["mr"], e["nr"]
-    channels = (17, 33) if _narrow(e) else (3, 16, 17, 33)
-    cases = [(c, ow, f, 1) for c in channels for ow in (mr - 1, mr, mr + 1)
+    cases = [(c, ow, f, 1) for c in (3, 16, 17, 33) for ow in (mr - 1, mr, mr + 1)
              for f in (nr - 1, nr, nr + 1)]
     assert 65 * 9 > e["conv_kc"]
     return cases + [(65, mr + 1, nr + 1, 1), (17, mr + 1, nr + 1, 2)]

@@ -380,10 +380,14 @@ def test_avg_pool2d_same_padding_divides_by_number_of_real_inputs(dtype):
 # --- weights that are not finite -----------------------------------------------------------------
 # dx has no term for a dy position outside the output (fastcnn.reference), while dx's stride-phase
 # GEMMs read a zero for each of them: with an inf or NaN weight, 0 * inf would make NaN of the
-# border pixels the reference leaves finite. One case per way dx is computed.
+# border pixels the reference leaves finite (and so would the zero-padded dy that dx of few filters
+# reads). One case per way dx is computed.
 NONFINITE_W_CASES = {
     "gemm_s1_valid": Case(2, 9, 8, 16, 33, 3, 3, 1, "valid"),
-    "gemm_s1_same": Case(2, 9, 8, 17, 16, 3, 3, 1, "same"),
+    "gemm_s1_same": Case(2, 9, 8, 17, 17, 3, 3, 1, "same"),
+    # few filters at stride 1: dx as the few-channel forward over a zero-padded dy
+    "few_filters_s1_same": Case(2, 9, 30, 17, 16, 3, 3, 1, "same"),
+    "few_filters_s1_valid": Case(1, 7, 12, 24, 9, 3, 2, 1, "valid"),
     "gemm_s2_same": Case(2, 10, 9, 32, 8, 3, 3, 2, "same"),   # S8's geometry, smaller
     "gemm_s3_unreached_phases": Case(2, 11, 10, 9, 5, 2, 2, 3, "valid"),
     "gemm_s1x2_nonsquare": Case(1, 8, 11, 8, 12, 2, 5, (1, 2), "same"),

@@ -244,7 +244,16 @@ int main(void)
     int cases[][9] = {{2, 28, 28, 1, 3, 3, 32, 1, 0}, {1, 10, 30, 3, 3, 3, 40, 1, 1},
                       {2, 9, 9, 1, 5, 5, 7, 1, 1}, {1, 12, 31, 2, 3, 3, 33, 2, 0},
                       {3, 8, 14, 5, 2, 2, 16, 1, 1}, {1, 7, 7, 1, 3, 3, 64, 1, 0},
-                      {2, 10, 12, 16, 3, 3, 16, 1, 1}};   /* 16 channels: ResNet-20's stage 1 */
+                      {2, 10, 12, 16, 3, 3, 16, 1, 1},    /* 16 channels: ResNet-20's stage 1 */
+                      /* the narrow block's wide tiles (16 values between pixels): rows of
+                       * 28, 24, 20 pixels, 32 (2 x 16), 14 with 12 filters, 13 (8 + 8
+                       * overlapping), 58 (3 x 20 overlapping), 8 filters (narrow in f64
+                       * too), 8 channels at stride 2 (10: 8 + 8), and 7 (the 12 tile) */
+                      {2, 5, 30, 16, 3, 3, 16, 1, 0}, {1, 3, 26, 16, 3, 3, 16, 1, 1},
+                      {1, 3, 22, 16, 3, 3, 7, 1, 1}, {1, 4, 34, 16, 3, 3, 16, 1, 1},
+                      {1, 4, 16, 16, 3, 3, 12, 1, 0}, {1, 3, 15, 16, 3, 3, 5, 1, 1},
+                      {1, 3, 60, 16, 3, 3, 16, 1, 0}, {1, 4, 30, 16, 3, 3, 8, 1, 1},
+                      {1, 5, 21, 8, 3, 3, 8, 2, 1}, {1, 3, 9, 16, 3, 3, 16, 1, 0}};
     for (unsigned i = 0; i < sizeof cases / sizeof cases[0]; ++i)
         for (int bias = 0; bias < 2; ++bias) {
             int *a = cases[i];
