@@ -696,9 +696,28 @@ static void SN(dw_small_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc,
                 work[e] = keep[e] > 0 ? v : (T)0;
             }
         }
-        if (db_partial)
-            for (ptrdiff_t i = 0; i < pcc; ++i)
-                for (ptrdiff_t j = 0; j < F; ++j) db_partial[j] += d[i * F + j];
+        if (db_partial) {   /* each column summed over the pixels in order, in registers */
+            ptrdiff_t j = 0;
+            for (; j + 2 * VLEN <= F; j += 2 * VLEN) {
+                VT s0 = VLOAD(db_partial + j), s1 = VLOAD(db_partial + j + VLEN);
+                for (ptrdiff_t i = 0; i < pcc; ++i) {
+                    s0 = VADD(s0, VLOAD(d + i * F + j));
+                    s1 = VADD(s1, VLOAD(d + i * F + j + VLEN));
+                }
+                VSTORE(db_partial + j, s0);
+                VSTORE(db_partial + j + VLEN, s1);
+            }
+            for (; j + VLEN <= F; j += VLEN) {
+                VT s0 = VLOAD(db_partial + j);
+                for (ptrdiff_t i = 0; i < pcc; ++i) s0 = VADD(s0, VLOAD(d + i * F + j));
+                VSTORE(db_partial + j, s0);
+            }
+            for (; j < F; ++j) {
+                T s = db_partial[j];
+                for (ptrdiff_t i = 0; i < pcc; ++i) s += d[i * F + j];
+                db_partial[j] = s;
+            }
+        }
         if (cvec) {   /* column vectors of channels in tiles of J x FB (dw_cv_*) */
             const ptrdiff_t nv = kn / VLEN;
             for (ptrdiff_t v0 = 0; v0 < nv; v0 += SMALL_DW_CV_J) {
