@@ -134,6 +134,40 @@ FCNN_NORM_CLONES void fcnn_norm_normalize_rows_##S(const T *x, T *y, ptrdiff_t r
                                                                 scale, shift, relu));       \
 }                                                                                           \
                                                                                             \
+static inline void fcnn_norm_normalize_add_rows_body_##S(                                   \
+        const T *FCNN_RESTRICT x, const T *FCNN_RESTRICT add, T *FCNN_RESTRICT y,           \
+        ptrdiff_t rows, ptrdiff_t c, const T *FCNN_RESTRICT center,                         \
+        const T *FCNN_RESTRICT scale, const T *FCNN_RESTRICT shift, int relu) {             \
+    ptrdiff_t r, j;                                                                         \
+    if (relu) {                                                                             \
+        for (r = 0; r < rows; r++)                                                          \
+            for (j = 0; j < c; j++) {                                                       \
+                T v = (x[r * c + j] - center[j]) * scale[j] + shift[j];                     \
+                v = v + add[r * c + j];                                                     \
+                y[r * c + j] = v < 0 ? (T)0 : v;                                            \
+            }                                                                               \
+    } else {                                                                                \
+        for (r = 0; r < rows; r++)                                                          \
+            for (j = 0; j < c; j++) {                                                       \
+                T v = (x[r * c + j] - center[j]) * scale[j] + shift[j];                     \
+                y[r * c + j] = v + add[r * c + j];                                          \
+            }                                                                               \
+    }                                                                                       \
+}                                                                                           \
+                                                                                            \
+/* y = ((x - center) * scale + shift) + add per channel, each step rounded to T as the       \
+ * normalizing pass and then _elementwise.add round them (one addition of two: the order of \
+ * its operands does not change the sum); with relu then 0 where that is < 0 (NaN stays     \
+ * NaN), in the same pass. */                                                               \
+FCNN_NORM_CLONES void fcnn_norm_normalize_add_rows_##S(const T *x, const T *add, T *y,      \
+                                                       ptrdiff_t rows, ptrdiff_t c,         \
+                                                       const T *center, const T *scale,     \
+                                                       const T *shift, int relu) {          \
+    FCNN_NORM_BY_CHANNELS(c, fcnn_norm_normalize_add_rows_body_##S(x, add, y, rows, nc,     \
+                                                                    center, scale, shift,   \
+                                                                    relu));                 \
+}                                                                                           \
+                                                                                            \
 static inline void fcnn_norm_gradient_sums_body_##S(                                        \
         int mode, const T *FCNN_RESTRICT dy, const T *FCNN_RESTRICT x, ptrdiff_t rows,      \
         ptrdiff_t c, const double *FCNN_RESTRICT mean, double *FCNN_RESTRICT sum_dy,        \

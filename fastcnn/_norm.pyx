@@ -82,6 +82,12 @@ cdef extern from "norm_rows.h" nogil:
     void fcnn_norm_normalize_rows_d(const double *x, double *y, Py_ssize_t rows, Py_ssize_t c,
                                     const double *center, const double *scale,
                                     const double *shift, int relu)
+    void fcnn_norm_normalize_add_rows_f(const float *x, const float *add, float *y,
+                                        Py_ssize_t rows, Py_ssize_t c, const float *center,
+                                        const float *scale, const float *shift, int relu)
+    void fcnn_norm_normalize_add_rows_d(const double *x, const double *add, double *y,
+                                        Py_ssize_t rows, Py_ssize_t c, const double *center,
+                                        const double *scale, const double *shift, int relu)
     void fcnn_norm_gradient_sums_f(const float *dy, const float *x, Py_ssize_t rows,
                                    Py_ssize_t c, const double *mean, double *sum_dy,
                                    double *sum_dy_xc, const float *relu_y, const float *center,
@@ -129,6 +135,18 @@ cdef inline void _normalize_rows(const floating *x, floating *y, Py_ssize_t rows
         fcnn_norm_normalize_rows_f(x, y, rows, c, center, scale, shift, relu)
     else:
         fcnn_norm_normalize_rows_d(x, y, rows, c, center, scale, shift, relu)
+
+
+cdef inline void _normalize_add_rows(const floating *x, const floating *add, floating *y,
+                                     Py_ssize_t rows, Py_ssize_t c, const floating *center,
+                                     const floating *scale, const floating *shift,
+                                     bint relu) noexcept nogil:
+    """y = ((x - center) * scale + shift) + add, per channel; then the ReLU as in
+    _normalize_rows."""
+    if floating is float:
+        fcnn_norm_normalize_add_rows_f(x, add, y, rows, c, center, scale, shift, relu)
+    else:
+        fcnn_norm_normalize_add_rows_d(x, add, y, rows, c, center, scale, shift, relu)
 
 
 cdef inline void _add_gradient_sums(const floating *dy, const floating *x, Py_ssize_t rows,
@@ -298,7 +316,8 @@ cdef floating[::1] _channel_vector(const floating[::1] values, double default,
 def batch_norm_train(const floating[:, ::1] x, const floating[::1] gamma,
                      const floating[::1] beta, double epsilon, floating[:, ::1] y,
                      floating[::1] mean, floating[::1] var, floating[::1] inv_std,
-                     int nthreads=1, bint relu=False, floating[:, ::1] coefficients=None):
+                     int nthreads=1, bint relu=False, floating[:, ::1] coefficients=None,
+                     const floating[:, ::1] residual=None):
     """Batch normalization of the rows of x (M, C) with its own statistics.
 
     mean = sum(x) / M and var = sum((x - mean)**2) / M (biased), both in double; inv_std =
@@ -313,7 +332,10 @@ def batch_norm_train(const floating[:, ::1] x, const floating[::1] gamma,
     None as 0. With M == 0, mean, var and inv_std are NaN. With relu, y is then the ReLU
     of _elementwise.relu, in the same pass. ``coefficients`` (2, C), when given, receives
     (s, beta) as the normalizing pass used them (for batch_norm_train_backward's
-    relu_coefficients).
+    relu_coefficients). ``residual`` (M, C), when given, is added to the normalized values
+    before the ReLU, in the same pass: y = relu(((x - mean) * s + beta) + residual), each
+    step rounded as batch normalization and then _elementwise.add round them (the plan's
+    BatchNormalization + Add + ReLU step).
     """
     cdef Py_ssize_t m = x.shape[0], c = x.shape[1], rows = _block_rows(c)
     cdef Py_ssize_t blocks = cdiv(m, rows), b, j
@@ -323,6 +345,7 @@ def batch_norm_train(const floating[:, ::1] x, const floating[::1] gamma,
     cdef floating[::1] scale = _channel_vector(gamma, 1.0, x)
     cdef floating[::1] shift = _channel_vector(beta, 0.0, x)
     cdef double inv, mean_d, d
+    cdef const floating *res = NULL if residual is None or m == 0 else &residual[0, 0]
     if coefficients is not None:
         coefficients[1, :] = shift
     if m == 0:
@@ -348,9 +371,15 @@ def batch_norm_train(const floating[:, ::1] x, const floating[::1] gamma,
             inv = 1.0 / sqrt(sq[j] / m + epsilon)
             inv_std[j] = <floating>inv
             scale[j] = <floating>(inv * scale[j])      # gamma (or 1) * inv_std
-        for b in prange(blocks, schedule="static", num_threads=nt):
-            _normalize_rows(&x[b * rows, 0], &y[b * rows, 0], min(rows, m - b * rows), c,
-                            &mean[0], &scale[0], &shift[0], relu)
+        if res == NULL:
+            for b in prange(blocks, schedule="static", num_threads=nt):
+                _normalize_rows(&x[b * rows, 0], &y[b * rows, 0], min(rows, m - b * rows), c,
+                                &mean[0], &scale[0], &shift[0], relu)
+        else:
+            for b in prange(blocks, schedule="static", num_threads=nt):
+                _normalize_add_rows(&x[b * rows, 0], res + b * rows * c, &y[b * rows, 0],
+                                    min(rows, m - b * rows), c, &mean[0], &scale[0],
+                                    &shift[0], relu)
     if coefficients is not None:
         coefficients[0, :] = scale
 

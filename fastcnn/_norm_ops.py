@@ -135,7 +135,8 @@ def _relu_output(relu_output, like, name="dy"):
     return _rows(y, "relu_output")
 
 
-def batch_norm_train(x, gamma, beta, epsilon, *, relu=False, out=None, coefficients=None):
+def batch_norm_train(x, gamma, beta, epsilon, *, relu=False, out=None, coefficients=None,
+                     residual=None):
     """Batch normalization with the batch's statistics, over the last axis of ``x``.
 
     Returns ``(y, mean, var, inv_std)``: y like x; mean, var (biased) and inv_std =
@@ -145,16 +146,21 @@ def batch_norm_train(x, gamma, beta, epsilon, *, relu=False, out=None, coefficie
     None or a (2, C) array of x's dtype that receives the per-channel scale and shift of
     the normalizing pass, y = (x - mean) * scale + shift before the ReLU (scale = gamma *
     inv_std rounded once, shift = beta), for ``batch_norm_train_backward``'s
-    ``relu_coefficients``.
+    ``relu_coefficients``. ``residual``: None or an array like x added to the normalized
+    values before the ReLU, in the same pass (y = relu(bn(x) + residual), rounded as the two
+    layers round it; the coefficients are then not those of the ReLU's input).
     """
     x = _channels_last(x)
     gamma = _channel_vector(gamma, "gamma", x, optional=True)
     beta = _channel_vector(beta, "beta", x, optional=True)
     epsilon = _epsilon(epsilon)
     c = (x.shape[-1],)
+    inputs = (("x", x), ("gamma", gamma), ("beta", beta))
+    if residual is not None:
+        residual = _check_dy(residual, x.shape, x.dtype, name="residual", whose="x's")
+        inputs += (("residual", residual),)
     y, mean, var, inv_std = _out_tuple(
-        out, (("y", x.shape), ("mean", c), ("var", c), ("inv_std", c)), x.dtype,
-        (("x", x), ("gamma", gamma), ("beta", beta)))
+        out, (("y", x.shape), ("mean", c), ("var", c), ("inv_std", c)), x.dtype, inputs)
     if coefficients is not None:
         coefficients = _out_array(coefficients, (2,) + c, x.dtype,
                                   (("x", x), ("gamma", gamma), ("beta", beta), ("y", y),
@@ -162,7 +168,8 @@ def batch_norm_train(x, gamma, beta, epsilon, *, relu=False, out=None, coefficie
                                   name="coefficients",
                                   result="the coefficients of batch_norm_train")
     _norm.batch_norm_train(_rows(x, "x"), gamma, beta, epsilon, y.reshape(-1, c[0]), mean,
-                           var, inv_std, _threads(), bool(relu), coefficients)
+                           var, inv_std, _threads(), bool(relu), coefficients,
+                           None if residual is None else _rows(residual, "residual"))
     return y, mean, var, inv_std
 
 

@@ -86,12 +86,28 @@ def frozen_bn_model():
     return Model(inp, Dense(4, activation="softmax")(x))
 
 
+def residual_variants_model():
+    """Residual ends the BatchNormalization + Add + ReLU rule takes (the normalization as the
+    Add's first input; a frozen normalization, whose step runs the layers one by one) and one
+    it must not (the normalization's input also read by a pooling)."""
+    inp = Input((10, 10, 3))
+    c = Conv2D(6, 3, padding="same")(inp)
+    a = Activation("relu")(Add()([BatchNormalization()(Conv2D(6, 3, padding="same")(c)), c]))
+    frozen = BatchNormalization(trainable=False, moving_mean_initializer="ones",
+                                moving_variance_initializer="ones")
+    b = ReLU()(Add()([a, frozen(Conv2D(6, 3, padding="same")(a))]))
+    d = Conv2D(6, 3, padding="same")(b)
+    e = Activation("relu")(Add()([BatchNormalization()(d), MaxPool2D(1)(d)]))   # d read twice
+    return Model(inp, Dense(4, activation="softmax")(GlobalAveragePooling2D()(e)))
+
+
 MODELS = {"seed": (seed_model, (16, 16, 2)), "second_layer": (second_layer_model, (12, 12, 1)),
           "overlapping_windows": (overlapping_windows_model, (11, 12, 2)),
           "kcnn_like": (kcnn_like_model, (12, 12, 3)),
           "resnet_like": (resnet_like_model, (12, 12, 3)),
           "every_layer": (every_layer_model, (14, 14, 2)),
-          "frozen_bn": (frozen_bn_model, (10, 10, 3))}
+          "frozen_bn": (frozen_bn_model, (10, 10, 3)),
+          "residual_variants": (residual_variants_model, (10, 10, 3))}
 # The fused steps of each model's training plan, then of its predict plan
 FUSED_STEPS = {
     "seed": (["ConvReluMaxPoolStep"], []),
@@ -99,11 +115,15 @@ FUSED_STEPS = {
     "overlapping_windows": (["ConvReluMaxPoolStep"], []),
     "kcnn_like": (["ReluStep", "ConvReluMaxPoolStep", "ConvReluMaxPoolStep", "ReluStep"],
                   ["ReluStep"] * 4),
-    "resnet_like": (["ReluStep"] * 5,         # BN + ReLU three times, Add + ReLU twice
+    # BN + ReLU three times, BN + Add + ReLU twice (at the Adds' places)
+    "resnet_like": (["ReluStep", "ReluStep", "BatchNormAddReluStep", "ReluStep",
+                     "BatchNormAddReluStep"],
                     ["FoldedBatchNormStep"] * 3 + ["ReluStep"]
                     + ["FoldedBatchNormStep"] * 2 + ["ReluStep"]),
     "every_layer": (["ConvReluMaxPoolStep", "ReluMaxPoolStep"], ["FoldedBatchNormStep"]),
     "frozen_bn": (["ReluStep"] * 3, ["FoldedBatchNormStep", "ReluStep", "ReluStep"]),
+    "residual_variants": (["BatchNormAddReluStep", "BatchNormAddReluStep", "ReluStep"],
+                          ["FoldedBatchNormStep", "ReluStep"] * 2 + ["ReluStep"]),
 }
 # models whose predict plan folds batch normalization into a convolution (not bitwise)
 FOLDS = {name for name, (_, steps) in FUSED_STEPS.items() if "FoldedBatchNormStep" in steps}

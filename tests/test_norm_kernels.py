@@ -168,6 +168,48 @@ def test_batch_norm_with_relu_is_bitwise_batch_norm_then_relu(shape, dtype, affi
 
 
 @dtypes
+@bn_shapes
+@pytest.mark.parametrize("relu", [True, False], ids=["relu", "no_relu"])
+def test_batch_norm_with_residual_is_bitwise_batch_norm_then_add(shape, dtype, relu, rng):
+    """residual= (the plan's BatchNormalization + Add + ReLU step) gives bitwise the
+    normalization, then the compiled sum (with its ReLU), in either order of the two
+    operands; the statistics are the plain call's, and the residual is left alone."""
+    a = _bn_arrays(rng, shape, dtype)
+    gamma, beta = _affine(a, True)
+    residual = random_array(rng, shape, dtype)
+    kept = residual.copy()
+    y, mean, var, inv_std = nops.batch_norm_train(a["x"], gamma, beta, EPSILON)
+    got, *stats = nops.batch_norm_train(a["x"], gamma, beta, EPSILON, relu=relu,
+                                        residual=residual)
+    np.testing.assert_array_equal(residual, kept)
+    for first, second in ((y, residual), (residual, y)):
+        want = np.empty_like(y)
+        _elementwise.add([first.reshape(-1), second.reshape(-1)], want.reshape(-1), relu)
+        np.testing.assert_array_equal(got, want)
+    if relu and np.prod(shape[:-1]) > 1:
+        assert (got == 0).any() and (got > 0).any()       # the ReLU does something
+    for g, w in zip(stats, (mean, var, inv_std)):
+        np.testing.assert_array_equal(g, w)
+    x64, g64, b64, r64 = widen(a["x"], gamma, beta, residual)
+    total = reference.batch_norm_forward(x64, g64, b64, EPSILON) + r64
+    assert_close(got, np.maximum(total, 0) if relu else total, dtype, "bn(x) + residual")
+
+
+@dtypes
+def test_batch_norm_residual_of_the_wrong_shape_or_dtype_is_refused(dtype, rng):
+    a = _bn_arrays(rng, (2, 3, 3, 4), dtype)
+    with pytest.raises(ValueError, match="residual must have shape"):
+        nops.batch_norm_train(a["x"], None, None, EPSILON, residual=a["x"][:1])
+    other = np.float64 if dtype == np.float32 else np.float32
+    with pytest.raises(TypeError, match="residual"):
+        nops.batch_norm_train(a["x"], None, None, EPSILON, residual=a["x"].astype(other))
+    with pytest.raises(ValueError, match="out"):      # the result may not overwrite it
+        residual = a["x"].copy()
+        nops.batch_norm_train(a["x"], None, None, EPSILON, residual=residual,
+                              out=(residual, None, None, None))
+
+
+@dtypes
 def test_batch_norm_relu_output_of_the_wrong_shape_or_dtype_is_refused(dtype, rng):
     a = _bn_arrays(rng, (2, 3, 3, 4), dtype)
     y, mean, var, inv_std = nops.batch_norm_train(a["x"], None, None, EPSILON, relu=True)

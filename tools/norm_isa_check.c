@@ -39,6 +39,11 @@ static void check_##S(FILE *out) {                                              
         fwrite(a, sizeof a[0], c, out);                                                     \
         fcnn_norm_add_deviations_##S(x, rows, c, mean, a, b);                               \
         fwrite(a, sizeof a[0], c, out); fwrite(b, sizeof b[0], c, out);                     \
+        for (relu = 0; relu < 2; relu++) {   /* with dy standing in for a residual */      \
+            fcnn_norm_normalize_add_rows_##S(x, dy, y, rows, c, center, coef, coef + c,    \
+                                             relu);                                         \
+            fwrite(y, sizeof(T), rows * c, out);                                            \
+        }                                                                                   \
         for (relu = 0; relu < 2; relu++) {                                                  \
             fcnn_norm_normalize_rows_##S(x, y, rows, c, center, coef, coef + c, relu);      \
             fwrite(y, sizeof(T), rows * c, out);                                            \

@@ -70,9 +70,15 @@ class BatchNormalization(Layer):
 
     takes_relu = True
 
-    def forward(self, inputs, state, training, relu=False):
+    def forward(self, inputs, state, training, relu=False, residual=None):
+        """``residual`` (the execution plan's BatchNormalization + Add + ReLU step, with the
+        batch's statistics only): an array like ``inputs`` added to the output before the
+        ReLU, in the normalizing pass."""
         out = state.buffer("y", inputs.shape, self.dtype)
         state.batch_stats = training and self.trainable
+        if residual is not None and not state.batch_stats:
+            raise ValueError(f'layer "{self.name}": residual needs training with the '
+                             f"batch's statistics")
         if not state.batch_stats:
             return _norm_ops.batch_norm_inference(inputs, self.gamma, self.beta,
                                                   self.moving_mean, self.moving_variance,
@@ -81,11 +87,13 @@ class BatchNormalization(Layer):
         stats = [state.buffer(key, c, self.dtype) for key in ("mean", "var", "inv_std")]
         # with the ReLU, its mask is found again from x in the backward pass (one array
         # fewer to read there) from the coefficients of the normalizing pass
-        state.coefficients = state.buffer("coefficients", (2,) + c, self.dtype) if relu else None
+        state.coefficients = (state.buffer("coefficients", (2,) + c, self.dtype)
+                              if relu and residual is None else None)
         y, mean, var, inv_std = _norm_ops.batch_norm_train(inputs, self.gamma, self.beta,
                                                            self.epsilon, relu=relu,
                                                            out=(out, *stats),
-                                                           coefficients=state.coefficients)
+                                                           coefficients=state.coefficients,
+                                                           residual=residual)
         if inputs.size:                   # an empty batch has no statistics to move towards
             m = self.momentum
             for moving, batch in ((self.moving_mean, mean), (self.moving_variance, var)):

@@ -8,7 +8,7 @@ from ..layers.conv import weight_grad_arrays
 from .steps import LayerStep
 
 __all__ = ["LogitsStep", "ReluStep", "ReluMaxPoolStep", "ConvReluMaxPoolStep",
-           "FoldedBatchNormStep"]
+           "FoldedBatchNormStep", "BatchNormAddReluStep"]
 
 
 class LogitsStep(LayerStep):
@@ -177,3 +177,42 @@ class FoldedBatchNormStep(_Chain):
             y = ops.conv2d(x, kernel, bias, strides=conv.strides, padding=conv.padding,
                            activation="relu" if self.relu else None, out=out)
         values[self.output] = y
+
+
+class BatchNormAddReluStep(_Chain):
+    """A BatchNormalization whose output only an Add of two inputs reads, and the ReLU layer
+    that alone reads the sum (a residual block's end): in training with the batch's
+    statistics, the sum and the ReLU in the normalizing pass, so the normalized values are
+    never written out nor read back. Its inputs are the normalization's input and the Add's
+    other input; it runs where the Add runs (the other input may be computed after the
+    normalization). The backward pass is the layers' own: the ReLU's mask (the Add's), then
+    the normalization's gradients of the masked gradient, which is also the other input's.
+    Otherwise (inference, a frozen layer) the two calls run one after the other."""
+
+    def __init__(self, nodes, slot, states):
+        super().__init__(nodes, slot, states)
+        bn_node, add_node = nodes[0], nodes[1]
+        self.bn, self.add = self.layers[0], self.layers[1]
+        self.bn_first = add_node.inputs[0] is bn_node.outputs[0]
+        other = add_node.inputs[1] if self.bn_first else add_node.inputs[0]
+        self.inputs = [slot(bn_node.inputs[0]), slot(other)]
+        self.is_list = False
+
+    def forward(self, values, training):
+        x, r = values[self.inputs[0]], values[self.inputs[1]]
+        bn_state, add_state = self.states[0], self.states[1]
+        if training and self.bn.trainable:
+            y = self.bn.forward(x, bn_state, training, relu=True, residual=r)
+        else:
+            z = self.bn.forward(x, bn_state, training)
+            y = self.add.forward([z, r] if self.bn_first else [r, z], add_state, training,
+                                 relu=True)
+        add_state.relu_output = y if training else None
+        values[self.output] = y
+
+    def backward(self, dy, need_input_grad, grads):
+        add_state = self.states[1]
+        dz = self.add.backward(dy, add_state, True, None,
+                               relu_output=add_state.relu_output)[0]
+        dx = self.bn.backward(dz, self.state, need_input_grad, grads[0])
+        return [dx, dz]

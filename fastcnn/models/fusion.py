@@ -27,6 +27,10 @@ Rules (``fuse=True``):
   convolution needs no input gradient (a first layer) and the windows do not overlap, its
   weight gradients are computed straight from the pooling's gradient and picks, without the
   convolution output's gradient being written either.
+- **Batch normalization, Add and ReLU in one pass** (:class:`BatchNormAddReluStep`,
+  training): a BatchNormalization whose output only an Add of two inputs reads, whose input
+  only it reads, and the ReLU layer that alone reads the sum (a residual block's end): the
+  sum and the ReLU in the normalizing pass, the step placed where the Add runs.
 - **Batch normalization folded into the convolution** (:class:`FoldedBatchNormStep`,
   inference plans: ``predict``, ``evaluate``): a Conv2D without activation followed by a
   BatchNormalization (and optionally a ReLU layer) runs as one convolution with the
@@ -39,10 +43,11 @@ Keras' TensorFlow backend): an output layer ending in the activation the loss pa
 """
 from ..layers.activated import ActivatedLayer
 from ..layers.conv import Conv2D
+from ..layers.merging import Add
 from ..layers.normalization import BatchNormalization
 from ..layers.pooling import MaxPooling2D
-from .fused_steps import (ConvReluMaxPoolStep, FoldedBatchNormStep, LogitsStep, ReluMaxPoolStep,
-                          ReluStep)
+from .fused_steps import (BatchNormAddReluStep, ConvReluMaxPoolStep, FoldedBatchNormStep,
+                          LogitsStep, ReluMaxPoolStep, ReluStep)
 from .steps import LayerStep
 
 __all__ = ["plan_steps"]
@@ -57,9 +62,12 @@ class _Graph:
 
     def sole_consumer(self, node):
         """The one node that reads ``node``'s output, or None (several, or a model output)."""
-        out = node.outputs[0]
-        readers = self.consumers.get(id(out), [])
-        if len(readers) != 1 or id(out) in self.output_ids:
+        return self.sole_reader(node.outputs[0])
+
+    def sole_reader(self, tensor):
+        """The one node that reads ``tensor``, or None (several, or a model output)."""
+        readers = self.consumers.get(id(tensor), [])
+        if len(readers) != 1 or id(tensor) in self.output_ids:
             return None
         return readers[0]
 
@@ -102,6 +110,24 @@ def _folded_batch_norm(node, graph):
     return [node, bn] if relu is None else [node, bn, relu]
 
 
+def _batch_norm_add_relu(node, graph):
+    """(batch norm, add, relu) nodes for :class:`BatchNormAddReluStep`, ``node`` being the
+    Add, or None. The normalization's input must have no other reader, so that its gradient
+    (which the step gives where the Add's backward pass runs, not the normalization's) is
+    not summed with others in another order."""
+    if not isinstance(node.layer, Add) or len(node.inputs) != 2:
+        return None
+    relu = _relu_after(node, graph)
+    if relu is None:
+        return None
+    for t in node.inputs:
+        bn = t.node
+        if (isinstance(bn.layer, BatchNormalization) and graph.sole_consumer(bn) is node
+                and graph.sole_reader(bn.inputs[0]) is bn):
+            return [bn, node, relu]
+    return None
+
+
 def _fused(node, graph, backward):
     """The fused step's class and nodes starting at ``node``, or None."""
     if not backward:
@@ -125,8 +151,21 @@ def plan_steps(graph, slot, states, *, backward, fuse, loss_activations):
     logits_for = {id(t): act for t, act in zip(graph.outputs, loss_activations)
                   if act is not None}
     steps, logits_ids, taken = [], set(), set()
+    # steps that run at their last node's place (the Add's): their first nodes wait for it
+    at_add = {}
+    if fuse and backward:
+        for node in graph.nodes:
+            nodes = _batch_norm_add_relu(node, view)
+            if nodes is not None:
+                at_add[id(node)] = nodes
+                taken.add(id(nodes[0]))
     for node in graph.nodes:
         if node.is_input or id(node) in taken:
+            continue
+        if id(node) in at_add:
+            nodes = at_add[id(node)]
+            steps.append(BatchNormAddReluStep(nodes, slot, states))
+            taken.add(id(nodes[2]))
             continue
         out = node.outputs[0]
         act = logits_for.get(id(out))
