@@ -173,15 +173,16 @@ static inline void fcnn_norm_gradient_sums_body_##S(                            
         ptrdiff_t c, const double *FCNN_RESTRICT mean, double *FCNN_RESTRICT sum_dy,        \
         double *FCNN_RESTRICT sum_dy_xc, const T *FCNN_RESTRICT relu_y,                     \
         const T *FCNN_RESTRICT center, const T *FCNN_RESTRICT coefficients,                 \
-        T *FCNN_RESTRICT row) {                                                             \
+        T *FCNN_RESTRICT row, ptrdiff_t row_step) {                                         \
     ptrdiff_t r, j;                                                                         \
     for (r = 0; r < rows; r++) {                                                            \
         const T *xr = x + r * c, *d = dy + r * c;                                           \
         if (mode != FCNN_NORM_NO_MASK) {  /* masked in T first: a select that vectorizes */ \
+            T *FCNN_RESTRICT out = row + r * row_step;                                      \
             for (j = 0; j < c; j++)                                                         \
-                row[j] = fcnn_norm_mask_##S(mode, d[j], relu_y ? relu_y + r * c : NULL,     \
+                out[j] = fcnn_norm_mask_##S(mode, d[j], relu_y ? relu_y + r * c : NULL,     \
                                             xr[j], center, coefficients, c, j);             \
-            d = row;                                                                        \
+            d = out;                                                                        \
         }                                                                                   \
         for (j = 0; j < c; j++) {                                                           \
             double g = (double)d[j];                                                        \
@@ -193,23 +194,24 @@ static inline void fcnn_norm_gradient_sums_body_##S(                            
                                                                                             \
 /* sum_dy[j] += dy[r, j]; sum_dy_xc[j] += dy[r, j] * (x[r, j] - mean[j]), dy masked by       \
  * relu_y or by the mask found again from x (coefficients, and center: the mean in T) when   \
- * one of them is not NULL (row: scratch for c values then). */                             \
+ * one of them is not NULL (row: scratch for c values then, or with row_step c the masked   \
+ * rows written out, row r at row + r * c; row_step 0: one row of scratch reused). */       \
 FCNN_NORM_CLONES void fcnn_norm_gradient_sums_##S(                                          \
         const T *dy, const T *x, ptrdiff_t rows, ptrdiff_t c, const double *mean,           \
         double *sum_dy, double *sum_dy_xc, const T *relu_y, const T *center,                \
-        const T *coefficients, T *row) {                                                    \
+        const T *coefficients, T *row, ptrdiff_t row_step) {                                \
     if (relu_y)                                                                             \
         FCNN_NORM_BY_CHANNELS_WIDE(c, fcnn_norm_gradient_sums_body_##S(                          \
             FCNN_NORM_RELU_OUTPUT, dy, x, rows, nc, mean, sum_dy, sum_dy_xc, relu_y, center, \
-            coefficients, row));                                                            \
+            coefficients, row, row_step));                                                  \
     else if (coefficients)                                                                  \
         FCNN_NORM_BY_CHANNELS_WIDE(c, fcnn_norm_gradient_sums_body_##S(                          \
             FCNN_NORM_FROM_X, dy, x, rows, nc, mean, sum_dy, sum_dy_xc, NULL, center,       \
-            coefficients, row));                                                            \
+            coefficients, row, row_step));                                                  \
     else                                                                                    \
         FCNN_NORM_BY_CHANNELS_WIDE(c, fcnn_norm_gradient_sums_body_##S(                          \
             FCNN_NORM_NO_MASK, dy, x, rows, nc, mean, sum_dy, sum_dy_xc, NULL, center,      \
-            NULL, row));                                                                    \
+            NULL, row, 0));                                                                 \
 }                                                                                           \
                                                                                             \
 static inline void fcnn_norm_gradient_rows_body_##S(                                        \

@@ -91,12 +91,12 @@ cdef extern from "norm_rows.h" nogil:
     void fcnn_norm_gradient_sums_f(const float *dy, const float *x, Py_ssize_t rows,
                                    Py_ssize_t c, const double *mean, double *sum_dy,
                                    double *sum_dy_xc, const float *relu_y, const float *center,
-                                   const float *coefficients, float *row)
+                                   const float *coefficients, float *row, Py_ssize_t row_step)
     void fcnn_norm_gradient_sums_d(const double *dy, const double *x, Py_ssize_t rows,
                                    Py_ssize_t c, const double *mean, double *sum_dy,
                                    double *sum_dy_xc, const double *relu_y,
                                    const double *center, const double *coefficients,
-                                   double *row)
+                                   double *row, Py_ssize_t row_step)
     void fcnn_norm_gradient_rows_f(const float *dy, const float *x, float *dx, Py_ssize_t rows,
                                    Py_ssize_t c, float count, const float *mean,
                                    const float *dbeta, const float *g, const float *k,
@@ -153,17 +153,17 @@ cdef inline void _add_gradient_sums(const floating *dy, const floating *x, Py_ss
                                     Py_ssize_t c, const double *mean, double *sum_dy,
                                     double *sum_dy_xc, const floating *relu_y,
                                     const floating *center, const floating *coefficients,
-                                    floating *row) noexcept nogil:
+                                    floating *row, Py_ssize_t row_step=0) noexcept nogil:
     """sum_dy[j] += dy[r, j]; sum_dy_xc[j] += dy[r, j] * (x[r, j] - mean[j]), with dy masked
     by the ReLU output relu_y, or by the one found again from x with the normalizing pass's
     coefficients (center: mean in the data's type), when not NULL (row: scratch for c
-    values then)."""
+    values then; with row_step c, where the masked rows are written, row r at row + r*c)."""
     if floating is float:
         fcnn_norm_gradient_sums_f(dy, x, rows, c, mean, sum_dy, sum_dy_xc, relu_y, center,
-                                  coefficients, row)
+                                  coefficients, row, row_step)
     else:
         fcnn_norm_gradient_sums_d(dy, x, rows, c, mean, sum_dy, sum_dy_xc, relu_y, center,
-                                  coefficients, row)
+                                  coefficients, row, row_step)
 
 
 cdef inline void _gradient_rows(const floating *dy, const floating *x, floating *dx,
@@ -435,7 +435,8 @@ def batch_norm_train_backward(const floating[:, ::1] dy, const floating[:, ::1] 
                               const floating[::1] inv_std, floating[:, ::1] dx,
                               floating[::1] dgamma, floating[::1] dbeta, int nthreads=1,
                               const floating[:, ::1] relu_output=None,
-                              const floating[:, ::1] relu_coefficients=None):
+                              const floating[:, ::1] relu_coefficients=None,
+                              floating[:, ::1] masked=None):
     """Gradients of batch_norm_train for dy, from its mean and inv_std:
     dx = gamma * inv_std / M * (M*dy - dbeta - xhat*dgamma), xhat = (x - mean) * inv_std.
 
@@ -447,7 +448,10 @@ def batch_norm_train_backward(const floating[:, ::1] dy, const floating[:, ::1] 
     output of a ReLU applied to this layer's output, like dy), dy is masked where it is not
     > 0 wherever it is read, as _elementwise.relu_backward would have done. With
     relu_coefficients instead (the (2, C) coefficients batch_norm_train(relu=True) wrote),
-    the same mask is found again from x, so that only dy and x are read.
+    the same mask is found again from x, so that only dy and x are read. ``masked`` (like
+    dy, with relu_output only): receives dy masked, written in the first pass and read by
+    the second instead of dy and the mask (the gradient of the ReLU's input, which the plan's
+    BatchNormalization + Add + ReLU step also hands to the Add's other input).
     """
     cdef Py_ssize_t m = dy.shape[0], c = dy.shape[1], rows = _block_rows(c)
     cdef const floating *mask = NULL if relu_output is None or m == 0 else &relu_output[0, 0]
@@ -455,6 +459,7 @@ def batch_norm_train_backward(const floating[:, ::1] dy, const floating[:, ::1] 
                                  else &relu_coefficients[0, 0])
     cdef Py_ssize_t blocks = cdiv(m, rows), b, j
     cdef int nt = _threads(nthreads, blocks, 2 * m * c)
+    cdef floating *out_rows = NULL if masked is None or mask == NULL else &masked[0, 0]
     cdef double[:, ::1] part = np.zeros((blocks, 2 * c))
     cdef double[::1] mean_d = np.empty(c)
     cdef floating[::1] k = _channel_vector(gamma, 1.0, x)
@@ -472,10 +477,16 @@ def batch_norm_train_backward(const floating[:, ::1] dy, const floating[:, ::1] 
         for j in range(c):
             mean_d[j] = mean[j]
         for b in prange(blocks, schedule="static", num_threads=nt):
-            _add_gradient_sums(&dy[b * rows, 0], &x[b * rows, 0], min(rows, m - b * rows), c,
-                               &mean_d[0], &part[b, 0], &part[b, c],
-                               NULL if mask == NULL else mask + b * rows * c, &mean[0], coef,
-                               NULL if rows_dy.shape[0] == 0 else &rows_dy[b, 0])
+            if out_rows != NULL:
+                _add_gradient_sums(&dy[b * rows, 0], &x[b * rows, 0], min(rows, m - b * rows),
+                                   c, &mean_d[0], &part[b, 0], &part[b, c],
+                                   mask + b * rows * c, &mean[0], NULL, out_rows + b * rows * c,
+                                   c)
+            else:
+                _add_gradient_sums(&dy[b * rows, 0], &x[b * rows, 0], min(rows, m - b * rows),
+                                   c, &mean_d[0], &part[b, 0], &part[b, c],
+                                   NULL if mask == NULL else mask + b * rows * c, &mean[0],
+                                   coef, NULL if rows_dy.shape[0] == 0 else &rows_dy[b, 0])
         _sum_blocks(part)
         for j in range(c):
             inv = inv_std[j]
@@ -483,10 +494,17 @@ def batch_norm_train_backward(const floating[:, ::1] dy, const floating[:, ::1] 
             dgamma[j] = <floating>(part[0, c + j] * inv)
             g[j] = <floating>(part[0, c + j] * inv * inv)
             k[j] = <floating>(k[j] * inv / m)         # k[j] is gamma (or 1) until here
-        for b in prange(blocks, schedule="static", num_threads=nt):
-            _gradient_rows(&dy[b * rows, 0], &x[b * rows, 0], &dx[b * rows, 0],
-                           min(rows, m - b * rows), c, <floating>m, &mean[0], &dbeta[0],
-                           &g[0], &k[0], NULL if mask == NULL else mask + b * rows * c, coef)
+        if out_rows != NULL:    # dy masked, as written by the first pass
+            for b in prange(blocks, schedule="static", num_threads=nt):
+                _gradient_rows(out_rows + b * rows * c, &x[b * rows, 0], &dx[b * rows, 0],
+                               min(rows, m - b * rows), c, <floating>m, &mean[0], &dbeta[0],
+                               &g[0], &k[0], NULL, NULL)
+        else:
+            for b in prange(blocks, schedule="static", num_threads=nt):
+                _gradient_rows(&dy[b * rows, 0], &x[b * rows, 0], &dx[b * rows, 0],
+                               min(rows, m - b * rows), c, <floating>m, &mean[0], &dbeta[0],
+                               &g[0], &k[0], NULL if mask == NULL else mask + b * rows * c,
+                               coef)
 
 
 # --- global pooling ---------------------------------------------------------------------------

@@ -194,7 +194,7 @@ def batch_norm_inference(x, gamma, beta, moving_mean, moving_var, epsilon, *, re
 
 
 def batch_norm_train_backward(dy, x, gamma, mean, inv_std, *, relu_output=None,
-                              relu_coefficients=None, out=None):
+                              relu_coefficients=None, out=None, masked=None):
     """Gradients of ``batch_norm_train`` for ``dy`` (like x), from the mean and inv_std it
     returned. Returns ``(dx, dgamma, dbeta)`` (dgamma and dbeta (C,), returned also when the
     layer has no gamma or beta). ``relu_output``: the forward pass was run with ``relu`` and
@@ -202,7 +202,8 @@ def batch_norm_train_backward(dy, x, gamma, mean, inv_std, *, relu_output=None,
     as the ReLU's backward pass would). ``relu_coefficients``: instead of relu_output, the
     (2, C) ``coefficients`` that forward pass wrote; the same mask, bitwise, is then found
     again from x, so that only dy and x are read. ``out``: None or a tuple of 3 arrays (or
-    None)."""
+    None). ``masked`` (with relu_output only): an array like dy that receives dy masked (what
+    the ReLU's backward pass gives), written by the first pass and read by the second."""
     x = _channels_last(x)
     dy = _check_dy(dy, x.shape, x.dtype, whose="x's")
     gamma = _channel_vector(gamma, "gamma", x, optional=True)
@@ -223,9 +224,18 @@ def batch_norm_train_backward(dy, x, gamma, mean, inv_std, *, relu_output=None,
         out, (("dx", x.shape), ("dgamma", c), ("dbeta", c)), x.dtype,
         (("dy", dy), ("x", x), ("gamma", gamma), ("mean", mean), ("inv_std", inv_std),
          ("relu_output", relu_output), ("relu_coefficients", relu_coefficients)))
+    if masked is not None:
+        if relu_output is None:
+            raise ValueError("masked is only written with relu_output")
+        masked = _out_array(masked, x.shape, x.dtype,
+                            (("dy", dy), ("x", x), ("gamma", gamma), ("mean", mean),
+                             ("inv_std", inv_std), ("relu_output", relu_output), ("dx", dx),
+                             ("dgamma", dgamma), ("dbeta", dbeta)),
+                            name="masked", result="the masked gradient")
     _norm.batch_norm_train_backward(_rows(dy, "dy"), _rows(x, "x"), gamma, mean, inv_std,
                                     dx.reshape(-1, c[0]), dgamma, dbeta, _threads(),
-                                    relu_output, relu_coefficients)
+                                    relu_output, relu_coefficients,
+                                    None if masked is None else masked.reshape(-1, c[0]))
     return dx, dgamma, dbeta
 
 

@@ -196,6 +196,41 @@ def test_batch_norm_with_residual_is_bitwise_batch_norm_then_add(shape, dtype, r
 
 
 @dtypes
+@bn_shapes
+def test_batch_norm_backward_writes_the_masked_gradient_bitwise(shape, dtype, rng):
+    """masked= receives what the ReLU's backward pass gives, and the gradients are bitwise
+    those of the masked gradient without a mask (the second pass reads it back)."""
+    a = _bn_arrays(rng, shape, dtype)
+    gamma, beta = _affine(a, True)
+    y, mean, var, inv_std = nops.batch_norm_train(a["x"], gamma, beta, EPSILON, relu=True,
+                                                  residual=random_array(rng, shape, dtype))
+    want_masked = np.empty_like(a["dy"])
+    _elementwise.relu_backward(a["dy"].reshape(-1), y.reshape(-1), want_masked.reshape(-1))
+    want = nops.batch_norm_train_backward(want_masked, a["x"], gamma, mean, inv_std)
+    masked = np.full_like(a["dy"], np.nan)
+    got = nops.batch_norm_train_backward(a["dy"], a["x"], gamma, mean, inv_std,
+                                         relu_output=y, masked=masked)
+    np.testing.assert_array_equal(masked, want_masked)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+
+
+@dtypes
+def test_batch_norm_masked_without_relu_output_or_overlapping_is_refused(dtype, rng):
+    a = _bn_arrays(rng, (2, 3, 3, 4), dtype)
+    y, mean, var, inv_std = nops.batch_norm_train(a["x"], None, None, EPSILON, relu=True)
+    with pytest.raises(ValueError, match="masked is only written with relu_output"):
+        nops.batch_norm_train_backward(a["dy"], a["x"], None, mean, inv_std,
+                                       masked=np.empty_like(a["dy"]))
+    with pytest.raises(ValueError, match="masked .* overlaps dy"):
+        nops.batch_norm_train_backward(a["dy"], a["x"], None, mean, inv_std, relu_output=y,
+                                       masked=a["dy"])
+    with pytest.raises(ValueError, match="masked has shape"):
+        nops.batch_norm_train_backward(a["dy"], a["x"], None, mean, inv_std, relu_output=y,
+                                       masked=np.empty_like(a["dy"][:1]))
+
+
+@dtypes
 def test_batch_norm_residual_of_the_wrong_shape_or_dtype_is_refused(dtype, rng):
     a = _bn_arrays(rng, (2, 3, 3, 4), dtype)
     with pytest.raises(ValueError, match="residual must have shape"):

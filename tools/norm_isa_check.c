@@ -48,10 +48,13 @@ static void check_##S(FILE *out) {                                              
             fcnn_norm_normalize_rows_##S(x, y, rows, c, center, coef, coef + c, relu);      \
             fwrite(y, sizeof(T), rows * c, out);                                            \
         }                                                                                   \
-        fcnn_norm_gradient_sums_##S(dy, x, rows, c, mean, s1, s2, NULL, center, NULL, row); \
-        fcnn_norm_gradient_sums_##S(dy, x, rows, c, mean, s1, s2, y, center, NULL, row);    \
-        fcnn_norm_gradient_sums_##S(dy, x, rows, c, mean, s1, s2, NULL, center, coef, row); \
+        fcnn_norm_gradient_sums_##S(dy, x, rows, c, mean, s1, s2, NULL, center, NULL, row, 0); \
+        fcnn_norm_gradient_sums_##S(dy, x, rows, c, mean, s1, s2, y, center, NULL, row, 0); \
+        fcnn_norm_gradient_sums_##S(dy, x, rows, c, mean, s1, s2, NULL, center, coef, row, 0); \
         fwrite(s1, sizeof s1[0], c, out); fwrite(s2, sizeof s2[0], c, out);                 \
+        /* the masked rows written out (row_step c) */                                      \
+        fcnn_norm_gradient_sums_##S(dy, x, rows, c, mean, s1, s2, y, center, NULL, dx, c);  \
+        fwrite(s1, sizeof s1[0], c, out); fwrite(dx, sizeof(T), rows * c, out);             \
         fcnn_norm_gradient_rows_##S(dy, x, dx, rows, c, (T)rows, center, dbeta, g, k, NULL, \
                                     NULL);                                                  \
         fwrite(dx, sizeof(T), rows * c, out);                                               \

@@ -101,8 +101,14 @@ class BatchNormalization(Layer):
         state.x, state.mean, state.inv_std = inputs, mean, inv_std
         return y
 
-    def backward(self, dy, state, need_input_grad, grads, relu_output=None):
+    def backward(self, dy, state, need_input_grad, grads, relu_output=None, masked=None):
+        """``masked`` (the plan's BatchNormalization + Add + ReLU step, with relu_output and the
+        batch's statistics only): an array like dy that receives dy masked by the ReLU."""
         dx = state.buffer("dx", dy.shape, self.dtype) if need_input_grad else None
+        if masked is not None and not (state.batch_stats and relu_output is not None
+                                       and state.coefficients is None):
+            raise ValueError(f'layer "{self.name}": masked needs relu_output and the '
+                             f"batch's statistics")
         if not state.batch_stats:
             if dx is None:
                 return None
@@ -121,6 +127,8 @@ class BatchNormalization(Layer):
         if relu_output is not None:
             relu = ({"relu_coefficients": state.coefficients}
                     if state.coefficients is not None else {"relu_output": relu_output})
+        if masked is not None:
+            relu["masked"] = masked
         _norm_ops.batch_norm_train_backward(dy, state.x, self.gamma, state.mean, state.inv_std,
                                             out=(dx, dgamma, dbeta), **relu)
         return dx if need_input_grad else None

@@ -185,9 +185,11 @@ class BatchNormAddReluStep(_Chain):
     statistics, the sum and the ReLU in the normalizing pass, so the normalized values are
     never written out nor read back. Its inputs are the normalization's input and the Add's
     other input; it runs where the Add runs (the other input may be computed after the
-    normalization). The backward pass is the layers' own: the ReLU's mask (the Add's), then
-    the normalization's gradients of the masked gradient, which is also the other input's.
-    Otherwise (inference, a frozen layer) the two calls run one after the other."""
+    normalization). Backward, the normalization's first pass masks the gradient by the
+    ReLU's output as it reads it and writes the masked gradient out (the other input's
+    gradient, read again by the second pass): the values of the Add's ReLU mask, then the
+    normalization's gradients of it, one pass fewer. Otherwise (inference, a frozen layer)
+    the calls run one after the other."""
 
     def __init__(self, nodes, slot, states):
         super().__init__(nodes, slot, states)
@@ -211,8 +213,12 @@ class BatchNormAddReluStep(_Chain):
         values[self.output] = y
 
     def backward(self, dy, need_input_grad, grads):
-        add_state = self.states[1]
-        dz = self.add.backward(dy, add_state, True, None,
-                               relu_output=add_state.relu_output)[0]
-        dx = self.bn.backward(dz, self.state, need_input_grad, grads[0])
+        add_state, y = self.states[1], self.states[1].relu_output
+        if self.state.batch_stats:
+            dz = add_state.buffer("dz", dy.shape, dy.dtype)
+            dx = self.bn.backward(dy, self.state, need_input_grad, grads[0], relu_output=y,
+                                  masked=dz)
+        else:
+            dz = self.add.backward(dy, add_state, True, None, relu_output=y)[0]
+            dx = self.bn.backward(dz, self.state, need_input_grad, grads[0])
         return [dx, dz]
