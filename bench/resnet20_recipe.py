@@ -27,6 +27,7 @@ import model_specs  # noqa: E402  (bench/ is not a package)
 from compare_report import cpu_name  # noqa: E402
 
 BATCH = 128
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # the checkout's root
 
 
 def load(args):
@@ -35,7 +36,7 @@ def load(args):
         with np.load(args.data) as f:
             raw = [f[k] for k in ("x_train", "y_train", "x_test", "y_test")]
     else:
-        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        sys.path.insert(0, REPO)
         from fastcnn.datasets import fashion_mnist
         (xa, ya), (xb, yb) = fashion_mnist.load_data()
         raw = [xa, ya, xb, yb]
@@ -67,6 +68,7 @@ def epoch_reporter(base, x_test, y_test, rows):
 
 
 def run_fastcnn(args, data, rows):
+    sys.path.insert(0, REPO)      # this checkout's fastcnn (also with --data)
     import fastcnn
     from fastcnn import callbacks, losses, optimizers, utils
     from fastcnn.layers import RandomFlip, RandomTranslation
