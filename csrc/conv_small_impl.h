@@ -359,7 +359,6 @@ static void SN(fwd_narrow_row)(const T *in_row, const ptrdiff_t *koff,
 #undef NW_R20
 #undef NW_R24
 #undef NW_R28
-#undef NW_RS
 #endif
 
 static void SN(fwd_small_rows)(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff_t nrows)
@@ -392,7 +391,7 @@ static void SN(fwd_small_rows)(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff
             const VT bias_lo = VLOAD(bias_blk), bias_hi = VLOAD(bias_blk + VLEN);
             if (nr <= VLEN) {   /* a narrow block: half the work */
 #ifdef FWD_NARROW_WIDE
-                if (OW >= 8 && rs == 16) {   /* NW_RS */
+                if (OW >= 8 && rs == NW_RS) {
                     SN(fwd_narrow_row)(in_row, koff, C, K, bp, out_row + j0, F, OW,
                                        narrow_tw, nr, bias_lo, has_bias, relu);
                     continue;
@@ -429,6 +428,9 @@ static void SN(fwd_small_rows)(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff
         }
     }
 }
+#ifdef FWD_NARROW_WIDE
+#undef NW_RS
+#endif
 #endif
 
 /* dW of a convolution over few channels, without packing: rows [k0, k0 + kn) of a partial

@@ -201,6 +201,19 @@ cdef inline void _small_setup(const floating[:, :, :, ::1] w, Py_ssize_t wp, Py_
         fcnn_pack_b_f64(&w[0, 0, 0, 0], f, kh * kw * c, f, nr, bp)
 
 
+cdef inline bint _few_channels(Py_ssize_t c, Py_ssize_t k) noexcept nogil:
+    """Whether a convolution over c input channels with k reduction steps takes the
+    few-channel forward (fcnn_conv_small)."""
+    return c < FCNN_SMALL_MAX_C and k <= FCNN_SMALL_MAX_K
+
+
+cdef inline bint _has_row_kernel(bint f64) noexcept nogil:
+    """Whether the kernel set in use has a few-channel forward row kernel of its own for this
+    dtype (else fcnn_conv_small_rows runs the strided micro-kernel tile by tile)."""
+    cdef const fcnn_isa *isa = fcnn_current_isa()
+    return (isa.fwd_small_f64 if f64 else isa.fwd_small_f32) != NULL
+
+
 cdef int _conv2d_forward_small(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                                const floating[::1] b, Py_ssize_t sh, Py_ssize_t sw,
                                Py_ssize_t pt, Py_ssize_t pl, Py_ssize_t oh, Py_ssize_t ow,
@@ -229,8 +242,7 @@ cdef int _conv2d_forward_small(const floating[:, :, :, ::1] x, const floating[:,
     # cache). Only the ISA's row kernel on rows of at least a tile reads nothing outside its
     # own image (the strided kernel's partial tiles read into the next one): otherwise all
     # images are padded first.
-    cdef const void *row_kernel = isa.fwd_small_f32 if floating is float else isa.fwd_small_f64
-    cdef bint rows_alone = ow >= mr and row_kernel != NULL
+    cdef bint rows_alone = ow >= mr and _has_row_kernel(floating is double)
     cdef bint by_image = pool or (nt > 1 and n >= 4 * nt and rows_alone)
     cdef bint pad_first = not (by_image and rows_alone)
     # one scratch block: padded images (and the slack a partial tile reads past the end) |
@@ -312,7 +324,7 @@ def conv2d_relu_max_pool_picks(const floating[:, :, :, ::1] x, const floating[:,
     Only the few-channel forward; returns False, having done nothing, where that does not
     apply or an image's output would pass FUSED_MAX_BUFFER bytes."""
     cdef Py_ssize_t c = x.shape[3], k = w.shape[0] * w.shape[1] * c, f = w.shape[3]
-    if (c >= FCNN_SMALL_MAX_C or k > FCNN_SMALL_MAX_K or y.size == 0
+    if (not _few_channels(c, k) or y.size == 0
             or <size_t>(oh * ow * f) * sizeof(floating) > FUSED_MAX_BUFFER):
         return False
     cdef const void *kernel = (<const void *>fcnn_current_pool().max_pick_forward_f32
@@ -339,7 +351,7 @@ def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] 
     if y.size == 0:
         return y
     cdef floating[:, :, :, ::1] yv = y
-    if c < FCNN_SMALL_MAX_C and kh * kw * c <= FCNN_SMALL_MAX_K:
+    if _few_channels(c, kh * kw * c):
         _conv2d_forward_small(x, w, b, sh, sw, pt, pl, oh, ow, relu, &yv[0, 0, 0, 0], nthreads)
         return y
     cdef Py_ssize_t[::1] tap_h = np.repeat(np.arange(kh, dtype=np.intp), kw)
@@ -526,13 +538,6 @@ cdef int _conv2d_dx_by_pixel(const floating[:, :, :, ::1] dy, const floating[:, 
     return 0
 
 
-cdef inline bint _has_row_kernel(bint f64) noexcept nogil:
-    """Whether the kernel set in use has a few-channel forward row kernel of its own for this
-    dtype (the generic set's strided fallback is slower than its stride-phase dx)."""
-    cdef const fcnn_isa *isa = fcnn_current_isa()
-    return (isa.fwd_small_f64 if f64 else isa.fwd_small_f32) != NULL
-
-
 cdef int _conv2d_dx_small(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1] w,
                           Py_ssize_t pt, Py_ssize_t pl, floating[:, :, :, ::1] dx,
                           int nthreads) except -1:
@@ -670,8 +675,10 @@ def conv2d_backward(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1
         dxv = dx
         if c < FCNN_DX_DIRECT_MAX_C and kh * kw <= FCNN_DX_SMALL_MAX_TAPS:
             _conv2d_dx_by_pixel(dy, w, sh, sw, pt, pl, dxv, False, nthreads)
-        elif (sh == 1 and sw == 1 and f < FCNN_SMALL_MAX_C and kh * kw * f <= FCNN_SMALL_MAX_K
-              and 0 <= pt < kh and 0 <= pl < kw and _has_row_kernel(floating is double)):
+        # few filters: dx as the few-channel forward over dy, where a row kernel runs it
+        # (the generic set's strided fallback is slower than its stride-phase GEMMs)
+        elif (sh == 1 and sw == 1 and _few_channels(f, kh * kw * f) and 0 <= pt < kh
+              and 0 <= pl < kw and _has_row_kernel(floating is double)):
             _conv2d_dx_small(dy, w, pt, pl, dxv, nthreads)
             if not w_finite:
                 _conv2d_dx_by_pixel(dy, w, sh, sw, pt, pl, dxv, True, nthreads)

@@ -460,12 +460,13 @@ def batch_norm_train_backward(const floating[:, ::1] dy, const floating[:, ::1] 
     cdef Py_ssize_t blocks = cdiv(m, rows), b, j
     cdef int nt = _threads(nthreads, blocks, 2 * m * c)
     cdef floating *out_rows = NULL if masked is None or mask == NULL else &masked[0, 0]
+    cdef const floating *src = NULL if m == 0 else &dy[0, 0]   # what the second pass reads
     cdef double[:, ::1] part = np.zeros((blocks, 2 * c))
     cdef double[::1] mean_d = np.empty(c)
     cdef floating[::1] k = _channel_vector(gamma, 1.0, x)
     # a masked row of dy per block (for the sums' pass)
     cdef floating[:, ::1] rows_dy = np.empty(
-        (blocks if mask != NULL or coef != NULL else 0, c),
+        (blocks if (mask != NULL or coef != NULL) and out_rows == NULL else 0, c),
         np.float32 if floating is float else np.float64)
     cdef floating[::1] g = np.empty(c, np.float32 if floating is float else np.float64)
     cdef double inv
@@ -477,16 +478,13 @@ def batch_norm_train_backward(const floating[:, ::1] dy, const floating[:, ::1] 
         for j in range(c):
             mean_d[j] = mean[j]
         for b in prange(blocks, schedule="static", num_threads=nt):
-            if out_rows != NULL:
-                _add_gradient_sums(&dy[b * rows, 0], &x[b * rows, 0], min(rows, m - b * rows),
-                                   c, &mean_d[0], &part[b, 0], &part[b, c],
-                                   mask + b * rows * c, &mean[0], NULL, out_rows + b * rows * c,
-                                   c)
-            else:
-                _add_gradient_sums(&dy[b * rows, 0], &x[b * rows, 0], min(rows, m - b * rows),
-                                   c, &mean_d[0], &part[b, 0], &part[b, c],
-                                   NULL if mask == NULL else mask + b * rows * c, &mean[0],
-                                   coef, NULL if rows_dy.shape[0] == 0 else &rows_dy[b, 0])
+            # the masked rows: written out (masked), or one row of scratch per block
+            _add_gradient_sums(&dy[b * rows, 0], &x[b * rows, 0], min(rows, m - b * rows), c,
+                               &mean_d[0], &part[b, 0], &part[b, c],
+                               NULL if mask == NULL else mask + b * rows * c, &mean[0], coef,
+                               out_rows + b * rows * c if out_rows != NULL
+                               else (NULL if rows_dy.shape[0] == 0 else &rows_dy[b, 0]),
+                               c if out_rows != NULL else 0)
         _sum_blocks(part)
         for j in range(c):
             inv = inv_std[j]
@@ -494,17 +492,12 @@ def batch_norm_train_backward(const floating[:, ::1] dy, const floating[:, ::1] 
             dgamma[j] = <floating>(part[0, c + j] * inv)
             g[j] = <floating>(part[0, c + j] * inv * inv)
             k[j] = <floating>(k[j] * inv / m)         # k[j] is gamma (or 1) until here
-        if out_rows != NULL:    # dy masked, as written by the first pass
-            for b in prange(blocks, schedule="static", num_threads=nt):
-                _gradient_rows(out_rows + b * rows * c, &x[b * rows, 0], &dx[b * rows, 0],
-                               min(rows, m - b * rows), c, <floating>m, &mean[0], &dbeta[0],
-                               &g[0], &k[0], NULL, NULL)
-        else:
-            for b in prange(blocks, schedule="static", num_threads=nt):
-                _gradient_rows(&dy[b * rows, 0], &x[b * rows, 0], &dx[b * rows, 0],
-                               min(rows, m - b * rows), c, <floating>m, &mean[0], &dbeta[0],
-                               &g[0], &k[0], NULL if mask == NULL else mask + b * rows * c,
-                               coef)
+        if out_rows != NULL:    # the second pass reads dy masked, as the first wrote it
+            src, mask = out_rows, NULL
+        for b in prange(blocks, schedule="static", num_threads=nt):
+            _gradient_rows(src + b * rows * c, &x[b * rows, 0], &dx[b * rows, 0],
+                           min(rows, m - b * rows), c, <floating>m, &mean[0], &dbeta[0],
+                           &g[0], &k[0], NULL if mask == NULL else mask + b * rows * c, coef)
 
 
 # --- global pooling ---------------------------------------------------------------------------
