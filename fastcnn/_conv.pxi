@@ -351,7 +351,9 @@ def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] 
     if y.size == 0:
         return y
     cdef floating[:, :, :, ::1] yv = y
-    if _few_channels(c, kh * kw * c):
+    # (a 1x1 kernel reads no window: the GEMM gathers its pixels, where the few-channel
+    # kernel would first copy all of x, padded)
+    if _few_channels(c, kh * kw * c) and kh * kw > 1:
         _conv2d_forward_small(x, w, b, sh, sw, pt, pl, oh, ow, relu, &yv[0, 0, 0, 0], nthreads)
         return y
     cdef Py_ssize_t[::1] tap_h = np.repeat(np.arange(kh, dtype=np.intp), kw)
