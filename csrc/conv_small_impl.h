@@ -7,6 +7,8 @@
  * reach it and the F filters, summed in 2*VLEN lanes and then in a fixed order (pairwise
  * halves), so the result does not depend on how rows were split between threads. */
 
+#include <string.h>
+
 /* unroll the next loop 4 times, where the compiler takes the hint */
 #if defined(__clang__)
 #define FCNN_UNROLL4 _Pragma("unroll 4")
@@ -386,8 +388,12 @@ static void SN(fwd_small_rows)(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff
         for (ptrdiff_t j0 = 0; j0 < F; j0 += FB) {
             const ptrdiff_t nr = F - j0 < FB ? F - j0 : FB;
             const T *bp = b_packed + j0 * K;
-            T bias_blk[FB];   /* bias of this block, zero past F */
-            for (ptrdiff_t j = 0; j < FB; ++j) bias_blk[j] = has_bias && j < nr ? bias[j0 + j] : 0;
+            /* bias of this block, zero past F: copied, not a loop, which GCC made masked
+             * loads reaching past the bias (the second one wholly masked for 16 filters),
+             * that took 13% of a 16-channel forward on an AVX-512 Xeon */
+            T bias_blk[FB] = {0};
+            if (has_bias)
+                memcpy(bias_blk, bias + j0, (size_t)nr * sizeof(T));
             const VT bias_lo = VLOAD(bias_blk), bias_hi = VLOAD(bias_blk + VLEN);
             if (nr <= VLEN) {   /* a narrow block: half the work */
 #ifdef FWD_NARROW_WIDE

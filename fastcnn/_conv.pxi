@@ -182,6 +182,18 @@ cdef inline void _pad_image(const floating[:, :, :, ::1] x, Py_ssize_t hp, Py_ss
                             i, i + 1, padded)
 
 
+cdef inline void _pad_one_image(const floating[:, :, :, ::1] x, Py_ssize_t hp, Py_ssize_t wp,
+                                Py_ssize_t pt, Py_ssize_t pl, Py_ssize_t i,
+                                floating *padded) noexcept nogil:
+    """Image i of x, zero-padded, at ``padded`` (a buffer for one image)."""
+    if floating is float:
+        fcnn_pad_images_f32(&x[i, 0, 0, 0], x.shape[1], x.shape[2], x.shape[3], hp, wp, pt, pl,
+                            0, 1, padded)
+    else:
+        fcnn_pad_images_f64(&x[i, 0, 0, 0], x.shape[1], x.shape[2], x.shape[3], hp, wp, pt, pl,
+                            0, 1, padded)
+
+
 cdef inline void _small_setup(const floating[:, :, :, ::1] w, Py_ssize_t wp, Py_ssize_t sw,
                               int mr, int nr, Py_ssize_t padded_size, floating *padded,
                               floating *bp, ptrdiff_t *koff) noexcept nogil:
@@ -235,6 +247,7 @@ cdef int _conv2d_forward_small(const floating[:, :, :, ::1] x, const floating[:,
     cdef Py_ssize_t hp = max(pt + h, (oh - 1) * sh + kh), wp = max(pl + wd, (ow - 1) * sw + kw)
     cdef bint pool = pool_kernel != NULL
     cdef Py_ssize_t rows = n * oh, i, r
+    cdef int t
     cdef int nt = _team(nthreads, n if pool else rows, <double>rows * ow * f * k)
     cdef int nt_pad = _team(nthreads, n, <double>n * hp * wp * c, MIN_VALUES_PER_THREAD)
     # Enough images for a fair share each (or pooling): every thread pads an image and runs its
@@ -243,12 +256,18 @@ cdef int _conv2d_forward_small(const floating[:, :, :, ::1] x, const floating[:,
     # own image (the strided kernel's partial tiles read into the next one): otherwise all
     # images are padded first.
     cdef bint rows_alone = ow >= mr and _has_row_kernel(floating is double)
-    cdef bint by_image = pool or (nt > 1 and n >= 4 * nt and rows_alone)
+    cdef bint by_image = pool or (n >= 4 * nt and rows_alone)
     cdef bint pad_first = not (by_image and rows_alone)
-    # one scratch block: padded images (and the slack a partial tile reads past the end) |
-    # packed weights | step offsets | (pooling) an output buffer per thread
-    cdef size_t pad_bytes = _lines(<size_t>(n * hp * wp * c + FCNN_SMALL_SLACK(wp, c, sw, mr))
-                                   * sizeof(floating))
+    # Without pooling, image by image: each thread pads its image into a buffer of its own,
+    # which stays in cache from one image to the next (a copy of the whole batch would go
+    # through memory: 7.4 MB for ResNet-20's first stage)
+    cdef bint own = by_image and not pad_first and not pool
+    cdef Py_ssize_t image = hp * wp * c, slack = FCNN_SMALL_SLACK(wp, c, sw, mr)
+    cdef size_t own_bytes = _lines(<size_t>(image + slack) * sizeof(floating))
+    # one scratch block: padded images (and the slack a partial tile reads past the end), or
+    # one per thread | packed weights | step offsets | (pooling) an output buffer per thread
+    cdef size_t pad_bytes = (nt * own_bytes if own else
+                             _lines(<size_t>(n * image + slack) * sizeof(floating)))
     cdef size_t bp_bytes = _lines(<size_t>(_cdiv(f, nr) * nr * k) * sizeof(floating))
     cdef size_t koff_bytes = _lines(<size_t>k * sizeof(ptrdiff_t))
     cdef size_t buf_bytes = _lines(<size_t>(oh * ow * f) * sizeof(floating)) if pool else 0
@@ -270,11 +289,21 @@ cdef int _conv2d_forward_small(const floating[:, :, :, ::1] x, const floating[:,
     cdef floating *buf
     try:
         with nogil:
-            _small_setup(w, wp, sw, mr, nr, n * hp * wp * c, padded, bp, koff)
+            _small_setup(w, wp, sw, mr, nr, image if own else n * image, padded, bp, koff)
             if pad_first:
                 for i in prange(n, schedule="static", num_threads=nt_pad):
                     _pad_image(x, hp, wp, pt, pl, i, padded)
-            if by_image:
+            if own:
+                for t in range(1, nt):      # every thread's slack zero, as thread 0's
+                    memset(block + t * own_bytes + image * sizeof(floating), 0,
+                           slack * sizeof(floating))
+                for i in prange(n, schedule="static", num_threads=nt):
+                    gi = g
+                    gi.src = block + threadid() * own_bytes
+                    gi.dst = y + i * oh * ow * f
+                    _pad_one_image(x, hp, wp, pt, pl, i, <floating *>gi.src)
+                    _small_rows(&gi, 0, oh, y)
+            elif by_image:
                 for i in prange(n, schedule="static", num_threads=nt):
                     if not pad_first:
                         _pad_image(x, hp, wp, pt, pl, i, padded)
@@ -438,7 +467,17 @@ cdef int _conv2d_dw(const floating *dyp, Py_ssize_t n, Py_ssize_t oh, Py_ssize_t
     cdef size_t partial_bytes = 0 if direct else _lines(<size_t>(nparts * size) * sizeof(floating))
     cdef size_t dbp_bytes = _lines(<size_t>(nparts * f) * sizeof(floating))
     cdef size_t work_bytes = _lines(wsz * sizeof(floating))
-    cdef size_t pad_bytes = _lines(<size_t>(n * hp * wp * c) * sizeof(floating)) if pad else 0
+    # Padded, each task copies the images of its pixels into a buffer of its thread's, where
+    # they stay in cache while it reads them (a copy of the whole batch would go through
+    # memory); with a pooling's gradient (unpool) the batch is copied first.
+    cdef bint own = pad and unpool == NULL
+    cdef Py_ssize_t per_image = oh * ow, image = hp * wp * c
+    cdef Py_ssize_t own_images = _cdiv(part_rows, per_image) + 1
+    cdef size_t pad_bytes = 0
+    if own:
+        pad_bytes = nt * _lines(<size_t>(own_images * image) * sizeof(floating))
+    elif pad:
+        pad_bytes = _lines(<size_t>(n * image) * sizeof(floating))
     cdef size_t total = partial_bytes + dbp_bytes + nt * work_bytes + pad_bytes
     cdef char *block = <char *>fcnn_scratch_take(total)
     if block == NULL:
@@ -454,9 +493,12 @@ cdef int _conv2d_dw(const floating *dyp, Py_ssize_t n, Py_ssize_t oh, Py_ssize_t
     cdef int tid
     cdef floating acc
     cdef floating *dbq
+    cdef fcnn_conv_dw gt
+    cdef Py_ssize_t n0, n1
+    cdef size_t own_bytes = pad_bytes // nt if own else 0
     try:
         with nogil:
-            if pad:
+            if pad and not own:
                 for i in prange(n, schedule="static", num_threads=nt_pad):
                     if floating is float:
                         fcnn_pad_images_f32(&x[0, 0, 0, 0], x.shape[1], x.shape[2], c, hp, wp,
@@ -474,19 +516,33 @@ cdef int _conv2d_dw(const floating *dyp, Py_ssize_t n, Py_ssize_t oh, Py_ssize_t
                 kn = min(<Py_ssize_t>FCNN_DW_NC, k - k0)
                 # the part's first K block also sums the part's dY columns (db)
                 dbq = dbp + p * f if k0 == 0 else NULL
+                gt = g
+                if own:     # images n0 .. n1-1 padded into the thread's buffer
+                    n0 = p0 // per_image
+                    n1 = (p0 + pn - 1) // per_image + 1
+                    gt.x.src = padded + tid * (own_bytes // sizeof(floating))
+                    if floating is float:
+                        fcnn_pad_images_f32(&x[n0, 0, 0, 0], x.shape[1], x.shape[2], c, hp, wp,
+                                            pt, pl, 0, n1 - n0, <float *>gt.x.src)
+                    else:
+                        fcnn_pad_images_f64(&x[n0, 0, 0, 0], x.shape[1], x.shape[2], c, hp, wp,
+                                            pt, pl, 0, n1 - n0, <double *>gt.x.src)
+                    gt.dy = dyp + n0 * per_image * f
+                    gt.mask = NULL if mask == NULL else mask + n0 * per_image * f
+                    p0 = p0 - n0 * per_image
                 if floating is float:
                     if transposed:
-                        fcnn_conv_dwt_tile_f32(&g, p0, pn, k0, kn, partials + p * size, dbq,
+                        fcnn_conv_dwt_tile_f32(&gt, p0, pn, k0, kn, partials + p * size, dbq,
                                                <float *>(work + tid * work_bytes))
                     else:
-                        fcnn_conv_dw_tile_f32(&g, p0, pn, k0, kn, partials + p * size, dbq,
+                        fcnn_conv_dw_tile_f32(&gt, p0, pn, k0, kn, partials + p * size, dbq,
                                               <float *>(work + tid * work_bytes))
                 else:
                     if transposed:
-                        fcnn_conv_dwt_tile_f64(&g, p0, pn, k0, kn, partials + p * size, dbq,
+                        fcnn_conv_dwt_tile_f64(&gt, p0, pn, k0, kn, partials + p * size, dbq,
                                                <double *>(work + tid * work_bytes))
                     else:
-                        fcnn_conv_dw_tile_f64(&g, p0, pn, k0, kn, partials + p * size, dbq,
+                        fcnn_conv_dw_tile_f64(&gt, p0, pn, k0, kn, partials + p * size, dbq,
                                               <double *>(work + tid * work_bytes))
             if nparts > 1:
                 # the parts in order into dw (K x F), or in place into part 0 (F x K)
