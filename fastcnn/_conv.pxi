@@ -170,28 +170,17 @@ cdef int _run_gemm(fcnn_conv_gemm *g, const fcnn_bsource *bsrc, const floating *
     return 0
 
 
-cdef inline void _pad_image(const floating[:, :, :, ::1] x, Py_ssize_t hp, Py_ssize_t wp,
-                            Py_ssize_t pt, Py_ssize_t pl, Py_ssize_t i,
-                            floating *padded) noexcept nogil:
-    """Image i of x into its place in the zero-padded batch (fcnn_pad_images)."""
+cdef inline void _pad_images(const floating[:, :, :, ::1] x, Py_ssize_t hp, Py_ssize_t wp,
+                             Py_ssize_t pt, Py_ssize_t pl, Py_ssize_t n0, Py_ssize_t n1,
+                             floating *dst) noexcept nogil:
+    """Images n0 .. n1-1 of x zero-padded to hp x wp (at offset pt, pl), image n0 at dst
+    (fcnn_pad_images)."""
     if floating is float:
-        fcnn_pad_images_f32(&x[0, 0, 0, 0], x.shape[1], x.shape[2], x.shape[3], hp, wp, pt, pl,
-                            i, i + 1, padded)
+        fcnn_pad_images_f32(&x[n0, 0, 0, 0], x.shape[1], x.shape[2], x.shape[3], hp, wp, pt, pl,
+                            0, n1 - n0, dst)
     else:
-        fcnn_pad_images_f64(&x[0, 0, 0, 0], x.shape[1], x.shape[2], x.shape[3], hp, wp, pt, pl,
-                            i, i + 1, padded)
-
-
-cdef inline void _pad_one_image(const floating[:, :, :, ::1] x, Py_ssize_t hp, Py_ssize_t wp,
-                                Py_ssize_t pt, Py_ssize_t pl, Py_ssize_t i,
-                                floating *padded) noexcept nogil:
-    """Image i of x, zero-padded, at ``padded`` (a buffer for one image)."""
-    if floating is float:
-        fcnn_pad_images_f32(&x[i, 0, 0, 0], x.shape[1], x.shape[2], x.shape[3], hp, wp, pt, pl,
-                            0, 1, padded)
-    else:
-        fcnn_pad_images_f64(&x[i, 0, 0, 0], x.shape[1], x.shape[2], x.shape[3], hp, wp, pt, pl,
-                            0, 1, padded)
+        fcnn_pad_images_f64(&x[n0, 0, 0, 0], x.shape[1], x.shape[2], x.shape[3], hp, wp, pt, pl,
+                            0, n1 - n0, dst)
 
 
 cdef inline void _small_setup(const floating[:, :, :, ::1] w, Py_ssize_t wp, Py_ssize_t sw,
@@ -292,7 +281,7 @@ cdef int _conv2d_forward_small(const floating[:, :, :, ::1] x, const floating[:,
             _small_setup(w, wp, sw, mr, nr, image if own else n * image, padded, bp, koff)
             if pad_first:
                 for i in prange(n, schedule="static", num_threads=nt_pad):
-                    _pad_image(x, hp, wp, pt, pl, i, padded)
+                    _pad_images(x, hp, wp, pt, pl, i, i + 1, padded + i * image)
             if own:
                 for t in range(1, nt):      # every thread's slack zero, as thread 0's
                     memset(block + t * own_bytes + image * sizeof(floating), 0,
@@ -301,12 +290,12 @@ cdef int _conv2d_forward_small(const floating[:, :, :, ::1] x, const floating[:,
                     gi = g
                     gi.src = block + threadid() * own_bytes
                     gi.dst = y + i * oh * ow * f
-                    _pad_one_image(x, hp, wp, pt, pl, i, <floating *>gi.src)
+                    _pad_images(x, hp, wp, pt, pl, i, i + 1, <floating *>gi.src)
                     _small_rows(&gi, 0, oh, y)
             elif by_image:
                 for i in prange(n, schedule="static", num_threads=nt):
                     if not pad_first:
-                        _pad_image(x, hp, wp, pt, pl, i, padded)
+                        _pad_images(x, hp, wp, pt, pl, i, i + 1, padded + i * image)
                     if not pool:
                         _small_rows(&g, i * oh, oh, y)
                         continue
@@ -500,12 +489,7 @@ cdef int _conv2d_dw(const floating *dyp, Py_ssize_t n, Py_ssize_t oh, Py_ssize_t
         with nogil:
             if pad and not own:
                 for i in prange(n, schedule="static", num_threads=nt_pad):
-                    if floating is float:
-                        fcnn_pad_images_f32(&x[0, 0, 0, 0], x.shape[1], x.shape[2], c, hp, wp,
-                                            pt, pl, i, i + 1, padded)
-                    else:
-                        fcnn_pad_images_f64(&x[0, 0, 0, 0], x.shape[1], x.shape[2], c, hp, wp,
-                                            pt, pl, i, i + 1, padded)
+                    _pad_images(x, hp, wp, pt, pl, i, i + 1, padded + i * image)
                 g.x.src = padded
             for task in prange(nparts * kblocks, schedule="static", num_threads=nt):
                 tid = threadid()
@@ -521,12 +505,7 @@ cdef int _conv2d_dw(const floating *dyp, Py_ssize_t n, Py_ssize_t oh, Py_ssize_t
                     n0 = p0 // per_image
                     n1 = (p0 + pn - 1) // per_image + 1
                     gt.x.src = padded + tid * (own_bytes // sizeof(floating))
-                    if floating is float:
-                        fcnn_pad_images_f32(&x[n0, 0, 0, 0], x.shape[1], x.shape[2], c, hp, wp,
-                                            pt, pl, 0, n1 - n0, <float *>gt.x.src)
-                    else:
-                        fcnn_pad_images_f64(&x[n0, 0, 0, 0], x.shape[1], x.shape[2], c, hp, wp,
-                                            pt, pl, 0, n1 - n0, <double *>gt.x.src)
+                    _pad_images(x, hp, wp, pt, pl, n0, n1, <floating *>gt.x.src)
                     gt.dy = dyp + n0 * per_image * f
                     gt.mask = NULL if mask == NULL else mask + n0 * per_image * f
                     p0 = p0 - n0 * per_image
