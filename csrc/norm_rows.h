@@ -25,6 +25,17 @@
 #define FCNN_NORM_CLONES
 #endif
 
+/* The row bodies below are inlined into each clone, so that each is compiled for the clone's
+ * ISA: left to itself GCC outlined some of the 12 channel and mask variants as constprop
+ * copies compiled for the baseline ISA (SSE2 code took half of the backward's samples). */
+#if defined(__GNUC__)
+#define FCNN_NORM_BODY static inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define FCNN_NORM_BODY static __forceinline
+#else
+#define FCNN_NORM_BODY static inline
+#endif
+
 #if defined(_MSC_VER)
 #define FCNN_RESTRICT __restrict
 #else
@@ -60,7 +71,7 @@ enum { FCNN_NORM_NO_MASK, FCNN_NORM_RELU_OUTPUT, FCNN_NORM_FROM_X };
 
 #define FCNN_NORM_KERNELS(T, S)                                                             \
                                                                                             \
-static inline T fcnn_norm_mask_##S(int mode, T g, const T *relu_y, T x, const T *center,    \
+FCNN_NORM_BODY T fcnn_norm_mask_##S(int mode, T g, const T *relu_y, T x, const T *center,    \
                                    const T *coefficients, ptrdiff_t c, ptrdiff_t j) {       \
     if (mode == FCNN_NORM_RELU_OUTPUT)                                                      \
         return relu_y[j] > 0 ? g : (T)0;                                                    \
@@ -71,7 +82,7 @@ static inline T fcnn_norm_mask_##S(int mode, T g, const T *relu_y, T x, const T 
     return g;                                                                               \
 }                                                                                           \
                                                                                             \
-static inline void fcnn_norm_add_rows_body_##S(const T *FCNN_RESTRICT x, ptrdiff_t rows,    \
+FCNN_NORM_BODY void fcnn_norm_add_rows_body_##S(const T *FCNN_RESTRICT x, ptrdiff_t rows,    \
                                                ptrdiff_t c, double *FCNN_RESTRICT acc) {    \
     ptrdiff_t r, j;                                                                         \
     for (r = 0; r < rows; r++)                                                              \
@@ -85,7 +96,7 @@ FCNN_NORM_CLONES void fcnn_norm_add_rows_##S(const T *x, ptrdiff_t rows, ptrdiff
     FCNN_NORM_BY_CHANNELS(c, fcnn_norm_add_rows_body_##S(x, rows, nc, acc));                \
 }                                                                                           \
                                                                                             \
-static inline void fcnn_norm_add_deviations_body_##S(                                       \
+FCNN_NORM_BODY void fcnn_norm_add_deviations_body_##S(                                       \
         const T *FCNN_RESTRICT x, ptrdiff_t rows, ptrdiff_t c,                              \
         const double *FCNN_RESTRICT center, double *FCNN_RESTRICT dev,                      \
         double *FCNN_RESTRICT sq) {                                                         \
@@ -106,7 +117,7 @@ FCNN_NORM_CLONES void fcnn_norm_add_deviations_##S(const T *x, ptrdiff_t rows, p
                                                                 sq));                       \
 }                                                                                           \
                                                                                             \
-static inline void fcnn_norm_normalize_rows_body_##S(                                       \
+FCNN_NORM_BODY void fcnn_norm_normalize_rows_body_##S(                                       \
         const T *FCNN_RESTRICT x, T *FCNN_RESTRICT y, ptrdiff_t rows, ptrdiff_t c,          \
         const T *FCNN_RESTRICT center, const T *FCNN_RESTRICT scale,                        \
         const T *FCNN_RESTRICT shift, int relu) {                                           \
@@ -134,7 +145,7 @@ FCNN_NORM_CLONES void fcnn_norm_normalize_rows_##S(const T *x, T *y, ptrdiff_t r
                                                                 scale, shift, relu));       \
 }                                                                                           \
                                                                                             \
-static inline void fcnn_norm_normalize_add_rows_body_##S(                                   \
+FCNN_NORM_BODY void fcnn_norm_normalize_add_rows_body_##S(                                   \
         const T *FCNN_RESTRICT x, const T *FCNN_RESTRICT add, T *FCNN_RESTRICT y,           \
         ptrdiff_t rows, ptrdiff_t c, const T *FCNN_RESTRICT center,                         \
         const T *FCNN_RESTRICT scale, const T *FCNN_RESTRICT shift, int relu) {             \
@@ -168,7 +179,7 @@ FCNN_NORM_CLONES void fcnn_norm_normalize_add_rows_##S(const T *x, const T *add,
                                                                     relu));                 \
 }                                                                                           \
                                                                                             \
-static inline void fcnn_norm_gradient_sums_body_##S(                                        \
+FCNN_NORM_BODY void fcnn_norm_gradient_sums_body_##S(                                        \
         int mode, const T *FCNN_RESTRICT dy, const T *FCNN_RESTRICT x, ptrdiff_t rows,      \
         ptrdiff_t c, const double *FCNN_RESTRICT mean, double *FCNN_RESTRICT sum_dy,        \
         double *FCNN_RESTRICT sum_dy_xc, const T *FCNN_RESTRICT relu_y,                     \
@@ -214,7 +225,7 @@ FCNN_NORM_CLONES void fcnn_norm_gradient_sums_##S(                              
             NULL, row, 0));                                                                 \
 }                                                                                           \
                                                                                             \
-static inline void fcnn_norm_gradient_rows_body_##S(                                        \
+FCNN_NORM_BODY void fcnn_norm_gradient_rows_body_##S(                                        \
         int mode, const T *FCNN_RESTRICT dy, const T *FCNN_RESTRICT x,                      \
         T *FCNN_RESTRICT dx, ptrdiff_t rows, ptrdiff_t c, T count,                          \
         const T *FCNN_RESTRICT mean, const T *FCNN_RESTRICT dbeta,                          \
