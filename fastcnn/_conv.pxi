@@ -247,10 +247,10 @@ cdef int _conv2d_forward_small(const floating[:, :, :, ::1] x, const floating[:,
     cdef bint rows_alone = ow >= mr and _has_row_kernel(floating is double)
     cdef bint by_image = pool or (n >= 4 * nt and rows_alone)
     cdef bint pad_first = not (by_image and rows_alone)
-    # Without pooling, image by image: each thread pads its image into a buffer of its own,
-    # which stays in cache from one image to the next (a copy of the whole batch would go
-    # through memory: 7.4 MB for ResNet-20's first stage)
-    cdef bint own = by_image and not pad_first and not pool
+    # Image by image (and not padded first), each thread pads its image into a buffer of its
+    # own, which stays in cache from one image to the next (a copy of the whole batch would
+    # go through memory: 7.4 MB for ResNet-20's first stage)
+    cdef bint own = by_image and not pad_first
     cdef Py_ssize_t image = hp * wp * c, slack = FCNN_SMALL_SLACK(wp, c, sw, mr)
     cdef size_t own_bytes = _lines(<size_t>(image + slack) * sizeof(floating))
     # one scratch block: padded images (and the slack a partial tile reads past the end), or
@@ -286,23 +286,21 @@ cdef int _conv2d_forward_small(const floating[:, :, :, ::1] x, const floating[:,
                 for t in range(1, nt):      # every thread's slack zero, as thread 0's
                     memset(block + t * own_bytes + image * sizeof(floating), 0,
                            slack * sizeof(floating))
+            if by_image:
                 for i in prange(n, schedule="static", num_threads=nt):
                     gi = g
-                    gi.src = block + threadid() * own_bytes
-                    gi.dst = y + i * oh * ow * f
-                    _pad_images(x, hp, wp, pt, pl, i, i + 1, <floating *>gi.src)
-                    _small_rows(&gi, 0, oh, y)
-            elif by_image:
-                for i in prange(n, schedule="static", num_threads=nt):
-                    if not pad_first:
-                        _pad_images(x, hp, wp, pt, pl, i, i + 1, padded + i * image)
+                    if own:
+                        gi.src = block + threadid() * own_bytes
+                        _pad_images(x, hp, wp, pt, pl, i, i + 1, <floating *>gi.src)
+                    else:
+                        gi.src = padded + i * image
                     if not pool:
-                        _small_rows(&g, i * oh, oh, y)
+                        gi.dst = y + i * oh * ow * f
+                        _small_rows(&gi, 0, oh, y)
                         continue
-                    # image i alone: its padded copy, rows 0 .. oh-1 into the buffer
+                    # rows 0 .. oh-1 of image i into the thread's buffer, pooled from there
                     buf = <floating *>(bufs + threadid() * buf_bytes)
-                    gi = g
-                    gi.src, gi.dst = padded + i * hp * wp * c, buf
+                    gi.dst = buf
                     _small_rows(&gi, 0, oh, buf)
                     if floating is float:
                         (<fcnn_pool_pick_forward_f32>pool_kernel)(pg, buf, py + i * pooled,
