@@ -671,23 +671,39 @@ static void SN(unpool_rows)(const fcnn_unpool *u, ptrdiff_t rows_h, ptrdiff_t ro
 }
 
 /* The group kernel KIND (dw_group / dw_narrow) of `size` values of K for the filters from F0
- * (in dw_small_tile, whose locals it names). */
+ * (in dw_small_tile, whose locals it names); SMALL_DW_CALL4 the same for dw_group4 (at most 6
+ * values). */
+#define SMALL_DW_ARGS(F0) (xs, off + kq, d + (F0), F, pcc, out, first)
+#define SMALL_DW_OUT(F0)                                                                       \
+    for (ptrdiff_t r = 0; r < size; ++r) out[r] = partial + (k0 + kq + r) * F + (F0)
 #define SMALL_DW_CALL(KIND, F0)                                                                \
     do {                                                                                       \
-        for (ptrdiff_t r = 0; r < size; ++r) out[r] = partial + (k0 + kq + r) * F + (F0);     \
+        SMALL_DW_OUT(F0);                                                                      \
         switch (size) {                                                                        \
-        case 1: SN(KIND##_1)(xs, off + kq, d + (F0), F, pcc, out, first); break;               \
-        case 2: SN(KIND##_2)(xs, off + kq, d + (F0), F, pcc, out, first); break;               \
-        case 3: SN(KIND##_3)(xs, off + kq, d + (F0), F, pcc, out, first); break;               \
-        case 4: SN(KIND##_4)(xs, off + kq, d + (F0), F, pcc, out, first); break;               \
-        case 5: SN(KIND##_5)(xs, off + kq, d + (F0), F, pcc, out, first); break;               \
-        case 6: SN(KIND##_6)(xs, off + kq, d + (F0), F, pcc, out, first); break;               \
-        case 7: SN(KIND##_7)(xs, off + kq, d + (F0), F, pcc, out, first); break;               \
-        case 8: SN(KIND##_8)(xs, off + kq, d + (F0), F, pcc, out, first); break;               \
-        case 9: SN(KIND##_9)(xs, off + kq, d + (F0), F, pcc, out, first); break;               \
-        case 10: SN(KIND##_10)(xs, off + kq, d + (F0), F, pcc, out, first); break;             \
-        case 11: SN(KIND##_11)(xs, off + kq, d + (F0), F, pcc, out, first); break;             \
-        default: SN(KIND##_12)(xs, off + kq, d + (F0), F, pcc, out, first); break;             \
+        case 1: SN(KIND##_1) SMALL_DW_ARGS(F0); break;                                         \
+        case 2: SN(KIND##_2) SMALL_DW_ARGS(F0); break;                                         \
+        case 3: SN(KIND##_3) SMALL_DW_ARGS(F0); break;                                         \
+        case 4: SN(KIND##_4) SMALL_DW_ARGS(F0); break;                                         \
+        case 5: SN(KIND##_5) SMALL_DW_ARGS(F0); break;                                         \
+        case 6: SN(KIND##_6) SMALL_DW_ARGS(F0); break;                                         \
+        case 7: SN(KIND##_7) SMALL_DW_ARGS(F0); break;                                         \
+        case 8: SN(KIND##_8) SMALL_DW_ARGS(F0); break;                                         \
+        case 9: SN(KIND##_9) SMALL_DW_ARGS(F0); break;                                         \
+        case 10: SN(KIND##_10) SMALL_DW_ARGS(F0); break;                                       \
+        case 11: SN(KIND##_11) SMALL_DW_ARGS(F0); break;                                       \
+        default: SN(KIND##_12) SMALL_DW_ARGS(F0); break;                                       \
+        }                                                                                      \
+    } while (0)
+#define SMALL_DW_CALL4(F0)                                                                     \
+    do {                                                                                       \
+        SMALL_DW_OUT(F0);                                                                      \
+        switch (size) {                                                                        \
+        case 1: SN(dw_group4_1) SMALL_DW_ARGS(F0); break;                                      \
+        case 2: SN(dw_group4_2) SMALL_DW_ARGS(F0); break;                                      \
+        case 3: SN(dw_group4_3) SMALL_DW_ARGS(F0); break;                                      \
+        case 4: SN(dw_group4_4) SMALL_DW_ARGS(F0); break;                                      \
+        case 5: SN(dw_group4_5) SMALL_DW_ARGS(F0); break;                                      \
+        default: SN(dw_group4_6) SMALL_DW_ARGS(F0); break;                                     \
         }                                                                                      \
     } while (0)
 
@@ -713,10 +729,11 @@ static void SN(dw_small_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc,
     const ptrdiff_t per_image = x->rows_h * x->rows_w;
     ptrdiff_t n = p0 / per_image, a = (p0 - n * per_image) / x->rows_w;
     ptrdiff_t b = p0 - n * per_image - a * x->rows_w;
-    const ptrdiff_t ngroups = (kn + KMAX - 1) / KMAX;
-    /* filters in whole blocks of 4 vectors, with registers for 24 accumulators */
+    /* filters in whole blocks of 4 vectors, with registers for 24 accumulators: groups of at
+     * most 6 values of K over 4 vectors (dw_group4), else of at most KMAX over 2 */
     const int quad = KMAX >= 12 && F % (4 * VLEN) == 0;
-    const ptrdiff_t ngroups4 = (kn + 5) / 6;
+    const ptrdiff_t kmax = quad ? 6 : KMAX;
+    const ptrdiff_t ngroups = (kn + kmax - 1) / kmax;
     /* whole vectors of channels: the transposed tiles, accumulated in acc (after the masked
      * block of dY in work) */
     const int cvec = VLEN >= 4 && C % VLEN == 0 && k0 % VLEN == 0 && kn % VLEN == 0
@@ -790,30 +807,16 @@ static void SN(dw_small_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc,
             }
             continue;
         }
-        if (quad) {   /* K in near-equal groups of at most 6 values, 4*VLEN filters each */
-            for (ptrdiff_t q = 0, kq = 0; q < ngroups4; ++q) {
-                const ptrdiff_t size = kn / ngroups4 + (q < kn % ngroups4);
-                for (ptrdiff_t f0 = 0; f0 < F; f0 += 4 * VLEN) {
-                    for (ptrdiff_t r = 0; r < size; ++r)
-                        out[r] = partial + (k0 + kq + r) * F + f0;
-                    switch (size) {
-                    case 1: SN(dw_group4_1)(xs, off + kq, d + f0, F, pcc, out, first); break;
-                    case 2: SN(dw_group4_2)(xs, off + kq, d + f0, F, pcc, out, first); break;
-                    case 3: SN(dw_group4_3)(xs, off + kq, d + f0, F, pcc, out, first); break;
-                    case 4: SN(dw_group4_4)(xs, off + kq, d + f0, F, pcc, out, first); break;
-                    case 5: SN(dw_group4_5)(xs, off + kq, d + f0, F, pcc, out, first); break;
-                    default: SN(dw_group4_6)(xs, off + kq, d + f0, F, pcc, out, first); break;
-                    }
-                }
-                kq += size;
-            }
-            continue;
-        }
-        /* K in near-equal groups of at most KMAX values */
+        /* K in near-equal groups of at most kmax values */
         for (ptrdiff_t q = 0, kq = 0; q < ngroups; ++q) {
             const ptrdiff_t size = kn / ngroups + (q < kn % ngroups);
-            for (ptrdiff_t f0 = 0; f0 < F_vec; f0 += FB) SMALL_DW_CALL(dw_group, f0);
-            if (F_narrow > F_vec) SMALL_DW_CALL(dw_narrow, F_vec); /* a block of VLEN filters */
+            if (quad) {
+                for (ptrdiff_t f0 = 0; f0 < F; f0 += 4 * VLEN) SMALL_DW_CALL4(f0);
+            } else {
+                for (ptrdiff_t f0 = 0; f0 < F_vec; f0 += FB) SMALL_DW_CALL(dw_group, f0);
+                if (F_narrow > F_vec) /* a block of VLEN filters */
+                    SMALL_DW_CALL(dw_narrow, F_vec);
+            }
             /* the last F % VLEN filters, one value at a time */
             for (ptrdiff_t r = 0; r < size; ++r) {
                 T *o = partial + (k0 + kq + r) * F;
@@ -839,6 +842,9 @@ static void SN(dw_small_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc,
 #undef SMALL_DW_CV_FBS
 #undef SMALL_DW_CV_ROW
 #undef SMALL_DW_CALL
+#undef SMALL_DW_CALL4
+#undef SMALL_DW_OUT
+#undef SMALL_DW_ARGS
 #undef SMALL_DX_PIXEL
 #undef SN
 #undef SCAT
