@@ -71,8 +71,8 @@ enum { FCNN_NORM_NO_MASK, FCNN_NORM_RELU_OUTPUT, FCNN_NORM_FROM_X };
 
 #define FCNN_NORM_KERNELS(T, S)                                                             \
                                                                                             \
-FCNN_NORM_BODY T fcnn_norm_mask_##S(int mode, T g, const T *relu_y, T x, const T *center,    \
-                                   const T *coefficients, ptrdiff_t c, ptrdiff_t j) {       \
+FCNN_NORM_BODY T fcnn_norm_mask_##S(int mode, T g, const T *relu_y, T x, const T *center,   \
+                                    const T *coefficients, ptrdiff_t c, ptrdiff_t j) {      \
     if (mode == FCNN_NORM_RELU_OUTPUT)                                                      \
         return relu_y[j] > 0 ? g : (T)0;                                                    \
     if (mode == FCNN_NORM_FROM_X) {                                                         \
@@ -82,8 +82,8 @@ FCNN_NORM_BODY T fcnn_norm_mask_##S(int mode, T g, const T *relu_y, T x, const T
     return g;                                                                               \
 }                                                                                           \
                                                                                             \
-FCNN_NORM_BODY void fcnn_norm_add_rows_body_##S(const T *FCNN_RESTRICT x, ptrdiff_t rows,    \
-                                               ptrdiff_t c, double *FCNN_RESTRICT acc) {    \
+FCNN_NORM_BODY void fcnn_norm_add_rows_body_##S(const T *FCNN_RESTRICT x, ptrdiff_t rows,   \
+                                                ptrdiff_t c, double *FCNN_RESTRICT acc) {   \
     ptrdiff_t r, j;                                                                         \
     for (r = 0; r < rows; r++)                                                              \
         for (j = 0; j < c; j++)                                                             \
@@ -96,7 +96,7 @@ FCNN_NORM_CLONES void fcnn_norm_add_rows_##S(const T *x, ptrdiff_t rows, ptrdiff
     FCNN_NORM_BY_CHANNELS(c, fcnn_norm_add_rows_body_##S(x, rows, nc, acc));                \
 }                                                                                           \
                                                                                             \
-FCNN_NORM_BODY void fcnn_norm_add_deviations_body_##S(                                       \
+FCNN_NORM_BODY void fcnn_norm_add_deviations_body_##S(                                      \
         const T *FCNN_RESTRICT x, ptrdiff_t rows, ptrdiff_t c,                              \
         const double *FCNN_RESTRICT center, double *FCNN_RESTRICT dev,                      \
         double *FCNN_RESTRICT sq) {                                                         \
@@ -117,7 +117,7 @@ FCNN_NORM_CLONES void fcnn_norm_add_deviations_##S(const T *x, ptrdiff_t rows, p
                                                                 sq));                       \
 }                                                                                           \
                                                                                             \
-FCNN_NORM_BODY void fcnn_norm_normalize_rows_body_##S(                                       \
+FCNN_NORM_BODY void fcnn_norm_normalize_rows_body_##S(                                      \
         const T *FCNN_RESTRICT x, T *FCNN_RESTRICT y, ptrdiff_t rows, ptrdiff_t c,          \
         const T *FCNN_RESTRICT center, const T *FCNN_RESTRICT scale,                        \
         const T *FCNN_RESTRICT shift, int relu) {                                           \
@@ -145,7 +145,7 @@ FCNN_NORM_CLONES void fcnn_norm_normalize_rows_##S(const T *x, T *y, ptrdiff_t r
                                                                 scale, shift, relu));       \
 }                                                                                           \
                                                                                             \
-FCNN_NORM_BODY void fcnn_norm_normalize_add_rows_body_##S(                                   \
+FCNN_NORM_BODY void fcnn_norm_normalize_add_rows_body_##S(                                  \
         const T *FCNN_RESTRICT x, const T *FCNN_RESTRICT add, T *FCNN_RESTRICT y,           \
         ptrdiff_t rows, ptrdiff_t c, const T *FCNN_RESTRICT center,                         \
         const T *FCNN_RESTRICT scale, const T *FCNN_RESTRICT shift, int relu) {             \
@@ -179,7 +179,7 @@ FCNN_NORM_CLONES void fcnn_norm_normalize_add_rows_##S(const T *x, const T *add,
                                                                     relu));                 \
 }                                                                                           \
                                                                                             \
-FCNN_NORM_BODY void fcnn_norm_gradient_sums_body_##S(                                        \
+FCNN_NORM_BODY void fcnn_norm_gradient_sums_body_##S(                                       \
         int mode, const T *FCNN_RESTRICT dy, const T *FCNN_RESTRICT x, ptrdiff_t rows,      \
         ptrdiff_t c, const double *FCNN_RESTRICT mean, double *FCNN_RESTRICT sum_dy,        \
         double *FCNN_RESTRICT sum_dy_xc, const T *FCNN_RESTRICT relu_y,                     \
@@ -225,7 +225,7 @@ FCNN_NORM_CLONES void fcnn_norm_gradient_sums_##S(                              
             NULL, row, 0));                                                                 \
 }                                                                                           \
                                                                                             \
-FCNN_NORM_BODY void fcnn_norm_gradient_rows_body_##S(                                        \
+FCNN_NORM_BODY void fcnn_norm_gradient_rows_body_##S(                                       \
         int mode, const T *FCNN_RESTRICT dy, const T *FCNN_RESTRICT x,                      \
         T *FCNN_RESTRICT dx, ptrdiff_t rows, ptrdiff_t c, T count,                          \
         const T *FCNN_RESTRICT mean, const T *FCNN_RESTRICT dbeta,                          \
