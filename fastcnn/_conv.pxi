@@ -460,9 +460,10 @@ cdef int _conv2d_dw(const floating *dyp, Py_ssize_t n, Py_ssize_t oh, Py_ssize_t
     cdef bint own = pad and unpool == NULL
     cdef Py_ssize_t per_image = oh * ow, image = hp * wp * c
     cdef Py_ssize_t own_images = _cdiv(part_rows, per_image) + 1
+    cdef size_t own_bytes = _lines(<size_t>(own_images * image) * sizeof(floating)) if own else 0
     cdef size_t pad_bytes = 0
     if own:
-        pad_bytes = nt * _lines(<size_t>(own_images * image) * sizeof(floating))
+        pad_bytes = nt * own_bytes
     elif pad:
         pad_bytes = _lines(<size_t>(n * image) * sizeof(floating))
     cdef size_t total = partial_bytes + dbp_bytes + nt * work_bytes + pad_bytes
@@ -482,7 +483,6 @@ cdef int _conv2d_dw(const floating *dyp, Py_ssize_t n, Py_ssize_t oh, Py_ssize_t
     cdef floating *dbq
     cdef fcnn_conv_dw gt
     cdef Py_ssize_t n0, n1
-    cdef size_t own_bytes = pad_bytes // nt if own else 0
     try:
         with nogil:
             if pad and not own:
