@@ -439,8 +439,8 @@ static void SN(fwd_small_rows)(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff
 #endif
 #endif
 
-/* dW of a convolution over few channels, without packing: rows [k0, k0 + kn) of a partial
- * dW (K x F) summed over output pixels [p0, p0 + pc), written into partial[k * F + f]
+/* dW of a convolution over few channels, without packing: rows [k0, k0 + kn) (kn at most
+ * FCNN_DW_DIRECT_NC) of a partial dW (K x F) summed over output pixels [p0, p0 + pc), written into partial[k * F + f]
  * (not accumulated), and with db_partial the sums of dY's columns over those pixels. The
  * windows must lie inside g->x's source (the driver pads it when they would not). For each
  * group of at most 6 values of K and each 2*VLEN filters, the accumulators stay in
@@ -715,7 +715,7 @@ static void SN(dw_small_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc,
     const T *src = (const T *)x->src, *dy = (const T *)g->dy, *mask = (const T *)g->mask;
     const ptrdiff_t F = g->f, C = x->src_c, H = x->src_h, W = x->src_w;
     const ptrdiff_t F_vec = F - F % FB, F_narrow = F - F_vec >= VLEN ? F_vec + VLEN : F_vec;
-    ptrdiff_t off[FCNN_DW_NC];
+    ptrdiff_t off[FCNN_DW_DIRECT_NC];
     const T *xs[PC];
     T *out[12];   /* the largest group a kernel exists for */
 
@@ -737,7 +737,8 @@ static void SN(dw_small_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc,
     /* whole vectors of channels: the transposed tiles, accumulated in acc (after the masked
      * block of dY in work) */
     const int cvec = VLEN >= 4 && C % VLEN == 0 && k0 % VLEN == 0 && kn % VLEN == 0
-                     && F % FB != 0;   /* else the wide groups (fewer passes) were faster */
+                     && F % FB != 0    /* else the wide groups (fewer passes) were faster */
+                     && kn <= FCNN_DW_NC;   /* acc's room */
     T *acc = work + (ptrdiff_t)PC * F;
     /* pixels per block: the groups pass over a block once per group of K, so its dY rows
      * and windows should stay in L1 (a third of a block, 64 pixels, was 7-13% faster for 32

@@ -400,7 +400,7 @@ cdef int _conv2d_dw(const floating *dyp, Py_ssize_t n, Py_ssize_t oh, Py_ssize_t
                     Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pt,
                     Py_ssize_t pl, floating[:, :, :, ::1] dw, floating[::1] db, int nthreads,
                     const fcnn_unpool *unpool=NULL) except -1:
-    """dW and db: tasks of (part of the output pixels) x (block of FCNN_DW_NC of K); each part
+    """dW and db: tasks of (part of the output pixels) x (block of K); each part
     writes its own partial sums, which are then added in part order. Where ``mask`` (laid out
     like dy) is <= 0, dy counts as 0.
 
@@ -418,7 +418,13 @@ cdef int _conv2d_dw(const floating *dyp, Py_ssize_t n, Py_ssize_t oh, Py_ssize_t
     nparts = max(1, min(nparts, DW_PARTIALS_BUDGET // max(1, f * k * <Py_ssize_t>sizeof(floating))))
     cdef Py_ssize_t part_rows = _cdiv(m, nparts)
     nparts = _cdiv(m, part_rows)
-    cdef Py_ssize_t kblocks = _cdiv(k, FCNN_DW_NC)
+    # K in blocks (a block of a part is a task): of FCNN_DW_NC values, or for the direct tile
+    # over whole vectors of filters up to FCNN_DW_DIRECT_NC; and into enough blocks for two
+    # tasks per thread when there are few parts (how K is cut changes no sum)
+    cdef Py_ssize_t nc = FCNN_DW_DIRECT_NC if not transposed and f % 32 == 0 else FCNN_DW_NC
+    cdef Py_ssize_t kblocks = max(_cdiv(k, nc), _cdiv(2 * max(1, nthreads), nparts))
+    nc = _cdiv(_cdiv(k, kblocks), 16) * 16
+    kblocks = _cdiv(k, nc)
     cdef Py_ssize_t[::1] tap_h = np.repeat(np.arange(kh, dtype=np.intp), kw)
     cdef Py_ssize_t[::1] tap_w = np.tile(np.arange(kw, dtype=np.intp), kh)
     # Few channels: gather from a zero-padded copy of x, so no window needs bounds checks
@@ -494,8 +500,8 @@ cdef int _conv2d_dw(const floating *dyp, Py_ssize_t n, Py_ssize_t oh, Py_ssize_t
                 p = task // kblocks
                 p0 = p * part_rows
                 pn = min(part_rows, m - p0)
-                k0 = (task - p * kblocks) * FCNN_DW_NC
-                kn = min(<Py_ssize_t>FCNN_DW_NC, k - k0)
+                k0 = (task - p * kblocks) * nc
+                kn = min(nc, k - k0)
                 # the part's first K block also sums the part's dY columns (db)
                 dbq = dbp + p * f if k0 == 0 else NULL
                 gt = g

@@ -9,6 +9,7 @@ cdef extern from "fastcnn_kernels.h" nogil:
         FCNN_KC
         FCNN_DW_PC
         FCNN_DW_NC
+        FCNN_DW_DIRECT_NC
         FCNN_DX_DIRECT_MAX_C
         FCNN_SMALL_MAX_C
         FCNN_SMALL_MAX_K

@@ -130,13 +130,13 @@ def _conv_cases(e):
     """(channels, output width, filters, strides): output rows below, at and above MR pixels,
     filters below, at and above NR; channel counts on both sides of the few-channel
     thresholds of csrc/fastcnn_kernels.h (3: every few-channel kernel; 16 | 17: the forward on
-    a padded copy or as a GEMM; 33: dW transposed but on avx512), and a reduction past conv_kc
-    (65 channels x 3 x 3 taps, also dW transposed on avx512)."""
+    a padded copy or as a GEMM; 33: dW transposed but on avx512), a reduction past conv_kc
+    (65 channels x 3 x 3 taps) and 129 channels (dW transposed on avx512 too)."""
     mr, nr = e["mr"], e["nr"]
     cases = [(c, ow, f, 1) for c in (3, 16, 17, 33) for ow in (mr - 1, mr, mr + 1)
              for f in (nr - 1, nr, nr + 1)]
     assert 65 * 9 > e["conv_kc"]
-    return cases + [(65, mr + 1, nr + 1, 1), (17, mr + 1, nr + 1, 2)]
+    return cases + [(65, mr + 1, nr + 1, 1), (129, mr + 1, nr + 1, 1), (17, mr + 1, nr + 1, 2)]
 
 
 @_entries(GEMM_ENTRIES)

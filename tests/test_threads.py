@@ -65,6 +65,12 @@ PROBLEMS = {
     # their rows) at 2 and 3 threads, with rows that end in a part of a tile
     "n13_15x17_c2_f20_k3x3_stride2_valid": dict(x=(13, 15, 17, 2), w=(3, 3, 2, 20),
                                                 strides=2, padding="valid"),
+    # dW's blocks of K: all of K in one (the direct tile over 128 channels on avx512), and a
+    # batch too small for more than one part, whose K is cut by the thread count
+    "n4_24x24_c128_f64_k3x3_same": dict(x=(4, 24, 24, 128), w=(3, 3, 128, 64), strides=1,
+                                        padding="same"),
+    "n1_7x6_c64_f64_k3x3_stride2_same": dict(x=(1, 7, 6, 64), w=(3, 3, 64, 64), strides=2,
+                                             padding="same"),
 }
 POOLS = {
     "n8_24x24_c16_pool3_stride2_same": dict(x=(8, 24, 24, 16), pool_size=3, strides=2,
