@@ -334,14 +334,14 @@ void FN(fcnn_conv_small_rows)(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff_
 /* Scratch (in units of T) for the dW tiles: the transposed tile's two packed blocks, each
  * with room to round up to whole panels of MR or of NR, the lanes' offsets, a row of dY;
  * the direct tile of few channels uses its first FCNN_DW_PC * f values (a masked block of
- * dY), then f * FCNN_DW_NC (its sums by column vectors of channels). */
+ * dY), then f * FCNN_DW_CV_NC(f) (its sums by column vectors of channels). */
 size_t FN(fcnn_conv_dw_workspace)(const fcnn_isa *isa, ptrdiff_t f)
 {
     const ptrdiff_t spare = isa->MR_FIELD + isa->NR_FIELD;
     const ptrdiff_t k_round = FCNN_DW_NC + spare, f_round = f + spare;
     return (size_t)(k_round + f_round) * FCNN_DW_PC
            + (FCNN_DW_NC * sizeof(ptrdiff_t) + sizeof(T) - 1) / sizeof(T) + (size_t)f_round
-           + (size_t)f * FCNN_DW_NC;
+           + (size_t)f * FCNN_DW_CV_NC(f);
 }
 
 /* Rows [k0, k0 + kn) of a partial dW (K x F) summed over GEMM rows [p0, p0 + pc): written

@@ -735,10 +735,11 @@ static void SN(dw_small_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc,
     const ptrdiff_t kmax = quad ? 6 : KMAX;
     const ptrdiff_t ngroups = (kn + kmax - 1) / kmax;
     /* whole vectors of channels: the transposed tiles, accumulated in acc (after the masked
-     * block of dY in work) */
+     * block of dY in work), for filters that do not fill whole blocks of FB or fill just one
+     * (on a Zen 5, 32 filters with avx512 3-4% faster than the groups, 16 with avx2 6-10%;
+     * the groups were the faster for more filters on an AVX-512 Xeon) */
     const int cvec = VLEN >= 4 && C % VLEN == 0 && k0 % VLEN == 0 && kn % VLEN == 0
-                     && F % FB != 0    /* else the wide groups (fewer passes) were faster */
-                     && kn <= FCNN_DW_NC;   /* acc's room */
+                     && (F % FB != 0 || F == FB) && kn <= FCNN_DW_CV_NC(F);   /* acc's room */
     T *acc = work + (ptrdiff_t)PC * F;
     /* pixels per block: the groups pass over a block once per group of K, so its dY rows
      * and windows should stay in L1 (a third of a block, 64 pixels, was 7-13% faster for 32

@@ -281,6 +281,9 @@ typedef struct {
 #define FCNN_DW_PC 192
 #define FCNN_DW_NC 256
 #define FCNN_DW_DIRECT_NC 2304
+/* The direct tile's column-vector tiles keep their sums in a block of f x FCNN_DW_CV_NC(f)
+ * values: for up to 64 filters room for a whole FCNN_DW_DIRECT_NC block. */
+#define FCNN_DW_CV_NC(f) ((f) <= 64 ? FCNN_DW_DIRECT_NC : FCNN_DW_NC)
 
 #define FCNN_DECLARE(T, SFX)                                                                   \
     void fcnn_pack_b_##SFX(const T *b, ptrdiff_t ldb, ptrdiff_t k, ptrdiff_t n, int nr,        \
