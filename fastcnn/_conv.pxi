@@ -621,11 +621,14 @@ cdef int _conv2d_dx_gemm(const floating[:, :, :, ::1] dy, const floating[:, :, :
             ntw = len(range(rw, kw, sw))
             if nqw <= 0 or ntw == 0:
                 continue
-            tap_h = np.repeat(-np.arange(nth, dtype=np.intp), ntw)
-            tap_w = np.tile(-np.arange(ntw, dtype=np.intp), nth)
+            # taps from the last to the first, so that they read dy's rows in increasing
+            # address order, as the forward pass reads x (the first order, which starts each
+            # tile at the rows furthest ahead, made the kernel 1.3x slower on a Zen 5)
+            tap_h = np.repeat(-np.arange(nth, dtype=np.intp), ntw)[::-1].copy()
+            tap_w = np.tile(-np.arange(ntw, dtype=np.intp), nth)[::-1].copy()
             # B[t*F + f][c] = w[kh_t, kw_t, c, f]: each tap's (C, F) slice read transposed.
             tap_off = ((np.repeat(np.arange(rh, kh, sh, dtype=np.intp), ntw) * kw
-                        + np.tile(np.arange(rw, kw, sw, dtype=np.intp), nth)) * c * f)
+                        + np.tile(np.arange(rw, kw, sw, dtype=np.intp), nth)) * c * f)[::-1].copy()
             g.a.src = &dy[0, 0, 0, 0]
             g.a.zeros = NULL
             g.a.src_h, g.a.src_w, g.a.src_c = oh, ow, f
