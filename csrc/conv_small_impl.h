@@ -440,8 +440,8 @@ static void SN(fwd_small_rows)(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff
 #endif
 
 /* dW of a convolution over few channels, without packing: rows [k0, k0 + kn) (kn at most
- * FCNN_DW_DIRECT_NC) of a partial dW (K x F) summed over output pixels [p0, p0 + pc), written into partial[k * F + f]
- * (not accumulated), and with db_partial the sums of dY's columns over those pixels. The
+ * FCNN_DW_DIRECT_NC) of a partial dW (K x F) summed over output pixels [p0, p0 + pc),
+ * written into partial[k * F + f] (not accumulated), and with db_partial the sums of dY's columns over those pixels. The
  * windows must lie inside g->x's source (the driver pads it when they would not). For each
  * group of at most 6 values of K and each 2*VLEN filters, the accumulators stay in
  * registers while the pixels go by in order, so every sum runs over the pixels in order
