@@ -227,7 +227,7 @@ cdef int _conv2d_forward_small(const floating[:, :, :, ::1] x, const floating[:,
     With ``pool_kernel`` (a max_pick_forward of csrc/pool.h; pg its geometry over one image
     of the output, relu input) y is not used: each image's output goes to a buffer of the
     thread's own and is pooled from there, still in cache, into py and picks (N, pg.oh,
-    pg.ow, F); the convolution's output is never written out."""
+    pg.ow, F; picks NULL: none recorded); the convolution's output is never written out."""
     cdef const fcnn_isa *isa = fcnn_current_isa()
     cdef int mr = isa.mr_f32 if floating is float else isa.mr_f64
     cdef int nr = isa.nr_f32 if floating is float else isa.nr_f64
@@ -276,6 +276,7 @@ cdef int _conv2d_forward_small(const floating[:, :, :, ::1] x, const floating[:,
     g.bias = NULL if b is None else <const void *>&b[0]
     g.relu, g.dst = relu, y
     cdef floating *buf
+    cdef floating *pk
     try:
         with nogil:
             _small_setup(w, wp, sw, mr, nr, image if own else n * image, padded, bp, koff)
@@ -302,14 +303,13 @@ cdef int _conv2d_forward_small(const floating[:, :, :, ::1] x, const floating[:,
                     buf = <floating *>(bufs + threadid() * buf_bytes)
                     gi.dst = buf
                     _small_rows(&gi, 0, oh, buf)
+                    pk = NULL if picks == NULL else picks + i * pooled
                     if floating is float:
-                        (<fcnn_pool_pick_forward_f32>pool_kernel)(pg, buf, py + i * pooled,
-                                                                  picks + i * pooled, 1, 0,
-                                                                  pg.oh)
+                        (<fcnn_pool_pick_forward_f32>pool_kernel)(pg, buf, py + i * pooled, pk,
+                                                                  1, 0, pg.oh)
                     else:
-                        (<fcnn_pool_pick_forward_f64>pool_kernel)(pg, buf, py + i * pooled,
-                                                                  picks + i * pooled, 1, 0,
-                                                                  pg.oh)
+                        (<fcnn_pool_pick_forward_f64>pool_kernel)(pg, buf, py + i * pooled, pk,
+                                                                  1, 0, pg.oh)
             else:
                 for r in prange(rows, schedule="static", num_threads=nt):
                     _small_rows(&g, r, 1, y)
@@ -335,8 +335,9 @@ def conv2d_relu_max_pool_picks(const floating[:, :, :, ::1] x, const floating[:,
                                floating[:, :, :, ::1] y, floating[:, :, :, ::1] picks,
                                int nthreads):
     """Max pooling, with picks (max_pool2d_forward_picks, ReLU input, on the pooling set in
-    use), of relu(conv(x, w) + b) (oh x ow), image by image, the convolution's output never
-    written out (see _conv2d_forward_small).
+    use; picks None: none recorded, y as max_pool2d_forward gives it), of
+    relu(conv(x, w) + b) (oh x ow), image by image, the convolution's output never written
+    out (see _conv2d_forward_small).
     Only the few-channel forward; returns False, having done nothing, where that does not
     apply or an image's output would pass FUSED_MAX_BUFFER bytes."""
     cdef Py_ssize_t c = x.shape[3], k = w.shape[0] * w.shape[1] * c, f = w.shape[3]
@@ -350,7 +351,8 @@ def conv2d_relu_max_pool_picks(const floating[:, :, :, ::1] x, const floating[:,
     pg.h, pg.w, pg.c, pg.oh, pg.ow = oh, ow, f, y.shape[1], y.shape[2]
     pg.kh, pg.kw, pg.sh, pg.sw, pg.pt, pg.pl = pkh, pkw, psh, psw, ppt, ppl
     _conv2d_forward_small(x, w, b, sh, sw, pt, pl, oh, ow, True, <floating *>NULL, nthreads,
-                          &pg, kernel, &y[0, 0, 0, 0], &picks[0, 0, 0, 0])
+                          &pg, kernel, &y[0, 0, 0, 0],
+                          NULL if picks is None else &picks[0, 0, 0, 0])
     return True
 
 

@@ -65,7 +65,8 @@ def conv2d_relu_max_pool2d_picking(x, w, b, strides, padding, pool_size, pool_st
     """max_pool2d_picking(conv2d(x, w, b, strides, padding, activation="relu"), pool_size,
     pool_strides, pool_padding, out, picks, relu_input=True) without writing the convolution's
     output: each image's is pooled while still in cache (a Conv2D with ReLU followed by a
-    MaxPooling2D in a training step). Bitwise the two calls' y and picks. Returns y, or None
+    MaxPooling2D). Bitwise the two calls' y and picks; ``picks`` None: none are recorded (an
+    inference step), y still bitwise that of max_pool2d. Returns y, or None
     (nothing done) where the fused kernel does not apply: only the few-channel forward with
     enough images per thread does (fastcnn._kernels.conv2d_relu_max_pool_picks)."""
     x, w, (sh, sw), g = _conv_args(x, w, strides, padding)
@@ -77,8 +78,9 @@ def conv2d_relu_max_pool2d_picking(x, w, b, strides, padding, pool_size, pool_st
     shape = (x.shape[0], pg.out_h, pg.out_w, w.shape[3])
     y = _out_array(out, shape, x.dtype, [("x", x), ("w", w), ("b", b)],
                    result="the pooled result")
-    picks = _out_array(picks, shape, x.dtype, [("x", x), ("w", w), ("b", b), ("out", y)],
-                       name="picks", result="the picks of the pooling")
+    if picks is not None:
+        picks = _out_array(picks, shape, x.dtype, [("x", x), ("w", w), ("b", b), ("out", y)],
+                           name="picks", result="the picks of the pooling")
     done = _kernels.conv2d_relu_max_pool_picks(
         _contiguous(x, "x"), _contiguous(w, "w"), b, sh, sw, g.pad_top, g.pad_left, g.out_h,
         g.out_w, kh, kw, psh, psw,

@@ -110,17 +110,18 @@ MODELS = {"seed": (seed_model, (16, 16, 2)), "second_layer": (second_layer_model
           "residual_variants": (residual_variants_model, (10, 10, 3))}
 # The fused steps of each model's training plan, then of its predict plan
 FUSED_STEPS = {
-    "seed": (["ConvReluMaxPoolStep"], []),
-    "second_layer": (["ConvReluMaxPoolStep"], []),
-    "overlapping_windows": (["ConvReluMaxPoolStep"], []),
+    "seed": (["ConvReluMaxPoolStep"], ["ConvReluMaxPoolStep"]),
+    "second_layer": (["ConvReluMaxPoolStep"], ["ConvReluMaxPoolStep"]),
+    "overlapping_windows": (["ConvReluMaxPoolStep"], ["ConvReluMaxPoolStep"]),
     "kcnn_like": (["ReluStep", "ConvReluMaxPoolStep", "ConvReluMaxPoolStep", "ReluStep"],
-                  ["ReluStep"] * 4),
+                  ["ReluStep", "ConvReluMaxPoolStep", "ConvReluMaxPoolStep", "ReluStep"]),
     # BN + ReLU three times, BN + Add + ReLU twice (at the Adds' places)
     "resnet_like": (["ReluStep", "ReluStep", "BatchNormAddReluStep", "ReluStep",
                      "BatchNormAddReluStep"],
                     ["FoldedBatchNormStep"] * 3 + ["ReluStep"]
                     + ["FoldedBatchNormStep"] * 2 + ["ReluStep"]),
-    "every_layer": (["ConvReluMaxPoolStep", "ReluMaxPoolStep"], ["FoldedBatchNormStep"]),
+    "every_layer": (["ConvReluMaxPoolStep", "ReluMaxPoolStep"],
+                    ["ConvReluMaxPoolStep", "FoldedBatchNormStep"]),
     "frozen_bn": (["ReluStep"] * 3, ["FoldedBatchNormStep", "ReluStep", "ReluStep"]),
     "residual_variants": (["BatchNormAddReluStep", "BatchNormAddReluStep", "ReluStep"],
                           ["FoldedBatchNormStep", "ReluStep"] * 2 + ["ReluStep"]),
@@ -207,6 +208,30 @@ def test_the_seed_models_fused_step_never_writes_the_convolution_output_or_its_g
     overlapping = _train("overlapping_windows", True, 2, predict=False)[0]
     step = overlapping._plan(overlapping._graph, "train").steps[0]
     assert step.pool_state.has_buffer("dz")            # windows overlap: no weights from picks
+
+
+def test_predict_pools_in_cache_without_picks_and_falls_back_bitwise():
+    """In inference the Conv2D + ReLU + max pooling step pools each image's convolution in
+    cache and records no picks (a few-channel convolution, 8 channels); a convolution the
+    fused kernel declines (24 channels: a GEMM one) runs, then plain pooling. Both predict
+    bitwise as the layers one by one."""
+    gen = np.random.default_rng(7)
+    for channels, declined in ((8, False), (24, True)):
+        preds = []
+        for fuse in (True, False):
+            set_random_seed(5)
+            model = Sequential([Conv2D(5, 3, padding="same", input_shape=[9, 10, channels]),
+                                Activation("relu"), MaxPool2D(), Flatten(), Dense(3)])
+            model.compile(optimizer="adam", loss="mse", fuse=fuse)
+            x = gen.standard_normal((12, 9, 10, channels)).astype(np.float32)
+            preds.append(model.predict(x, batch_size=5))
+            if fuse:
+                step = model._plan(model._graph, "predict").steps[0]
+                assert type(step).__name__ == "ConvReluMaxPoolStep"
+                assert step.state.has_buffer("z") == declined
+                assert not step.pool_state.has_buffer("picks")
+            gen = np.random.default_rng(7)
+        assert preds[0].tobytes() == preds[1].tobytes()
 
 
 def test_relu_into_pooling_applies_only_where_the_pooling_is_the_sole_reader():

@@ -102,9 +102,10 @@ class ConvReluMaxPoolStep(ReluMaxPoolStep):
     def forward(self, values, training):
         conv, pool, st = self.layer, self.pool, self.state
         x = values[self.inputs[0]]
-        st.x = x
+        st.x = x if training else None
         shape = (x.shape[0],) + pool.output_shape[1:]
-        picks = self.pool_state.buffer("picks", shape, x.dtype)
+        # (in inference: no picks, as the pooling layer's own inference pass records none)
+        picks = self.pool_state.buffer("picks", shape, x.dtype) if training else None
         y = fused_ops.conv2d_relu_max_pool2d_picking(
             x, conv.kernel, conv.bias, conv.strides, conv.padding, pool.pool_size,
             pool.strides, pool.padding, self.pool_state.buffer("y", shape, x.dtype), picks)
@@ -112,7 +113,8 @@ class ConvReluMaxPoolStep(ReluMaxPoolStep):
             z = ops.conv2d(x, conv.kernel, conv.bias, strides=conv.strides,
                            padding=conv.padding, activation="relu",
                            out=st.buffer("z", (x.shape[0],) + conv.output_shape[1:], x.dtype))
-            y = self._pool_picking(z)
+            y = (self._pool_picking(z) if training
+                 else pool.forward(z, self.pool_state, training))
         else:
             self.pool_state.picks = picks
             self.pool_state.z_shape = (x.shape[0],) + conv.output_shape[1:]

@@ -22,8 +22,9 @@ Rules (``fuse=True``):
   gradient (a maximum > 0 passes it, which is exactly where the ReLU would), so the ReLU's
   backward pass is skipped.
 - **Conv2D + ReLU + max pooling in one pass** (:class:`ConvReluMaxPoolStep`, the same rule
-  when the layer is a Conv2D): where the few-channel convolution kernel applies, each
-  image's convolution is pooled while still in cache and never written out; and where the
+  when the layer is a Conv2D; also in inference plans): where the few-channel convolution
+  kernel applies, each image's convolution is pooled while still in cache and never written
+  out (in inference no picks are recorded); and where the
   convolution needs no input gradient (a first layer) and the windows do not overlap, its
   weight gradients are computed straight from the pooling's gradient and picks, without the
   convolution output's gradient being written either.
@@ -136,11 +137,13 @@ def _fused(node, graph, backward):
             return FoldedBatchNormStep, nodes
     relu = _relu_after(node, graph)
     chain = [node] if relu is None else [node, relu]
-    if backward and not node.is_list and (relu is not None or _ends_in_relu(node.layer)):
+    conv = isinstance(node.layer, Conv2D)
+    # (in inference only a convolution gains: the pooling would read a layer's output anyway)
+    if ((backward or conv) and not node.is_list
+            and (relu is not None or _ends_in_relu(node.layer))):
         pool = _max_pool_after(chain[-1], graph)
         if pool is not None:
-            cls = ConvReluMaxPoolStep if isinstance(node.layer, Conv2D) else ReluMaxPoolStep
-            return cls, chain + [pool]
+            return (ConvReluMaxPoolStep if conv else ReluMaxPoolStep), chain + [pool]
     return (ReluStep, chain) if relu is not None else None
 
 
