@@ -1,5 +1,8 @@
 /* GEMM drivers for float and double, from one template. */
 #include <string.h>
+#ifdef __SSE2__
+#include <xmmintrin.h>
+#endif
 
 #include "fastcnn_kernels.h"
 

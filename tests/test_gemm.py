@@ -14,7 +14,7 @@ from conftest import FLOAT_DTYPES, FLOAT_DTYPE_IDS, assert_close
 
 SHAPES = [(1, 1, 1), (5, 7, 3), (6, 16, 4), (7, 17, 5), (12, 32, 9), (13, 33, 255),
           (128, 256, 257), (145, 31, 513), (300, 5, 64), (3, 300, 70), (128, 10, 256),
-          (40, 40, 0)]
+          (301, 20, 515), (40, 40, 0)]
 
 
 def _operands(rng, m, n, k, trans_a, trans_b, dtype):
