@@ -118,9 +118,17 @@ cdef inline size_t _lines(size_t nbytes) noexcept nogil:
 
 
 cdef int _run_gemm(fcnn_conv_gemm *g, const fcnn_bsource *bsrc, const floating *like,
-                   int nthreads) except -1:
+                   int nthreads, const fcnn_pool_geom *pg=NULL, const void *pool_kernel=NULL,
+                   floating *py=NULL, floating *picks=NULL) except -1:
     """Packs B from the weights and runs the GEMM over blocks of FCNN_MC rows. (`like` only
-    selects the dtype.)"""
+    selects the dtype.)
+
+    With ``pool_kernel`` (a max_pick_forward of csrc/pool.h, pg its geometry over one image
+    of the output, ReLU input), a forward convolution's GEMM runs image by image instead, each
+    image's rows into a buffer of the thread's own, pooled from there while in cache into py
+    and picks (N, pg.oh, pg.ow, F; picks NULL: none); g.c.dst is not used. Every output value
+    is the same reduction, in the same order, in any block: the same bits as the GEMM over the
+    batch followed by the pooling."""
     # a narrow GEMM (16 filters or channels in float32) runs on the kernel set whose tile it fills
     cdef const fcnn_isa *isa = fcnn_isa_for_width(g.n, floating is double)
     cdef int nr
@@ -133,20 +141,30 @@ cdef int _run_gemm(fcnn_conv_gemm *g, const fcnn_bsource *bsrc, const floating *
         nr = isa.nr_f64
         wsz = fcnn_conv_gemm_workspace_f64(g.a.ntaps, g.k)
     wsz = _lines(wsz)
-    cdef Py_ssize_t nblocks = _cdiv(g.m, FCNN_MC)
+    cdef bint pool = pool_kernel != NULL
+    cdef Py_ssize_t image_rows = g.a.rows_h * g.a.rows_w
+    cdef Py_ssize_t images = g.m // image_rows if pool else 0
+    cdef Py_ssize_t nblocks = images if pool else _cdiv(g.m, FCNN_MC)
     cdef int nt = _team(nthreads, nblocks, <double>g.m * g.k * g.n)
-    # one scratch block: packed B | a row of zeros (the padding) | per-thread tables
+    # one scratch block: packed B | a row of zeros (the padding) | per-thread tables |
+    # (pooling) an output buffer per thread
     cdef size_t bp_bytes = _lines(<size_t>(_cdiv(g.n, nr) * nr * g.k) * sizeof(floating))
     cdef size_t zeros_bytes = _lines(<size_t>g.a.src_c * sizeof(floating))
-    cdef size_t total = bp_bytes + zeros_bytes + nt * wsz
+    cdef size_t buf_bytes = _lines(<size_t>(image_rows * g.n) * sizeof(floating)) if pool else 0
+    cdef size_t total = bp_bytes + zeros_bytes + nt * (wsz + buf_bytes)
     cdef char *block = <char *>fcnn_scratch_take(total)
     if block == NULL:
         raise MemoryError("could not allocate convolution workspace")
     cdef floating *bp = <floating *>block
     cdef floating *zeros = <floating *>(block + bp_bytes)
     cdef char *work = block + bp_bytes + zeros_bytes
-    cdef Py_ssize_t i, m0
+    cdef char *bufs = work + nt * wsz
+    cdef Py_ssize_t i, m0, pooled = pg.oh * pg.ow * g.n if pool else 0
+    cdef Py_ssize_t image = g.a.src_h * g.a.src_w * g.a.src_c
     cdef int tid
+    cdef fcnn_conv_gemm gi
+    cdef floating *buf
+    cdef floating *pk
     try:
         with nogil:
             memset(zeros, 0, <size_t>g.a.src_c * sizeof(floating))
@@ -156,6 +174,33 @@ cdef int _run_gemm(fcnn_conv_gemm *g, const fcnn_bsource *bsrc, const floating *
             else:
                 fcnn_pack_bsource_f64(bsrc, g.n, nr, bp)
             g.b_packed = bp
+            if pool:
+                for i in prange(images, schedule="static", num_threads=nt):
+                    tid = threadid()
+                    gi = g[0]
+                    gi.a.src = <const floating *>g.a.src + i * image
+                    buf = <floating *>(bufs + tid * buf_bytes)
+                    gi.c.dst = buf
+                    gi.m = image_rows
+                    m0 = 0
+                    while m0 < image_rows:
+                        if floating is float:
+                            fcnn_conv_gemm_block_f32(&gi, m0, min(<Py_ssize_t>FCNN_MC,
+                                                                  image_rows - m0),
+                                                     work + tid * wsz)
+                        else:
+                            fcnn_conv_gemm_block_f64(&gi, m0, min(<Py_ssize_t>FCNN_MC,
+                                                                  image_rows - m0),
+                                                     work + tid * wsz)
+                        m0 = m0 + FCNN_MC
+                    pk = NULL if picks == NULL else picks + i * pooled
+                    if floating is float:
+                        (<fcnn_pool_pick_forward_f32>pool_kernel)(pg, buf, py + i * pooled, pk,
+                                                                  1, 0, pg.oh)
+                    else:
+                        (<fcnn_pool_pick_forward_f64>pool_kernel)(pg, buf, py + i * pooled, pk,
+                                                                  1, 0, pg.oh)
+                return 0
             for i in prange(nblocks, schedule="static", num_threads=nt):
                 tid = threadid()
                 m0 = i * FCNN_MC
@@ -337,11 +382,12 @@ def conv2d_relu_max_pool_picks(const floating[:, :, :, ::1] x, const floating[:,
     """Max pooling, with picks (max_pool2d_forward_picks, ReLU input, on the pooling set in
     use; picks None: none recorded, y as max_pool2d_forward gives it), of
     relu(conv(x, w) + b) (oh x ow), image by image, the convolution's output never written
-    out (see _conv2d_forward_small).
-    Only the few-channel forward; returns False, having done nothing, where that does not
-    apply or an image's output would pass FUSED_MAX_BUFFER bytes."""
+    out: the few-channel forward (see _conv2d_forward_small) or the GEMM (_run_gemm).
+    Returns False, having done nothing, for a kernel of one tap (conv2d_forward's GEMM
+    reads its pixels in place; callers take such a convolution as a pointwise product), or
+    where an image's output would pass FUSED_MAX_BUFFER bytes."""
     cdef Py_ssize_t c = x.shape[3], k = w.shape[0] * w.shape[1] * c, f = w.shape[3]
-    if (not _few_channels(c, k) or y.size == 0
+    if (w.shape[0] * w.shape[1] == 1 or y.size == 0
             or <size_t>(oh * ow * f) * sizeof(floating) > FUSED_MAX_BUFFER):
         return False
     cdef const void *kernel = (<const void *>fcnn_current_pool().max_pick_forward_f32
@@ -350,9 +396,18 @@ def conv2d_relu_max_pool_picks(const floating[:, :, :, ::1] x, const floating[:,
     cdef fcnn_pool_geom pg
     pg.h, pg.w, pg.c, pg.oh, pg.ow = oh, ow, f, y.shape[1], y.shape[2]
     pg.kh, pg.kw, pg.sh, pg.sw, pg.pt, pg.pl = pkh, pkw, psh, psw, ppt, ppl
-    _conv2d_forward_small(x, w, b, sh, sw, pt, pl, oh, ow, True, <floating *>NULL, nthreads,
-                          &pg, kernel, &y[0, 0, 0, 0],
-                          NULL if picks is None else &picks[0, 0, 0, 0])
+    cdef floating *pk = NULL if picks is None else &picks[0, 0, 0, 0]
+    if _few_channels(c, k):
+        _conv2d_forward_small(x, w, b, sh, sw, pt, pl, oh, ow, True, <floating *>NULL,
+                              nthreads, &pg, kernel, &y[0, 0, 0, 0], pk)
+        return True
+    cdef Py_ssize_t[::1] tap_h = np.repeat(np.arange(w.shape[0], dtype=np.intp), w.shape[1])
+    cdef Py_ssize_t[::1] tap_w = np.tile(np.arange(w.shape[1], dtype=np.intp), w.shape[0])
+    cdef fcnn_conv_gemm g
+    cdef ptrdiff_t zero = 0
+    cdef fcnn_bsource bs
+    _forward_gemm(x, w, b, sh, sw, pt, pl, oh, ow, True, tap_h, tap_w, &zero, &g, &bs)
+    _run_gemm(&g, &bs, &w[0, 0, 0, 0], nthreads, &pg, kernel, &y[0, 0, 0, 0], pk)
     return True
 
 
@@ -377,24 +432,37 @@ def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] 
     cdef Py_ssize_t[::1] tap_h = np.repeat(np.arange(kh, dtype=np.intp), kw)
     cdef Py_ssize_t[::1] tap_w = np.tile(np.arange(kw, dtype=np.intp), kh)
     cdef fcnn_conv_gemm g
+    cdef ptrdiff_t zero = 0
+    cdef fcnn_bsource bs
+    _forward_gemm(x, w, b, sh, sw, pt, pl, oh, ow, relu, tap_h, tap_w, &zero, &g, &bs)
+    g.c.dst = &yv[0, 0, 0, 0]
+    _run_gemm(&g, &bs, &w[0, 0, 0, 0], nthreads)
+    return y
+
+
+cdef void _forward_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
+                        const floating[::1] b, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pt,
+                        Py_ssize_t pl, Py_ssize_t oh, Py_ssize_t ow, bint relu,
+                        const Py_ssize_t[::1] tap_h, const Py_ssize_t[::1] tap_w,
+                        const ptrdiff_t *zero, fcnn_conv_gemm *g, fcnn_bsource *bs):
+    """The GEMM of a forward convolution (all but its destination, g.c.dst): rows over the
+    output pixels, the taps (tap_h, tap_w) of the kernel in row-major order, B the weights
+    as (K, F) rows (zero: a 0 offset that outlives the call)."""
+    cdef Py_ssize_t kh = w.shape[0], kw = w.shape[1], c = w.shape[2], f = w.shape[3]
     g.a.src = &x[0, 0, 0, 0]
     g.a.zeros = NULL
     g.a.src_h, g.a.src_w, g.a.src_c = x.shape[1], x.shape[2], c
     g.a.ntaps, g.a.tap_h, g.a.tap_w = kh * kw, <const ptrdiff_t *>&tap_h[0], <const ptrdiff_t *>&tap_w[0]
     g.a.rows_h, g.a.rows_w = oh, ow
     g.a.base_h0, g.a.base_hs, g.a.base_w0, g.a.base_ws = -pt, sh, -pl, sw
-    g.c.dst = &yv[0, 0, 0, 0]
+    g.c.dst = NULL
     g.c.dst_h, g.c.dst_w, g.c.ldc = oh, ow, f
     g.c.h0, g.c.hs, g.c.w0, g.c.ws = 0, 1, 0, 1
-    g.m, g.k, g.n = n * oh * ow, kh * kw * c, f
+    g.m, g.k, g.n = x.shape[0] * oh * ow, kh * kw * c, f
     g.bias = NULL if b is None else <const void *>&b[0]
     g.relu = relu
-    cdef ptrdiff_t zero = 0
-    cdef fcnn_bsource bs
-    bs.src, bs.ntaps, bs.tap_off = &w[0, 0, 0, 0], 1, &zero
+    bs.src, bs.ntaps, bs.tap_off = &w[0, 0, 0, 0], 1, zero
     bs.rows, bs.row_stride, bs.col_stride = g.k, f, 1
-    _run_gemm(&g, &bs, &w[0, 0, 0, 0], nthreads)
-    return y
 
 
 cdef int _conv2d_dw(const floating *dyp, Py_ssize_t n, Py_ssize_t oh, Py_ssize_t ow,

@@ -67,8 +67,8 @@ def conv2d_relu_max_pool2d_picking(x, w, b, strides, padding, pool_size, pool_st
     output: each image's is pooled while still in cache (a Conv2D with ReLU followed by a
     MaxPooling2D). Bitwise the two calls' y and picks; ``picks`` None: none are recorded (an
     inference step), y still bitwise that of max_pool2d. Returns y, or None
-    (nothing done) where the fused kernel does not apply: only the few-channel forward with
-    enough images per thread does (fastcnn._kernels.conv2d_relu_max_pool_picks)."""
+    (nothing done) where the fused kernels do not apply (a 1x1 kernel; an image's output over
+    1 MiB: fastcnn._kernels.conv2d_relu_max_pool_picks)."""
     x, w, (sh, sw), g = _conv_args(x, w, strides, padding)
     b = _bias(b, x, w)
     (kh, kw), (psh, psw), pg = _pool_geometry((g.out_h, g.out_w), pool_size, pool_strides,

@@ -212,15 +212,16 @@ def test_the_seed_models_fused_step_never_writes_the_convolution_output_or_its_g
 
 def test_predict_pools_in_cache_without_picks_and_falls_back_bitwise():
     """In inference the Conv2D + ReLU + max pooling step pools each image's convolution in
-    cache and records no picks (a few-channel convolution, 8 channels); a convolution the
-    fused kernel declines (24 channels: a GEMM one) runs, then plain pooling. Both predict
-    bitwise as the layers one by one."""
+    cache and records no picks (a few-channel convolution, 8 channels; a GEMM one, 24
+    channels); a convolution the fused kernels decline (a 1x1 kernel: a pointwise product)
+    runs, then plain pooling. All predict bitwise as the layers one by one."""
     gen = np.random.default_rng(7)
-    for channels, declined in ((8, False), (24, True)):
+    for channels, kernel, declined in ((8, 3, False), (24, 3, False), (24, 1, True)):
         preds = []
         for fuse in (True, False):
             set_random_seed(5)
-            model = Sequential([Conv2D(5, 3, padding="same", input_shape=[9, 10, channels]),
+            model = Sequential([Conv2D(5, kernel, padding="same",
+                                       input_shape=[9, 10, channels]),
                                 Activation("relu"), MaxPool2D(), Flatten(), Dense(3)])
             model.compile(optimizer="adam", loss="mse", fuse=fuse)
             x = gen.standard_normal((12, 9, 10, channels)).astype(np.float32)

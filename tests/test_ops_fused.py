@@ -127,6 +127,14 @@ CONV_POOL_PROBLEMS = {
     "c1_f9_k3_rows_of_5": ((16, 9, 7, 1), (3, 3, 1, 9), 1, "valid", 2, None, "valid"),
     # fewer images than threads
     "n2_c1_f5_k3": ((2, 10, 12, 1), (3, 3, 1, 5), 1, "valid", 2, None, "valid"),
+    # many channels: the GEMM image by image (K-CNN's second layer, smaller; an image's
+    # rows past one block of FCNN_MC = 144; filters past a tile; strided, padded, overlapping)
+    "gemm_c17_f8_k3": ((8, 10, 10, 17), (3, 3, 17, 8), 1, "valid", 2, None, "valid"),
+    "gemm_c32_f32_k3_225_rows": ((6, 17, 17, 32), (3, 3, 32, 32), 1, "valid", 2, None,
+                                 "valid"),
+    "gemm_c24_f33_k3_s2_same_pool3_s2_same": ((5, 21, 19, 24), (3, 3, 24, 33), 2, "same", 3, 2,
+                                              "same"),
+    "n1_gemm_c20_f16_k2x3": ((1, 9, 11, 20), (2, 3, 20, 16), 1, "same", 2, None, "valid"),
 }
 
 
@@ -156,10 +164,10 @@ def test_fused_conv_relu_max_pool_is_bitwise_the_two_calls(name, dtype, threads,
 
 
 def test_fused_conv_relu_max_pool_declines_what_it_does_not_cover(rng):
-    # many channels (the GEMM path), a 1x1 kernel (plain GEMM), an image's output over the
-    # buffer's 1 MiB: None, outputs untouched
-    for xs, ws in [((8, 10, 10, 17), (3, 3, 17, 8)), ((8, 10, 10, 2), (1, 1, 2, 8)),
-                   ((8, 202, 202, 1), (3, 3, 1, 8))]:
+    # a 1x1 kernel (a pointwise product), an image's output over the buffer's 1 MiB (few
+    # channels and GEMM): None, outputs untouched
+    for xs, ws in [((8, 10, 10, 2), (1, 1, 2, 8)), ((8, 202, 202, 1), (3, 3, 1, 8)),
+                   ((8, 202, 202, 17), (3, 3, 17, 8))]:
         x, w = random_array(rng, xs, np.float32), random_array(rng, ws, np.float32)
         oh = xs[1] - ws[0] + 1
         y = np.full((8, oh // 2, oh // 2, 8), 5.0, np.float32)

@@ -22,9 +22,9 @@ Rules (``fuse=True``):
   gradient (a maximum > 0 passes it, which is exactly where the ReLU would), so the ReLU's
   backward pass is skipped.
 - **Conv2D + ReLU + max pooling in one pass** (:class:`ConvReluMaxPoolStep`, the same rule
-  when the layer is a Conv2D; also in inference plans): where the few-channel convolution
-  kernel applies, each image's convolution is pooled while still in cache and never written
-  out (in inference no picks are recorded); and where the
+  when the layer is a Conv2D; also in inference plans): each image's convolution (few-channel
+  kernel or GEMM; not a 1x1 kernel) is pooled while still in cache and never written out (in
+  inference no picks are recorded); and where the few-channel kernels apply and the
   convolution needs no input gradient (a first layer) and the windows do not overlap, its
   weight gradients are computed straight from the pooling's gradient and picks, without the
   convolution output's gradient being written either.
