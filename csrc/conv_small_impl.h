@@ -350,6 +350,333 @@ static void SN(fwd_narrow_row)(const T *in_row, const ptrdiff_t *koff,
         }
     }
 }
+/* Tiles for stride 1 over 16 channels (NW_RS) with kernels 3 taps wide: each input value,
+ * broadcast once, serves the 3 taps that read it (the pixel under it through w0, the one
+ * before through w1, two before through w2), so a tap row of R pixels takes R + 2 broadcasts
+ * and 3 weight loads per channel for 3R FMAs, where the tiles above take a broadcast per FMA.
+ * Accumulator a<j> holds pixel j - 2 (a0, a1 and the last two would be pixels outside the
+ * tile: their FMAs are not written). The reduction runs over (kh, c, kw): an order of its
+ * own, the same for every pixel of every row, whatever the tile or thread. */
+#define WR_W(k) VLOAD(b + (k) * NW_RS * 2 * VLEN)
+static void SN(fwd_wr_24)(const T *a, const ptrdiff_t *koff, ptrdiff_t KH, const T *bp,
+                           T *out, ptrdiff_t F, ptrdiff_t nr, VT bias_lo, int has_bias, int relu)
+{
+    VT a2 = VZERO(), a3 = VZERO(), a4 = VZERO(), a5 = VZERO(), a6 = VZERO(), a7 = VZERO(), a8 = VZERO(), a9 = VZERO(), a10 = VZERO(), a11 = VZERO(), a12 = VZERO(), a13 = VZERO(), a14 = VZERO(), a15 = VZERO(), a16 = VZERO(), a17 = VZERO(), a18 = VZERO(), a19 = VZERO(), a20 = VZERO(), a21 = VZERO(), a22 = VZERO(), a23 = VZERO(), a24 = VZERO(), a25 = VZERO();
+    for (ptrdiff_t kh = 0; kh < KH; ++kh) {
+        const T *ap = a + koff[kh * 3 * NW_RS];
+        const T *b = bp + kh * 3 * NW_RS * 2 * VLEN;
+        for (ptrdiff_t ci = 0; ci < NW_RS; ++ci, b += 2 * VLEN) {
+            const VT w0 = WR_W(0), w1 = WR_W(1), w2 = WR_W(2);
+            VT v;
+                v = VSET1(ap[0 * NW_RS + ci]); a2 = VFMA(v, w0, a2);
+                v = VSET1(ap[1 * NW_RS + ci]); a3 = VFMA(v, w0, a3); a2 = VFMA(v, w1, a2);
+                v = VSET1(ap[2 * NW_RS + ci]); a4 = VFMA(v, w0, a4); a3 = VFMA(v, w1, a3); a2 = VFMA(v, w2, a2);
+                v = VSET1(ap[3 * NW_RS + ci]); a5 = VFMA(v, w0, a5); a4 = VFMA(v, w1, a4); a3 = VFMA(v, w2, a3);
+                v = VSET1(ap[4 * NW_RS + ci]); a6 = VFMA(v, w0, a6); a5 = VFMA(v, w1, a5); a4 = VFMA(v, w2, a4);
+                v = VSET1(ap[5 * NW_RS + ci]); a7 = VFMA(v, w0, a7); a6 = VFMA(v, w1, a6); a5 = VFMA(v, w2, a5);
+                v = VSET1(ap[6 * NW_RS + ci]); a8 = VFMA(v, w0, a8); a7 = VFMA(v, w1, a7); a6 = VFMA(v, w2, a6);
+                v = VSET1(ap[7 * NW_RS + ci]); a9 = VFMA(v, w0, a9); a8 = VFMA(v, w1, a8); a7 = VFMA(v, w2, a7);
+                v = VSET1(ap[8 * NW_RS + ci]); a10 = VFMA(v, w0, a10); a9 = VFMA(v, w1, a9); a8 = VFMA(v, w2, a8);
+                v = VSET1(ap[9 * NW_RS + ci]); a11 = VFMA(v, w0, a11); a10 = VFMA(v, w1, a10); a9 = VFMA(v, w2, a9);
+                v = VSET1(ap[10 * NW_RS + ci]); a12 = VFMA(v, w0, a12); a11 = VFMA(v, w1, a11); a10 = VFMA(v, w2, a10);
+                v = VSET1(ap[11 * NW_RS + ci]); a13 = VFMA(v, w0, a13); a12 = VFMA(v, w1, a12); a11 = VFMA(v, w2, a11);
+                v = VSET1(ap[12 * NW_RS + ci]); a14 = VFMA(v, w0, a14); a13 = VFMA(v, w1, a13); a12 = VFMA(v, w2, a12);
+                v = VSET1(ap[13 * NW_RS + ci]); a15 = VFMA(v, w0, a15); a14 = VFMA(v, w1, a14); a13 = VFMA(v, w2, a13);
+                v = VSET1(ap[14 * NW_RS + ci]); a16 = VFMA(v, w0, a16); a15 = VFMA(v, w1, a15); a14 = VFMA(v, w2, a14);
+                v = VSET1(ap[15 * NW_RS + ci]); a17 = VFMA(v, w0, a17); a16 = VFMA(v, w1, a16); a15 = VFMA(v, w2, a15);
+                v = VSET1(ap[16 * NW_RS + ci]); a18 = VFMA(v, w0, a18); a17 = VFMA(v, w1, a17); a16 = VFMA(v, w2, a16);
+                v = VSET1(ap[17 * NW_RS + ci]); a19 = VFMA(v, w0, a19); a18 = VFMA(v, w1, a18); a17 = VFMA(v, w2, a17);
+                v = VSET1(ap[18 * NW_RS + ci]); a20 = VFMA(v, w0, a20); a19 = VFMA(v, w1, a19); a18 = VFMA(v, w2, a18);
+                v = VSET1(ap[19 * NW_RS + ci]); a21 = VFMA(v, w0, a21); a20 = VFMA(v, w1, a20); a19 = VFMA(v, w2, a19);
+                v = VSET1(ap[20 * NW_RS + ci]); a22 = VFMA(v, w0, a22); a21 = VFMA(v, w1, a21); a20 = VFMA(v, w2, a20);
+                v = VSET1(ap[21 * NW_RS + ci]); a23 = VFMA(v, w0, a23); a22 = VFMA(v, w1, a22); a21 = VFMA(v, w2, a21);
+                v = VSET1(ap[22 * NW_RS + ci]); a24 = VFMA(v, w0, a24); a23 = VFMA(v, w1, a23); a22 = VFMA(v, w2, a22);
+                v = VSET1(ap[23 * NW_RS + ci]); a25 = VFMA(v, w0, a25); a24 = VFMA(v, w1, a24); a23 = VFMA(v, w2, a23);
+                v = VSET1(ap[24 * NW_RS + ci]); a25 = VFMA(v, w1, a25); a24 = VFMA(v, w2, a24);
+                v = VSET1(ap[25 * NW_RS + ci]); a25 = VFMA(v, w2, a25);
+        }
+    }
+    SN(fwd_store_narrow)(out + 0 * F, a2, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 1 * F, a3, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 2 * F, a4, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 3 * F, a5, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 4 * F, a6, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 5 * F, a7, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 6 * F, a8, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 7 * F, a9, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 8 * F, a10, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 9 * F, a11, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 10 * F, a12, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 11 * F, a13, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 12 * F, a14, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 13 * F, a15, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 14 * F, a16, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 15 * F, a17, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 16 * F, a18, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 17 * F, a19, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 18 * F, a20, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 19 * F, a21, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 20 * F, a22, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 21 * F, a23, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 22 * F, a24, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 23 * F, a25, bias_lo, has_bias, relu, nr);
+}
+static void SN(fwd_wr_20)(const T *a, const ptrdiff_t *koff, ptrdiff_t KH, const T *bp,
+                           T *out, ptrdiff_t F, ptrdiff_t nr, VT bias_lo, int has_bias, int relu)
+{
+    VT a2 = VZERO(), a3 = VZERO(), a4 = VZERO(), a5 = VZERO(), a6 = VZERO(), a7 = VZERO(), a8 = VZERO(), a9 = VZERO(), a10 = VZERO(), a11 = VZERO(), a12 = VZERO(), a13 = VZERO(), a14 = VZERO(), a15 = VZERO(), a16 = VZERO(), a17 = VZERO(), a18 = VZERO(), a19 = VZERO(), a20 = VZERO(), a21 = VZERO();
+    for (ptrdiff_t kh = 0; kh < KH; ++kh) {
+        const T *ap = a + koff[kh * 3 * NW_RS];
+        const T *b = bp + kh * 3 * NW_RS * 2 * VLEN;
+        for (ptrdiff_t ci = 0; ci < NW_RS; ++ci, b += 2 * VLEN) {
+            const VT w0 = WR_W(0), w1 = WR_W(1), w2 = WR_W(2);
+            VT v;
+                v = VSET1(ap[0 * NW_RS + ci]); a2 = VFMA(v, w0, a2);
+                v = VSET1(ap[1 * NW_RS + ci]); a3 = VFMA(v, w0, a3); a2 = VFMA(v, w1, a2);
+                v = VSET1(ap[2 * NW_RS + ci]); a4 = VFMA(v, w0, a4); a3 = VFMA(v, w1, a3); a2 = VFMA(v, w2, a2);
+                v = VSET1(ap[3 * NW_RS + ci]); a5 = VFMA(v, w0, a5); a4 = VFMA(v, w1, a4); a3 = VFMA(v, w2, a3);
+                v = VSET1(ap[4 * NW_RS + ci]); a6 = VFMA(v, w0, a6); a5 = VFMA(v, w1, a5); a4 = VFMA(v, w2, a4);
+                v = VSET1(ap[5 * NW_RS + ci]); a7 = VFMA(v, w0, a7); a6 = VFMA(v, w1, a6); a5 = VFMA(v, w2, a5);
+                v = VSET1(ap[6 * NW_RS + ci]); a8 = VFMA(v, w0, a8); a7 = VFMA(v, w1, a7); a6 = VFMA(v, w2, a6);
+                v = VSET1(ap[7 * NW_RS + ci]); a9 = VFMA(v, w0, a9); a8 = VFMA(v, w1, a8); a7 = VFMA(v, w2, a7);
+                v = VSET1(ap[8 * NW_RS + ci]); a10 = VFMA(v, w0, a10); a9 = VFMA(v, w1, a9); a8 = VFMA(v, w2, a8);
+                v = VSET1(ap[9 * NW_RS + ci]); a11 = VFMA(v, w0, a11); a10 = VFMA(v, w1, a10); a9 = VFMA(v, w2, a9);
+                v = VSET1(ap[10 * NW_RS + ci]); a12 = VFMA(v, w0, a12); a11 = VFMA(v, w1, a11); a10 = VFMA(v, w2, a10);
+                v = VSET1(ap[11 * NW_RS + ci]); a13 = VFMA(v, w0, a13); a12 = VFMA(v, w1, a12); a11 = VFMA(v, w2, a11);
+                v = VSET1(ap[12 * NW_RS + ci]); a14 = VFMA(v, w0, a14); a13 = VFMA(v, w1, a13); a12 = VFMA(v, w2, a12);
+                v = VSET1(ap[13 * NW_RS + ci]); a15 = VFMA(v, w0, a15); a14 = VFMA(v, w1, a14); a13 = VFMA(v, w2, a13);
+                v = VSET1(ap[14 * NW_RS + ci]); a16 = VFMA(v, w0, a16); a15 = VFMA(v, w1, a15); a14 = VFMA(v, w2, a14);
+                v = VSET1(ap[15 * NW_RS + ci]); a17 = VFMA(v, w0, a17); a16 = VFMA(v, w1, a16); a15 = VFMA(v, w2, a15);
+                v = VSET1(ap[16 * NW_RS + ci]); a18 = VFMA(v, w0, a18); a17 = VFMA(v, w1, a17); a16 = VFMA(v, w2, a16);
+                v = VSET1(ap[17 * NW_RS + ci]); a19 = VFMA(v, w0, a19); a18 = VFMA(v, w1, a18); a17 = VFMA(v, w2, a17);
+                v = VSET1(ap[18 * NW_RS + ci]); a20 = VFMA(v, w0, a20); a19 = VFMA(v, w1, a19); a18 = VFMA(v, w2, a18);
+                v = VSET1(ap[19 * NW_RS + ci]); a21 = VFMA(v, w0, a21); a20 = VFMA(v, w1, a20); a19 = VFMA(v, w2, a19);
+                v = VSET1(ap[20 * NW_RS + ci]); a21 = VFMA(v, w1, a21); a20 = VFMA(v, w2, a20);
+                v = VSET1(ap[21 * NW_RS + ci]); a21 = VFMA(v, w2, a21);
+        }
+    }
+    SN(fwd_store_narrow)(out + 0 * F, a2, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 1 * F, a3, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 2 * F, a4, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 3 * F, a5, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 4 * F, a6, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 5 * F, a7, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 6 * F, a8, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 7 * F, a9, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 8 * F, a10, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 9 * F, a11, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 10 * F, a12, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 11 * F, a13, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 12 * F, a14, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 13 * F, a15, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 14 * F, a16, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 15 * F, a17, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 16 * F, a18, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 17 * F, a19, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 18 * F, a20, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 19 * F, a21, bias_lo, has_bias, relu, nr);
+}
+static void SN(fwd_wr_16)(const T *a, const ptrdiff_t *koff, ptrdiff_t KH, const T *bp,
+                           T *out, ptrdiff_t F, ptrdiff_t nr, VT bias_lo, int has_bias, int relu)
+{
+    VT a2 = VZERO(), a3 = VZERO(), a4 = VZERO(), a5 = VZERO(), a6 = VZERO(), a7 = VZERO(), a8 = VZERO(), a9 = VZERO(), a10 = VZERO(), a11 = VZERO(), a12 = VZERO(), a13 = VZERO(), a14 = VZERO(), a15 = VZERO(), a16 = VZERO(), a17 = VZERO();
+    for (ptrdiff_t kh = 0; kh < KH; ++kh) {
+        const T *ap = a + koff[kh * 3 * NW_RS];
+        const T *b = bp + kh * 3 * NW_RS * 2 * VLEN;
+        for (ptrdiff_t ci = 0; ci < NW_RS; ++ci, b += 2 * VLEN) {
+            const VT w0 = WR_W(0), w1 = WR_W(1), w2 = WR_W(2);
+            VT v;
+                v = VSET1(ap[0 * NW_RS + ci]); a2 = VFMA(v, w0, a2);
+                v = VSET1(ap[1 * NW_RS + ci]); a3 = VFMA(v, w0, a3); a2 = VFMA(v, w1, a2);
+                v = VSET1(ap[2 * NW_RS + ci]); a4 = VFMA(v, w0, a4); a3 = VFMA(v, w1, a3); a2 = VFMA(v, w2, a2);
+                v = VSET1(ap[3 * NW_RS + ci]); a5 = VFMA(v, w0, a5); a4 = VFMA(v, w1, a4); a3 = VFMA(v, w2, a3);
+                v = VSET1(ap[4 * NW_RS + ci]); a6 = VFMA(v, w0, a6); a5 = VFMA(v, w1, a5); a4 = VFMA(v, w2, a4);
+                v = VSET1(ap[5 * NW_RS + ci]); a7 = VFMA(v, w0, a7); a6 = VFMA(v, w1, a6); a5 = VFMA(v, w2, a5);
+                v = VSET1(ap[6 * NW_RS + ci]); a8 = VFMA(v, w0, a8); a7 = VFMA(v, w1, a7); a6 = VFMA(v, w2, a6);
+                v = VSET1(ap[7 * NW_RS + ci]); a9 = VFMA(v, w0, a9); a8 = VFMA(v, w1, a8); a7 = VFMA(v, w2, a7);
+                v = VSET1(ap[8 * NW_RS + ci]); a10 = VFMA(v, w0, a10); a9 = VFMA(v, w1, a9); a8 = VFMA(v, w2, a8);
+                v = VSET1(ap[9 * NW_RS + ci]); a11 = VFMA(v, w0, a11); a10 = VFMA(v, w1, a10); a9 = VFMA(v, w2, a9);
+                v = VSET1(ap[10 * NW_RS + ci]); a12 = VFMA(v, w0, a12); a11 = VFMA(v, w1, a11); a10 = VFMA(v, w2, a10);
+                v = VSET1(ap[11 * NW_RS + ci]); a13 = VFMA(v, w0, a13); a12 = VFMA(v, w1, a12); a11 = VFMA(v, w2, a11);
+                v = VSET1(ap[12 * NW_RS + ci]); a14 = VFMA(v, w0, a14); a13 = VFMA(v, w1, a13); a12 = VFMA(v, w2, a12);
+                v = VSET1(ap[13 * NW_RS + ci]); a15 = VFMA(v, w0, a15); a14 = VFMA(v, w1, a14); a13 = VFMA(v, w2, a13);
+                v = VSET1(ap[14 * NW_RS + ci]); a16 = VFMA(v, w0, a16); a15 = VFMA(v, w1, a15); a14 = VFMA(v, w2, a14);
+                v = VSET1(ap[15 * NW_RS + ci]); a17 = VFMA(v, w0, a17); a16 = VFMA(v, w1, a16); a15 = VFMA(v, w2, a15);
+                v = VSET1(ap[16 * NW_RS + ci]); a17 = VFMA(v, w1, a17); a16 = VFMA(v, w2, a16);
+                v = VSET1(ap[17 * NW_RS + ci]); a17 = VFMA(v, w2, a17);
+        }
+    }
+    SN(fwd_store_narrow)(out + 0 * F, a2, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 1 * F, a3, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 2 * F, a4, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 3 * F, a5, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 4 * F, a6, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 5 * F, a7, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 6 * F, a8, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 7 * F, a9, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 8 * F, a10, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 9 * F, a11, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 10 * F, a12, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 11 * F, a13, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 12 * F, a14, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 13 * F, a15, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 14 * F, a16, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 15 * F, a17, bias_lo, has_bias, relu, nr);
+}
+static void SN(fwd_wr_14)(const T *a, const ptrdiff_t *koff, ptrdiff_t KH, const T *bp,
+                           T *out, ptrdiff_t F, ptrdiff_t nr, VT bias_lo, int has_bias, int relu)
+{
+    VT a2 = VZERO(), a3 = VZERO(), a4 = VZERO(), a5 = VZERO(), a6 = VZERO(), a7 = VZERO(), a8 = VZERO(), a9 = VZERO(), a10 = VZERO(), a11 = VZERO(), a12 = VZERO(), a13 = VZERO(), a14 = VZERO(), a15 = VZERO();
+    for (ptrdiff_t kh = 0; kh < KH; ++kh) {
+        const T *ap = a + koff[kh * 3 * NW_RS];
+        const T *b = bp + kh * 3 * NW_RS * 2 * VLEN;
+        for (ptrdiff_t ci = 0; ci < NW_RS; ++ci, b += 2 * VLEN) {
+            const VT w0 = WR_W(0), w1 = WR_W(1), w2 = WR_W(2);
+            VT v;
+                v = VSET1(ap[0 * NW_RS + ci]); a2 = VFMA(v, w0, a2);
+                v = VSET1(ap[1 * NW_RS + ci]); a3 = VFMA(v, w0, a3); a2 = VFMA(v, w1, a2);
+                v = VSET1(ap[2 * NW_RS + ci]); a4 = VFMA(v, w0, a4); a3 = VFMA(v, w1, a3); a2 = VFMA(v, w2, a2);
+                v = VSET1(ap[3 * NW_RS + ci]); a5 = VFMA(v, w0, a5); a4 = VFMA(v, w1, a4); a3 = VFMA(v, w2, a3);
+                v = VSET1(ap[4 * NW_RS + ci]); a6 = VFMA(v, w0, a6); a5 = VFMA(v, w1, a5); a4 = VFMA(v, w2, a4);
+                v = VSET1(ap[5 * NW_RS + ci]); a7 = VFMA(v, w0, a7); a6 = VFMA(v, w1, a6); a5 = VFMA(v, w2, a5);
+                v = VSET1(ap[6 * NW_RS + ci]); a8 = VFMA(v, w0, a8); a7 = VFMA(v, w1, a7); a6 = VFMA(v, w2, a6);
+                v = VSET1(ap[7 * NW_RS + ci]); a9 = VFMA(v, w0, a9); a8 = VFMA(v, w1, a8); a7 = VFMA(v, w2, a7);
+                v = VSET1(ap[8 * NW_RS + ci]); a10 = VFMA(v, w0, a10); a9 = VFMA(v, w1, a9); a8 = VFMA(v, w2, a8);
+                v = VSET1(ap[9 * NW_RS + ci]); a11 = VFMA(v, w0, a11); a10 = VFMA(v, w1, a10); a9 = VFMA(v, w2, a9);
+                v = VSET1(ap[10 * NW_RS + ci]); a12 = VFMA(v, w0, a12); a11 = VFMA(v, w1, a11); a10 = VFMA(v, w2, a10);
+                v = VSET1(ap[11 * NW_RS + ci]); a13 = VFMA(v, w0, a13); a12 = VFMA(v, w1, a12); a11 = VFMA(v, w2, a11);
+                v = VSET1(ap[12 * NW_RS + ci]); a14 = VFMA(v, w0, a14); a13 = VFMA(v, w1, a13); a12 = VFMA(v, w2, a12);
+                v = VSET1(ap[13 * NW_RS + ci]); a15 = VFMA(v, w0, a15); a14 = VFMA(v, w1, a14); a13 = VFMA(v, w2, a13);
+                v = VSET1(ap[14 * NW_RS + ci]); a15 = VFMA(v, w1, a15); a14 = VFMA(v, w2, a14);
+                v = VSET1(ap[15 * NW_RS + ci]); a15 = VFMA(v, w2, a15);
+        }
+    }
+    SN(fwd_store_narrow)(out + 0 * F, a2, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 1 * F, a3, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 2 * F, a4, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 3 * F, a5, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 4 * F, a6, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 5 * F, a7, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 6 * F, a8, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 7 * F, a9, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 8 * F, a10, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 9 * F, a11, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 10 * F, a12, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 11 * F, a13, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 12 * F, a14, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 13 * F, a15, bias_lo, has_bias, relu, nr);
+}
+static void SN(fwd_wr_12)(const T *a, const ptrdiff_t *koff, ptrdiff_t KH, const T *bp,
+                           T *out, ptrdiff_t F, ptrdiff_t nr, VT bias_lo, int has_bias, int relu)
+{
+    VT a2 = VZERO(), a3 = VZERO(), a4 = VZERO(), a5 = VZERO(), a6 = VZERO(), a7 = VZERO(), a8 = VZERO(), a9 = VZERO(), a10 = VZERO(), a11 = VZERO(), a12 = VZERO(), a13 = VZERO();
+    for (ptrdiff_t kh = 0; kh < KH; ++kh) {
+        const T *ap = a + koff[kh * 3 * NW_RS];
+        const T *b = bp + kh * 3 * NW_RS * 2 * VLEN;
+        for (ptrdiff_t ci = 0; ci < NW_RS; ++ci, b += 2 * VLEN) {
+            const VT w0 = WR_W(0), w1 = WR_W(1), w2 = WR_W(2);
+            VT v;
+                v = VSET1(ap[0 * NW_RS + ci]); a2 = VFMA(v, w0, a2);
+                v = VSET1(ap[1 * NW_RS + ci]); a3 = VFMA(v, w0, a3); a2 = VFMA(v, w1, a2);
+                v = VSET1(ap[2 * NW_RS + ci]); a4 = VFMA(v, w0, a4); a3 = VFMA(v, w1, a3); a2 = VFMA(v, w2, a2);
+                v = VSET1(ap[3 * NW_RS + ci]); a5 = VFMA(v, w0, a5); a4 = VFMA(v, w1, a4); a3 = VFMA(v, w2, a3);
+                v = VSET1(ap[4 * NW_RS + ci]); a6 = VFMA(v, w0, a6); a5 = VFMA(v, w1, a5); a4 = VFMA(v, w2, a4);
+                v = VSET1(ap[5 * NW_RS + ci]); a7 = VFMA(v, w0, a7); a6 = VFMA(v, w1, a6); a5 = VFMA(v, w2, a5);
+                v = VSET1(ap[6 * NW_RS + ci]); a8 = VFMA(v, w0, a8); a7 = VFMA(v, w1, a7); a6 = VFMA(v, w2, a6);
+                v = VSET1(ap[7 * NW_RS + ci]); a9 = VFMA(v, w0, a9); a8 = VFMA(v, w1, a8); a7 = VFMA(v, w2, a7);
+                v = VSET1(ap[8 * NW_RS + ci]); a10 = VFMA(v, w0, a10); a9 = VFMA(v, w1, a9); a8 = VFMA(v, w2, a8);
+                v = VSET1(ap[9 * NW_RS + ci]); a11 = VFMA(v, w0, a11); a10 = VFMA(v, w1, a10); a9 = VFMA(v, w2, a9);
+                v = VSET1(ap[10 * NW_RS + ci]); a12 = VFMA(v, w0, a12); a11 = VFMA(v, w1, a11); a10 = VFMA(v, w2, a10);
+                v = VSET1(ap[11 * NW_RS + ci]); a13 = VFMA(v, w0, a13); a12 = VFMA(v, w1, a12); a11 = VFMA(v, w2, a11);
+                v = VSET1(ap[12 * NW_RS + ci]); a13 = VFMA(v, w1, a13); a12 = VFMA(v, w2, a12);
+                v = VSET1(ap[13 * NW_RS + ci]); a13 = VFMA(v, w2, a13);
+        }
+    }
+    SN(fwd_store_narrow)(out + 0 * F, a2, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 1 * F, a3, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 2 * F, a4, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 3 * F, a5, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 4 * F, a6, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 5 * F, a7, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 6 * F, a8, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 7 * F, a9, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 8 * F, a10, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 9 * F, a11, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 10 * F, a12, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 11 * F, a13, bias_lo, has_bias, relu, nr);
+}
+static void SN(fwd_wr_8)(const T *a, const ptrdiff_t *koff, ptrdiff_t KH, const T *bp,
+                           T *out, ptrdiff_t F, ptrdiff_t nr, VT bias_lo, int has_bias, int relu)
+{
+    VT a2 = VZERO(), a3 = VZERO(), a4 = VZERO(), a5 = VZERO(), a6 = VZERO(), a7 = VZERO(), a8 = VZERO(), a9 = VZERO();
+    for (ptrdiff_t kh = 0; kh < KH; ++kh) {
+        const T *ap = a + koff[kh * 3 * NW_RS];
+        const T *b = bp + kh * 3 * NW_RS * 2 * VLEN;
+        for (ptrdiff_t ci = 0; ci < NW_RS; ++ci, b += 2 * VLEN) {
+            const VT w0 = WR_W(0), w1 = WR_W(1), w2 = WR_W(2);
+            VT v;
+                v = VSET1(ap[0 * NW_RS + ci]); a2 = VFMA(v, w0, a2);
+                v = VSET1(ap[1 * NW_RS + ci]); a3 = VFMA(v, w0, a3); a2 = VFMA(v, w1, a2);
+                v = VSET1(ap[2 * NW_RS + ci]); a4 = VFMA(v, w0, a4); a3 = VFMA(v, w1, a3); a2 = VFMA(v, w2, a2);
+                v = VSET1(ap[3 * NW_RS + ci]); a5 = VFMA(v, w0, a5); a4 = VFMA(v, w1, a4); a3 = VFMA(v, w2, a3);
+                v = VSET1(ap[4 * NW_RS + ci]); a6 = VFMA(v, w0, a6); a5 = VFMA(v, w1, a5); a4 = VFMA(v, w2, a4);
+                v = VSET1(ap[5 * NW_RS + ci]); a7 = VFMA(v, w0, a7); a6 = VFMA(v, w1, a6); a5 = VFMA(v, w2, a5);
+                v = VSET1(ap[6 * NW_RS + ci]); a8 = VFMA(v, w0, a8); a7 = VFMA(v, w1, a7); a6 = VFMA(v, w2, a6);
+                v = VSET1(ap[7 * NW_RS + ci]); a9 = VFMA(v, w0, a9); a8 = VFMA(v, w1, a8); a7 = VFMA(v, w2, a7);
+                v = VSET1(ap[8 * NW_RS + ci]); a9 = VFMA(v, w1, a9); a8 = VFMA(v, w2, a8);
+                v = VSET1(ap[9 * NW_RS + ci]); a9 = VFMA(v, w2, a9);
+        }
+    }
+    SN(fwd_store_narrow)(out + 0 * F, a2, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 1 * F, a3, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 2 * F, a4, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 3 * F, a5, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 4 * F, a6, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 5 * F, a7, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 6 * F, a8, bias_lo, has_bias, relu, nr);
+    SN(fwd_store_narrow)(out + 7 * F, a9, bias_lo, has_bias, relu, nr);
+}
+#undef WR_W
+
+/* The tile width for rows of OW >= 8 pixels (as narrow_width, up to 24 pixels: the 3 weights
+ * and a broadcast take 4 of the 32 registers). */
+static ptrdiff_t SN(wr_width)(ptrdiff_t OW)
+{
+    static const ptrdiff_t widths[] = {24, 20, 16, 14, 12, 8};
+    ptrdiff_t best = 8, best_cost = -1;
+    for (int i = 0; i < 6; ++i) {
+        const ptrdiff_t wd = widths[i];
+        if (wd > OW) continue;
+        const ptrdiff_t cost = (OW + wd - 1) / wd * (wd + 2);
+        if (best_cost < 0 || cost < best_cost) {
+            best = wd;
+            best_cost = cost;
+        }
+    }
+    return best;
+}
+
+/* One output row's narrow block by those tiles, the last moved back to end at the row's end
+ * (its first pixels computed twice, to the same values). */
+static void SN(fwd_wr_row)(const T *in_row, const ptrdiff_t *koff, ptrdiff_t KH, const T *bp,
+                           T *out_row, ptrdiff_t F, ptrdiff_t OW, ptrdiff_t tw, ptrdiff_t nr,
+                           VT bias_lo, int has_bias, int relu)
+{
+    for (ptrdiff_t o0 = 0; o0 < OW; o0 += tw) {
+        const ptrdiff_t o = o0 + tw <= OW ? o0 : OW - tw;
+        const T *a = in_row + o * NW_RS;
+        T *out = out_row + o * F;
+        switch (tw) {
+        case 24: SN(fwd_wr_24)(a, koff, KH, bp, out, F, nr, bias_lo, has_bias, relu); break;
+        case 20: SN(fwd_wr_20)(a, koff, KH, bp, out, F, nr, bias_lo, has_bias, relu); break;
+        case 16: SN(fwd_wr_16)(a, koff, KH, bp, out, F, nr, bias_lo, has_bias, relu); break;
+        case 14: SN(fwd_wr_14)(a, koff, KH, bp, out, F, nr, bias_lo, has_bias, relu); break;
+        case 12: SN(fwd_wr_12)(a, koff, KH, bp, out, F, nr, bias_lo, has_bias, relu); break;
+        default: SN(fwd_wr_8)(a, koff, KH, bp, out, F, nr, bias_lo, has_bias, relu); break;
+        }
+    }
+}
+
 #undef NW_TILE
 #undef NW_STORE
 #undef NW_STEP
@@ -380,6 +707,9 @@ static void SN(fwd_small_rows)(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff
     const ptrdiff_t rest_mr = OW - rest_o < rest_tile ? OW - rest_o : rest_tile;
 #ifdef FWD_NARROW_WIDE
     const ptrdiff_t narrow_tw = OW >= 8 ? SN(narrow_width)(OW) : 0;
+    /* stride 1 over 16 channels, 3 taps wide: the width-reuse tiles */
+    const int wr = OW >= 8 && rs == NW_RS && g->sw == 1 && g->kw == 3;
+    const ptrdiff_t wr_tw = wr ? SN(wr_width)(OW) : 0;
 #endif
     for (ptrdiff_t row = row0; row < row0 + nrows; ++row) {
         const ptrdiff_t n = row / OH, oh = row - n * OH;
@@ -397,6 +727,11 @@ static void SN(fwd_small_rows)(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff
             const VT bias_lo = VLOAD(bias_blk), bias_hi = VLOAD(bias_blk + VLEN);
             if (nr <= VLEN) {   /* a narrow block: half the work */
 #ifdef FWD_NARROW_WIDE
+                if (wr) {
+                    SN(fwd_wr_row)(in_row, koff, K / (3 * NW_RS), bp, out_row + j0, F, OW,
+                                   wr_tw, nr, bias_lo, has_bias, relu);
+                    continue;
+                }
                 if (OW >= 8 && rs == NW_RS) {
                     SN(fwd_narrow_row)(in_row, koff, C, K, bp, out_row + j0, F, OW,
                                        narrow_tw, nr, bias_lo, has_bias, relu);

@@ -194,6 +194,7 @@ typedef struct fcnn_conv_small_s {
     ptrdiff_t hp, wp, c;
     ptrdiff_t sh, sw;
     ptrdiff_t oh, ow, f, k;
+    ptrdiff_t kw;      /* the kernel's width (taps per kernel row) */
     const ptrdiff_t *koff;
     const void *b_packed; /* the weights packed by fcnn_pack_b_* with the kernel's NR */
     const void *bias;

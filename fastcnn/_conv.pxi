@@ -316,7 +316,7 @@ cdef int _conv2d_forward_small(const floating[:, :, :, ::1] x, const floating[:,
     cdef Py_ssize_t pooled = pg.oh * pg.ow * f if pool else 0
     cdef fcnn_conv_small g, gi
     g.src, g.hp, g.wp, g.c = padded, hp, wp, c
-    g.sh, g.sw, g.oh, g.ow, g.f, g.k = sh, sw, oh, ow, f, k
+    g.sh, g.sw, g.oh, g.ow, g.f, g.k, g.kw = sh, sw, oh, ow, f, k, kw
     g.koff, g.b_packed = koff, bp
     g.bias = NULL if b is None else <const void *>&b[0]
     g.relu, g.dst = relu, y

@@ -113,6 +113,7 @@ cdef extern from "fastcnn_kernels.h" nogil:
         ptrdiff_t hp, wp, c
         ptrdiff_t sh, sw
         ptrdiff_t oh, ow, f, k
+        ptrdiff_t kw
         const ptrdiff_t *koff
         const void *b_packed
         const void *bias
