@@ -354,289 +354,74 @@ static void SN(fwd_narrow_row)(const T *in_row, const ptrdiff_t *koff,
  * broadcast once, serves the 3 taps that read it (the pixel under it through w0, the one
  * before through w1, two before through w2), so a tap row of R pixels takes R + 2 broadcasts
  * and 3 weight loads per channel for 3R FMAs, where the tiles above take a broadcast per FMA.
- * Accumulator a<j> holds pixel j - 2 (a0, a1 and the last two would be pixels outside the
- * tile: their FMAs are not written). The reduction runs over (kh, c, kw): an order of its
- * own, the same for every pixel of every row, whatever the tile or thread. */
-#define WR_W(k) VLOAD(b + (k) * NW_RS * 2 * VLEN)
-static void SN(fwd_wr_24)(const T *a, const ptrdiff_t *koff, ptrdiff_t KH, const T *bp,
-                           T *out, ptrdiff_t F, ptrdiff_t nr, VT bias_lo, int has_bias, int relu)
-{
-    VT a2 = VZERO(), a3 = VZERO(), a4 = VZERO(), a5 = VZERO(), a6 = VZERO(), a7 = VZERO(), a8 = VZERO(), a9 = VZERO(), a10 = VZERO(), a11 = VZERO(), a12 = VZERO(), a13 = VZERO(), a14 = VZERO(), a15 = VZERO(), a16 = VZERO(), a17 = VZERO(), a18 = VZERO(), a19 = VZERO(), a20 = VZERO(), a21 = VZERO(), a22 = VZERO(), a23 = VZERO(), a24 = VZERO(), a25 = VZERO();
-    for (ptrdiff_t kh = 0; kh < KH; ++kh) {
-        const T *ap = a + koff[kh * 3 * NW_RS];
-        const T *b = bp + kh * 3 * NW_RS * 2 * VLEN;
-        for (ptrdiff_t ci = 0; ci < NW_RS; ++ci, b += 2 * VLEN) {
-            const VT w0 = WR_W(0), w1 = WR_W(1), w2 = WR_W(2);
-            VT v;
-                v = VSET1(ap[0 * NW_RS + ci]); a2 = VFMA(v, w0, a2);
-                v = VSET1(ap[1 * NW_RS + ci]); a3 = VFMA(v, w0, a3); a2 = VFMA(v, w1, a2);
-                v = VSET1(ap[2 * NW_RS + ci]); a4 = VFMA(v, w0, a4); a3 = VFMA(v, w1, a3); a2 = VFMA(v, w2, a2);
-                v = VSET1(ap[3 * NW_RS + ci]); a5 = VFMA(v, w0, a5); a4 = VFMA(v, w1, a4); a3 = VFMA(v, w2, a3);
-                v = VSET1(ap[4 * NW_RS + ci]); a6 = VFMA(v, w0, a6); a5 = VFMA(v, w1, a5); a4 = VFMA(v, w2, a4);
-                v = VSET1(ap[5 * NW_RS + ci]); a7 = VFMA(v, w0, a7); a6 = VFMA(v, w1, a6); a5 = VFMA(v, w2, a5);
-                v = VSET1(ap[6 * NW_RS + ci]); a8 = VFMA(v, w0, a8); a7 = VFMA(v, w1, a7); a6 = VFMA(v, w2, a6);
-                v = VSET1(ap[7 * NW_RS + ci]); a9 = VFMA(v, w0, a9); a8 = VFMA(v, w1, a8); a7 = VFMA(v, w2, a7);
-                v = VSET1(ap[8 * NW_RS + ci]); a10 = VFMA(v, w0, a10); a9 = VFMA(v, w1, a9); a8 = VFMA(v, w2, a8);
-                v = VSET1(ap[9 * NW_RS + ci]); a11 = VFMA(v, w0, a11); a10 = VFMA(v, w1, a10); a9 = VFMA(v, w2, a9);
-                v = VSET1(ap[10 * NW_RS + ci]); a12 = VFMA(v, w0, a12); a11 = VFMA(v, w1, a11); a10 = VFMA(v, w2, a10);
-                v = VSET1(ap[11 * NW_RS + ci]); a13 = VFMA(v, w0, a13); a12 = VFMA(v, w1, a12); a11 = VFMA(v, w2, a11);
-                v = VSET1(ap[12 * NW_RS + ci]); a14 = VFMA(v, w0, a14); a13 = VFMA(v, w1, a13); a12 = VFMA(v, w2, a12);
-                v = VSET1(ap[13 * NW_RS + ci]); a15 = VFMA(v, w0, a15); a14 = VFMA(v, w1, a14); a13 = VFMA(v, w2, a13);
-                v = VSET1(ap[14 * NW_RS + ci]); a16 = VFMA(v, w0, a16); a15 = VFMA(v, w1, a15); a14 = VFMA(v, w2, a14);
-                v = VSET1(ap[15 * NW_RS + ci]); a17 = VFMA(v, w0, a17); a16 = VFMA(v, w1, a16); a15 = VFMA(v, w2, a15);
-                v = VSET1(ap[16 * NW_RS + ci]); a18 = VFMA(v, w0, a18); a17 = VFMA(v, w1, a17); a16 = VFMA(v, w2, a16);
-                v = VSET1(ap[17 * NW_RS + ci]); a19 = VFMA(v, w0, a19); a18 = VFMA(v, w1, a18); a17 = VFMA(v, w2, a17);
-                v = VSET1(ap[18 * NW_RS + ci]); a20 = VFMA(v, w0, a20); a19 = VFMA(v, w1, a19); a18 = VFMA(v, w2, a18);
-                v = VSET1(ap[19 * NW_RS + ci]); a21 = VFMA(v, w0, a21); a20 = VFMA(v, w1, a20); a19 = VFMA(v, w2, a19);
-                v = VSET1(ap[20 * NW_RS + ci]); a22 = VFMA(v, w0, a22); a21 = VFMA(v, w1, a21); a20 = VFMA(v, w2, a20);
-                v = VSET1(ap[21 * NW_RS + ci]); a23 = VFMA(v, w0, a23); a22 = VFMA(v, w1, a22); a21 = VFMA(v, w2, a21);
-                v = VSET1(ap[22 * NW_RS + ci]); a24 = VFMA(v, w0, a24); a23 = VFMA(v, w1, a23); a22 = VFMA(v, w2, a22);
-                v = VSET1(ap[23 * NW_RS + ci]); a25 = VFMA(v, w0, a25); a24 = VFMA(v, w1, a24); a23 = VFMA(v, w2, a23);
-                v = VSET1(ap[24 * NW_RS + ci]); a25 = VFMA(v, w1, a25); a24 = VFMA(v, w2, a24);
-                v = VSET1(ap[25 * NW_RS + ci]); a25 = VFMA(v, w2, a25);
-        }
+ * Accumulator a<j> holds pixel j - 2: a0, a1 and the two after the last pixel stand for
+ * pixels outside the tile, never stored, so the compiler drops their FMAs. The reduction
+ * runs over (kh, c, kw): an order of its own, the same for every pixel of every row, whatever
+ * the tile or thread. WR_S<n> lists the n broadcasts (j, j + 1, j + 2), WR_O<R> the stores
+ * (pixel, accumulator). */
+#define WR_DECL(r) VT a##r = VZERO();
+#define WR_STEP(j, j1, j2)                                                                     \
+    {                                                                                          \
+        const VT v = VSET1(ap[(j) * NW_RS + ci]);                                              \
+        a##j2 = VFMA(v, w0, a##j2);                                                            \
+        a##j1 = VFMA(v, w1, a##j1);                                                            \
+        a##j = VFMA(v, w2, a##j);                                                              \
     }
-    SN(fwd_store_narrow)(out + 0 * F, a2, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 1 * F, a3, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 2 * F, a4, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 3 * F, a5, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 4 * F, a6, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 5 * F, a7, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 6 * F, a8, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 7 * F, a9, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 8 * F, a10, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 9 * F, a11, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 10 * F, a12, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 11 * F, a13, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 12 * F, a14, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 13 * F, a15, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 14 * F, a16, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 15 * F, a17, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 16 * F, a18, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 17 * F, a19, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 18 * F, a20, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 19 * F, a21, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 20 * F, a22, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 21 * F, a23, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 22 * F, a24, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 23 * F, a25, bias_lo, has_bias, relu, nr);
-}
-static void SN(fwd_wr_20)(const T *a, const ptrdiff_t *koff, ptrdiff_t KH, const T *bp,
-                           T *out, ptrdiff_t F, ptrdiff_t nr, VT bias_lo, int has_bias, int relu)
-{
-    VT a2 = VZERO(), a3 = VZERO(), a4 = VZERO(), a5 = VZERO(), a6 = VZERO(), a7 = VZERO(), a8 = VZERO(), a9 = VZERO(), a10 = VZERO(), a11 = VZERO(), a12 = VZERO(), a13 = VZERO(), a14 = VZERO(), a15 = VZERO(), a16 = VZERO(), a17 = VZERO(), a18 = VZERO(), a19 = VZERO(), a20 = VZERO(), a21 = VZERO();
-    for (ptrdiff_t kh = 0; kh < KH; ++kh) {
-        const T *ap = a + koff[kh * 3 * NW_RS];
-        const T *b = bp + kh * 3 * NW_RS * 2 * VLEN;
-        for (ptrdiff_t ci = 0; ci < NW_RS; ++ci, b += 2 * VLEN) {
-            const VT w0 = WR_W(0), w1 = WR_W(1), w2 = WR_W(2);
-            VT v;
-                v = VSET1(ap[0 * NW_RS + ci]); a2 = VFMA(v, w0, a2);
-                v = VSET1(ap[1 * NW_RS + ci]); a3 = VFMA(v, w0, a3); a2 = VFMA(v, w1, a2);
-                v = VSET1(ap[2 * NW_RS + ci]); a4 = VFMA(v, w0, a4); a3 = VFMA(v, w1, a3); a2 = VFMA(v, w2, a2);
-                v = VSET1(ap[3 * NW_RS + ci]); a5 = VFMA(v, w0, a5); a4 = VFMA(v, w1, a4); a3 = VFMA(v, w2, a3);
-                v = VSET1(ap[4 * NW_RS + ci]); a6 = VFMA(v, w0, a6); a5 = VFMA(v, w1, a5); a4 = VFMA(v, w2, a4);
-                v = VSET1(ap[5 * NW_RS + ci]); a7 = VFMA(v, w0, a7); a6 = VFMA(v, w1, a6); a5 = VFMA(v, w2, a5);
-                v = VSET1(ap[6 * NW_RS + ci]); a8 = VFMA(v, w0, a8); a7 = VFMA(v, w1, a7); a6 = VFMA(v, w2, a6);
-                v = VSET1(ap[7 * NW_RS + ci]); a9 = VFMA(v, w0, a9); a8 = VFMA(v, w1, a8); a7 = VFMA(v, w2, a7);
-                v = VSET1(ap[8 * NW_RS + ci]); a10 = VFMA(v, w0, a10); a9 = VFMA(v, w1, a9); a8 = VFMA(v, w2, a8);
-                v = VSET1(ap[9 * NW_RS + ci]); a11 = VFMA(v, w0, a11); a10 = VFMA(v, w1, a10); a9 = VFMA(v, w2, a9);
-                v = VSET1(ap[10 * NW_RS + ci]); a12 = VFMA(v, w0, a12); a11 = VFMA(v, w1, a11); a10 = VFMA(v, w2, a10);
-                v = VSET1(ap[11 * NW_RS + ci]); a13 = VFMA(v, w0, a13); a12 = VFMA(v, w1, a12); a11 = VFMA(v, w2, a11);
-                v = VSET1(ap[12 * NW_RS + ci]); a14 = VFMA(v, w0, a14); a13 = VFMA(v, w1, a13); a12 = VFMA(v, w2, a12);
-                v = VSET1(ap[13 * NW_RS + ci]); a15 = VFMA(v, w0, a15); a14 = VFMA(v, w1, a14); a13 = VFMA(v, w2, a13);
-                v = VSET1(ap[14 * NW_RS + ci]); a16 = VFMA(v, w0, a16); a15 = VFMA(v, w1, a15); a14 = VFMA(v, w2, a14);
-                v = VSET1(ap[15 * NW_RS + ci]); a17 = VFMA(v, w0, a17); a16 = VFMA(v, w1, a16); a15 = VFMA(v, w2, a15);
-                v = VSET1(ap[16 * NW_RS + ci]); a18 = VFMA(v, w0, a18); a17 = VFMA(v, w1, a17); a16 = VFMA(v, w2, a16);
-                v = VSET1(ap[17 * NW_RS + ci]); a19 = VFMA(v, w0, a19); a18 = VFMA(v, w1, a18); a17 = VFMA(v, w2, a17);
-                v = VSET1(ap[18 * NW_RS + ci]); a20 = VFMA(v, w0, a20); a19 = VFMA(v, w1, a19); a18 = VFMA(v, w2, a18);
-                v = VSET1(ap[19 * NW_RS + ci]); a21 = VFMA(v, w0, a21); a20 = VFMA(v, w1, a20); a19 = VFMA(v, w2, a19);
-                v = VSET1(ap[20 * NW_RS + ci]); a21 = VFMA(v, w1, a21); a20 = VFMA(v, w2, a20);
-                v = VSET1(ap[21 * NW_RS + ci]); a21 = VFMA(v, w2, a21);
-        }
+#define WR_STORE(r, acc) SN(fwd_store_narrow)(out + (r) * F, acc, bias_lo, has_bias, relu, nr);
+#define WR_TILE(R, ACCS, STEPS, STORES)                                                        \
+    static void SN(fwd_wr_##R)(const T *a, const ptrdiff_t *koff, ptrdiff_t KH, const T *bp,   \
+                               T *out, ptrdiff_t F, ptrdiff_t nr, VT bias_lo, int has_bias,    \
+                               int relu)                                                       \
+    {                                                                                          \
+        ACCS(WR_DECL)                                                                          \
+        for (ptrdiff_t kh = 0; kh < KH; ++kh) {                                                \
+            const T *ap = a + koff[kh * 3 * NW_RS];                                            \
+            const T *b = bp + kh * 3 * NW_RS * 2 * VLEN;                                       \
+            for (ptrdiff_t ci = 0; ci < NW_RS; ++ci, b += 2 * VLEN) {                          \
+                const VT w0 = VLOAD(b), w1 = VLOAD(b + NW_RS * 2 * VLEN);                      \
+                const VT w2 = VLOAD(b + 2 * NW_RS * 2 * VLEN);                                 \
+                STEPS(WR_STEP)                                                                 \
+            }                                                                                  \
+        }                                                                                      \
+        STORES(WR_STORE)                                                                       \
     }
-    SN(fwd_store_narrow)(out + 0 * F, a2, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 1 * F, a3, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 2 * F, a4, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 3 * F, a5, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 4 * F, a6, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 5 * F, a7, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 6 * F, a8, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 7 * F, a9, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 8 * F, a10, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 9 * F, a11, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 10 * F, a12, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 11 * F, a13, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 12 * F, a14, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 13 * F, a15, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 14 * F, a16, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 15 * F, a17, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 16 * F, a18, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 17 * F, a19, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 18 * F, a20, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 19 * F, a21, bias_lo, has_bias, relu, nr);
-}
-static void SN(fwd_wr_16)(const T *a, const ptrdiff_t *koff, ptrdiff_t KH, const T *bp,
-                           T *out, ptrdiff_t F, ptrdiff_t nr, VT bias_lo, int has_bias, int relu)
-{
-    VT a2 = VZERO(), a3 = VZERO(), a4 = VZERO(), a5 = VZERO(), a6 = VZERO(), a7 = VZERO(), a8 = VZERO(), a9 = VZERO(), a10 = VZERO(), a11 = VZERO(), a12 = VZERO(), a13 = VZERO(), a14 = VZERO(), a15 = VZERO(), a16 = VZERO(), a17 = VZERO();
-    for (ptrdiff_t kh = 0; kh < KH; ++kh) {
-        const T *ap = a + koff[kh * 3 * NW_RS];
-        const T *b = bp + kh * 3 * NW_RS * 2 * VLEN;
-        for (ptrdiff_t ci = 0; ci < NW_RS; ++ci, b += 2 * VLEN) {
-            const VT w0 = WR_W(0), w1 = WR_W(1), w2 = WR_W(2);
-            VT v;
-                v = VSET1(ap[0 * NW_RS + ci]); a2 = VFMA(v, w0, a2);
-                v = VSET1(ap[1 * NW_RS + ci]); a3 = VFMA(v, w0, a3); a2 = VFMA(v, w1, a2);
-                v = VSET1(ap[2 * NW_RS + ci]); a4 = VFMA(v, w0, a4); a3 = VFMA(v, w1, a3); a2 = VFMA(v, w2, a2);
-                v = VSET1(ap[3 * NW_RS + ci]); a5 = VFMA(v, w0, a5); a4 = VFMA(v, w1, a4); a3 = VFMA(v, w2, a3);
-                v = VSET1(ap[4 * NW_RS + ci]); a6 = VFMA(v, w0, a6); a5 = VFMA(v, w1, a5); a4 = VFMA(v, w2, a4);
-                v = VSET1(ap[5 * NW_RS + ci]); a7 = VFMA(v, w0, a7); a6 = VFMA(v, w1, a6); a5 = VFMA(v, w2, a5);
-                v = VSET1(ap[6 * NW_RS + ci]); a8 = VFMA(v, w0, a8); a7 = VFMA(v, w1, a7); a6 = VFMA(v, w2, a6);
-                v = VSET1(ap[7 * NW_RS + ci]); a9 = VFMA(v, w0, a9); a8 = VFMA(v, w1, a8); a7 = VFMA(v, w2, a7);
-                v = VSET1(ap[8 * NW_RS + ci]); a10 = VFMA(v, w0, a10); a9 = VFMA(v, w1, a9); a8 = VFMA(v, w2, a8);
-                v = VSET1(ap[9 * NW_RS + ci]); a11 = VFMA(v, w0, a11); a10 = VFMA(v, w1, a10); a9 = VFMA(v, w2, a9);
-                v = VSET1(ap[10 * NW_RS + ci]); a12 = VFMA(v, w0, a12); a11 = VFMA(v, w1, a11); a10 = VFMA(v, w2, a10);
-                v = VSET1(ap[11 * NW_RS + ci]); a13 = VFMA(v, w0, a13); a12 = VFMA(v, w1, a12); a11 = VFMA(v, w2, a11);
-                v = VSET1(ap[12 * NW_RS + ci]); a14 = VFMA(v, w0, a14); a13 = VFMA(v, w1, a13); a12 = VFMA(v, w2, a12);
-                v = VSET1(ap[13 * NW_RS + ci]); a15 = VFMA(v, w0, a15); a14 = VFMA(v, w1, a14); a13 = VFMA(v, w2, a13);
-                v = VSET1(ap[14 * NW_RS + ci]); a16 = VFMA(v, w0, a16); a15 = VFMA(v, w1, a15); a14 = VFMA(v, w2, a14);
-                v = VSET1(ap[15 * NW_RS + ci]); a17 = VFMA(v, w0, a17); a16 = VFMA(v, w1, a16); a15 = VFMA(v, w2, a15);
-                v = VSET1(ap[16 * NW_RS + ci]); a17 = VFMA(v, w1, a17); a16 = VFMA(v, w2, a16);
-                v = VSET1(ap[17 * NW_RS + ci]); a17 = VFMA(v, w2, a17);
-        }
-    }
-    SN(fwd_store_narrow)(out + 0 * F, a2, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 1 * F, a3, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 2 * F, a4, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 3 * F, a5, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 4 * F, a6, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 5 * F, a7, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 6 * F, a8, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 7 * F, a9, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 8 * F, a10, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 9 * F, a11, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 10 * F, a12, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 11 * F, a13, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 12 * F, a14, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 13 * F, a15, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 14 * F, a16, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 15 * F, a17, bias_lo, has_bias, relu, nr);
-}
-static void SN(fwd_wr_14)(const T *a, const ptrdiff_t *koff, ptrdiff_t KH, const T *bp,
-                           T *out, ptrdiff_t F, ptrdiff_t nr, VT bias_lo, int has_bias, int relu)
-{
-    VT a2 = VZERO(), a3 = VZERO(), a4 = VZERO(), a5 = VZERO(), a6 = VZERO(), a7 = VZERO(), a8 = VZERO(), a9 = VZERO(), a10 = VZERO(), a11 = VZERO(), a12 = VZERO(), a13 = VZERO(), a14 = VZERO(), a15 = VZERO();
-    for (ptrdiff_t kh = 0; kh < KH; ++kh) {
-        const T *ap = a + koff[kh * 3 * NW_RS];
-        const T *b = bp + kh * 3 * NW_RS * 2 * VLEN;
-        for (ptrdiff_t ci = 0; ci < NW_RS; ++ci, b += 2 * VLEN) {
-            const VT w0 = WR_W(0), w1 = WR_W(1), w2 = WR_W(2);
-            VT v;
-                v = VSET1(ap[0 * NW_RS + ci]); a2 = VFMA(v, w0, a2);
-                v = VSET1(ap[1 * NW_RS + ci]); a3 = VFMA(v, w0, a3); a2 = VFMA(v, w1, a2);
-                v = VSET1(ap[2 * NW_RS + ci]); a4 = VFMA(v, w0, a4); a3 = VFMA(v, w1, a3); a2 = VFMA(v, w2, a2);
-                v = VSET1(ap[3 * NW_RS + ci]); a5 = VFMA(v, w0, a5); a4 = VFMA(v, w1, a4); a3 = VFMA(v, w2, a3);
-                v = VSET1(ap[4 * NW_RS + ci]); a6 = VFMA(v, w0, a6); a5 = VFMA(v, w1, a5); a4 = VFMA(v, w2, a4);
-                v = VSET1(ap[5 * NW_RS + ci]); a7 = VFMA(v, w0, a7); a6 = VFMA(v, w1, a6); a5 = VFMA(v, w2, a5);
-                v = VSET1(ap[6 * NW_RS + ci]); a8 = VFMA(v, w0, a8); a7 = VFMA(v, w1, a7); a6 = VFMA(v, w2, a6);
-                v = VSET1(ap[7 * NW_RS + ci]); a9 = VFMA(v, w0, a9); a8 = VFMA(v, w1, a8); a7 = VFMA(v, w2, a7);
-                v = VSET1(ap[8 * NW_RS + ci]); a10 = VFMA(v, w0, a10); a9 = VFMA(v, w1, a9); a8 = VFMA(v, w2, a8);
-                v = VSET1(ap[9 * NW_RS + ci]); a11 = VFMA(v, w0, a11); a10 = VFMA(v, w1, a10); a9 = VFMA(v, w2, a9);
-                v = VSET1(ap[10 * NW_RS + ci]); a12 = VFMA(v, w0, a12); a11 = VFMA(v, w1, a11); a10 = VFMA(v, w2, a10);
-                v = VSET1(ap[11 * NW_RS + ci]); a13 = VFMA(v, w0, a13); a12 = VFMA(v, w1, a12); a11 = VFMA(v, w2, a11);
-                v = VSET1(ap[12 * NW_RS + ci]); a14 = VFMA(v, w0, a14); a13 = VFMA(v, w1, a13); a12 = VFMA(v, w2, a12);
-                v = VSET1(ap[13 * NW_RS + ci]); a15 = VFMA(v, w0, a15); a14 = VFMA(v, w1, a14); a13 = VFMA(v, w2, a13);
-                v = VSET1(ap[14 * NW_RS + ci]); a15 = VFMA(v, w1, a15); a14 = VFMA(v, w2, a14);
-                v = VSET1(ap[15 * NW_RS + ci]); a15 = VFMA(v, w2, a15);
-        }
-    }
-    SN(fwd_store_narrow)(out + 0 * F, a2, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 1 * F, a3, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 2 * F, a4, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 3 * F, a5, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 4 * F, a6, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 5 * F, a7, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 6 * F, a8, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 7 * F, a9, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 8 * F, a10, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 9 * F, a11, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 10 * F, a12, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 11 * F, a13, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 12 * F, a14, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 13 * F, a15, bias_lo, has_bias, relu, nr);
-}
-static void SN(fwd_wr_12)(const T *a, const ptrdiff_t *koff, ptrdiff_t KH, const T *bp,
-                           T *out, ptrdiff_t F, ptrdiff_t nr, VT bias_lo, int has_bias, int relu)
-{
-    VT a2 = VZERO(), a3 = VZERO(), a4 = VZERO(), a5 = VZERO(), a6 = VZERO(), a7 = VZERO(), a8 = VZERO(), a9 = VZERO(), a10 = VZERO(), a11 = VZERO(), a12 = VZERO(), a13 = VZERO();
-    for (ptrdiff_t kh = 0; kh < KH; ++kh) {
-        const T *ap = a + koff[kh * 3 * NW_RS];
-        const T *b = bp + kh * 3 * NW_RS * 2 * VLEN;
-        for (ptrdiff_t ci = 0; ci < NW_RS; ++ci, b += 2 * VLEN) {
-            const VT w0 = WR_W(0), w1 = WR_W(1), w2 = WR_W(2);
-            VT v;
-                v = VSET1(ap[0 * NW_RS + ci]); a2 = VFMA(v, w0, a2);
-                v = VSET1(ap[1 * NW_RS + ci]); a3 = VFMA(v, w0, a3); a2 = VFMA(v, w1, a2);
-                v = VSET1(ap[2 * NW_RS + ci]); a4 = VFMA(v, w0, a4); a3 = VFMA(v, w1, a3); a2 = VFMA(v, w2, a2);
-                v = VSET1(ap[3 * NW_RS + ci]); a5 = VFMA(v, w0, a5); a4 = VFMA(v, w1, a4); a3 = VFMA(v, w2, a3);
-                v = VSET1(ap[4 * NW_RS + ci]); a6 = VFMA(v, w0, a6); a5 = VFMA(v, w1, a5); a4 = VFMA(v, w2, a4);
-                v = VSET1(ap[5 * NW_RS + ci]); a7 = VFMA(v, w0, a7); a6 = VFMA(v, w1, a6); a5 = VFMA(v, w2, a5);
-                v = VSET1(ap[6 * NW_RS + ci]); a8 = VFMA(v, w0, a8); a7 = VFMA(v, w1, a7); a6 = VFMA(v, w2, a6);
-                v = VSET1(ap[7 * NW_RS + ci]); a9 = VFMA(v, w0, a9); a8 = VFMA(v, w1, a8); a7 = VFMA(v, w2, a7);
-                v = VSET1(ap[8 * NW_RS + ci]); a10 = VFMA(v, w0, a10); a9 = VFMA(v, w1, a9); a8 = VFMA(v, w2, a8);
-                v = VSET1(ap[9 * NW_RS + ci]); a11 = VFMA(v, w0, a11); a10 = VFMA(v, w1, a10); a9 = VFMA(v, w2, a9);
-                v = VSET1(ap[10 * NW_RS + ci]); a12 = VFMA(v, w0, a12); a11 = VFMA(v, w1, a11); a10 = VFMA(v, w2, a10);
-                v = VSET1(ap[11 * NW_RS + ci]); a13 = VFMA(v, w0, a13); a12 = VFMA(v, w1, a12); a11 = VFMA(v, w2, a11);
-                v = VSET1(ap[12 * NW_RS + ci]); a13 = VFMA(v, w1, a13); a12 = VFMA(v, w2, a12);
-                v = VSET1(ap[13 * NW_RS + ci]); a13 = VFMA(v, w2, a13);
-        }
-    }
-    SN(fwd_store_narrow)(out + 0 * F, a2, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 1 * F, a3, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 2 * F, a4, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 3 * F, a5, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 4 * F, a6, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 5 * F, a7, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 6 * F, a8, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 7 * F, a9, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 8 * F, a10, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 9 * F, a11, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 10 * F, a12, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 11 * F, a13, bias_lo, has_bias, relu, nr);
-}
-static void SN(fwd_wr_8)(const T *a, const ptrdiff_t *koff, ptrdiff_t KH, const T *bp,
-                           T *out, ptrdiff_t F, ptrdiff_t nr, VT bias_lo, int has_bias, int relu)
-{
-    VT a2 = VZERO(), a3 = VZERO(), a4 = VZERO(), a5 = VZERO(), a6 = VZERO(), a7 = VZERO(), a8 = VZERO(), a9 = VZERO();
-    for (ptrdiff_t kh = 0; kh < KH; ++kh) {
-        const T *ap = a + koff[kh * 3 * NW_RS];
-        const T *b = bp + kh * 3 * NW_RS * 2 * VLEN;
-        for (ptrdiff_t ci = 0; ci < NW_RS; ++ci, b += 2 * VLEN) {
-            const VT w0 = WR_W(0), w1 = WR_W(1), w2 = WR_W(2);
-            VT v;
-                v = VSET1(ap[0 * NW_RS + ci]); a2 = VFMA(v, w0, a2);
-                v = VSET1(ap[1 * NW_RS + ci]); a3 = VFMA(v, w0, a3); a2 = VFMA(v, w1, a2);
-                v = VSET1(ap[2 * NW_RS + ci]); a4 = VFMA(v, w0, a4); a3 = VFMA(v, w1, a3); a2 = VFMA(v, w2, a2);
-                v = VSET1(ap[3 * NW_RS + ci]); a5 = VFMA(v, w0, a5); a4 = VFMA(v, w1, a4); a3 = VFMA(v, w2, a3);
-                v = VSET1(ap[4 * NW_RS + ci]); a6 = VFMA(v, w0, a6); a5 = VFMA(v, w1, a5); a4 = VFMA(v, w2, a4);
-                v = VSET1(ap[5 * NW_RS + ci]); a7 = VFMA(v, w0, a7); a6 = VFMA(v, w1, a6); a5 = VFMA(v, w2, a5);
-                v = VSET1(ap[6 * NW_RS + ci]); a8 = VFMA(v, w0, a8); a7 = VFMA(v, w1, a7); a6 = VFMA(v, w2, a6);
-                v = VSET1(ap[7 * NW_RS + ci]); a9 = VFMA(v, w0, a9); a8 = VFMA(v, w1, a8); a7 = VFMA(v, w2, a7);
-                v = VSET1(ap[8 * NW_RS + ci]); a9 = VFMA(v, w1, a9); a8 = VFMA(v, w2, a8);
-                v = VSET1(ap[9 * NW_RS + ci]); a9 = VFMA(v, w2, a9);
-        }
-    }
-    SN(fwd_store_narrow)(out + 0 * F, a2, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 1 * F, a3, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 2 * F, a4, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 3 * F, a5, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 4 * F, a6, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 5 * F, a7, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 6 * F, a8, bias_lo, has_bias, relu, nr);
-    SN(fwd_store_narrow)(out + 7 * F, a9, bias_lo, has_bias, relu, nr);
-}
-#undef WR_W
+#define NW_R18(X) NW_R16(X) X(16) X(17)
+#define WR_S10(X) X(0, 1, 2) X(1, 2, 3) X(2, 3, 4) X(3, 4, 5) X(4, 5, 6) X(5, 6, 7) X(6, 7, 8)   \
+    X(7, 8, 9) X(8, 9, 10) X(9, 10, 11)
+#define WR_S14(X) WR_S10(X) X(10, 11, 12) X(11, 12, 13) X(12, 13, 14) X(13, 14, 15)
+#define WR_S16(X) WR_S14(X) X(14, 15, 16) X(15, 16, 17)
+#define WR_S18(X) WR_S16(X) X(16, 17, 18) X(17, 18, 19)
+#define WR_S22(X) WR_S18(X) X(18, 19, 20) X(19, 20, 21) X(20, 21, 22) X(21, 22, 23)
+#define WR_S26(X) WR_S22(X) X(22, 23, 24) X(23, 24, 25) X(24, 25, 26) X(25, 26, 27)
+#define WR_O8(X) X(0, a2) X(1, a3) X(2, a4) X(3, a5) X(4, a6) X(5, a7) X(6, a8) X(7, a9)
+#define WR_O12(X) WR_O8(X) X(8, a10) X(9, a11) X(10, a12) X(11, a13)
+#define WR_O14(X) WR_O12(X) X(12, a14) X(13, a15)
+#define WR_O16(X) WR_O14(X) X(14, a16) X(15, a17)
+#define WR_O20(X) WR_O16(X) X(16, a18) X(17, a19) X(18, a20) X(19, a21)
+#define WR_O24(X) WR_O20(X) X(20, a22) X(21, a23) X(22, a24) X(23, a25)
+WR_TILE(8, NW_R12, WR_S10, WR_O8)
+WR_TILE(12, NW_R16, WR_S14, WR_O12)
+WR_TILE(14, NW_R18, WR_S16, WR_O14)
+WR_TILE(16, NW_R20, WR_S18, WR_O16)
+WR_TILE(20, NW_R24, WR_S22, WR_O20)
+WR_TILE(24, NW_R28, WR_S26, WR_O24)
+#undef WR_TILE
+#undef WR_STORE
+#undef WR_STEP
+#undef WR_DECL
+#undef NW_R18
+#undef WR_S10
+#undef WR_S14
+#undef WR_S16
+#undef WR_S18
+#undef WR_S22
+#undef WR_S26
+#undef WR_O8
+#undef WR_O12
+#undef WR_O14
+#undef WR_O16
+#undef WR_O20
+#undef WR_O24
 
 /* The tile width for rows of OW >= 8 pixels (as narrow_width, up to 24 pixels: the 3 weights
  * and a broadcast take 4 of the 32 registers). */
