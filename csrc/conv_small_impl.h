@@ -309,23 +309,23 @@ NW_TILE(20, NW_R20)
 NW_TILE(24, NW_R24)
 NW_TILE(28, NW_R28)
 
-/* The tile width for rows of OW >= 8 pixels: the fewest pixels computed (tiles x (width + 2),
- * the 2 for a tile's fixed costs), ties to the wider tile; never wider than the row. */
-static ptrdiff_t SN(narrow_width)(ptrdiff_t OW)
+/* The tile width for rows of OW >= 8 pixels, of the widths given (widest first, down to 8):
+ * the fewest pixels computed (tiles x (width + 2), the 2 for a tile's fixed costs), ties to
+ * the wider tile; never wider than the row. The narrow tiles go up to 28 pixels. */
+static ptrdiff_t SN(tile_width)(ptrdiff_t OW, const ptrdiff_t *widths)
 {
-    static const ptrdiff_t widths[] = {28, 24, 20, 16, 14, 12, 8};
     ptrdiff_t best = 8, best_cost = -1;
-    for (int i = 0; i < 7; ++i) {
+    for (int i = 0;; ++i) {
         const ptrdiff_t wd = widths[i];
-        if (wd > OW) continue;
         const ptrdiff_t cost = (OW + wd - 1) / wd * (wd + 2);
-        if (best_cost < 0 || cost < best_cost) {
+        if (wd <= OW && (best_cost < 0 || cost < best_cost)) {
             best = wd;
             best_cost = cost;
         }
+        if (wd == 8) return best;
     }
-    return best;
 }
+static const ptrdiff_t SN(narrow_widths)[] = {28, 24, 20, 16, 14, 12, 8};
 
 /* One output row's narrow block: tiles of tw pixels, the last moved back to end at the row's
  * end (its first pixels computed twice, to the same values), so nothing past the row is
@@ -423,23 +423,9 @@ WR_TILE(24, NW_R28, WR_S26, WR_O24)
 #undef WR_O20
 #undef WR_O24
 
-/* The tile width for rows of OW >= 8 pixels (as narrow_width, up to 24 pixels: the 3 weights
- * and a broadcast take 4 of the 32 registers). */
-static ptrdiff_t SN(wr_width)(ptrdiff_t OW)
-{
-    static const ptrdiff_t widths[] = {24, 20, 16, 14, 12, 8};
-    ptrdiff_t best = 8, best_cost = -1;
-    for (int i = 0; i < 6; ++i) {
-        const ptrdiff_t wd = widths[i];
-        if (wd > OW) continue;
-        const ptrdiff_t cost = (OW + wd - 1) / wd * (wd + 2);
-        if (best_cost < 0 || cost < best_cost) {
-            best = wd;
-            best_cost = cost;
-        }
-    }
-    return best;
-}
+/* the width-reuse tiles' widths (up to 24 pixels: the 3 weights and a broadcast take 4 of
+ * the 32 registers) */
+static const ptrdiff_t SN(wr_widths)[] = {24, 20, 16, 14, 12, 8};
 
 /* One output row's narrow block by those tiles, the last moved back to end at the row's end
  * (its first pixels computed twice, to the same values). */
@@ -491,10 +477,10 @@ static void SN(fwd_small_rows)(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff
     const ptrdiff_t rest_o = OW >= rest_tile ? OW - rest_tile : 0;
     const ptrdiff_t rest_mr = OW - rest_o < rest_tile ? OW - rest_o : rest_tile;
 #ifdef FWD_NARROW_WIDE
-    const ptrdiff_t narrow_tw = OW >= 8 ? SN(narrow_width)(OW) : 0;
+    const ptrdiff_t narrow_tw = OW >= 8 ? SN(tile_width)(OW, SN(narrow_widths)) : 0;
     /* stride 1 over 16 channels, 3 taps wide: the width-reuse tiles */
     const int wr = OW >= 8 && rs == NW_RS && g->sw == 1 && g->kw == 3;
-    const ptrdiff_t wr_tw = wr ? SN(wr_width)(OW) : 0;
+    const ptrdiff_t wr_tw = wr ? SN(tile_width)(OW, SN(wr_widths)) : 0;
 #endif
     for (ptrdiff_t row = row0; row < row0 + nrows; ++row) {
         const ptrdiff_t n = row / OH, oh = row - n * OH;
