@@ -42,6 +42,13 @@ def kcnn_like_model():
                        Dense(4), Activation("softmax")])
 
 
+def gemm_pool_model():
+    """A max pooling after a convolution over 20 channels: the GEMM pooled image by image."""
+    return Sequential([Conv2D(20, 3, padding="same", input_shape=[10, 10, 3]),
+                       Activation("relu"), Conv2D(8, 3, activation="relu"), MaxPool2D(),
+                       Flatten(), Dense(4, activation="softmax")])
+
+
 def resnet_like_model():
     """Conv-BN-ReLU stem, two residual blocks (the second strided, with a 1x1 projection),
     global average pooling."""
@@ -104,6 +111,7 @@ def residual_variants_model():
 MODELS = {"seed": (seed_model, (16, 16, 2)), "second_layer": (second_layer_model, (12, 12, 1)),
           "overlapping_windows": (overlapping_windows_model, (11, 12, 2)),
           "kcnn_like": (kcnn_like_model, (12, 12, 3)),
+          "gemm_pool": (gemm_pool_model, (10, 10, 3)),
           "resnet_like": (resnet_like_model, (12, 12, 3)),
           "every_layer": (every_layer_model, (14, 14, 2)),
           "frozen_bn": (frozen_bn_model, (10, 10, 3)),
@@ -115,6 +123,7 @@ FUSED_STEPS = {
     "overlapping_windows": (["ConvReluMaxPoolStep"], ["ConvReluMaxPoolStep"]),
     "kcnn_like": (["ReluStep", "ConvReluMaxPoolStep", "ConvReluMaxPoolStep", "ReluStep"],
                   ["ReluStep", "ConvReluMaxPoolStep", "ConvReluMaxPoolStep", "ReluStep"]),
+    "gemm_pool": (["ReluStep", "ConvReluMaxPoolStep"], ["ReluStep", "ConvReluMaxPoolStep"]),
     # BN + ReLU three times, BN + Add + ReLU twice (at the Adds' places)
     "resnet_like": (["ReluStep", "ReluStep", "BatchNormAddReluStep", "ReluStep",
                      "BatchNormAddReluStep"],
@@ -208,6 +217,9 @@ def test_the_seed_models_fused_step_never_writes_the_convolution_output_or_its_g
     overlapping = _train("overlapping_windows", True, 2, predict=False)[0]
     step = overlapping._plan(overlapping._graph, "train").steps[0]
     assert step.pool_state.has_buffer("dz")            # windows overlap: no weights from picks
+    gemm = _train("gemm_pool", True, 2, predict=False)[0]    # 20 channels: the GEMM, pooled
+    step = gemm._plan(gemm._graph, "train").steps[1]
+    assert not step.state.has_buffer("z") and step.pool_state.has_buffer("dz")
 
 
 def test_predict_pools_in_cache_without_picks_and_falls_back_bitwise():
