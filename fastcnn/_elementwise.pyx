@@ -11,6 +11,7 @@ over threads cannot change a result.
 """
 from cython.parallel cimport prange
 from libc.math cimport exp, log
+from libc.stdint cimport uint64_t
 from libc.stdlib cimport free, malloc
 
 from fastcnn._parallel cimport MIN_VALUES_PER_THREAD, team_size
@@ -117,6 +118,40 @@ def dropout(const floating[::1] x, const floating[::1] u, floating[::1] out, dou
     dtype once: Dropout's pass (forward on its input, backward on its gradient) for the
     uniform draws u in [0, 1) (like x). ``out`` may be ``x`` itself."""
     return _unary(DROPOUT, x, out, scale, rate, nthreads, u)
+
+
+cdef void _uniform_chunk(floating *out, Py_ssize_t start, Py_ssize_t n,
+                         uint64_t key) noexcept nogil:
+    """out[i] for i in [start, start + n): output i + 1 of SplitMix64 started at key, its top
+    24 (float) or 53 (double) bits as a fraction of 2**24 or 2**53."""
+    cdef Py_ssize_t i
+    cdef uint64_t z
+    for i in range(start, start + n):
+        z = key + <uint64_t>(i + 1) * <uint64_t>0x9E3779B97F4A7C15ULL
+        z = (z ^ (z >> 30)) * <uint64_t>0xBF58476D1CE4E5B9ULL
+        z = (z ^ (z >> 27)) * <uint64_t>0x94D049BB133111EBULL
+        z = z ^ (z >> 31)
+        if floating is float:
+            out[i - start] = <float>(z >> 40) * <float>5.9604644775390625e-08     # 2**-24
+        else:
+            out[i - start] = <double>(z >> 11) * 1.1102230246251565e-16          # 2**-53
+
+
+def uniform(floating[::1] out, uint64_t key, int nthreads=1):
+    """out = uniform draws in [0, 1): value i is SplitMix64's output i + 1 from the state
+    ``key`` (a counter-based generator: every value computed on its own, the same at any
+    thread count), its top 24 bits (float32) or 53 bits (float64) as a fraction, so that each
+    is exactly representable and below 1. Dropout's draws, from a key its generator gives."""
+    cdef Py_ssize_t n = out.shape[0], chunk, j
+    cdef int nt = team_size(nthreads, n, 8 * n, MIN_VALUES_PER_THREAD)
+    if n == 0:
+        return out
+    chunk = (n + nt - 1) // nt
+    with nogil:
+        for j in prange(nt, schedule="static", num_threads=nt):
+            if j * chunk < n:
+                _uniform_chunk(&out[j * chunk], j * chunk, min(chunk, n - j * chunk), key)
+    return out
 
 
 cdef void _add_chunk(const floating **src, Py_ssize_t k, floating *out, Py_ssize_t start,

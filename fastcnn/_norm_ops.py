@@ -45,7 +45,7 @@ from fastcnn.ops import (_check_dy, _contiguous, _float_array, _images, _out_arr
 __all__ = ["batch_norm_train", "batch_norm_inference", "batch_norm_train_backward",
            "batch_norm_inference_backward", "global_avg_pool2d", "global_avg_pool2d_backward",
            "global_max_pool2d", "global_max_pool2d_backward", "add", "relu", "rescale",
-           "dropout"]
+           "dropout", "uniform"]
 
 _PICKS_DTYPE = np.dtype(np.intp)
 
@@ -412,6 +412,20 @@ def dropout(x, u, rate, *, out=None):
                    result="the result of dropout")
     _elementwise.dropout(_flat(x, "x"), _flat(u, "u"), y.reshape(-1), rate, scale, _threads())
     return y
+
+
+def uniform(out, generator):
+    """Fills the float array ``out`` (C-contiguous, written in place and returned) with
+    uniform draws in [0, 1) of a counter-based generator (SplitMix64, fastcnn/_elementwise.pyx)
+    whose key is one 64-bit draw of the NumPy ``generator``: reproducible from the generator's
+    state, the same at any thread count, computed in parallel."""
+    if not isinstance(out, np.ndarray) or out.dtype not in (np.float32, np.float64):
+        raise TypeError("out must be a float32 or float64 array")
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError("out must be C-contiguous and writeable")
+    key = int(generator.integers(0, 2**64, dtype=np.uint64))
+    _elementwise.uniform(out.reshape(-1), key, _threads())
+    return out
 
 
 def rescale(x, scale, offset, *, out=None):

@@ -469,6 +469,47 @@ def test_dropout_is_bitwise_the_numpy_mask_and_scale(rate, shape, dtype, rng):
         assert abs(kept - (1 - rate)) < 0.1
 
 
+def _splitmix64(key, i):
+    """Output i + 1 of SplitMix64 from the state key, in Python integers (the oracle)."""
+    m = (1 << 64) - 1
+    z = (key + (i + 1) * 0x9E3779B97F4A7C15) & m
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & m
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & m
+    return z ^ (z >> 31)
+
+
+@dtypes
+def test_uniform_draws_are_splitmix64_fractions_at_any_thread_count(dtype):
+    """Draw i is SplitMix64's output i + 1 from a key the generator gives, its top 24 or 53
+    bits as a fraction (so in [0, 1) exactly); the same at 1, 2 and 3 threads; the generator
+    moves on, so the next fill differs; the values look uniform."""
+    bits = 24 if dtype == np.float32 else 53
+    n = 3 * 200_003
+    fills = []
+    before = fastcnn.get_num_threads()
+    try:
+        for threads in (1, 2, 3):
+            fastcnn.set_num_threads(threads)
+            gen = np.random.default_rng(11)
+            fills.append(nops.uniform(np.empty((n // 3, 3), dtype), gen))
+    finally:
+        fastcnn.set_num_threads(before)
+    assert fills[0].tobytes() == fills[1].tobytes() == fills[2].tobytes()
+    key = int(np.random.default_rng(11).integers(0, 2**64, dtype=np.uint64))
+    flat = fills[0].reshape(-1)
+    for i in (0, 1, 2, 12_345, n - 1):
+        assert flat[i] == (_splitmix64(key, i) >> (64 - bits)) / 2.0**bits
+    assert 0 <= flat.min() and flat.max() < 1
+    assert abs(flat.mean() - 0.5) < 0.003 and abs((flat < 0.1).mean() - 0.1) < 0.003
+    gen = np.random.default_rng(11)
+    first = nops.uniform(np.empty(1000, dtype), gen)
+    assert not np.array_equal(first, nops.uniform(np.empty(1000, dtype), gen))
+    with pytest.raises(TypeError, match="out"):
+        nops.uniform(np.empty(4, np.int32), gen)
+    with pytest.raises(ValueError, match="out"):
+        nops.uniform(np.empty((4, 4), dtype)[:, :2], gen)
+
+
 @dtypes
 @elementwise_sizes
 @pytest.mark.parametrize("scale, offset", [(1 / 255, 0.0), (2.0, -1.0), (-0.5, 3)])

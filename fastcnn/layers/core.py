@@ -123,9 +123,9 @@ class Dropout(Layer):
         if not training or self.rate == 0:
             return inputs
         gen = self._generator if self._generator is not None else utils.rng()
-        if self.noise_shape is None:          # a draw per value: one compiled pass each way
-            state.draws = gen.random(dtype=inputs.dtype,
-                                     out=state.buffer("draws", inputs.shape, inputs.dtype))
+        if self.noise_shape is None:          # a draw per value: compiled passes, in parallel
+            state.draws = _norm_ops.uniform(state.buffer("draws", inputs.shape, inputs.dtype),
+                                            gen)
             return _norm_ops.dropout(inputs, state.draws, self.rate,
                                      out=state.buffer("y", inputs.shape, inputs.dtype))
         shape = tuple(n if d is None else d for d, n in zip(self.noise_shape, inputs.shape))
