@@ -46,7 +46,9 @@ static int check_fwd_##SFX(int n, int h, int w, int c, int kh, int kw, int f, in
             for (int j = 0; j < nr && j0 + j < f; ++j) bp[j0 * k + p * nr + j] = wt[p * f + j0 + j]; \
     for (int t = 0; t < kh * kw; ++t)                                                          \
         for (int ci = 0; ci < c; ++ci) koff[t * c + ci] = ((t / kw) * w + t % kw) * c + ci;    \
-    fcnn_conv_small g = {x, h, w, c, s, s, oh, ow, f, k, koff, bp, with_bias ? b : NULL, relu, y}; \
+    fcnn_conv_small g = {.src = x, .hp = h, .wp = w, .c = c, .sh = s, .sw = s, .oh = oh,       \
+                         .ow = ow, .f = f, .k = k, .kw = kw, .koff = koff, .b_packed = bp,   \
+                         .bias = with_bias ? b : NULL, .relu = relu, .dst = y};             \
     fcnn_isa_avx512.FIELD(&g, 0, (ptrdiff_t)n * oh);                                           \
     int bad = 0;                                                                               \
     for (int i = 0; i < n; ++i)                                                                \
