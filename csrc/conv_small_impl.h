@@ -547,12 +547,12 @@ static void SN(fwd_small_rows)(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff
 
 /* dW of a convolution over few channels, without packing: rows [k0, k0 + kn) (kn at most
  * FCNN_DW_DIRECT_NC) of a partial dW (K x F) summed over output pixels [p0, p0 + pc),
- * written into partial[k * F + f] (not accumulated), and with db_partial the sums of dY's columns over those pixels. The
- * windows must lie inside g->x's source (the driver pads it when they would not). For each
- * group of at most 6 values of K and each 2*VLEN filters, the accumulators stay in
- * registers while the pixels go by in order, so every sum runs over the pixels in order
- * and the result does not depend on how pixels were split between threads beyond the
- * driver's fixed parts. */
+ * written into partial[k * F + f] (not accumulated), and with db_partial the sums of dY's
+ * columns over those pixels. The windows must lie inside g->x's source (the driver pads it
+ * when they would not). For each group of at most 6 values of K and each 2*VLEN filters, the
+ * accumulators stay in registers while the pixels go by in order, so every sum runs over the
+ * pixels in order and the result does not depend on how pixels were split between threads
+ * beyond the driver's fixed parts. */
 /* Values of K per group: the wide groups keep 2 * SMALL_DW_KMAX accumulators, which must fit
  * the vector registers beside dY's two vectors and a broadcast (6 for AVX2's 16 registers; a
  * unit with 32 defines 12 before including this file). Kernels exist for up to 12. */

@@ -117,6 +117,28 @@ cdef inline size_t _lines(size_t nbytes) noexcept nogil:
     return (nbytes + 63) // 64 * 64
 
 
+cdef inline void _gemm_block(const fcnn_conv_gemm *g, Py_ssize_t m0, Py_ssize_t mc, char *work,
+                             const floating *like) noexcept nogil:
+    """Rows [m0, m0 + mc) of the convolution GEMM g (`like` only selects the dtype)."""
+    if floating is float:
+        fcnn_conv_gemm_block_f32(g, m0, mc, work)
+    else:
+        fcnn_conv_gemm_block_f64(g, m0, mc, work)
+
+
+cdef inline void _pool_image(const fcnn_pool_geom *pg, const void *pool_kernel,
+                             const floating *buf, floating *py, floating *picks,
+                             Py_ssize_t at) noexcept nogil:
+    """One image's convolution output in buf (ReLU input) max-pooled by pool_kernel (a
+    max_pick_forward of csrc/pool.h) into py + at, with its picks at picks + at (picks NULL:
+    none recorded)."""
+    cdef floating *pk = NULL if picks == NULL else picks + at
+    if floating is float:
+        (<fcnn_pool_pick_forward_f32>pool_kernel)(pg, buf, py + at, pk, 1, 0, pg.oh)
+    else:
+        (<fcnn_pool_pick_forward_f64>pool_kernel)(pg, buf, py + at, pk, 1, 0, pg.oh)
+
+
 cdef int _run_gemm(fcnn_conv_gemm *g, const fcnn_bsource *bsrc, const floating *like,
                    int nthreads, const fcnn_pool_geom *pg=NULL, const void *pool_kernel=NULL,
                    floating *py=NULL, floating *picks=NULL) except -1:
@@ -159,12 +181,11 @@ cdef int _run_gemm(fcnn_conv_gemm *g, const fcnn_bsource *bsrc, const floating *
     cdef floating *zeros = <floating *>(block + bp_bytes)
     cdef char *work = block + bp_bytes + zeros_bytes
     cdef char *bufs = work + nt * wsz
-    cdef Py_ssize_t i, m0, pooled = pg.oh * pg.ow * g.n if pool else 0
+    cdef Py_ssize_t i, blk, m0, pooled = pg.oh * pg.ow * g.n if pool else 0
     cdef Py_ssize_t image = g.a.src_h * g.a.src_w * g.a.src_c
     cdef int tid
     cdef fcnn_conv_gemm gi
     cdef floating *buf
-    cdef floating *pk
     try:
         with nogil:
             memset(zeros, 0, <size_t>g.a.src_c * sizeof(floating))
@@ -182,34 +203,16 @@ cdef int _run_gemm(fcnn_conv_gemm *g, const fcnn_bsource *bsrc, const floating *
                     buf = <floating *>(bufs + tid * buf_bytes)
                     gi.c.dst = buf
                     gi.m = image_rows
-                    m0 = 0
-                    while m0 < image_rows:
-                        if floating is float:
-                            fcnn_conv_gemm_block_f32(&gi, m0, min(<Py_ssize_t>FCNN_MC,
-                                                                  image_rows - m0),
-                                                     work + tid * wsz)
-                        else:
-                            fcnn_conv_gemm_block_f64(&gi, m0, min(<Py_ssize_t>FCNN_MC,
-                                                                  image_rows - m0),
-                                                     work + tid * wsz)
-                        m0 = m0 + FCNN_MC
-                    pk = NULL if picks == NULL else picks + i * pooled
-                    if floating is float:
-                        (<fcnn_pool_pick_forward_f32>pool_kernel)(pg, buf, py + i * pooled, pk,
-                                                                  1, 0, pg.oh)
-                    else:
-                        (<fcnn_pool_pick_forward_f64>pool_kernel)(pg, buf, py + i * pooled, pk,
-                                                                  1, 0, pg.oh)
+                    for blk in range(_cdiv(image_rows, FCNN_MC)):
+                        m0 = blk * FCNN_MC
+                        _gemm_block(&gi, m0, min(<Py_ssize_t>FCNN_MC, image_rows - m0),
+                                    work + tid * wsz, bp)
+                    _pool_image(pg, pool_kernel, buf, py, picks, i * pooled)
                 return 0
             for i in prange(nblocks, schedule="static", num_threads=nt):
                 tid = threadid()
                 m0 = i * FCNN_MC
-                if floating is float:
-                    fcnn_conv_gemm_block_f32(g, m0, min(<Py_ssize_t>FCNN_MC, g.m - m0),
-                                             work + tid * wsz)
-                else:
-                    fcnn_conv_gemm_block_f64(g, m0, min(<Py_ssize_t>FCNN_MC, g.m - m0),
-                                             work + tid * wsz)
+                _gemm_block(g, m0, min(<Py_ssize_t>FCNN_MC, g.m - m0), work + tid * wsz, bp)
     finally:
         fcnn_scratch_give(block, total)
     return 0
@@ -321,7 +324,6 @@ cdef int _conv2d_forward_small(const floating[:, :, :, ::1] x, const floating[:,
     g.bias = NULL if b is None else <const void *>&b[0]
     g.relu, g.dst = relu, y
     cdef floating *buf
-    cdef floating *pk
     try:
         with nogil:
             _small_setup(w, wp, sw, mr, nr, image if own else n * image, padded, bp, koff)
@@ -348,13 +350,7 @@ cdef int _conv2d_forward_small(const floating[:, :, :, ::1] x, const floating[:,
                     buf = <floating *>(bufs + threadid() * buf_bytes)
                     gi.dst = buf
                     _small_rows(&gi, 0, oh, buf)
-                    pk = NULL if picks == NULL else picks + i * pooled
-                    if floating is float:
-                        (<fcnn_pool_pick_forward_f32>pool_kernel)(pg, buf, py + i * pooled, pk,
-                                                                  1, 0, pg.oh)
-                    else:
-                        (<fcnn_pool_pick_forward_f64>pool_kernel)(pg, buf, py + i * pooled, pk,
-                                                                  1, 0, pg.oh)
+                    _pool_image(pg, pool_kernel, buf, py, picks, i * pooled)
             else:
                 for r in prange(rows, schedule="static", num_threads=nt):
                     _small_rows(&g, r, 1, y)
