@@ -13,6 +13,7 @@
 #define DX_SMALL_FIELD dx_small_f32
 #define DW_SMALL_FIELD dw_small_f32
 #define FWD_SMALL_FIELD fwd_small_f32
+#define ADD_RESIDUAL_FIELD add_residual_f32
 #include "conv_impl.h"
 #undef T
 #undef SFX
@@ -24,6 +25,7 @@
 #undef DX_SMALL_FIELD
 #undef DW_SMALL_FIELD
 #undef FWD_SMALL_FIELD
+#undef ADD_RESIDUAL_FIELD
 
 #define T double
 #define SFX f64
@@ -35,4 +37,5 @@
 #define DX_SMALL_FIELD dx_small_f64
 #define DW_SMALL_FIELD dw_small_f64
 #define FWD_SMALL_FIELD fwd_small_f64
+#define ADD_RESIDUAL_FIELD add_residual_f64
 #include "conv_impl.h"

@@ -176,6 +176,9 @@ void FN(fcnn_conv_gemm_block)(const fcnn_conv_gemm *g, ptrdiff_t m0, ptrdiff_t m
     const T *src = (const T *)a->src, *zeros = (const T *)a->zeros;
     const T *bias = (const T *)g->bias;
     const T *b_packed = (const T *)g->b_packed;
+    const T *residual = (const T *)g->residual;
+    /* where a residual value lies relative to the output value it is added to */
+    const ptrdiff_t res_off = residual ? residual - (const T *)g->c.dst : 0;
     const T **ind = (const T **)work;
     T *rows[FCNN_MC + 16];
     const ptrdiff_t panels = (mc + MR - 1) / MR;
@@ -259,7 +262,7 @@ void FN(fcnn_conv_gemm_block)(const fcnn_conv_gemm *g, ptrdiff_t m0, ptrdiff_t m
             const ptrdiff_t cc = FN(min_idx)(cb, C - c0);
             const int first = t0 == 0 && c0 == 0, last = t0 + nt >= ntaps && c0 + cc >= C;
             int flags = first ? (bias ? FCNN_BIAS : 0) : FCNN_ACCUMULATE;
-            if (g->relu && last) flags |= FCNN_RELU;
+            if (g->relu && last && !residual) flags |= FCNN_RELU;
             for (ptrdiff_t j0 = 0; j0 < N; j0 += NR) {
                 const T *bp = b_packed + j0 * K + (t0 * C + c0) * NR;
                 const int nr = (int)FN(min_idx)(NR, N - j0);
@@ -267,6 +270,10 @@ void FN(fcnn_conv_gemm_block)(const fcnn_conv_gemm *g, ptrdiff_t m0, ptrdiff_t m
                 for (ptrdiff_t i0 = 0; i0 < mc; i0 += MR) {
                     const int mr = (int)FN(min_idx)(MR, mc - i0);
                     const T *base = panel_base[i0 / MR];
+                    if (residual && last)   /* requested now, read after the reduction */
+                        for (int r = 0; r < mr; ++r)
+                            for (int j = 0; j < nr; j += (int)(64 / sizeof(T)))
+                                __builtin_prefetch(rows[i0 + r] + j0 + res_off + j);
                     if (base)   /* cb == C here: the run is steps [t0*C, (t0 + nt)*C) */
                         isa->UKR_STR_FIELD(nt * C, koff + t0 * C, base, rs, bp, rows + i0, j0,
                                            mr, nr, flags, bias_j);
@@ -274,6 +281,9 @@ void FN(fcnn_conv_gemm_block)(const fcnn_conv_gemm *g, ptrdiff_t m0, ptrdiff_t m
                         isa->UKR_IND_FIELD(nt, cc, c0, ind + (i0 / MR) * ntaps * MR + t0 * MR,
                                            bp, rows + i0, j0, mr, nr, flags, bias_j);
                 }
+                if (residual && last)   /* the block's finished columns, still in L1 */
+                    isa->ADD_RESIDUAL_FIELD(rows[0] + j0, rows[0] + j0 + res_off, mc, nr,
+                                            g->c.ldc, g->relu);
             }
         }
     }
@@ -302,6 +312,38 @@ void FN(fcnn_pad_images)(const T *x, ptrdiff_t h, ptrdiff_t w, ptrdiff_t c, ptrd
  * one partial (its missing pixels read the padding or the next row, and are not stored). */
 void FN(fcnn_conv_small_rows)(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff_t nrows)
 {
+    if (g->next || g->residual) {
+        /* the rows plain (no relu before a residual), the residual added after them all;
+         * with next, in up to 8 runs of rows, each after its share of the requests for the
+         * next input and for this residual */
+        fcnn_conv_small plain = *g;
+        plain.next = plain.residual = NULL;
+        if (g->residual) plain.relu = 0;
+        const ptrdiff_t at = row0 * g->ow * g->f, len = nrows * g->ow * g->f;
+        const T *next = (const T *)g->next;
+        const T *res = g->residual ? (const T *)g->residual + at : NULL;
+        if (next) {
+            const ptrdiff_t line = 64 / (ptrdiff_t)sizeof(T), run = (nrows + 7) / 8;
+            const ptrdiff_t runs = (nrows + run - 1) / run;
+            const ptrdiff_t share = (g->next_n + runs - 1) / runs;
+            const ptrdiff_t res_share = res ? (len + runs - 1) / runs : 0;
+            for (ptrdiff_t q = 0; q < runs; ++q) {
+                const ptrdiff_t end = FN(min_idx)((q + 1) * share, g->next_n);
+                for (ptrdiff_t v = q * share; v < end; v += line)
+                    __builtin_prefetch(next + v, 0, 2);
+                const ptrdiff_t res_end = FN(min_idx)((q + 1) * res_share, len);
+                for (ptrdiff_t v = q * res_share; v < res_end; v += line)
+                    __builtin_prefetch(res + v, 0, 2);
+                FN(fcnn_conv_small_rows)(&plain, row0 + q * run,
+                                         FN(min_idx)(run, nrows - q * run));
+            }
+        } else {
+            FN(fcnn_conv_small_rows)(&plain, row0, nrows);
+        }
+        if (res)
+            fcnn_current_isa()->ADD_RESIDUAL_FIELD((T *)g->dst + at, res, 1, len, 0, g->relu);
+        return;
+    }
     const fcnn_isa *isa = fcnn_current_isa();
     if (isa->FWD_SMALL_FIELD) {
         isa->FWD_SMALL_FIELD(g, row0, nrows);

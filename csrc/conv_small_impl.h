@@ -943,6 +943,23 @@ static void SN(dw_small_tile)(const fcnn_conv_dw *g, ptrdiff_t p0, ptrdiff_t pc,
             for (ptrdiff_t k = 0; k < kn; ++k) partial[(k0 + k) * F + f] = acc[f * kn + k];
 }
 
+/* y = y + r over rows x cols values (rows ld apart in both), then max(0, .) when relu
+ * (fcnn_add_residual_*): compiled with this set's flags, so the loops run in its vectors. */
+static void SN(add_residual)(T *restrict y, const T *restrict r, ptrdiff_t rows, ptrdiff_t cols,
+                             ptrdiff_t ld, int relu)
+{
+    for (ptrdiff_t i = 0; i < rows; ++i, y += ld, r += ld) {
+        if (relu) {
+            for (ptrdiff_t j = 0; j < cols; ++j) {
+                const T v = y[j] + r[j];
+                y[j] = v < 0 ? (T)0 : v;
+            }
+        } else {
+            for (ptrdiff_t j = 0; j < cols; ++j) y[j] = y[j] + r[j];
+        }
+    }
+}
+
 #undef SMALL_DW_GROUP
 #undef SMALL_DW_GROUP_NARROW
 #undef SMALL_DW_GROUP4

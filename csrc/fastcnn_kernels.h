@@ -65,6 +65,15 @@ typedef void (*fcnn_dw_small_f64)(const struct fcnn_conv_dw_s *g, ptrdiff_t p0, 
                                   ptrdiff_t k0, ptrdiff_t kn, double *partial,
                                   double *db_partial, double *work);
 
+/* y = y + r over rows x cols values (each row ld values after the last, in y and r), then
+ * max(0, .) when relu: a residual added to finished convolution outputs still in cache
+ * (fcnn_conv_gemm, fcnn_conv_small): the sum of an Add layer (z + r: the same bits as r + z)
+ * and the ReLU after it */
+typedef void (*fcnn_add_residual_f32)(float *y, const float *r, ptrdiff_t rows, ptrdiff_t cols,
+                                      ptrdiff_t ld, int relu);
+typedef void (*fcnn_add_residual_f64)(double *y, const double *r, ptrdiff_t rows,
+                                      ptrdiff_t cols, ptrdiff_t ld, int relu);
+
 typedef struct {
     const char *name;
     int mr_f32, nr_f32, mr_f64, nr_f64;
@@ -87,6 +96,9 @@ typedef struct {
     /* the FMA peak loop on float vectors (FCNN_DEFINE_FMA_LOOP in ukernel_common.h): what
      * one core can do, for benchmarks to state kernel speeds as a share of it */
     double (*fma_loop)(ptrdiff_t iters, float *sink);
+    /* the residual sum of the convolution drivers (conv_impl.h), in this set's vectors */
+    fcnn_add_residual_f32 add_residual_f32;
+    fcnn_add_residual_f64 add_residual_f64;
 } fcnn_isa;
 
 /* Per-ISA micro-kernels; each ISA's translation unit is compiled with its own flags. */
@@ -141,7 +153,7 @@ typedef struct {
     ptrdiff_t h0, hs, w0, ws;
 } fcnn_scatter;
 
-/* Y = gather(A) * B (+ bias) (relu), rows over output pixels. */
+/* Y = gather(A) * B (+ bias) (+ residual) (relu), rows over output pixels. */
 typedef struct {
     fcnn_gather a;
     fcnn_scatter c;
@@ -149,6 +161,9 @@ typedef struct {
     const void *b_packed; /* all of B, packed by fcnn_pack_b_* with the kernel's NR */
     const void *bias;     /* NULL or n values */
     int relu;
+    const void *residual; /* NULL, or laid out as dst: added to each finished value (after
+                             the bias, before the relu) while its tile is in cache; only
+                             where row m is written at dst + m * ldc (a forward pass) */
     const fcnn_isa *isa;  /* the kernel set it runs on (fcnn_isa_for_width), NULL: current */
 } fcnn_conv_gemm;
 
@@ -200,6 +215,11 @@ typedef struct fcnn_conv_small_s {
     const void *bias;
     int relu;
     void *dst;         /* (n, oh, ow, f) */
+    const void *residual; /* NULL, or laid out as dst: added to the finished rows (after the
+                             bias, before the relu) */
+    const void *next;  /* NULL, or next_n values requested into L2, a share before each row
+                          (the input the caller copies next: not read from memory then) */
+    ptrdiff_t next_n;
 } fcnn_conv_small;
 
 /* Elements the padded copy needs past its end: the partial last tile of the last output

@@ -64,7 +64,7 @@ const fcnn_isa fcnn_isa_avx512_narrow = {
     ukr_ind_avx512n_f64, ukr_str_avx512n_f32, ukr_str_avx512n_f64,
     dx_small_rows_avx512_f32, dx_small_rows_avx512_f64,
     dw_small_tile_avx512_f32, dw_small_tile_avx512_f64,
-    NULL, NULL, fma_loop_avx512,
+    NULL, NULL, fma_loop_avx512, add_residual_avx512_f32, add_residual_avx512_f64,
 };
 
 const fcnn_isa fcnn_isa_avx512 = {
@@ -73,6 +73,7 @@ const fcnn_isa fcnn_isa_avx512 = {
     dx_small_rows_avx512_f32, dx_small_rows_avx512_f64,
     dw_small_tile_avx512_f32, dw_small_tile_avx512_f64,
     fwd_small_rows_avx512_f32, fwd_small_rows_avx512_f64, fma_loop_avx512,
+    add_residual_avx512_f32, add_residual_avx512_f64,
 };
 
 #else

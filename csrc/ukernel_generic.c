@@ -85,5 +85,5 @@ const fcnn_isa fcnn_isa_generic = {
     ukr_str_generic_f32, ukr_str_generic_f64, dx_small_rows_generic_f32,
     dx_small_rows_generic_f64, dw_small_tile_generic_f32, dw_small_tile_generic_f64,
     NULL, NULL, /* forward over few channels: the strided kernel, tile by tile */
-    fma_loop_generic,
+    fma_loop_generic, add_residual_generic_f32, add_residual_generic_f64,
 };

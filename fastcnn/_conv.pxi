@@ -72,6 +72,9 @@ cdef enum:
     DW_MAX_PARTS = 32
     DW_MIN_PART_ROWS = 512
     DW_PARTIALS_BUDGET = 64 * 1024 * 1024
+    # the few-channel forward requests each image of at least this size while computing
+    # the one before (fcnn_conv_small.next)
+    PREFETCH_MIN_BYTES = 16 * 1024
     # (the few-channel thresholds are FCNN_*_C in csrc/fastcnn_kernels.h)
     # The fused convolution and max pooling keeps an image's convolution output in a buffer
     # per thread of at most this many bytes (in L2 at the seed model's 86 KB).
@@ -268,9 +271,11 @@ cdef int _conv2d_forward_small(const floating[:, :, :, ::1] x, const floating[:,
                                Py_ssize_t pt, Py_ssize_t pl, Py_ssize_t oh, Py_ssize_t ow,
                                bint relu, floating *y, int nthreads,
                                const fcnn_pool_geom *pg=NULL, const void *pool_kernel=NULL,
-                               floating *py=NULL, floating *picks=NULL) except -1:
+                               floating *py=NULL, floating *picks=NULL,
+                               const floating *residual=NULL) except -1:
     """Forward pass over few channels (fcnn_conv_small) into y (N, oh, ow, F): a zero-padded
-    copy of x, then every output row in tiles along the row through the strided micro-kernel.
+    copy of x, then every output row in tiles along the row through the strided micro-kernel
+    (``residual``, laid out as y: added to the rows as they are finished, before the relu).
 
     With ``pool_kernel`` (a max_pick_forward of csrc/pool.h; pg its geometry over one image
     of the output, relu input) y is not used: each image's output goes to a buffer of the
@@ -299,6 +304,9 @@ cdef int _conv2d_forward_small(const floating[:, :, :, ::1] x, const floating[:,
     # own, which stays in cache from one image to the next (a copy of the whole batch would
     # go through memory: 7.4 MB for ResNet-20's first stage)
     cdef bint own = by_image and not pad_first
+    # (an image of a few KB is copied at once: its requests ahead would cost more than they
+    # save)
+    cdef bint prefetch = <size_t>(h * wd * c) * sizeof(floating) >= PREFETCH_MIN_BYTES
     cdef Py_ssize_t image = hp * wp * c, slack = FCNN_SMALL_SLACK(wp, c, sw, mr)
     cdef size_t own_bytes = _lines(<size_t>(image + slack) * sizeof(floating))
     # one scratch block: padded images (and the slack a partial tile reads past the end), or
@@ -322,7 +330,8 @@ cdef int _conv2d_forward_small(const floating[:, :, :, ::1] x, const floating[:,
     g.sh, g.sw, g.oh, g.ow, g.f, g.k, g.kw = sh, sw, oh, ow, f, k, kw
     g.koff, g.b_packed = koff, bp
     g.bias = NULL if b is None else <const void *>&b[0]
-    g.relu, g.dst = relu, y
+    g.relu, g.dst, g.residual = relu, y, residual
+    g.next, g.next_n = NULL, 0
     cdef floating *buf
     try:
         with nogil:
@@ -340,10 +349,14 @@ cdef int _conv2d_forward_small(const floating[:, :, :, ::1] x, const floating[:,
                     if own:
                         gi.src = block + threadid() * own_bytes
                         _pad_images(x, hp, wp, pt, pl, i, i + 1, <floating *>gi.src)
+                        if i + 1 < n and prefetch:  # the next image, in cache when copied
+                            gi.next, gi.next_n = &x[i + 1, 0, 0, 0], h * wd * c
                     else:
                         gi.src = padded + i * image
                     if not pool:
                         gi.dst = y + i * oh * ow * f
+                        if residual != NULL:
+                            gi.residual = residual + i * oh * ow * f
                         _small_rows(&gi, 0, oh, y)
                         continue
                     # rows 0 .. oh-1 of image i into the thread's buffer, pooled from there
@@ -410,9 +423,10 @@ def conv2d_relu_max_pool_picks(const floating[:, :, :, ::1] x, const floating[:,
 def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                    const floating[::1] b, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pt,
                    Py_ssize_t pl, Py_ssize_t oh, Py_ssize_t ow, bint relu, int nthreads,
-                   out=None):
-    """y = conv(x, w) (+ b) (relu); x (N,H,W,C), w (KH,KW,C,F) -> (N,oh,ow,F), written into
-    ``out`` when given (checked by the caller)."""
+                   out=None, const floating[:, :, :, ::1] residual=None):
+    """y = conv(x, w) (+ b) (+ residual) (relu); x (N,H,W,C), w (KH,KW,C,F) -> (N,oh,ow,F),
+    written into ``out`` when given; ``residual`` None or shaped as y, not overlapping it
+    (both checked by the caller)."""
     cdef Py_ssize_t n = x.shape[0], kh = w.shape[0], kw = w.shape[1], c = w.shape[2]
     cdef Py_ssize_t f = w.shape[3]
     y = (np.empty((n, oh, ow, f), dtype=np.float32 if floating is float else np.float64)
@@ -420,10 +434,12 @@ def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] 
     if y.size == 0:
         return y
     cdef floating[:, :, :, ::1] yv = y
+    cdef const floating *res = NULL if residual is None else &residual[0, 0, 0, 0]
     # (a 1x1 kernel reads no window: the GEMM gathers its pixels, where the few-channel
     # kernel would first copy all of x, padded)
     if _few_channels(c, kh * kw * c) and kh * kw > 1:
-        _conv2d_forward_small(x, w, b, sh, sw, pt, pl, oh, ow, relu, &yv[0, 0, 0, 0], nthreads)
+        _conv2d_forward_small(x, w, b, sh, sw, pt, pl, oh, ow, relu, &yv[0, 0, 0, 0], nthreads,
+                              NULL, NULL, NULL, NULL, res)
         return y
     cdef Py_ssize_t[::1] tap_h = np.repeat(np.arange(kh, dtype=np.intp), kw)
     cdef Py_ssize_t[::1] tap_w = np.tile(np.arange(kw, dtype=np.intp), kh)
@@ -432,6 +448,7 @@ def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] 
     cdef fcnn_bsource bs
     _forward_gemm(x, w, b, sh, sw, pt, pl, oh, ow, relu, tap_h, tap_w, &zero, &g, &bs)
     g.c.dst = &yv[0, 0, 0, 0]
+    g.residual = res
     _run_gemm(&g, &bs, &w[0, 0, 0, 0], nthreads)
     return y
 
@@ -457,6 +474,7 @@ cdef void _forward_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, 
     g.m, g.k, g.n = x.shape[0] * oh * ow, kh * kw * c, f
     g.bias = NULL if b is None else <const void *>&b[0]
     g.relu = relu
+    g.residual = NULL
     bs.src, bs.ntaps, bs.tap_off = &w[0, 0, 0, 0], 1, zero
     bs.rows, bs.row_stride, bs.col_stride = g.k, f, 1
 
@@ -709,6 +727,7 @@ cdef int _conv2d_dx_gemm(const floating[:, :, :, ::1] dy, const floating[:, :, :
             g.m, g.k, g.n = n * nqh * nqw, nth * ntw * f, c
             g.bias = NULL
             g.relu = 0
+            g.residual = NULL
             bs.src, bs.ntaps, bs.tap_off = &w[0, 0, 0, 0], nth * ntw, <const ptrdiff_t *>&tap_off[0]
             bs.rows, bs.row_stride, bs.col_stride = f, 1, f
             _run_gemm(&g, &bs, &w[0, 0, 0, 0], nthreads)

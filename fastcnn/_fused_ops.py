@@ -3,12 +3,37 @@ fusion rules (:mod:`fastcnn.models.fusion`) and MaxPooling2D's training pass. Ar
 checked as in :mod:`fastcnn.ops` (whose helpers they use); each function documents the calls
 whose results it gives bitwise."""
 
-from fastcnn import _config, _kernels
+from fastcnn import _config, _elementwise, _kernels
 from fastcnn.ops import (_bias, _check_dy, _contiguous, _conv_args, _out_array, _out_tuple,
-                         _pointwise, _pool_args, _pool_geometry)
+                         _pointwise, _pool_args, _pool_geometry, conv2d)
 
 __all__ = ["PICKS_MAX_TAPS", "max_pool2d_picking", "max_pool2d_backward_picks",
-           "conv2d_relu_max_pool2d_picking", "conv2d_backward_weight_unpool"]
+           "conv2d_relu_max_pool2d_picking", "conv2d_backward_weight_unpool", "conv2d_add"]
+
+
+def conv2d_add(x, w, b, strides, padding, residual, *, relu=False, out=None):
+    """The sum of conv2d(x, w, b, strides, padding) and ``residual`` (an array of the
+    convolution output's shape and x's dtype), then its ReLU with ``relu``: each tile of the
+    convolution's output gets the residual added while still in cache, the convolution's
+    output itself never written out and read back (an inference step of a convolution, the
+    Add that alone reads it, and a ReLU layer). Bitwise the Add layer's sum (and ReLU) of the
+    two, in either order. A pointwise convolution (1x1, stride 1: a plain product) is
+    followed by a separate sum."""
+    x, w, (sh, sw), g = _conv_args(x, w, strides, padding)
+    b = _bias(b, x, w)
+    shape = (x.shape[0], g.out_h, g.out_w, w.shape[3])
+    residual = _check_dy(residual, shape, x.dtype, "residual", "the convolution's output")
+    y = _out_array(out, shape, x.dtype, [("x", x), ("w", w), ("b", b), ("residual", residual)],
+                   result="the result of conv2d_add")
+    residual = _contiguous(residual, "residual")
+    if _pointwise(w, sh, sw):
+        conv2d(x, w, b, strides, padding, out=y)
+        flat = y.reshape(-1)
+        _elementwise.add([flat, residual.reshape(-1)], flat, relu, _config.get_num_threads())
+        return y
+    return _kernels.conv2d_forward(_contiguous(x, "x"), _contiguous(w, "w"), b, sh, sw,
+                                   g.pad_top, g.pad_left, g.out_h, g.out_w, relu,
+                                   _config.get_num_threads(), y, residual)
 
 
 def conv2d_backward_weight_unpool(pool_dy, picks, x, w, strides, padding, pool_size,

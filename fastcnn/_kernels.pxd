@@ -81,6 +81,7 @@ cdef extern from "fastcnn_kernels.h" nogil:
         const void *b_packed
         const void *bias
         int relu
+        const void *residual
         const fcnn_isa *isa
 
     ctypedef struct fcnn_bsource:
@@ -119,6 +120,9 @@ cdef extern from "fastcnn_kernels.h" nogil:
         const void *bias
         int relu
         void *dst
+        const void *residual
+        const void *next
+        ptrdiff_t next_n
 
     ptrdiff_t FCNN_SMALL_SLACK(ptrdiff_t wp, ptrdiff_t c, ptrdiff_t sw, int mr)
     void fcnn_pad_images_f32(const float *x, ptrdiff_t h, ptrdiff_t w, ptrdiff_t c,

@@ -1,7 +1,7 @@
 """The fusion rules of the execution plan (fastcnn.models.fusion): where they apply, where
 they must not, and that a model trains to bitwise the same weights with fusion on and off
-(``compile(fuse=False)``) at 1, 2 and 3 threads: the seed model, a K-CNN-like model, a ResNet and
-a residual model that uses every layer type."""
+(``compile(fuse=False)``) at 1, 2 and 3 threads: the seed model, a K-CNN-like model, a ResNet,
+residual models with and without normalization and a model that uses every layer type."""
 import numpy as np
 import pytest
 
@@ -108,6 +108,23 @@ def residual_variants_model():
     return Model(inp, Dense(4, activation="softmax")(GlobalAveragePooling2D()(e)))
 
 
+def conv_add_model():
+    """Residual ends without normalization that the convolution + Add rule takes in
+    inference: a 3x3 convolution over 16 channels (the few-channel kernel) added to the
+    block's input with a ReLU layer after, one over 24 (the GEMM) as the Add's first input
+    without a ReLU, a pointwise one (summed in a pass of its own); and an Add whose
+    convolution is also read elsewhere (not taken)."""
+    inp = Input((10, 10, 3))
+    c = Conv2D(16, 3, padding="same", activation="relu")(inp)
+    a = ReLU()(Add()([c, Conv2D(16, 3, padding="same")(c)]))
+    b = Conv2D(24, 3, padding="same", activation="relu")(a)
+    d = Add()([Conv2D(24, 3, padding="same")(b), b])
+    e = Activation("relu")(Add()([Conv2D(24, 1)(d), d]))
+    f = Conv2D(24, 3, padding="same")(e)
+    g = Add()([f, MaxPool2D(1)(f)])                                   # f read twice
+    return Model(inp, Dense(4, activation="softmax")(GlobalAveragePooling2D()(g)))
+
+
 MODELS = {"seed": (seed_model, (16, 16, 2)), "second_layer": (second_layer_model, (12, 12, 1)),
           "overlapping_windows": (overlapping_windows_model, (11, 12, 2)),
           "kcnn_like": (kcnn_like_model, (12, 12, 3)),
@@ -115,7 +132,8 @@ MODELS = {"seed": (seed_model, (16, 16, 2)), "second_layer": (second_layer_model
           "resnet_like": (resnet_like_model, (12, 12, 3)),
           "every_layer": (every_layer_model, (14, 14, 2)),
           "frozen_bn": (frozen_bn_model, (10, 10, 3)),
-          "residual_variants": (residual_variants_model, (10, 10, 3))}
+          "residual_variants": (residual_variants_model, (10, 10, 3)),
+          "conv_add": (conv_add_model, (10, 10, 3))}
 # The fused steps of each model's training plan, then of its predict plan
 FUSED_STEPS = {
     "seed": (["ConvReluMaxPoolStep"], ["ConvReluMaxPoolStep"]),
@@ -124,19 +142,24 @@ FUSED_STEPS = {
     "kcnn_like": (["ReluStep", "ConvReluMaxPoolStep", "ConvReluMaxPoolStep", "ReluStep"],
                   ["ReluStep", "ConvReluMaxPoolStep", "ConvReluMaxPoolStep", "ReluStep"]),
     "gemm_pool": (["ReluStep", "ConvReluMaxPoolStep"], ["ReluStep", "ConvReluMaxPoolStep"]),
-    # BN + ReLU three times, BN + Add + ReLU twice (at the Adds' places)
+    # BN + ReLU three times, BN + Add + ReLU twice (at the Adds' places); in predict each
+    # block's second convolution with its normalization, the Add and the ReLU
     "resnet_like": (["ReluStep", "ReluStep", "BatchNormAddReluStep", "ReluStep",
                      "BatchNormAddReluStep"],
-                    ["FoldedBatchNormStep"] * 3 + ["ReluStep"]
-                    + ["FoldedBatchNormStep"] * 2 + ["ReluStep"]),
+                    ["FoldedBatchNormStep"] * 2 + ["ConvAddStep", "FoldedBatchNormStep",
+                                                   "ConvAddStep"]),
     "every_layer": (["ConvReluMaxPoolStep", "ReluMaxPoolStep"],
                     ["ConvReluMaxPoolStep", "FoldedBatchNormStep"]),
     "frozen_bn": (["ReluStep"] * 3, ["FoldedBatchNormStep", "ReluStep", "ReluStep"]),
     "residual_variants": (["BatchNormAddReluStep", "BatchNormAddReluStep", "ReluStep"],
-                          ["FoldedBatchNormStep", "ReluStep"] * 2 + ["ReluStep"]),
+                          ["ConvAddStep", "ConvAddStep", "ReluStep"]),
+    "conv_add": (["ReluStep", "ReluStep"], ["ConvAddStep"] * 3),
 }
-# models whose predict plan folds batch normalization into a convolution (not bitwise)
-FOLDS = {name for name, (_, steps) in FUSED_STEPS.items() if "FoldedBatchNormStep" in steps}
+# models whose predict plan folds batch normalization into a convolution (not bitwise): in a
+# FoldedBatchNormStep, or a ConvAddStep (conv_add's have no normalization)
+FOLDS = {"resnet_like", "every_layer", "frozen_bn", "residual_variants"}
+assert FOLDS == {name for name, (_, steps) in FUSED_STEPS.items()
+                 if {"FoldedBatchNormStep", "ConvAddStep"} & set(steps)} - {"conv_add"}
 
 
 def _fused_steps(model, purpose="train"):

@@ -246,3 +246,66 @@ def test_weight_gradients_through_the_pooling_decline_what_they_do_not_cover(rng
     with pytest.raises(ValueError, match="picks must have shape"):
         fused_ops.conv2d_backward_weight_unpool(np.ones_like(picks), picks[:, :4], x, w, 1, "valid",
                                            2, None, "valid")
+
+
+# --- convolution and a residual sum in one pass (an inference step's Conv2D + Add [+ ReLU]) ---
+
+# (x shape, w shape, strides, padding)
+CONV_ADD_PROBLEMS = {
+    # few channels: the row kernel image by image (ResNet-20's first stage, smaller), the
+    # strided kernel's tiles row by row (rows narrower than a tile, fewer images than threads)
+    "c16_f16_k3_same": ((12, 11, 13, 16), (3, 3, 16, 16), 1, "same"),
+    "c3_f8_k3_rows_of_5": ((2, 7, 5, 3), (3, 3, 3, 8), 1, "valid"),
+    # the GEMM: the reduction in one run and in several (576 < 3 * 3 * 80), filters past a
+    # tile, rows past one block, strided and padded
+    "gemm_c32_f32_k3_same": ((3, 14, 14, 32), (3, 3, 32, 32), 1, "same"),
+    "gemm_c80_f40_k3_s2_same": ((3, 17, 15, 80), (3, 3, 80, 40), 2, "same"),
+    # a 1x1 kernel at stride 2 (the GEMM), at stride 1 (a pointwise product, summed after)
+    "c16_f32_k1_s2": ((4, 8, 8, 16), (1, 1, 16, 32), 2, "valid"),
+    "c24_f40_k1_pointwise": ((2, 5, 7, 24), (1, 1, 24, 40), 1, "valid"),
+}
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=FLOAT_DTYPE_IDS)
+@pytest.mark.parametrize("name", list(CONV_ADD_PROBLEMS))
+def test_conv2d_add_is_bitwise_the_add_of_the_convolution(name, dtype, threads, rng):
+    xs, ws, strides, padding = CONV_ADD_PROBLEMS[name]
+    x = np.round(random_array(rng, xs, dtype), 1).astype(dtype)
+    w, b = random_array(rng, ws, dtype), random_array(rng, ws[3:], dtype)
+    before = fastcnn.get_num_threads()
+    try:
+        fastcnn.set_num_threads(threads)
+        z = ops.conv2d(x, w, b, strides, padding)
+        r = random_array(rng, z.shape, dtype)
+        kept = r.copy()
+        for relu in (False, True):
+            want = z + r
+            if relu:
+                want = np.where(want < 0, 0, want).astype(dtype)
+            out = np.full_like(z, np.nan)
+            got = fused_ops.conv2d_add(x, w, b, strides, padding, r, relu=relu, out=out)
+            assert got is out and got.tobytes() == want.tobytes()
+            assert fused_ops.conv2d_add(x, w, b, strides, padding, r,
+                                        relu=relu).tobytes() == want.tobytes()
+    finally:
+        fastcnn.set_num_threads(before)
+    assert r.tobytes() == kept.tobytes()
+    assert (want == 0).any() and (want > 0).any()
+
+
+def test_conv2d_add_checks_the_residual(rng):
+    x, w = random_array(rng, (2, 6, 6, 16), np.float32), random_array(rng, (3, 3, 16, 8),
+                                                                        np.float32)
+    r = np.zeros((2, 6, 6, 8), np.float32)
+    with pytest.raises(ValueError, match="residual must have shape"):
+        fused_ops.conv2d_add(x, w, None, 1, "valid", r)
+    with pytest.raises(TypeError, match="residual"):
+        fused_ops.conv2d_add(x, w, None, 1, "same", r.astype(np.float64))
+    with pytest.raises(ValueError, match="overlaps residual"):
+        fused_ops.conv2d_add(x, w, None, 1, "same", r, out=r)
+    # a residual that is not C-contiguous is read as its values
+    wide = random_array(rng, (2, 6, 6, 16), np.float32)
+    got = fused_ops.conv2d_add(x, w, None, 1, "same", wide[..., ::2], relu=True)
+    want = np.maximum(ops.conv2d(x, w, None, 1, "same") + wide[..., ::2], 0)
+    assert got.tobytes() == want.tobytes()

@@ -5,10 +5,11 @@ import numpy as np
 
 from .. import _fused_ops as fused_ops, ops
 from ..layers.conv import weight_grad_arrays
+from ..layers.normalization import BatchNormalization
 from .steps import LayerStep
 
 __all__ = ["LogitsStep", "ReluStep", "ReluMaxPoolStep", "ConvReluMaxPoolStep",
-           "FoldedBatchNormStep", "BatchNormAddReluStep"]
+           "FoldedBatchNormStep", "BatchNormAddReluStep", "ConvAddStep"]
 
 
 class LogitsStep(LayerStep):
@@ -140,6 +141,21 @@ class ConvReluMaxPoolStep(ReluMaxPoolStep):
         return [dx]
 
 
+def _folded(conv, bn, state):
+    """The kernel and bias of Conv2D ``conv`` with BatchNormalization ``bn`` (in inference)
+    folded in, in buffers of ``state`` (see :class:`FoldedBatchNormStep`)."""
+    c = conv.filters
+    gamma = np.ones(c) if bn.gamma is None else bn.gamma.astype(np.float64)
+    beta = np.zeros(c) if bn.beta is None else bn.beta.astype(np.float64)
+    scale = gamma / np.sqrt(bn.moving_variance.astype(np.float64) + bn.epsilon)
+    bias = np.zeros(c) if conv.bias is None else conv.bias.astype(np.float64)
+    kernel = state.buffer("folded_kernel", conv.kernel.shape, conv.dtype)
+    np.multiply(conv.kernel, scale, out=kernel, casting="same_kind")
+    folded_bias = state.buffer("folded_bias", (c,), conv.dtype)
+    np.copyto(folded_bias, (bias - bn.moving_mean) * scale + beta, casting="same_kind")
+    return kernel, folded_bias
+
+
 class FoldedBatchNormStep(_Chain):
     """In inference, a Conv2D without activation, the BatchNormalization that alone reads
     its output, and optionally a ReLU layer after that: one convolution whose kernel and bias
@@ -153,27 +169,13 @@ class FoldedBatchNormStep(_Chain):
         self.conv, self.bn = self.layers[0], self.layers[1]
         self.relu = len(nodes) == 3
 
-    def _folded(self):
-        conv, bn = self.conv, self.bn
-        c = conv.filters
-        gamma = np.ones(c) if bn.gamma is None else bn.gamma.astype(np.float64)
-        beta = np.zeros(c) if bn.beta is None else bn.beta.astype(np.float64)
-        scale = gamma / np.sqrt(bn.moving_variance.astype(np.float64) + bn.epsilon)
-        bias = np.zeros(c) if conv.bias is None else conv.bias.astype(np.float64)
-        st = self.state
-        kernel = st.buffer("folded_kernel", conv.kernel.shape, conv.dtype)
-        np.multiply(conv.kernel, scale, out=kernel, casting="same_kind")
-        folded_bias = st.buffer("folded_bias", (c,), conv.dtype)
-        np.copyto(folded_bias, (bias - bn.moving_mean) * scale + beta, casting="same_kind")
-        return kernel, folded_bias
-
     def forward(self, values, training):
         x = values[self.inputs[0]]
         if training:
             y = self.conv.forward(x, self.state, training)
             y = self.bn.forward(y, self.states[1], training, relu=self.relu)
         else:
-            kernel, bias = self._folded()
+            kernel, bias = _folded(self.conv, self.bn, self.state)
             conv = self.conv
             out = self.state.buffer("y", (x.shape[0],) + conv.output_shape[1:], conv.dtype)
             y = ops.conv2d(x, kernel, bias, strides=conv.strides, padding=conv.padding,
@@ -224,3 +226,45 @@ class BatchNormAddReluStep(_Chain):
             dz = self.add.backward(dy, add_state, True, None, relu_output=y)[0]
             dx = self.bn.backward(dz, self.state, need_input_grad, grads[0])
         return [dx, dz]
+
+
+class ConvAddStep(_Chain):
+    """In inference, a Conv2D without activation (and the BatchNormalization that alone reads
+    its output, folded in as in :class:`FoldedBatchNormStep`), the Add of two inputs that
+    alone reads the result, and optionally the ReLU layer that alone reads the sum (a
+    residual block's end): one convolution that adds the Add's other input to each tile of
+    its output while the tile is in cache, and applies the ReLU there; its output is never
+    read back. Bitwise the (folded) convolution followed by the Add and the ReLU. Its inputs
+    are the convolution's input and the Add's other input; it runs where the Add runs. In
+    training mode (``model(x, training=True)``) the layers run one by one."""
+
+    def __init__(self, nodes, slot, states):
+        super().__init__(nodes, slot, states)
+        self.conv = self.layers[0]
+        self.bn = self.layers[1] if isinstance(self.layers[1], BatchNormalization) else None
+        add_at = 2 if self.bn is not None else 1
+        add_node = nodes[add_at]
+        self.add, self.add_state = add_node.layer, self.states[add_at]
+        self.relu = len(nodes) > add_at + 1
+        mine = nodes[add_at - 1].outputs[0]
+        self.conv_first = add_node.inputs[0] is mine
+        other = add_node.inputs[1] if self.conv_first else add_node.inputs[0]
+        self.inputs = [slot(nodes[0].inputs[0]), slot(other)]
+        self.is_list = False
+
+    def forward(self, values, training):
+        x, r = values[self.inputs[0]], values[self.inputs[1]]
+        conv = self.conv
+        if training:
+            z = conv.forward(x, self.state, training)
+            if self.bn is not None:
+                z = self.bn.forward(z, self.states[1], training)
+            y = self.add.forward([z, r] if self.conv_first else [r, z], self.add_state,
+                                 training, relu=self.relu)
+        else:
+            kernel, bias = ((conv.kernel, conv.bias) if self.bn is None
+                            else _folded(conv, self.bn, self.state))
+            out = self.add_state.buffer("y", r.shape, conv.dtype)
+            y = fused_ops.conv2d_add(x, kernel, bias, conv.strides, conv.padding, r,
+                                     relu=self.relu, out=out)
+        values[self.output] = y

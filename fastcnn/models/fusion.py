@@ -36,6 +36,11 @@ Rules (``fuse=True``):
   inference plans: ``predict``, ``evaluate``): a Conv2D without activation followed by a
   BatchNormalization (and optionally a ReLU layer) runs as one convolution with the
   normalization in its kernel and bias and the ReLU in its epilogue.
+- **Convolution and Add in one pass** (:class:`ConvAddStep`, inference plans): a Conv2D
+  without activation (and a BatchNormalization after it, folded as above) whose result only
+  an Add of two inputs reads, and optionally the ReLU layer that alone reads the sum: the
+  other input is added to each tile of the convolution's output (and the ReLU applied) while
+  the tile is in cache, the step placed where the Add runs.
 
 Not switchable, because it is how the loss is defined rather than an optimisation (as in
 Keras' TensorFlow backend): an output layer ending in the activation the loss pairs with
@@ -47,8 +52,8 @@ from ..layers.conv import Conv2D
 from ..layers.merging import Add
 from ..layers.normalization import BatchNormalization
 from ..layers.pooling import MaxPooling2D
-from .fused_steps import (BatchNormAddReluStep, ConvReluMaxPoolStep, FoldedBatchNormStep,
-                          LogitsStep, ReluMaxPoolStep, ReluStep)
+from .fused_steps import (BatchNormAddReluStep, ConvAddStep, ConvReluMaxPoolStep,
+                          FoldedBatchNormStep, LogitsStep, ReluMaxPoolStep, ReluStep)
 from .steps import LayerStep
 
 __all__ = ["plan_steps"]
@@ -129,6 +134,29 @@ def _batch_norm_add_relu(node, graph):
     return None
 
 
+def _conv_add(node, graph):
+    """(conv[, batch norm], add[, relu]) nodes for :class:`ConvAddStep`, ``node`` being the
+    Add, or None. Of two candidates, a convolution folding a normalization is taken (a
+    residual block's main path rather than its projection shortcut)."""
+    if not isinstance(node.layer, Add) or len(node.inputs) != 2:
+        return None
+    relu = _relu_after(node, graph)
+    found = None
+    for t in node.inputs:
+        chain = [t.node]
+        if isinstance(t.node.layer, BatchNormalization):
+            chain.insert(0, t.node.inputs[0].node)
+        conv = chain[0]
+        if (not isinstance(conv.layer, Conv2D) or conv.layer.activation.name != "linear"
+                or any(graph.sole_consumer(a) is not b for a, b in zip(chain, chain[1:] + [node]))):
+            continue
+        if found is None or len(chain) > len(found):
+            found = chain
+    if found is None:
+        return None
+    return found + [node] + ([] if relu is None else [relu])
+
+
 def _fused(node, graph, backward):
     """The fused step's class and nodes starting at ``node``, or None."""
     if not backward:
@@ -154,21 +182,22 @@ def plan_steps(graph, slot, states, *, backward, fuse, loss_activations):
     logits_for = {id(t): act for t, act in zip(graph.outputs, loss_activations)
                   if act is not None}
     steps, logits_ids, taken = [], set(), set()
-    # steps that run at their last node's place (the Add's): their first nodes wait for it
+    # steps that run at an Add's place: the nodes before it in the step wait for it
     at_add = {}
-    if fuse and backward:
+    if fuse:
+        cls = BatchNormAddReluStep if backward else ConvAddStep
         for node in graph.nodes:
-            nodes = _batch_norm_add_relu(node, view)
+            nodes = _batch_norm_add_relu(node, view) if backward else _conv_add(node, view)
             if nodes is not None:
-                at_add[id(node)] = nodes
-                taken.add(id(nodes[0]))
+                at_add[id(node)] = cls, nodes
+                taken.update(id(n) for n in nodes[:nodes.index(node)])
     for node in graph.nodes:
         if node.is_input or id(node) in taken:
             continue
         if id(node) in at_add:
-            nodes = at_add[id(node)]
-            steps.append(BatchNormAddReluStep(nodes, slot, states))
-            taken.add(id(nodes[2]))
+            cls, nodes = at_add[id(node)]
+            steps.append(cls(nodes, slot, states))
+            taken.update(id(n) for n in nodes[nodes.index(node) + 1:])
             continue
         out = node.outputs[0]
         act = logits_for.get(id(out))
