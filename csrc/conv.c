@@ -14,6 +14,8 @@
 #define DW_SMALL_FIELD dw_small_f32
 #define FWD_SMALL_FIELD fwd_small_f32
 #define ADD_RESIDUAL_FIELD add_residual_f32
+#define WINO_IN_FIELD wino_in_f32
+#define WINO_OUT_FIELD wino_out_f32
 #include "conv_impl.h"
 #undef T
 #undef SFX
@@ -26,6 +28,8 @@
 #undef DW_SMALL_FIELD
 #undef FWD_SMALL_FIELD
 #undef ADD_RESIDUAL_FIELD
+#undef WINO_IN_FIELD
+#undef WINO_OUT_FIELD
 
 #define T double
 #define SFX f64
@@ -38,4 +42,6 @@
 #define DW_SMALL_FIELD dw_small_f64
 #define FWD_SMALL_FIELD fwd_small_f64
 #define ADD_RESIDUAL_FIELD add_residual_f64
+#define WINO_IN_FIELD wino_in_f64
+#define WINO_OUT_FIELD wino_out_f64
 #include "conv_impl.h"

@@ -289,6 +289,137 @@ void FN(fcnn_conv_gemm_block)(const fcnn_conv_gemm *g, ptrdiff_t m0, ptrdiff_t m
     }
 }
 
+/* Winograd F(2x2, 3x3) (fcnn_conv_wino, fastcnn_kernels.h) */
+
+size_t FN(fcnn_wino_packed_size)(const fcnn_isa *isa, ptrdiff_t c, ptrdiff_t f)
+{
+    const ptrdiff_t nr = isa->NR_FIELD;
+    return (size_t)(16 * ((f + nr - 1) / nr * nr) * c);
+}
+
+/* The transformed weights of w (3, 3, c, f): u (16, c, f) = G g G^T for every channel and
+ * filter, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], computed in double and rounded once;
+ * then each position's c x f block packed (fcnn_wino_packed_size values). */
+void FN(fcnn_wino_weights)(const fcnn_isa *isa, const T *w, ptrdiff_t c, ptrdiff_t f, T *u,
+                           T *packed)
+{
+    static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+    for (ptrdiff_t ci = 0; ci < c; ++ci) {
+        for (ptrdiff_t fi = 0; fi < f; ++fi) {
+            double t[4][3];
+            for (int i = 0; i < 4; ++i)
+                for (int k = 0; k < 3; ++k) {
+                    double acc = 0;
+                    for (int r = 0; r < 3; ++r)
+                        acc += G[i][r] * (double)w[((r * 3 + k) * c + ci) * f + fi];
+                    t[i][k] = acc;
+                }
+            for (int i = 0; i < 4; ++i)
+                for (int j = 0; j < 4; ++j) {
+                    const double v = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
+                    u[((4 * i + j) * c + ci) * f + fi] = (T)v;
+                }
+        }
+    }
+    const int nr = isa->NR_FIELD;
+    const ptrdiff_t block = (f + nr - 1) / nr * nr * c;
+    for (int pos = 0; pos < 16; ++pos)
+        FN(fcnn_pack_b)(u + pos * c * f, f, c, f, nr, packed + pos * block);
+}
+
+size_t FN(fcnn_conv_wino_workspace)(const fcnn_conv_wino *g)
+{
+    /* the micro-kernel's row pointers (A rows, C rows: position 0's, the others at an
+     * offset); the tiles' input and output pointers; the transformed tiles (16 rows of c per
+     * tile), the products (16 rows of f per tile), a scratch output row */
+    return (2 + 16 + 4) * sizeof(T *) * (size_t)g->tb
+           + sizeof(T) * (size_t)(16 * g->tb * (g->c + g->f) + g->f);
+}
+
+/* One image x (h, w, c) into y (oh, ow, f). Returns 0, having left y partly written and no
+ * residual added, where an output is not finite (a value of x, a weight or the bias that is
+ * not, or an intermediate sum beyond the dtype's range): the caller recomputes that image by
+ * the direct convolution, whose result IEEE arithmetic over exactly the terms of the
+ * definition gives. Otherwise 1: y = conv (+ bias) (+ residual (oh, ow, f)) (relu). next:
+ * NULL, or the image the caller does next, requested into L2 a share per block of tiles. */
+int FN(fcnn_conv_wino_image)(const fcnn_conv_wino *g, const T *x, T *y, const T *residual,
+                             const T *next, void *work)
+{
+    const fcnn_isa *isa = g->isa;
+    const int MR = isa->MR_FIELD, NR = isa->NR_FIELD;
+    const ptrdiff_t C = g->c, F = g->f, H = g->h, W = g->w, OH = g->oh, OW = g->ow;
+    const ptrdiff_t tw = (OW + 1) / 2, tiles = (OH + 1) / 2 * tw, TB = g->tb;
+    const ptrdiff_t block = (F + NR - 1) / NR * NR * C;
+    const T **ind = (const T **)work;
+    T **crow = (T **)(ind + TB);
+    const T **din = (const T **)(crow + TB);
+    T **yout = (T **)(din + 16 * TB);
+    T *v = (T *)(yout + 4 * TB);
+    T *m = v + 16 * TB * C, *junk = m + 16 * TB * F;
+    const T *zeros = (const T *)g->zeros, *u = (const T *)g->u_packed;
+    const int relu = g->relu && !residual;
+    const ptrdiff_t line = 64 / (ptrdiff_t)sizeof(T), image = H * W * C;
+    const ptrdiff_t share = next ? (image + tiles - 1) / tiles * TB : 0;
+    /* row i of every position's product: A at ind[i] + pos * TB * C, C at crow[i] + pos *
+     * TB * F (rows past a block's tiles read some tile's values and are not stored) */
+    for (ptrdiff_t i = 0; i < TB; ++i) {
+        ind[i] = v + i * C;
+        crow[i] = m + i * F;
+    }
+    int ok = 1;
+    for (ptrdiff_t t0 = 0; t0 < tiles; t0 += TB) {
+        const ptrdiff_t nt = FN(min_idx)(TB, tiles - t0);
+        if (next) {
+            const ptrdiff_t end = FN(min_idx)(t0 / TB * share + share, image);
+            for (ptrdiff_t q = t0 / TB * share; q < end; q += line)
+                __builtin_prefetch(next + q, 0, 2);
+        }
+        for (ptrdiff_t t = 0; t < nt; ++t) {
+            const ptrdiff_t a = (t0 + t) / tw, b = (t0 + t) - a * tw;
+            const ptrdiff_t h0 = 2 * a - g->pt, w0 = 2 * b - g->pl;
+            const T **d = din + 16 * t;
+            if (h0 >= 0 && h0 + 4 <= H && w0 >= 0 && w0 + 4 <= W) {
+                const T *base = x + (h0 * W + w0) * C;
+                for (int i = 0; i < 4; ++i)
+                    for (int j = 0; j < 4; ++j) d[4 * i + j] = base + (i * W + j) * C;
+            } else {
+                for (int i = 0; i < 4; ++i)
+                    for (int j = 0; j < 4; ++j) {
+                        const ptrdiff_t ih = h0 + i, iw = w0 + j;
+                        d[4 * i + j] = ih >= 0 && ih < H && iw >= 0 && iw < W
+                                           ? x + (ih * W + iw) * C : zeros;
+                    }
+            }
+            const ptrdiff_t oh = 2 * a, ow = 2 * b;
+            T **o = yout + 4 * t;
+            o[0] = y + (oh * OW + ow) * F;
+            o[1] = ow + 1 < OW ? o[0] + F : junk;
+            o[2] = oh + 1 < OH ? o[0] + OW * F : junk;
+            o[3] = oh + 1 < OH && ow + 1 < OW ? o[0] + (OW + 1) * F : junk;
+        }
+        isa->WINO_IN_FIELD(din, nt, C, v, TB * C);
+        /* the products, position by position: (nt x C) * (C x F) */
+        for (int pos = 0; pos < 16; ++pos)
+            for (ptrdiff_t j0 = 0; j0 < F; j0 += NR) {
+                const int nr = (int)FN(min_idx)(NR, F - j0);
+                const T *bp = u + pos * block + j0 * C;
+                for (ptrdiff_t i0 = 0; i0 < nt; i0 += MR) {
+                    const int mr = (int)FN(min_idx)(MR, nt - i0);
+                    for (ptrdiff_t c0 = 0; c0 < C; c0 += FCNN_KC) {
+                        const ptrdiff_t cc = FN(min_idx)(FCNN_KC, C - c0);
+                        isa->UKR_IND_FIELD(1, cc, pos * TB * C + c0, ind + i0, bp + c0 * NR,
+                                           crow + i0, pos * TB * F + j0, mr, nr,
+                                           c0 == 0 ? 0 : FCNN_ACCUMULATE, NULL);
+                    }
+                }
+            }
+        ok &= isa->WINO_OUT_FIELD(m, TB * F, nt, F, (const T *)g->bias, relu, yout);
+    }
+    if (ok && residual)
+        isa->ADD_RESIDUAL_FIELD(y, residual, 1, OH * OW * F, 0, g->relu);
+    return ok;
+}
+
 void FN(fcnn_pad_images)(const T *x, ptrdiff_t h, ptrdiff_t w, ptrdiff_t c, ptrdiff_t hp,
                          ptrdiff_t wp, ptrdiff_t pt, ptrdiff_t pl, ptrdiff_t n0, ptrdiff_t n1,
                          T *dst)

@@ -960,6 +960,134 @@ static void SN(add_residual)(T *restrict y, const T *restrict r, ptrdiff_t rows,
     }
 }
 
+/* Winograd F(2x2, 3x3) transforms (fcnn_wino_in_* / fcnn_wino_out_*, fastcnn_kernels.h),
+ * over the channels in this set's vectors, then one channel at a time. B^T = [1 0 -1 0;
+ * 0 1 1 0; 0 -1 1 0; 0 1 0 -1], A^T = [1 1 1 0; 0 1 -1 -1]; position pos = 4 * row + column
+ * of the 4 x 4 tile. The body is written once over load (L), store (S), add (A), subtract (B)
+ * operations on values of type V. */
+#define WINO_IN_BODY(V, L, S, A, B)                                                             \
+    {                                                                                          \
+        /* columns j of B^T d, then the rows of (B^T d) B */                                   \
+        const V t00 = B(L(d[0] + k), L(d[8] + k)), t01 = B(L(d[1] + k), L(d[9] + k));          \
+        const V t02 = B(L(d[2] + k), L(d[10] + k)), t03 = B(L(d[3] + k), L(d[11] + k));        \
+        const V t10 = A(L(d[4] + k), L(d[8] + k)), t11 = A(L(d[5] + k), L(d[9] + k));          \
+        const V t12 = A(L(d[6] + k), L(d[10] + k)), t13 = A(L(d[7] + k), L(d[11] + k));        \
+        const V t20 = B(L(d[8] + k), L(d[4] + k)), t21 = B(L(d[9] + k), L(d[5] + k));          \
+        const V t22 = B(L(d[10] + k), L(d[6] + k)), t23 = B(L(d[11] + k), L(d[7] + k));        \
+        const V t30 = B(L(d[4] + k), L(d[12] + k)), t31 = B(L(d[5] + k), L(d[13] + k));        \
+        const V t32 = B(L(d[6] + k), L(d[14] + k)), t33 = B(L(d[7] + k), L(d[15] + k));        \
+        S(v + 0 * vs + k, B(t00, t02));                                                        \
+        S(v + 1 * vs + k, A(t01, t02));                                                        \
+        S(v + 2 * vs + k, B(t02, t01));                                                        \
+        S(v + 3 * vs + k, B(t01, t03));                                                        \
+        S(v + 4 * vs + k, B(t10, t12));                                                        \
+        S(v + 5 * vs + k, A(t11, t12));                                                        \
+        S(v + 6 * vs + k, B(t12, t11));                                                        \
+        S(v + 7 * vs + k, B(t11, t13));                                                        \
+        S(v + 8 * vs + k, B(t20, t22));                                                        \
+        S(v + 9 * vs + k, A(t21, t22));                                                        \
+        S(v + 10 * vs + k, B(t22, t21));                                                       \
+        S(v + 11 * vs + k, B(t21, t23));                                                       \
+        S(v + 12 * vs + k, B(t30, t32));                                                       \
+        S(v + 13 * vs + k, A(t31, t32));                                                       \
+        S(v + 14 * vs + k, B(t32, t31));                                                       \
+        S(v + 15 * vs + k, B(t31, t33));                                                       \
+    }
+/* rows i of m A, then the columns of A^T (m A), + bias; z collects o * 0 of every output (0
+ * while all are finite); then the relu */
+#define WINO_OUT_BODY(V, L, S, A, B, MUL0, MAX0, BIAS)                                          \
+    {                                                                                          \
+        const V s00 = A(A(L(m + 0 * ms + k), L(m + 1 * ms + k)), L(m + 2 * ms + k));           \
+        const V s01 = B(B(L(m + 1 * ms + k), L(m + 2 * ms + k)), L(m + 3 * ms + k));           \
+        const V s10 = A(A(L(m + 4 * ms + k), L(m + 5 * ms + k)), L(m + 6 * ms + k));           \
+        const V s11 = B(B(L(m + 5 * ms + k), L(m + 6 * ms + k)), L(m + 7 * ms + k));           \
+        const V s20 = A(A(L(m + 8 * ms + k), L(m + 9 * ms + k)), L(m + 10 * ms + k));          \
+        const V s21 = B(B(L(m + 9 * ms + k), L(m + 10 * ms + k)), L(m + 11 * ms + k));         \
+        const V s30 = A(A(L(m + 12 * ms + k), L(m + 13 * ms + k)), L(m + 14 * ms + k));        \
+        const V s31 = B(B(L(m + 13 * ms + k), L(m + 14 * ms + k)), L(m + 15 * ms + k));        \
+        V o00 = A(A(s00, s10), s20), o01 = A(A(s01, s11), s21);                                \
+        V o10 = B(B(s10, s20), s30), o11 = B(B(s11, s21), s31);                                \
+        if (bias) {                                                                            \
+            const V bk = BIAS;                                                                 \
+            o00 = A(o00, bk);                                                                  \
+            o01 = A(o01, bk);                                                                  \
+            o10 = A(o10, bk);                                                                  \
+            o11 = A(o11, bk);                                                                  \
+        }                                                                                      \
+        z = A(z, A(A(MUL0(o00), MUL0(o01)), A(MUL0(o10), MUL0(o11))));                         \
+        if (relu) {                                                                            \
+            o00 = MAX0(o00);                                                                   \
+            o01 = MAX0(o01);                                                                   \
+            o10 = MAX0(o10);                                                                   \
+            o11 = MAX0(o11);                                                                   \
+        }                                                                                      \
+        S(y[0] + k, o00);                                                                      \
+        S(y[1] + k, o01);                                                                      \
+        S(y[2] + k, o10);                                                                      \
+        S(y[3] + k, o11);                                                                      \
+    }
+#define WINO_SL(p) (*(p))
+#define WINO_SS(p, x) (*(p) = (x))
+#define WINO_SA(a, b) ((a) + (b))
+#define WINO_SB(a, b) ((a) - (b))
+#define WINO_SMUL0(a) ((a) * (T)0)
+#define WINO_SMAX0(a) ((a) < 0 ? (T)0 : (a))
+#define WINO_VMUL0(a) VMUL0_(a)
+#define WINO_VMAX0(a) VMAX(VZERO(), (a))
+
+static inline VT SN(mul0)(VT a) { return VFMA(a, VZERO(), VZERO()); }
+#define VMUL0_(a) SN(mul0)(a)
+
+static void SN(wino_in)(const T *const *dd, ptrdiff_t nt, ptrdiff_t c, T *vv, ptrdiff_t vs)
+{
+    for (ptrdiff_t t = 0; t < nt; ++t) {
+        const T *const *d = dd + 16 * t;
+        T *v = vv + t * c;
+        ptrdiff_t k = 0;
+        for (; k + VLEN <= c; k += VLEN) WINO_IN_BODY(VT, VLOAD, VSTORE, VADD, VSUB)
+        for (; k < c; ++k) WINO_IN_BODY(T, WINO_SL, WINO_SS, WINO_SA, WINO_SB)
+    }
+}
+
+static int SN(wino_out)(const T *mm, ptrdiff_t ms, ptrdiff_t nt, ptrdiff_t c, const T *bias,
+                        int relu, T *const *yy)
+{
+    VT zv = VZERO();
+    T zs = 0;
+    for (ptrdiff_t t = 0; t < nt; ++t) {
+        const T *m = mm + t * c;
+        T *const *y = yy + 4 * t;
+        ptrdiff_t k = 0;
+        {
+            VT z = zv;
+            for (; k + VLEN <= c; k += VLEN)
+                WINO_OUT_BODY(VT, VLOAD, VSTORE, VADD, VSUB, WINO_VMUL0, WINO_VMAX0,
+                              VLOAD(bias + k))
+            zv = z;
+        }
+        T z = zs;
+        for (; k < c; ++k)
+            WINO_OUT_BODY(T, WINO_SL, WINO_SS, WINO_SA, WINO_SB, WINO_SMUL0, WINO_SMAX0, bias[k])
+        zs = z;
+    }
+    T lanes[VLEN];
+    VSTORE(lanes, zv);
+    for (int l = 0; l < VLEN; ++l)
+        if (lanes[l] != lanes[l]) return 0;
+    return zs == zs;
+}
+#undef WINO_IN_BODY
+#undef WINO_OUT_BODY
+#undef WINO_SL
+#undef WINO_SS
+#undef WINO_SA
+#undef WINO_SB
+#undef WINO_SMUL0
+#undef WINO_SMAX0
+#undef WINO_VMUL0
+#undef WINO_VMAX0
+#undef VMUL0_
+
 #undef SMALL_DW_GROUP
 #undef SMALL_DW_GROUP_NARROW
 #undef SMALL_DW_GROUP4

@@ -74,6 +74,21 @@ typedef void (*fcnn_add_residual_f32)(float *y, const float *r, ptrdiff_t rows, 
 typedef void (*fcnn_add_residual_f64)(double *y, const double *r, ptrdiff_t rows,
                                       ptrdiff_t cols, ptrdiff_t ld, int relu);
 
+/* Winograd F(2x2, 3x3) transforms over c channels (conv_small_impl.h, per kernel set), of nt
+ * tiles: tile t's input (4 x 4 pixels: the 16 pointers d[16t ..], to c values each, a row of
+ * zeros outside the image) to V = B^T d B, written as 16 rows v + pos * vs + t * c; the
+ * products m (16 rows m + pos * ms + t * c) to the 2 x 2 outputs A^T m A (+ bias, NULL:
+ * none), stored at y[4t ..] (a scratch row where an output lies outside the image).
+ * wino_out returns 0 where any of its outputs is not finite (before the relu), else 1. */
+typedef void (*fcnn_wino_in_f32)(const float *const *d, ptrdiff_t nt, ptrdiff_t c, float *v,
+                                 ptrdiff_t vs);
+typedef void (*fcnn_wino_in_f64)(const double *const *d, ptrdiff_t nt, ptrdiff_t c, double *v,
+                                 ptrdiff_t vs);
+typedef int (*fcnn_wino_out_f32)(const float *m, ptrdiff_t ms, ptrdiff_t nt, ptrdiff_t c,
+                                 const float *bias, int relu, float *const *y);
+typedef int (*fcnn_wino_out_f64)(const double *m, ptrdiff_t ms, ptrdiff_t nt, ptrdiff_t c,
+                                 const double *bias, int relu, double *const *y);
+
 typedef struct {
     const char *name;
     int mr_f32, nr_f32, mr_f64, nr_f64;
@@ -99,6 +114,11 @@ typedef struct {
     /* the residual sum of the convolution drivers (conv_impl.h), in this set's vectors */
     fcnn_add_residual_f32 add_residual_f32;
     fcnn_add_residual_f64 add_residual_f64;
+    /* the Winograd forward's transforms (fcnn_conv_wino_image) */
+    fcnn_wino_in_f32 wino_in_f32;
+    fcnn_wino_in_f64 wino_in_f64;
+    fcnn_wino_out_f32 wino_out_f32;
+    fcnn_wino_out_f64 wino_out_f64;
 } fcnn_isa;
 
 /* Per-ISA micro-kernels; each ISA's translation unit is compiled with its own flags. */
@@ -222,6 +242,25 @@ typedef struct fcnn_conv_small_s {
     ptrdiff_t next_n;
 } fcnn_conv_small;
 
+/* Forward 3x3 convolution at stride 1 by Winograd's F(2x2, 3x3), one image at a time: the
+ * output in tiles of 2 x 2 pixels, each from a 4 x 4 input tile; per block of tb tiles, the
+ * input tiles transformed (16 rows of c values each), 16 products (tb x c) * (c x f) by the
+ * indirect micro-kernel with the transformed weights u, and the output transform (+ bias,
+ * relu). 2.25 times fewer multiplications than the direct convolution, rounding differently
+ * (within the direct sum's error bound times a small constant). */
+typedef struct {
+    ptrdiff_t h, w, c, f;    /* input image (h, w, c), f filters */
+    ptrdiff_t oh, ow, pt, pl;
+    const void *u_packed;    /* 16 blocks (one per position of the 4 x 4 tile), each the
+                                c x f transformed weights packed by fcnn_pack_b_* with NR:
+                                fcnn_wino_weights_* */
+    const void *bias;        /* NULL or f values */
+    int relu;
+    const void *zeros;       /* c zeros (input outside the image) */
+    ptrdiff_t tb;            /* tiles per block: a multiple of the kernel's MR */
+    const fcnn_isa *isa;     /* the kernel set of the products (fcnn_isa_for_width of f) */
+} fcnn_conv_wino;
+
 /* Elements the padded copy needs past its end: the partial last tile of the last output
  * row reads up to MR - 1 pixels (at stride sw) beyond the row, into a next row. The copy
  * itself is made by fcnn_pad_images_*: images [n0, n1) of x (n, h, w, c) into dst
@@ -332,6 +371,12 @@ typedef struct {
                                ptrdiff_t hp, ptrdiff_t wp, ptrdiff_t pt, ptrdiff_t pl,         \
                                ptrdiff_t n0, ptrdiff_t n1, T *dst);                            \
     void fcnn_conv_small_rows_##SFX(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff_t nrows); \
+    size_t fcnn_wino_packed_size_##SFX(const fcnn_isa *isa, ptrdiff_t c, ptrdiff_t f);          \
+    void fcnn_wino_weights_##SFX(const fcnn_isa *isa, const T *w, ptrdiff_t c, ptrdiff_t f,     \
+                                 T *u, T *packed);                                            \
+    size_t fcnn_conv_wino_workspace_##SFX(const fcnn_conv_wino *g);                            \
+    int fcnn_conv_wino_image_##SFX(const fcnn_conv_wino *g, const T *x, T *y,                  \
+                                   const T *residual, const T *next, void *work);              \
     size_t fcnn_gemm_workspace_##SFX(void);                                                    \
     void fcnn_gemm_tile_##SFX(const fcnn_gemm *g, ptrdiff_t i0, ptrdiff_t i1, ptrdiff_t j0,    \
                               ptrdiff_t j1, void *work);

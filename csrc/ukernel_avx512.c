@@ -65,6 +65,7 @@ const fcnn_isa fcnn_isa_avx512_narrow = {
     dx_small_rows_avx512_f32, dx_small_rows_avx512_f64,
     dw_small_tile_avx512_f32, dw_small_tile_avx512_f64,
     NULL, NULL, fma_loop_avx512, add_residual_avx512_f32, add_residual_avx512_f64,
+    wino_in_avx512_f32, wino_in_avx512_f64, wino_out_avx512_f32, wino_out_avx512_f64,
 };
 
 const fcnn_isa fcnn_isa_avx512 = {
@@ -74,6 +75,7 @@ const fcnn_isa fcnn_isa_avx512 = {
     dw_small_tile_avx512_f32, dw_small_tile_avx512_f64,
     fwd_small_rows_avx512_f32, fwd_small_rows_avx512_f64, fma_loop_avx512,
     add_residual_avx512_f32, add_residual_avx512_f64,
+    wino_in_avx512_f32, wino_in_avx512_f64, wino_out_avx512_f32, wino_out_avx512_f64,
 };
 
 #else

@@ -56,6 +56,8 @@ FCNN_DEFINE_GENERIC(double, f64, GEN_MR, GEN_NR_F64)
 #define VSTORE(p, v) (*(p) = (v))
 #define VFMA(a, b, c) ((a) * (b) + (c))
 #define VADD(a, b) ((a) + (b))
+#define VSUB(a, b) ((a) - (b))
+#define VMAX(a, b) ((b) < (a) ? (a) : (b))
 #define VZERO() 0
 #define VSET1(x) (x)
 #define T float
@@ -86,4 +88,5 @@ const fcnn_isa fcnn_isa_generic = {
     dx_small_rows_generic_f64, dw_small_tile_generic_f32, dw_small_tile_generic_f64,
     NULL, NULL, /* forward over few channels: the strided kernel, tile by tile */
     fma_loop_generic, add_residual_generic_f32, add_residual_generic_f64,
+    wino_in_generic_f32, wino_in_generic_f64, wino_out_generic_f32, wino_out_generic_f64,
 };

@@ -9,6 +9,7 @@
 #define VLOAD _mm256_loadu_pd
 #define VSTORE _mm256_storeu_pd
 #define VADD _mm256_add_pd
+#define VSUB _mm256_sub_pd
 #define VMAX _mm256_max_pd
 #define VZERO _mm256_setzero_pd
 #define VFMA _mm256_fmadd_pd
@@ -21,6 +22,7 @@
 #define VLOAD _mm256_loadu_ps
 #define VSTORE _mm256_storeu_ps
 #define VADD _mm256_add_ps
+#define VSUB _mm256_sub_ps
 #define VMAX _mm256_max_ps
 #define VZERO _mm256_setzero_ps
 #define VFMA _mm256_fmadd_ps

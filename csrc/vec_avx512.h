@@ -9,6 +9,7 @@
 #define VLOAD _mm512_loadu_pd
 #define VSTORE _mm512_storeu_pd
 #define VADD _mm512_add_pd
+#define VSUB _mm512_sub_pd
 #define VMAX _mm512_max_pd
 #define VZERO _mm512_setzero_pd
 #define VFMA _mm512_fmadd_pd
@@ -21,6 +22,7 @@
 #define VLOAD _mm512_loadu_ps
 #define VSTORE _mm512_storeu_ps
 #define VADD _mm512_add_ps
+#define VSUB _mm512_sub_ps
 #define VMAX _mm512_max_ps
 #define VZERO _mm512_setzero_ps
 #define VFMA _mm512_fmadd_ps

@@ -7,6 +7,7 @@
 #undef VLOAD
 #undef VSTORE
 #undef VADD
+#undef VSUB
 #undef VMAX
 #undef VZERO
 #undef VFMA

@@ -124,6 +124,29 @@ cdef extern from "fastcnn_kernels.h" nogil:
         const void *next
         ptrdiff_t next_n
 
+    ctypedef struct fcnn_conv_wino:
+        ptrdiff_t h, w, c, f
+        ptrdiff_t oh, ow, pt, pl
+        const void *u_packed
+        const void *bias
+        int relu
+        const void *zeros
+        ptrdiff_t tb
+        const fcnn_isa *isa
+
+    size_t fcnn_wino_packed_size_f32(const fcnn_isa *isa, ptrdiff_t c, ptrdiff_t f)
+    size_t fcnn_wino_packed_size_f64(const fcnn_isa *isa, ptrdiff_t c, ptrdiff_t f)
+    void fcnn_wino_weights_f32(const fcnn_isa *isa, const float *w, ptrdiff_t c, ptrdiff_t f,
+                               float *u, float *packed)
+    void fcnn_wino_weights_f64(const fcnn_isa *isa, const double *w, ptrdiff_t c, ptrdiff_t f,
+                               double *u, double *packed)
+    size_t fcnn_conv_wino_workspace_f32(const fcnn_conv_wino *g)
+    size_t fcnn_conv_wino_workspace_f64(const fcnn_conv_wino *g)
+    int fcnn_conv_wino_image_f32(const fcnn_conv_wino *g, const float *x, float *y,
+                                 const float *residual, const float *next, void *work)
+    int fcnn_conv_wino_image_f64(const fcnn_conv_wino *g, const double *x, double *y,
+                                 const double *residual, const double *next, void *work)
+
     ptrdiff_t FCNN_SMALL_SLACK(ptrdiff_t wp, ptrdiff_t c, ptrdiff_t sw, int mr)
     void fcnn_pad_images_f32(const float *x, ptrdiff_t h, ptrdiff_t w, ptrdiff_t c,
                              ptrdiff_t hp, ptrdiff_t wp, ptrdiff_t pt, ptrdiff_t pl,

@@ -1,0 +1,119 @@
+"""The Winograd F(2x2, 3x3) forward pass of 3x3 convolutions at stride 1 over 32 or more
+channels and filters (fastcnn/_conv.pxi: _conv2d_forward_wino): against the reference and
+the direct convolution (``_kernels.set_winograd(False)``), the same bits at any thread
+count, and the per-image fallback to the direct convolution wherever an output is not
+finite (an inf or NaN input, weight or bias), which the transforms would otherwise turn into
+NaN where the definition gives inf, or spread over a whole image."""
+import numpy as np
+import pytest
+
+import fastcnn
+from fastcnn import _fused_ops as fused_ops, _kernels, ops, reference
+from conftest import FLOAT_DTYPES, FLOAT_DTYPE_IDS, assert_close, random_array, widen
+
+# (x shape, F, padding): odd and even outputs (partial tiles), blocks of tiles past one and a
+# last partial block, filters past a tile and not a multiple of it, 600 channels (the
+# reduction in two runs), the smallest image taken (16 tiles)
+PROBLEMS = {
+    "c32_f32_same_12x12": ((3, 12, 12, 32), 32, "same"),
+    "c40_f33_valid_9x11": ((2, 9, 11, 40), 33, "valid"),
+    "c64_f64_same_15x15": ((2, 15, 15, 64), 64, "same"),
+    "c32_f48_valid_30x30": ((2, 30, 30, 32), 48, "valid"),
+    "c600_f32_same_9x9": ((1, 9, 9, 600), 32, "same"),
+    "c32_f32_same_7x8_16_tiles": ((4, 7, 8, 32), 32, "same"),
+}
+
+
+@pytest.fixture
+def direct():
+    """A function that runs its arguments with the direct convolution."""
+    def run(f, *args, **kwargs):
+        before = _kernels.set_winograd(False)
+        try:
+            return f(*args, **kwargs)
+        finally:
+            _kernels.set_winograd(before)
+    return run
+
+
+def _problem(rng, name, dtype):
+    xs, f, padding = PROBLEMS[name]
+    x = random_array(rng, xs, dtype)
+    w, b = random_array(rng, (3, 3, xs[3], f), dtype), random_array(rng, (f,), dtype)
+    return x, w, b, padding
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=FLOAT_DTYPE_IDS)
+@pytest.mark.parametrize("name", list(PROBLEMS))
+def test_winograd_forward_matches_the_reference_and_the_direct_convolution(name, dtype, rng,
+                                                                           direct):
+    x, w, b, padding = _problem(rng, name, dtype)
+    for bias in (b, None):
+        for activation in (None, "relu"):
+            y = ops.conv2d(x, w, bias, 1, padding, activation=activation)
+            want = reference.conv2d(*widen(x, w), None if bias is None else widen(bias), 1,
+                                    padding)
+            if activation:
+                want = np.maximum(want, 0)
+            assert_close(y, want, dtype, "y")
+            plain = direct(ops.conv2d, x, w, bias, 1, padding, activation=activation)
+            assert_close(y, widen(plain), dtype, "y against the direct convolution")
+    # not the direct convolution's bits: the Winograd pass did run
+    assert y.tobytes() != plain.tobytes()
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=FLOAT_DTYPE_IDS)
+def test_winograd_forward_is_the_same_at_any_thread_count(dtype, rng):
+    x, w, b, padding = _problem(rng, "c32_f48_valid_30x30", dtype)
+    x = np.concatenate([x] * 3)
+    before = fastcnn.get_num_threads()
+    outs = []
+    try:
+        for threads in (1, 2, 3):
+            fastcnn.set_num_threads(threads)
+            outs.append(ops.conv2d(x, w, b, 1, padding, activation="relu").tobytes())
+    finally:
+        fastcnn.set_num_threads(before)
+    assert outs[0] == outs[1] == outs[2]
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=FLOAT_DTYPE_IDS)
+@pytest.mark.parametrize("special", [np.inf, -np.inf, np.nan])
+def test_an_image_with_a_value_that_is_not_finite_is_convolved_directly(special, dtype, rng,
+                                                                        direct):
+    x, w, b, padding = _problem(rng, "c32_f32_same_12x12", dtype)
+    x[1, 5, 7, 3] = special
+    y = ops.conv2d(x, w, b, 1, padding)
+    plain = direct(ops.conv2d, x, w, b, 1, padding)
+    assert y[1].tobytes() == plain[1].tobytes()          # inf where the definition has it
+    assert not np.isfinite(y[1]).all() and np.isfinite(y[1]).any()
+    assert np.isfinite(y[[0, 2]]).all() and y[0].tobytes() != plain[0].tobytes()
+    # fused: the relu after the check, the residual added after the fallback too
+    r = random_array(rng, y.shape, dtype)
+    got = fused_ops.conv2d_add(x, w, b, 1, padding, r, relu=True)
+    assert got[1].tobytes() == direct(fused_ops.conv2d_add, x, w, b, 1, padding, r,
+                                      relu=True)[1].tobytes()
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=FLOAT_DTYPE_IDS)
+def test_weights_or_a_bias_that_are_not_finite_take_the_direct_convolution(dtype, rng, direct):
+    x, w, b, padding = _problem(rng, "c40_f33_valid_9x11", dtype)
+    w_nan, b_inf = w.copy(), b.copy()
+    w_nan[0, 2, 5, 7] = np.nan
+    b_inf[3] = np.inf
+    for weights, bias in ((w_nan, b), (w, b_inf)):
+        y = ops.conv2d(x, weights, bias, 1, padding)
+        assert y.tobytes() == direct(ops.conv2d, x, weights, bias, 1, padding).tobytes()
+
+
+def test_winograd_is_taken_only_where_it_applies(rng, direct):
+    """Strided, 5x5, few channels or filters, an image of fewer than 16 tiles: the direct
+    convolution's bits."""
+    for xs, ws, strides in [((2, 12, 12, 32), (3, 3, 32, 32), 2),
+                            ((2, 12, 12, 32), (5, 5, 32, 32), 1),
+                            ((2, 12, 12, 16), (3, 3, 16, 32), 1),
+                            ((2, 12, 12, 32), (3, 3, 32, 16), 1),
+                            ((2, 8, 8, 64), (3, 3, 64, 64), 1)]:
+        x, w = random_array(rng, xs, np.float32), random_array(rng, ws, np.float32)
+        y = ops.conv2d(x, w, None, strides, "valid")
+        assert y.tobytes() == direct(ops.conv2d, x, w, None, strides, "valid").tobytes()
