@@ -299,9 +299,11 @@ size_t FN(fcnn_wino_packed_size)(const fcnn_isa *isa, ptrdiff_t c, ptrdiff_t f)
 
 /* The transformed weights of w (3, 3, c, f): u (16, c, f) = G g G^T for every channel and
  * filter, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], computed in double and rounded once;
- * then each position's c x f block packed (fcnn_wino_packed_size values). */
-void FN(fcnn_wino_weights)(const fcnn_isa *isa, const T *w, ptrdiff_t c, ptrdiff_t f, T *u,
-                           T *packed)
+ * then each position's c x f block packed (fcnn_wino_packed_size values). flip: w is
+ * (3, 3, f, c) and g its taps turned by 180 degrees with channels and filters swapped (the
+ * kernel whose forward pass over dy is dx at stride 1). */
+void FN(fcnn_wino_weights)(const fcnn_isa *isa, const T *w, ptrdiff_t c, ptrdiff_t f, int flip,
+                           T *u, T *packed)
 {
     static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
     for (ptrdiff_t ci = 0; ci < c; ++ci) {
@@ -310,8 +312,11 @@ void FN(fcnn_wino_weights)(const fcnn_isa *isa, const T *w, ptrdiff_t c, ptrdiff
             for (int i = 0; i < 4; ++i)
                 for (int k = 0; k < 3; ++k) {
                     double acc = 0;
-                    for (int r = 0; r < 3; ++r)
-                        acc += G[i][r] * (double)w[((r * 3 + k) * c + ci) * f + fi];
+                    for (int r = 0; r < 3; ++r) {
+                        const ptrdiff_t at = flip ? (((2 - r) * 3 + 2 - k) * f + fi) * c + ci
+                                                  : ((r * 3 + k) * c + ci) * f + fi;
+                        acc += G[i][r] * (double)w[at];
+                    }
                     t[i][k] = acc;
                 }
             for (int i = 0; i < 4; ++i)

@@ -373,7 +373,7 @@ typedef struct {
     void fcnn_conv_small_rows_##SFX(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff_t nrows); \
     size_t fcnn_wino_packed_size_##SFX(const fcnn_isa *isa, ptrdiff_t c, ptrdiff_t f);          \
     void fcnn_wino_weights_##SFX(const fcnn_isa *isa, const T *w, ptrdiff_t c, ptrdiff_t f,     \
-                                 T *u, T *packed);                                            \
+                                 int flip, T *u, T *packed);                                  \
     size_t fcnn_conv_wino_workspace_##SFX(const fcnn_conv_wino *g);                            \
     int fcnn_conv_wino_image_##SFX(const fcnn_conv_wino *g, const T *x, T *y,                  \
                                    const T *residual, const T *next, void *work);              \

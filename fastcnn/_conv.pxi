@@ -75,15 +75,16 @@ cdef enum:
     # the few-channel forward requests each image of at least this size while computing
     # the one before (fcnn_conv_small.next)
     PREFETCH_MIN_BYTES = 16 * 1024
-    # Winograd's forward (3x3 at stride 1) from this many channels and filters and 2x2
-    # output tiles per image on (an image of fewer tiles leaves most of a micro-kernel's
-    # rows empty: 4x4 outputs of 64 channels ran at half the direct speed); its blocks of
+    # Winograd's forward (3x3 at stride 1; also dx) from this many channels and filters and
+    # 2x2 output tiles per image on (an image of fewer tiles leaves most of a micro-kernel's
+    # rows empty: 4x4 outputs of 64 channels ran at half the direct speed, the backward
+    # pass of 7x7x64 -> 64 (16 tiles) at 0.86x, of 8x8x64 at 1.00x); its blocks of
     # tiles hold their transformed tiles and products in about this many bytes (96 KB:
     # 1.28x the direct forward of 32x32x32 -> 32 and 1.56x for 56x56x64 -> 64, against
     # 1.31x / 1.42x at 48 KB and 1.17x / 1.48x at 24 KB)
     WINO_MIN_C = 32
     WINO_MIN_F = 32
-    WINO_MIN_TILES = 16
+    WINO_MIN_TILES = 25
     WINO_BLOCK_BYTES = 96 * 1024
     # (the few-channel thresholds are FCNN_*_C in csrc/fastcnn_kernels.h)
     # The fused convolution and max pooling keeps an image's convolution output in a buffer
@@ -416,17 +417,24 @@ cdef int _conv2d_forward_wino(const floating[:, :, :, ::1] x, const floating[:, 
                               Py_ssize_t oh, Py_ssize_t ow, bint relu, floating *y,
                               int nthreads, const fcnn_pool_geom *pg=NULL,
                               const void *pool_kernel=NULL, floating *py=NULL,
-                              floating *picks=NULL, const floating *residual=NULL) except -1:
+                              floating *picks=NULL, const floating *residual=NULL,
+                              bint flip=False) except -1:
     """Forward pass of a 3x3 convolution at stride 1 by Winograd's F(2x2, 3x3)
     (fcnn_conv_wino), image by image, into y (N, oh, ow, F) (+ residual, laid out as y,
     before the relu). An image with an output that is not finite is recomputed by the direct
     GEMM (the same as conv2d_forward's without Winograd), which follows IEEE arithmetic over
     exactly the terms of the definition. With ``pool_kernel``: as _conv2d_forward_small's,
-    each image's output pooled from a buffer of the thread's own, y not used."""
-    cdef const fcnn_isa *isa = fcnn_isa_for_width(w.shape[3], floating is double)
+    each image's output pooled from a buffer of the thread's own, y not used.
+
+    ``flip``: w is (3, 3, F, C) and the kernel it runs w turned by 180 degrees with its
+    channels and filters swapped: with x = dy and the padding 2 - pt, 2 - pl, the dx of a
+    convolution at stride 1 (for finite w only: the padding's zeros are then terms that add
+    nothing)."""
+    cdef Py_ssize_t wf = w.shape[2] if flip else w.shape[3]
+    cdef const fcnn_isa *isa = fcnn_isa_for_width(wf, floating is double)
     cdef int mr = isa.mr_f32 if floating is float else isa.mr_f64
     cdef int nr = isa.nr_f32 if floating is float else isa.nr_f64
-    cdef Py_ssize_t n = x.shape[0], c = x.shape[3], f = w.shape[3], i, blk, m0
+    cdef Py_ssize_t n = x.shape[0], c = x.shape[3], f = wf, i, blk, m0
     cdef Py_ssize_t tiles = (oh + 1) // 2 * ((ow + 1) // 2)
     cdef bint pool = pool_kernel != NULL
     cdef Py_ssize_t image_rows = oh * ow, image = x.shape[1] * x.shape[2] * c
@@ -444,6 +452,13 @@ cdef int _conv2d_forward_wino(const floating[:, :, :, ::1] x, const floating[:, 
     cdef ptrdiff_t zero = 0
     cdef fcnn_bsource bs
     _forward_gemm(x, w, b, 1, 1, pt, pl, oh, ow, relu, tap_h, tap_w, &zero, &g, &bs)
+    # (flipped: B[t*C + r][j] = w[2 - tap_h[t], 2 - tap_w[t], j, r], as in _conv2d_dx_gemm)
+    cdef Py_ssize_t[::1] flip_off = (((2 - np.asarray(tap_h)) * 3 + 2 - np.asarray(tap_w))
+                                     * f * c)
+    if flip:
+        g.a.src_c, g.c.ldc, g.k, g.n = c, f, 9 * c, f
+        bs.ntaps, bs.tap_off = 9, <const ptrdiff_t *>&flip_off[0]
+        bs.rows, bs.row_stride, bs.col_stride = c, 1, c
     g.isa = isa
     cdef size_t u_bytes, packed_bytes, wsz, gsz
     if floating is float:
@@ -482,10 +497,10 @@ cdef int _conv2d_forward_wino(const floating[:, :, :, ::1] x, const floating[:, 
             g.a.zeros = zeros
             wg.zeros = zeros
             if floating is float:
-                fcnn_wino_weights_f32(isa, &w[0, 0, 0, 0], c, f, u, packed)
+                fcnn_wino_weights_f32(isa, &w[0, 0, 0, 0], c, f, flip, u, packed)
                 fcnn_pack_bsource_f32(&bs, f, nr, bp)
             else:
-                fcnn_wino_weights_f64(isa, &w[0, 0, 0, 0], c, f, u, packed)
+                fcnn_wino_weights_f64(isa, &w[0, 0, 0, 0], c, f, flip, u, packed)
                 fcnn_pack_bsource_f64(&bs, f, nr, bp)
             wg.u_packed = packed
             g.b_packed = bp
@@ -928,6 +943,7 @@ def conv2d_backward(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1
     cdef floating[::1] dbv = db
     cdef floating[:, :, :, ::1] dxv
     cdef const floating *mask = NULL if relu_output is None else &relu_output[0, 0, 0, 0]
+    cdef const floating[::1] no_bias = None
     if not need_dx:
         dx = None
     if dy.shape[0] == 0 or dy.shape[1] == 0 or dy.shape[2] == 0:
@@ -954,6 +970,14 @@ def conv2d_backward(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1
             _conv2d_dx_small(dy, w, pt, pl, dxv, nthreads)
             if not w_finite:
                 _conv2d_dx_by_pixel(dy, w, sh, sw, pt, pl, dxv, True, nthreads)
+        # at stride 1, 3x3 over enough filters and channels, with finite weights: the forward
+        # pass over dy with the kernel turned and transposed, by Winograd
+        elif (w_finite and sh == 1 and sw == 1 and 0 <= pt <= 2 and 0 <= pl <= 2
+              and _wino_applies(kh, kw, 1, 1, f, c, dx.shape[1], dx.shape[2])):
+            _conv2d_forward_wino(dy, w, no_bias, 2 - pt, 2 - pl, dxv.shape[1], dxv.shape[2],
+                                 False, &dxv[0, 0, 0, 0], nthreads, NULL, NULL,
+                                 <floating *>NULL, <floating *>NULL, <const floating *>NULL,
+                                 True)
         else:
             if sh > kh or sw > kw:
                 dx[...] = 0     # pixels of a phase that no tap reaches are never written

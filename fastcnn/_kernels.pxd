@@ -137,9 +137,9 @@ cdef extern from "fastcnn_kernels.h" nogil:
     size_t fcnn_wino_packed_size_f32(const fcnn_isa *isa, ptrdiff_t c, ptrdiff_t f)
     size_t fcnn_wino_packed_size_f64(const fcnn_isa *isa, ptrdiff_t c, ptrdiff_t f)
     void fcnn_wino_weights_f32(const fcnn_isa *isa, const float *w, ptrdiff_t c, ptrdiff_t f,
-                               float *u, float *packed)
+                               int flip, float *u, float *packed)
     void fcnn_wino_weights_f64(const fcnn_isa *isa, const double *w, ptrdiff_t c, ptrdiff_t f,
-                               double *u, double *packed)
+                               int flip, double *u, double *packed)
     size_t fcnn_conv_wino_workspace_f32(const fcnn_conv_wino *g)
     size_t fcnn_conv_wino_workspace_f64(const fcnn_conv_wino *g)
     int fcnn_conv_wino_image_f32(const fcnn_conv_wino *g, const float *x, float *y,

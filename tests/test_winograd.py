@@ -1,9 +1,10 @@
 """The Winograd F(2x2, 3x3) forward pass of 3x3 convolutions at stride 1 over 32 or more
-channels and filters (fastcnn/_conv.pxi: _conv2d_forward_wino): against the reference and
-the direct convolution (``_kernels.set_winograd(False)``), the same bits at any thread
-count, and the per-image fallback to the direct convolution wherever an output is not
-finite (an inf or NaN input, weight or bias), which the transforms would otherwise turn into
-NaN where the definition gives inf, or spread over a whole image."""
+channels and filters (fastcnn/_conv.pxi: _conv2d_forward_wino), and dx as that forward pass
+over dy with the kernel turned and transposed: against the reference and the direct
+convolution (``_kernels.set_winograd(False)``), the same bits at any thread count, and the
+per-image fallback to the direct convolution wherever an output is not finite (an inf or NaN
+input, weight or bias), which the transforms would otherwise turn into NaN where the
+definition gives inf, or spread over a whole image."""
 import numpy as np
 import pytest
 
@@ -13,14 +14,14 @@ from conftest import FLOAT_DTYPES, FLOAT_DTYPE_IDS, assert_close, random_array, 
 
 # (x shape, F, padding): odd and even outputs (partial tiles), blocks of tiles past one and a
 # last partial block, filters past a tile and not a multiple of it, 600 channels (the
-# reduction in two runs), the smallest image taken (16 tiles)
+# reduction in two runs), the smallest image taken (25 tiles)
 PROBLEMS = {
     "c32_f32_same_12x12": ((3, 12, 12, 32), 32, "same"),
-    "c40_f33_valid_9x11": ((2, 9, 11, 40), 33, "valid"),
+    "c40_f33_valid_11x13": ((2, 11, 13, 40), 33, "valid"),
     "c64_f64_same_15x15": ((2, 15, 15, 64), 64, "same"),
     "c32_f48_valid_30x30": ((2, 30, 30, 32), 48, "valid"),
     "c600_f32_same_9x9": ((1, 9, 9, 600), 32, "same"),
-    "c32_f32_same_7x8_16_tiles": ((4, 7, 8, 32), 32, "same"),
+    "c32_f32_same_9x10_25_tiles": ((4, 9, 10, 32), 32, "same"),
 }
 
 
@@ -97,7 +98,7 @@ def test_an_image_with_a_value_that_is_not_finite_is_convolved_directly(special,
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=FLOAT_DTYPE_IDS)
 def test_weights_or_a_bias_that_are_not_finite_take_the_direct_convolution(dtype, rng, direct):
-    x, w, b, padding = _problem(rng, "c40_f33_valid_9x11", dtype)
+    x, w, b, padding = _problem(rng, "c40_f33_valid_11x13", dtype)
     w_nan, b_inf = w.copy(), b.copy()
     w_nan[0, 2, 5, 7] = np.nan
     b_inf[3] = np.inf
@@ -107,8 +108,8 @@ def test_weights_or_a_bias_that_are_not_finite_take_the_direct_convolution(dtype
 
 
 def test_winograd_is_taken_only_where_it_applies(rng, direct):
-    """Strided, 5x5, few channels or filters, an image of fewer than 16 tiles: the direct
-    convolution's bits."""
+    """Strided, 5x5, few channels or filters, an image of fewer than 25 tiles: the direct
+    convolution's bits (forward and dx)."""
     for xs, ws, strides in [((2, 12, 12, 32), (3, 3, 32, 32), 2),
                             ((2, 12, 12, 32), (5, 5, 32, 32), 1),
                             ((2, 12, 12, 16), (3, 3, 16, 32), 1),
@@ -117,3 +118,50 @@ def test_winograd_is_taken_only_where_it_applies(rng, direct):
         x, w = random_array(rng, xs, np.float32), random_array(rng, ws, np.float32)
         y = ops.conv2d(x, w, None, strides, "valid")
         assert y.tobytes() == direct(ops.conv2d, x, w, None, strides, "valid").tobytes()
+        dy = random_array(rng, y.shape, np.float32)
+        dx = ops.conv2d_backward(dy, x, w, strides, "valid")[0]
+        assert dx.tobytes() == direct(ops.conv2d_backward, dy, x, w, strides,
+                                      "valid")[0].tobytes()
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=FLOAT_DTYPE_IDS)
+@pytest.mark.parametrize("name", list(PROBLEMS))
+def test_winograd_dx_matches_the_reference_and_the_direct_convolution(name, dtype, rng,
+                                                                      direct):
+    x, w, _, padding = _problem(rng, name, dtype)
+    dy = random_array(rng, ops.conv2d(x, w, None, 1, padding).shape, dtype)
+    dx, dw, db = ops.conv2d_backward(dy, x, w, 1, padding)
+    want = reference.conv2d_backward(*widen(dy, x, w), 1, padding)
+    for got, ref, what in zip((dx, dw, db), want, ("dx", "dw", "db")):
+        assert_close(got, ref, dtype, what)
+    plain = direct(ops.conv2d_backward, dy, x, w, 1, padding)
+    assert_close(dx, widen(plain[0]), dtype, "dx against the direct convolution")
+    assert dx.tobytes() != plain[0].tobytes()                    # the Winograd pass did run
+    assert dw.tobytes() == plain[1].tobytes() and db.tobytes() == plain[2].tobytes()
+    before = fastcnn.get_num_threads()
+    try:
+        for threads in (1, 3):
+            fastcnn.set_num_threads(threads)
+            assert ops.conv2d_backward(dy, x, w, 1, padding)[0].tobytes() == dx.tobytes()
+    finally:
+        fastcnn.set_num_threads(before)
+
+
+@pytest.mark.parametrize("special", [np.inf, -np.inf, np.nan])
+def test_dx_of_a_gradient_or_weight_that_is_not_finite_is_the_direct_one(special, rng,
+                                                                         direct):
+    """An image of dy with an inf or NaN: that image's dx recomputed directly (the same
+    bits); a weight that is not finite: dx by the direct path (whose zeros for dy outside
+    the output must not meet it), all of it."""
+    x, w, _, padding = _problem(rng, "c32_f48_valid_30x30", np.float32)
+    dy = random_array(rng, ops.conv2d(x, w, None, 1, padding).shape, np.float32)
+    dy[1, 4, 9, 7] = special
+    dx = ops.conv2d_backward(dy, x, w, 1, padding)[0]
+    plain = direct(ops.conv2d_backward, dy, x, w, 1, padding)[0]
+    assert dx[1].tobytes() == plain[1].tobytes() and not np.isfinite(dx[1]).all()
+    assert dx[0].tobytes() != plain[0].tobytes()
+    w[2, 0, 5, 3] = special
+    dy[1, 4, 9, 7] = 1.0
+    dx = ops.conv2d_backward(dy, x, w, 1, padding)[0]
+    assert dx.tobytes() == direct(ops.conv2d_backward, dy, x, w, 1, padding)[0].tobytes()
+    assert np.isfinite(dx).any() and not np.isfinite(dx).all()
