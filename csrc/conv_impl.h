@@ -18,6 +18,14 @@ static inline ptrdiff_t FN(min_idx)(ptrdiff_t a, ptrdiff_t b) { return a < b ? a
     default: memcpy((dst), (src), (size_t)(n) * sizeof(T)); break;                             \
     }
 
+/* Requests p[from, to) into L2, a line at a time (data read a little later: the next image
+ * a loop copies, a residual added after a block's products). */
+static inline void FN(prefetch_l2)(const T *p, ptrdiff_t from, ptrdiff_t to)
+{
+    for (ptrdiff_t v = from; v < to; v += 64 / (ptrdiff_t)sizeof(T))
+        __builtin_prefetch(p + v, 0, 2);
+}
+
 /* A GEMM row's position: image n, base pixel (bh, bw); advanced one row at a time. */
 typedef struct {
     ptrdiff_t n, a, b;
@@ -363,7 +371,7 @@ int FN(fcnn_conv_wino_image)(const fcnn_conv_wino *g, const T *x, T *y, const T 
     T *m = v + 16 * TB * C, *junk = m + 16 * TB * F;
     const T *zeros = (const T *)g->zeros, *u = (const T *)g->u_packed;
     const int relu = g->relu && !residual;
-    const ptrdiff_t line = 64 / (ptrdiff_t)sizeof(T), image = H * W * C;
+    const ptrdiff_t image = H * W * C;
     const ptrdiff_t share = next ? (image + tiles - 1) / tiles * TB : 0;
     /* row i of every position's product: A at ind[i] + pos * TB * C, C at crow[i] + pos *
      * TB * F (rows past a block's tiles read some tile's values and are not stored) */
@@ -374,11 +382,8 @@ int FN(fcnn_conv_wino_image)(const fcnn_conv_wino *g, const T *x, T *y, const T 
     int ok = 1;
     for (ptrdiff_t t0 = 0; t0 < tiles; t0 += TB) {
         const ptrdiff_t nt = FN(min_idx)(TB, tiles - t0);
-        if (next) {
-            const ptrdiff_t end = FN(min_idx)(t0 / TB * share + share, image);
-            for (ptrdiff_t q = t0 / TB * share; q < end; q += line)
-                __builtin_prefetch(next + q, 0, 2);
-        }
+        if (next)
+            FN(prefetch_l2)(next, t0 / TB * share, FN(min_idx)(t0 / TB * share + share, image));
         for (ptrdiff_t t = 0; t < nt; ++t) {
             const ptrdiff_t a = (t0 + t) / tw, b = (t0 + t) - a * tw;
             const ptrdiff_t h0 = 2 * a - g->pt, w0 = 2 * b - g->pl;
@@ -459,17 +464,13 @@ void FN(fcnn_conv_small_rows)(const fcnn_conv_small *g, ptrdiff_t row0, ptrdiff_
         const T *next = (const T *)g->next;
         const T *res = g->residual ? (const T *)g->residual + at : NULL;
         if (next) {
-            const ptrdiff_t line = 64 / (ptrdiff_t)sizeof(T), run = (nrows + 7) / 8;
-            const ptrdiff_t runs = (nrows + run - 1) / run;
+            const ptrdiff_t run = (nrows + 7) / 8, runs = (nrows + run - 1) / run;
             const ptrdiff_t share = (g->next_n + runs - 1) / runs;
             const ptrdiff_t res_share = res ? (len + runs - 1) / runs : 0;
             for (ptrdiff_t q = 0; q < runs; ++q) {
-                const ptrdiff_t end = FN(min_idx)((q + 1) * share, g->next_n);
-                for (ptrdiff_t v = q * share; v < end; v += line)
-                    __builtin_prefetch(next + v, 0, 2);
-                const ptrdiff_t res_end = FN(min_idx)((q + 1) * res_share, len);
-                for (ptrdiff_t v = q * res_share; v < res_end; v += line)
-                    __builtin_prefetch(res + v, 0, 2);
+                FN(prefetch_l2)(next, q * share, FN(min_idx)((q + 1) * share, g->next_n));
+                if (res)
+                    FN(prefetch_l2)(res, q * res_share, FN(min_idx)((q + 1) * res_share, len));
                 FN(fcnn_conv_small_rows)(&plain, row0 + q * run,
                                          FN(min_idx)(run, nrows - q * run));
             }

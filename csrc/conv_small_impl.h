@@ -1032,11 +1032,8 @@ static void SN(add_residual)(T *restrict y, const T *restrict r, ptrdiff_t rows,
 #define WINO_SB(a, b) ((a) - (b))
 #define WINO_SMUL0(a) ((a) * (T)0)
 #define WINO_SMAX0(a) ((a) < 0 ? (T)0 : (a))
-#define WINO_VMUL0(a) VMUL0_(a)
+#define WINO_VMUL0(a) VFMA((a), VZERO(), VZERO())
 #define WINO_VMAX0(a) VMAX(VZERO(), (a))
-
-static inline VT SN(mul0)(VT a) { return VFMA(a, VZERO(), VZERO()); }
-#define VMUL0_(a) SN(mul0)(a)
 
 static void SN(wino_in)(const T *const *dd, ptrdiff_t nt, ptrdiff_t c, T *vv, ptrdiff_t vs)
 {
@@ -1086,7 +1083,6 @@ static int SN(wino_out)(const T *mm, ptrdiff_t ms, ptrdiff_t nt, ptrdiff_t c, co
 #undef WINO_SMAX0
 #undef WINO_VMUL0
 #undef WINO_VMAX0
-#undef VMUL0_
 
 #undef SMALL_DW_GROUP
 #undef SMALL_DW_GROUP_NARROW

@@ -140,6 +140,20 @@ cdef inline void _gemm_block(const fcnn_conv_gemm *g, Py_ssize_t m0, Py_ssize_t 
         fcnn_conv_gemm_block_f64(g, m0, mc, work)
 
 
+cdef inline void _gemm_image(const fcnn_conv_gemm *g, const floating *src, floating *dst,
+                             const floating *residual, char *work,
+                             const floating *bp) noexcept nogil:
+    """Every row of one image (g.a.rows_h x g.a.rows_w) of the forward convolution GEMM g,
+    reading the image at src, writing dst (+ residual, laid out as dst), in blocks of FCNN_MC
+    rows (`bp` only selects the dtype)."""
+    cdef fcnn_conv_gemm gi = g[0]
+    cdef Py_ssize_t rows = g.a.rows_h * g.a.rows_w, m0 = 0
+    gi.a.src, gi.c.dst, gi.m, gi.residual = src, dst, rows, residual
+    while m0 < rows:
+        _gemm_block(&gi, m0, min(<Py_ssize_t>FCNN_MC, rows - m0), work, bp)
+        m0 += FCNN_MC
+
+
 cdef inline void _pool_image(const fcnn_pool_geom *pg, const void *pool_kernel,
                              const floating *buf, floating *py, floating *picks,
                              Py_ssize_t at) noexcept nogil:
@@ -195,10 +209,9 @@ cdef int _run_gemm(fcnn_conv_gemm *g, const fcnn_bsource *bsrc, const floating *
     cdef floating *zeros = <floating *>(block + bp_bytes)
     cdef char *work = block + bp_bytes + zeros_bytes
     cdef char *bufs = work + nt * wsz
-    cdef Py_ssize_t i, blk, m0, pooled = pg.oh * pg.ow * g.n if pool else 0
+    cdef Py_ssize_t i, m0, pooled = pg.oh * pg.ow * g.n if pool else 0
     cdef Py_ssize_t image = g.a.src_h * g.a.src_w * g.a.src_c
     cdef int tid
-    cdef fcnn_conv_gemm gi
     cdef floating *buf
     try:
         with nogil:
@@ -212,15 +225,9 @@ cdef int _run_gemm(fcnn_conv_gemm *g, const fcnn_bsource *bsrc, const floating *
             if pool:
                 for i in prange(images, schedule="static", num_threads=nt):
                     tid = threadid()
-                    gi = g[0]
-                    gi.a.src = <const floating *>g.a.src + i * image
                     buf = <floating *>(bufs + tid * buf_bytes)
-                    gi.c.dst = buf
-                    gi.m = image_rows
-                    for blk in range(_cdiv(image_rows, FCNN_MC)):
-                        m0 = blk * FCNN_MC
-                        _gemm_block(&gi, m0, min(<Py_ssize_t>FCNN_MC, image_rows - m0),
-                                    work + tid * wsz, bp)
+                    _gemm_image(g, <const floating *>g.a.src + i * image, buf, NULL,
+                                work + tid * wsz, bp)
                     _pool_image(pg, pool_kernel, buf, py, picks, i * pooled)
                 return 0
             for i in prange(nblocks, schedule="static", num_threads=nt):
@@ -434,13 +441,14 @@ cdef int _conv2d_forward_wino(const floating[:, :, :, ::1] x, const floating[:, 
     cdef const fcnn_isa *isa = fcnn_isa_for_width(wf, floating is double)
     cdef int mr = isa.mr_f32 if floating is float else isa.mr_f64
     cdef int nr = isa.nr_f32 if floating is float else isa.nr_f64
-    cdef Py_ssize_t n = x.shape[0], c = x.shape[3], f = wf, i, blk, m0
+    cdef Py_ssize_t n = x.shape[0], c = x.shape[3], f = wf, i
     cdef Py_ssize_t tiles = (oh + 1) // 2 * ((ow + 1) // 2)
     cdef bint pool = pool_kernel != NULL
-    cdef Py_ssize_t image_rows = oh * ow, image = x.shape[1] * x.shape[2] * c
+    cdef Py_ssize_t image_rows = oh * ow
     cdef Py_ssize_t pooled = pg.oh * pg.ow * f if pool else 0
     cdef fcnn_conv_wino wg
-    wg.h, wg.w, wg.c, wg.f, wg.oh, wg.ow, wg.pt, wg.pl = x.shape[1], x.shape[2], c, f, oh, ow, pt, pl
+    wg.h, wg.w, wg.c, wg.f = x.shape[1], x.shape[2], c, f
+    wg.oh, wg.ow, wg.pt, wg.pl = oh, ow, pt, pl
     wg.bias = NULL if b is None else <const void *>&b[0]
     wg.relu, wg.isa = relu, isa
     wg.tb = max(mr, min(WINO_BLOCK_BYTES // (16 * (c + f) * <Py_ssize_t>sizeof(floating)),
@@ -448,14 +456,14 @@ cdef int _conv2d_forward_wino(const floating[:, :, :, ::1] x, const floating[:, 
     # the direct GEMM of an image whose Winograd outputs are not all finite
     cdef Py_ssize_t[::1] tap_h = np.repeat(np.arange(3, dtype=np.intp), 3)
     cdef Py_ssize_t[::1] tap_w = np.tile(np.arange(3, dtype=np.intp), 3)
-    cdef fcnn_conv_gemm g, gi
+    cdef fcnn_conv_gemm g
     cdef ptrdiff_t zero = 0
     cdef fcnn_bsource bs
     _forward_gemm(x, w, b, 1, 1, pt, pl, oh, ow, relu, tap_h, tap_w, &zero, &g, &bs)
-    # (flipped: B[t*C + r][j] = w[2 - tap_h[t], 2 - tap_w[t], j, r], as in _conv2d_dx_gemm)
-    cdef Py_ssize_t[::1] flip_off = (((2 - np.asarray(tap_h)) * 3 + 2 - np.asarray(tap_w))
-                                     * f * c)
+    cdef Py_ssize_t[::1] flip_off
     if flip:
+        # B[t*C + r][j] = w[2 - tap_h[t], 2 - tap_w[t], j, r], as in _conv2d_dx_gemm
+        flip_off = ((2 - np.asarray(tap_h)) * 3 + 2 - np.asarray(tap_w)) * f * c
         g.a.src_c, g.c.ldc, g.k, g.n = c, f, 9 * c, f
         bs.ntaps, bs.tap_off = 9, <const ptrdiff_t *>&flip_off[0]
         bs.rows, bs.row_stride, bs.col_stride = c, 1, c
@@ -514,15 +522,7 @@ cdef int _conv2d_forward_wino(const floating[:, :, :, ::1] x, const floating[:, 
                 else:
                     ok = fcnn_conv_wino_image_f64(&wg, &x[i, 0, 0, 0], dst, res, nxt, mine)
                 if not ok:
-                    gi = g
-                    gi.a.src = &x[i, 0, 0, 0]
-                    gi.c.dst = dst
-                    gi.m = image_rows
-                    gi.residual = res
-                    for blk in range(_cdiv(image_rows, FCNN_MC)):
-                        m0 = blk * FCNN_MC
-                        _gemm_block(&gi, m0, min(<Py_ssize_t>FCNN_MC, image_rows - m0),
-                                    mine + wsz, bp)
+                    _gemm_image(&g, &x[i, 0, 0, 0], dst, res, mine + wsz, bp)
                 if pool:
                     _pool_image(pg, pool_kernel, dst, py, picks, i * pooled)
     finally:
@@ -973,7 +973,7 @@ def conv2d_backward(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1
         # at stride 1, 3x3 over enough filters and channels, with finite weights: the forward
         # pass over dy with the kernel turned and transposed, by Winograd
         elif (w_finite and sh == 1 and sw == 1 and 0 <= pt <= 2 and 0 <= pl <= 2
-              and _wino_applies(kh, kw, 1, 1, f, c, dx.shape[1], dx.shape[2])):
+              and _wino_applies(kh, kw, 1, 1, f, c, dxv.shape[1], dxv.shape[2])):
             _conv2d_forward_wino(dy, w, no_bias, 2 - pt, 2 - pl, dxv.shape[1], dxv.shape[2],
                                  False, &dxv[0, 0, 0, 0], nthreads, NULL, NULL,
                                  <floating *>NULL, <floating *>NULL, <const floating *>NULL,
