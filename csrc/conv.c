@@ -16,6 +16,7 @@
 #define ADD_RESIDUAL_FIELD add_residual_f32
 #define WINO_IN_FIELD wino_in_f32
 #define WINO_OUT_FIELD wino_out_f32
+#define WINO_DY_FIELD wino_dy_f32
 #include "conv_impl.h"
 #undef T
 #undef SFX
@@ -30,6 +31,7 @@
 #undef ADD_RESIDUAL_FIELD
 #undef WINO_IN_FIELD
 #undef WINO_OUT_FIELD
+#undef WINO_DY_FIELD
 
 #define T double
 #define SFX f64
@@ -44,4 +46,5 @@
 #define ADD_RESIDUAL_FIELD add_residual_f64
 #define WINO_IN_FIELD wino_in_f64
 #define WINO_OUT_FIELD wino_out_f64
+#define WINO_DY_FIELD wino_dy_f64
 #include "conv_impl.h"

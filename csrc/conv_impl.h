@@ -340,6 +340,26 @@ void FN(fcnn_wino_weights)(const fcnn_isa *isa, const T *w, ptrdiff_t c, ptrdiff
         FN(fcnn_pack_b)(u + pos * c * f, f, c, f, nr, packed + pos * block);
 }
 
+/* The 16 pixels of the 4 x 4 input tile at (h0, w0) of image x (h, w, c) into d: row by
+ * row, zeros for a pixel outside the image. */
+static inline void FN(wino_tile_pixels)(const T *x, ptrdiff_t h, ptrdiff_t w, ptrdiff_t c,
+                                        ptrdiff_t h0, ptrdiff_t w0, const T *zeros,
+                                        const T **d)
+{
+    if (h0 >= 0 && h0 + 4 <= h && w0 >= 0 && w0 + 4 <= w) {
+        const T *base = x + (h0 * w + w0) * c;
+        for (int i = 0; i < 4; ++i)
+            for (int j = 0; j < 4; ++j) d[4 * i + j] = base + (i * w + j) * c;
+        return;
+    }
+    for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 4; ++j) {
+            const ptrdiff_t ih = h0 + i, iw = w0 + j;
+            d[4 * i + j] = ih >= 0 && ih < h && iw >= 0 && iw < w ? x + (ih * w + iw) * c
+                                                                : zeros;
+        }
+}
+
 size_t FN(fcnn_conv_wino_workspace)(const fcnn_conv_wino *g)
 {
     /* the micro-kernel's row pointers (A rows, C rows: position 0's, the others at an
@@ -386,20 +406,7 @@ int FN(fcnn_conv_wino_image)(const fcnn_conv_wino *g, const T *x, T *y, const T 
             FN(prefetch_l2)(next, t0 / TB * share, FN(min_idx)(t0 / TB * share + share, image));
         for (ptrdiff_t t = 0; t < nt; ++t) {
             const ptrdiff_t a = (t0 + t) / tw, b = (t0 + t) - a * tw;
-            const ptrdiff_t h0 = 2 * a - g->pt, w0 = 2 * b - g->pl;
-            const T **d = din + 16 * t;
-            if (h0 >= 0 && h0 + 4 <= H && w0 >= 0 && w0 + 4 <= W) {
-                const T *base = x + (h0 * W + w0) * C;
-                for (int i = 0; i < 4; ++i)
-                    for (int j = 0; j < 4; ++j) d[4 * i + j] = base + (i * W + j) * C;
-            } else {
-                for (int i = 0; i < 4; ++i)
-                    for (int j = 0; j < 4; ++j) {
-                        const ptrdiff_t ih = h0 + i, iw = w0 + j;
-                        d[4 * i + j] = ih >= 0 && ih < H && iw >= 0 && iw < W
-                                           ? x + (ih * W + iw) * C : zeros;
-                    }
-            }
+            FN(wino_tile_pixels)(x, H, W, C, 2 * a - g->pt, 2 * b - g->pl, zeros, din + 16 * t);
             const ptrdiff_t oh = 2 * a, ow = 2 * b;
             T **o = yout + 4 * t;
             o[0] = y + (oh * OW + ow) * F;
@@ -427,6 +434,141 @@ int FN(fcnn_conv_wino_image)(const fcnn_conv_wino *g, const T *x, T *y, const T 
     }
     if (ok && residual)
         isa->ADD_RESIDUAL_FIELD(y, residual, 1, OH * OW * F, 0, g->relu);
+    return ok;
+}
+
+/* values of T in a cache line */
+static inline ptrdiff_t FN(line)(void) { return 64 / (ptrdiff_t)sizeof(T); }
+
+size_t FN(fcnn_conv_wino_dw_workspace)(const fcnn_conv_wino_dw *g)
+{
+    const ptrdiff_t MR = g->isa->MR_FIELD, NR = g->isa->NR_FIELD, TB = g->tb;
+    const ptrdiff_t fp = (g->f + NR - 1) / NR * NR;
+    /* pointers: 16 to input pixels, 4 to dY and 4 to mask pixels per tile, MR rows of u; the
+     * transformed input tiles (16 rows of c per tile), the transformed dY tiles (16 rows of
+     * fp per tile, in panels of NR); the offsets of the tiles in a row of v */
+    return (size_t)(24 * TB + MR) * sizeof(T *)
+           + sizeof(T) * (size_t)(16 * (TB * (g->c + fp) + 2 * FN(line)()))
+           + sizeof(ptrdiff_t) * (size_t)TB;
+}
+
+/* Images [n0, n1) into u (16, c, f) (set, not added to) and db (f): see fcnn_conv_wino_dw.
+ * The tiles run image by image, row by row, in blocks of tb; each sum of u is the block's
+ * products (reduced in tile order by the micro-kernel) added block after block, so u depends
+ * only on [n0, n1). */
+void FN(fcnn_conv_wino_dw_part)(const fcnn_conv_wino_dw *g, ptrdiff_t n0, ptrdiff_t n1, T *u,
+                                T *db, void *work)
+{
+    const fcnn_isa *isa = g->isa;
+    const int MR = isa->MR_FIELD, NR = isa->NR_FIELD;
+    const ptrdiff_t C = g->c, F = g->f, H = g->h, W = g->w, OH = g->oh, OW = g->ow, TB = g->tb;
+    const ptrdiff_t tw = (OW + 1) / 2, th = (OH + 1) / 2, tiles = (n1 - n0) * th * tw;
+    ptrdiff_t img = n0, ta = 0, tb = 0;     /* the next tile: image, row and column */
+    /* the 16 rows of a tile a line more than a block apart: 16 rows a power of two of
+     * lines apart would all fall in one set of L1 (4x slower transforms at 64 x 64) */
+    const ptrdiff_t npf = (F + NR - 1) / NR, ms = npf * TB * NR + FN(line)();
+    const ptrdiff_t vs = TB * C + FN(line)();
+    const T *x = (const T *)g->x, *dy = (const T *)g->dy, *mask = (const T *)g->mask;
+    const T *zeros = (const T *)g->zeros;
+    const T **din = (const T **)work;
+    const T **dd = din + 16 * TB, **dm = dd + 4 * TB;
+    T **crow = (T **)(dm + 4 * TB);
+    T *v = (T *)(crow + MR);
+    T *m = v + 16 * vs;
+    /* A (c x tiles) read in place from v by the strided micro-kernel: row r at channel r,
+     * step t at tile t */
+    ptrdiff_t *koff = (ptrdiff_t *)(m + 16 * ms);
+    for (ptrdiff_t t = 0; t < TB; ++t) koff[t] = t * C;
+    for (ptrdiff_t j = 0; j < F; ++j) db[j] = 0;
+    /* the next block's share of the part's x, dY and mask requested into L2 before each
+     * block (the tiles run through them about evenly): the strided reads of 4 rows of x and 2
+     * of dY at once waited on memory (1.3x slower at 128 x 32 x 32 x 32 than in cache) */
+    const ptrdiff_t xn = (n1 - n0) * H * W * C, yn = (n1 - n0) * OH * OW * F;
+    const T *xp = x + n0 * H * W * C, *yp = dy + n0 * OH * OW * F;
+    const T *mp = mask ? mask + n0 * OH * OW * F : NULL;
+    for (ptrdiff_t t0 = 0; t0 < tiles; t0 += TB) {
+        const ptrdiff_t nt = FN(min_idx)(TB, tiles - t0);
+        /* the next block's x and dY: [x0, x1), [y0, y1), requested 1/16 per position */
+        ptrdiff_t x0 = 0, x1 = 0, y0 = 0, y1 = 0;
+        if (t0 + TB < tiles) {
+            const double f0 = (double)(t0 + TB) / (double)tiles;
+            const double f1 = (double)FN(min_idx)(t0 + 2 * TB, tiles) / (double)tiles;
+            x0 = (ptrdiff_t)(f0 * (double)xn), x1 = (ptrdiff_t)(f1 * (double)xn);
+            y0 = (ptrdiff_t)(f0 * (double)yn), y1 = (ptrdiff_t)(f1 * (double)yn);
+        }
+        const ptrdiff_t xs = (x1 - x0 + 15) / 16, ys = (y1 - y0 + 15) / 16;
+        for (ptrdiff_t t = 0; t < nt; ++t) {
+            if (tb == tw) {     /* the next row of tiles, or the next image's first */
+                tb = 0;
+                if (++ta == th) {
+                    ta = 0;
+                    ++img;
+                }
+            }
+            FN(wino_tile_pixels)(x + img * H * W * C, H, W, C, 2 * ta - g->pt, 2 * tb - g->pl,
+                                 zeros, din + 16 * t);
+            const ptrdiff_t oh = 2 * ta, ow = 2 * tb, at = ((img * OH + oh) * OW + ow) * F;
+            const int right = ow + 1 < OW, down = oh + 1 < OH;
+            const ptrdiff_t off[4] = {0, F, OW * F, (OW + 1) * F};
+            const int in[4] = {1, right, down, right && down};
+            for (int k = 0; k < 4; ++k) {
+                dd[4 * t + k] = in[k] ? dy + at + off[k] : zeros;
+                if (mask) dm[4 * t + k] = in[k] ? mask + at + off[k] : zeros;
+            }
+            ++tb;
+        }
+        isa->WINO_IN_FIELD(din, nt, C, v, vs);
+        for (ptrdiff_t j = 0; j < npf; ++j)
+            isa->WINO_DY_FIELD(dd, mask ? dm : NULL, nt, FN(min_idx)(NR, F - j * NR), j * NR,
+                               m + j * TB * NR, ms, NR, db + j * NR);
+        const int flags = t0 == 0 ? 0 : FCNN_ACCUMULATE;
+        for (int pos = 0; pos < 16; ++pos) {
+            if (x1 > x0) {
+                FN(prefetch_l2)(xp, x0 + pos * xs, FN(min_idx)(x0 + (pos + 1) * xs, x1));
+                FN(prefetch_l2)(yp, y0 + pos * ys, FN(min_idx)(y0 + (pos + 1) * ys, y1));
+                if (mp)
+                    FN(prefetch_l2)(mp, y0 + pos * ys, FN(min_idx)(y0 + (pos + 1) * ys, y1));
+            }
+            for (ptrdiff_t c0 = 0; c0 < C; c0 += MR) {
+                const int mr = (int)FN(min_idx)(MR, C - c0);
+                for (int i = 0; i < mr; ++i) crow[i] = u + (pos * C + c0 + i) * F;
+                for (ptrdiff_t j = 0; j < npf; ++j)
+                    isa->UKR_STR_FIELD(nt, koff, v + pos * vs + c0, 1, m + pos * ms + j * TB * NR,
+                                       crow, j * NR, mr, (int)FN(min_idx)(NR, F - j * NR), flags,
+                                       NULL);
+            }
+        }
+    }
+}
+
+/* dW (3, 3, c, f), its channels [c0, c1), from u (16, c, f) summed over all tiles:
+ * G'^T u G' for every channel and filter, G' = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 -1]
+ * (G with the last row negated, as A' is A), in double and rounded once. Returns 0 where a
+ * value is not finite, else 1. */
+int FN(fcnn_wino_dw_out)(const T *u, ptrdiff_t c, ptrdiff_t f, ptrdiff_t c0, ptrdiff_t c1,
+                         T *dw)
+{
+    static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, -1}};
+    const ptrdiff_t plane = c * f;
+    int ok = 1;
+    for (ptrdiff_t ci = c0; ci < c1; ++ci)
+        for (ptrdiff_t fi = 0; fi < f; ++fi) {
+            const T *e = u + ci * f + fi;
+            double t[4][3];
+            for (int i = 0; i < 4; ++i) {
+                const double e0 = (double)e[(4 * i) * plane], e1 = (double)e[(4 * i + 1) * plane];
+                const double e2 = (double)e[(4 * i + 2) * plane], e3 = (double)e[(4 * i + 3) * plane];
+                for (int k = 0; k < 3; ++k)
+                    t[i][k] = e0 * G[0][k] + e1 * G[1][k] + e2 * G[2][k] + e3 * G[3][k];
+            }
+            for (int r = 0; r < 3; ++r)
+                for (int k = 0; k < 3; ++k) {
+                    const T o = (T)(G[0][r] * t[0][k] + G[1][r] * t[1][k] + G[2][r] * t[2][k]
+                                    + G[3][r] * t[3][k]);
+                    ok &= o - o == 0;
+                    dw[((r * 3 + k) * c + ci) * f + fi] = o;
+                }
+        }
     return ok;
 }
 

@@ -1026,12 +1026,45 @@ static void SN(add_residual)(T *restrict y, const T *restrict r, ptrdiff_t rows,
         S(y[2] + k, o10);                                                                      \
         S(y[3] + k, o11);                                                                      \
     }
+/* the dY tile's pixels y0..y3 (row by row) to M' = A' dY A'^T: the rows of A' dY are (y0,
+ * y1), (y0 + y2, y1 + y3), (y0 - y2, y1 - y3), (y2, y3); each row (p, q) then gives (p,
+ * p + q, p - q, q) */
+#define WINO_DY_BODY(V, L, S, A, B, KEEP)                                                       \
+    {                                                                                          \
+        V y0 = L(d[0] + k), y1 = L(d[1] + k), y2 = L(d[2] + k), y3 = L(d[3] + k);              \
+        if (mm) {                                                                              \
+            y0 = KEEP(y0, L(mk[0] + k));                                                       \
+            y1 = KEEP(y1, L(mk[1] + k));                                                       \
+            y2 = KEEP(y2, L(mk[2] + k));                                                       \
+            y3 = KEEP(y3, L(mk[3] + k));                                                       \
+        }                                                                                      \
+        if (db)                                                                                \
+            S(db + k, A(A(A(A(L(db + k), y0), y1), y2), y3));                                  \
+        const V p1 = A(y0, y2), q1 = A(y1, y3), p2 = B(y0, y2), q2 = B(y1, y3);                \
+        S(m + 0 * ms + k, y0);                                                                 \
+        S(m + 1 * ms + k, A(y0, y1));                                                          \
+        S(m + 2 * ms + k, B(y0, y1));                                                          \
+        S(m + 3 * ms + k, y1);                                                                 \
+        S(m + 4 * ms + k, p1);                                                                 \
+        S(m + 5 * ms + k, A(p1, q1));                                                          \
+        S(m + 6 * ms + k, B(p1, q1));                                                          \
+        S(m + 7 * ms + k, q1);                                                                 \
+        S(m + 8 * ms + k, p2);                                                                 \
+        S(m + 9 * ms + k, A(p2, q2));                                                          \
+        S(m + 10 * ms + k, B(p2, q2));                                                         \
+        S(m + 11 * ms + k, q2);                                                                \
+        S(m + 12 * ms + k, y2);                                                                \
+        S(m + 13 * ms + k, A(y2, y3));                                                         \
+        S(m + 14 * ms + k, B(y2, y3));                                                         \
+        S(m + 15 * ms + k, y3);                                                                \
+    }
 #define WINO_SL(p) (*(p))
 #define WINO_SS(p, x) (*(p) = (x))
 #define WINO_SA(a, b) ((a) + (b))
 #define WINO_SB(a, b) ((a) - (b))
 #define WINO_SMUL0(a) ((a) * (T)0)
 #define WINO_SMAX0(a) ((a) < 0 ? (T)0 : (a))
+#define WINO_SKEEP(v, m) ((m) > 0 ? (v) : (T)0)
 #define WINO_VMUL0(a) VFMA((a), VZERO(), VZERO())
 #define WINO_VMAX0(a) VMAX(VZERO(), (a))
 
@@ -1043,6 +1076,22 @@ static void SN(wino_in)(const T *const *dd, ptrdiff_t nt, ptrdiff_t c, T *vv, pt
         ptrdiff_t k = 0;
         for (; k + VLEN <= c; k += VLEN) WINO_IN_BODY(VT, VLOAD, VSTORE, VADD, VSUB)
         for (; k < c; ++k) WINO_IN_BODY(T, WINO_SL, WINO_SS, WINO_SA, WINO_SB)
+    }
+}
+
+static void SN(wino_dy)(const T *const *dd, const T *const *mm, ptrdiff_t nt, ptrdiff_t c,
+                        ptrdiff_t coff, T *mv, ptrdiff_t ms, ptrdiff_t ts, T *db)
+{
+    for (ptrdiff_t t = 0; t < nt; ++t) {
+        const T *d[4] = {dd[4 * t] + coff, dd[4 * t + 1] + coff, dd[4 * t + 2] + coff,
+                         dd[4 * t + 3] + coff};
+        const T *mk[4] = {NULL, NULL, NULL, NULL};
+        if (mm)
+            for (int q = 0; q < 4; ++q) mk[q] = mm[4 * t + q] + coff;
+        T *m = mv + t * ts;
+        ptrdiff_t k = 0;
+        for (; k + VLEN <= c; k += VLEN) WINO_DY_BODY(VT, VLOAD, VSTORE, VADD, VSUB, VKEEP)
+        for (; k < c; ++k) WINO_DY_BODY(T, WINO_SL, WINO_SS, WINO_SA, WINO_SB, WINO_SKEEP)
     }
 }
 
@@ -1075,6 +1124,8 @@ static int SN(wino_out)(const T *mm, ptrdiff_t ms, ptrdiff_t nt, ptrdiff_t c, co
 }
 #undef WINO_IN_BODY
 #undef WINO_OUT_BODY
+#undef WINO_DY_BODY
+#undef WINO_SKEEP
 #undef WINO_SL
 #undef WINO_SS
 #undef WINO_SA

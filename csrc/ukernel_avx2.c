@@ -203,6 +203,7 @@ const fcnn_isa fcnn_isa_avx2 = {
     fwd_small_rows_avx2_f32, fwd_small_rows_avx2_f64, fma_loop_avx2,
     add_residual_avx2_f32, add_residual_avx2_f64,
     wino_in_avx2_f32, wino_in_avx2_f64, wino_out_avx2_f32, wino_out_avx2_f64,
+    wino_dy_avx2_f32, wino_dy_avx2_f64,
 };
 
 #else

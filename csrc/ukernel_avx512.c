@@ -66,6 +66,7 @@ const fcnn_isa fcnn_isa_avx512_narrow = {
     dw_small_tile_avx512_f32, dw_small_tile_avx512_f64,
     NULL, NULL, fma_loop_avx512, add_residual_avx512_f32, add_residual_avx512_f64,
     wino_in_avx512_f32, wino_in_avx512_f64, wino_out_avx512_f32, wino_out_avx512_f64,
+    wino_dy_avx512_f32, wino_dy_avx512_f64,
 };
 
 const fcnn_isa fcnn_isa_avx512 = {
@@ -76,6 +77,7 @@ const fcnn_isa fcnn_isa_avx512 = {
     fwd_small_rows_avx512_f32, fwd_small_rows_avx512_f64, fma_loop_avx512,
     add_residual_avx512_f32, add_residual_avx512_f64,
     wino_in_avx512_f32, wino_in_avx512_f64, wino_out_avx512_f32, wino_out_avx512_f64,
+    wino_dy_avx512_f32, wino_dy_avx512_f64,
 };
 
 #else

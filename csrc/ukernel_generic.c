@@ -60,6 +60,7 @@ FCNN_DEFINE_GENERIC(double, f64, GEN_MR, GEN_NR_F64)
 #define VMAX(a, b) ((b) < (a) ? (a) : (b))
 #define VZERO() 0
 #define VSET1(x) (x)
+#define VKEEP(v, m) ((m) > 0 ? (v) : (T)0)
 #define T float
 #define VT float
 #define KNAME generic_f32
@@ -89,4 +90,5 @@ const fcnn_isa fcnn_isa_generic = {
     NULL, NULL, /* forward over few channels: the strided kernel, tile by tile */
     fma_loop_generic, add_residual_generic_f32, add_residual_generic_f64,
     wino_in_generic_f32, wino_in_generic_f64, wino_out_generic_f32, wino_out_generic_f64,
+    wino_dy_generic_f32, wino_dy_generic_f64,
 };

@@ -1,6 +1,6 @@
 /* The vector macros ukernel_x86_impl.h and conv_small_impl.h read, for avx512 in float, or in
  * double with FCNN_VEC_F64 defined: define KNAME, include this, the kernel templates, then
- * vec_undef.h. */
+ * vec_undef.h. VKEEP(v, m): v where m > 0, else 0. */
 #if defined(FCNN_VEC_F64)
 #define T double
 #define VT __m512d
@@ -14,6 +14,7 @@
 #define VZERO _mm512_setzero_pd
 #define VFMA _mm512_fmadd_pd
 #define VSET1 _mm512_set1_pd
+#define VKEEP(v, m) _mm512_maskz_mov_pd(_mm512_cmp_pd_mask((m), _mm512_setzero_pd(), _CMP_GT_OQ), (v))
 #else
 #define T float
 #define VT __m512
@@ -27,4 +28,5 @@
 #define VZERO _mm512_setzero_ps
 #define VFMA _mm512_fmadd_ps
 #define VSET1 _mm512_set1_ps
+#define VKEEP(v, m) _mm512_maskz_mov_ps(_mm512_cmp_ps_mask((m), _mm512_setzero_ps(), _CMP_GT_OQ), (v))
 #endif

@@ -12,4 +12,5 @@
 #undef VZERO
 #undef VFMA
 #undef VSET1
+#undef VKEEP
 #undef FCNN_VEC_F64

@@ -147,6 +147,26 @@ cdef extern from "fastcnn_kernels.h" nogil:
     int fcnn_conv_wino_image_f64(const fcnn_conv_wino *g, const double *x, double *y,
                                  const double *residual, const double *next, void *work)
 
+    ctypedef struct fcnn_conv_wino_dw:
+        const void *x
+        const void *dy
+        const void *mask
+        const void *zeros
+        ptrdiff_t h, w, c, f, oh, ow, pt, pl
+        ptrdiff_t tb
+        const fcnn_isa *isa
+
+    size_t fcnn_conv_wino_dw_workspace_f32(const fcnn_conv_wino_dw *g)
+    size_t fcnn_conv_wino_dw_workspace_f64(const fcnn_conv_wino_dw *g)
+    void fcnn_conv_wino_dw_part_f32(const fcnn_conv_wino_dw *g, ptrdiff_t n0, ptrdiff_t n1,
+                                    float *u, float *db, void *work)
+    void fcnn_conv_wino_dw_part_f64(const fcnn_conv_wino_dw *g, ptrdiff_t n0, ptrdiff_t n1,
+                                    double *u, double *db, void *work)
+    int fcnn_wino_dw_out_f32(const float *u, ptrdiff_t c, ptrdiff_t f, ptrdiff_t c0,
+                             ptrdiff_t c1, float *dw)
+    int fcnn_wino_dw_out_f64(const double *u, ptrdiff_t c, ptrdiff_t f, ptrdiff_t c0,
+                             ptrdiff_t c1, double *dw)
+
     ptrdiff_t FCNN_SMALL_SLACK(ptrdiff_t wp, ptrdiff_t c, ptrdiff_t sw, int mr)
     void fcnn_pad_images_f32(const float *x, ptrdiff_t h, ptrdiff_t w, ptrdiff_t c,
                              ptrdiff_t hp, ptrdiff_t wp, ptrdiff_t pt, ptrdiff_t pl,

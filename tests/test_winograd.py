@@ -1,10 +1,11 @@
 """The Winograd F(2x2, 3x3) forward pass of 3x3 convolutions at stride 1 over 32 or more
-channels and filters (fastcnn/_conv.pxi: _conv2d_forward_wino), and dx as that forward pass
-over dy with the kernel turned and transposed: against the reference and the direct
-convolution (``_kernels.set_winograd(False)``), the same bits at any thread count, and the
-per-image fallback to the direct convolution wherever an output is not finite (an inf or NaN
-input, weight or bias), which the transforms would otherwise turn into NaN where the
-definition gives inf, or spread over a whole image."""
+channels and filters (fastcnn/_conv.pxi: _conv2d_forward_wino), dx as that forward pass
+over dy with the kernel turned and transposed, and dW from transformed tiles of x and dy
+(_conv2d_dw_wino): against the reference and the direct convolution
+(``_kernels.set_winograd(False)``), the same bits at any thread count, and the fallback to
+the direct convolution wherever an output is not finite (an inf or NaN input, weight or
+bias; per image forward, the whole dW), which the transforms would otherwise turn into NaN
+where the definition gives inf, or spread over a whole image."""
 import numpy as np
 import pytest
 
@@ -109,7 +110,8 @@ def test_weights_or_a_bias_that_are_not_finite_take_the_direct_convolution(dtype
 
 def test_winograd_is_taken_only_where_it_applies(rng, direct):
     """Strided, 5x5, few channels or filters, an image of fewer than 25 tiles: the direct
-    convolution's bits (forward and dx)."""
+    convolution's bits (forward and dx; dW too but for the small image, whose dW takes
+    Winograd: its tiles run across images)."""
     for xs, ws, strides in [((2, 12, 12, 32), (3, 3, 32, 32), 2),
                             ((2, 12, 12, 32), (5, 5, 32, 32), 1),
                             ((2, 12, 12, 16), (3, 3, 16, 32), 1),
@@ -119,9 +121,10 @@ def test_winograd_is_taken_only_where_it_applies(rng, direct):
         y = ops.conv2d(x, w, None, strides, "valid")
         assert y.tobytes() == direct(ops.conv2d, x, w, None, strides, "valid").tobytes()
         dy = random_array(rng, y.shape, np.float32)
-        dx = ops.conv2d_backward(dy, x, w, strides, "valid")[0]
-        assert dx.tobytes() == direct(ops.conv2d_backward, dy, x, w, strides,
-                                      "valid")[0].tobytes()
+        got = ops.conv2d_backward(dy, x, w, strides, "valid")
+        plain = direct(ops.conv2d_backward, dy, x, w, strides, "valid")
+        assert got[0].tobytes() == plain[0].tobytes()
+        assert (got[1].tobytes() == plain[1].tobytes()) == (xs[1] != 8)
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=FLOAT_DTYPE_IDS)
@@ -136,15 +139,85 @@ def test_winograd_dx_matches_the_reference_and_the_direct_convolution(name, dtyp
         assert_close(got, ref, dtype, what)
     plain = direct(ops.conv2d_backward, dy, x, w, 1, padding)
     assert_close(dx, widen(plain[0]), dtype, "dx against the direct convolution")
-    assert dx.tobytes() != plain[0].tobytes()                    # the Winograd pass did run
-    assert dw.tobytes() == plain[1].tobytes() and db.tobytes() == plain[2].tobytes()
+    assert_close(dw, widen(plain[1]), dtype, "dw against the direct convolution")
+    assert_close(db, widen(plain[2]), dtype, "db against the direct convolution")
+    # the Winograd passes did run
+    assert dx.tobytes() != plain[0].tobytes() and dw.tobytes() != plain[1].tobytes()
     before = fastcnn.get_num_threads()
     try:
         for threads in (1, 3):
             fastcnn.set_num_threads(threads)
-            assert ops.conv2d_backward(dy, x, w, 1, padding)[0].tobytes() == dx.tobytes()
+            again = ops.conv2d_backward(dy, x, w, 1, padding)
+            assert [a.tobytes() for a in again] == [dx.tobytes(), dw.tobytes(), db.tobytes()]
     finally:
         fastcnn.set_num_threads(before)
+
+
+# (x shape, F, padding) for dW, whose tiles run across images: images of fewer than 25 tiles
+# (one tile, odd outputs), more images than parts (8) and not a multiple of them, blocks of
+# tiles that end inside an image, a 128-channel reduction, F past a panel of the tile
+DW_PROBLEMS = {
+    "n11_4x4_c32_f32_same": ((11, 4, 4, 32), 32, "same"),
+    "n9_7x7_c64_f40_same": ((9, 7, 7, 64), 40, "same"),
+    "n3_5x6_c33_f64_valid": ((3, 5, 6, 33), 64, "valid"),
+    "n2_3x3_c32_f32_valid": ((2, 3, 3, 32), 32, "valid"),
+    "n17_9x9_c128_f32_same": ((17, 9, 9, 128), 32, "same"),
+}
+
+
+def _masked_reference(x, dy, relu_output, padding):
+    """dW, db of the reference with dy counted as 0 where relu_output is not > 0."""
+    kept = np.where(relu_output > 0, dy, 0)
+    _, dw, db = reference.conv2d_backward(*widen(kept, x), np.zeros(
+        (3, 3, x.shape[3], dy.shape[3])), 1, padding)
+    return dw, db
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=FLOAT_DTYPE_IDS)
+@pytest.mark.parametrize("name", list(DW_PROBLEMS))
+def test_winograd_dw_matches_the_reference_at_any_thread_count(name, dtype, rng, direct):
+    """With and without a fused ReLU's output as the mask of dy (dy where it is > 0, else
+    0: the weight-gradient pass of a Conv2D with activation="relu")."""
+    xs, f, padding = DW_PROBLEMS[name]
+    x, w = random_array(rng, xs, dtype), random_array(rng, (3, 3, xs[3], f), dtype)
+    dy = random_array(rng, ops.conv2d(x, w, None, 1, padding).shape, dtype)
+    relu_output = random_array(rng, dy.shape, dtype)
+    relu_output[0, 0, 0, :3] = (0.0, -0.0, np.nan)     # not > 0: all three mask dy out
+    before = fastcnn.get_num_threads()
+    try:
+        for mask in (None, relu_output):
+            want = (reference.conv2d_backward(*widen(dy, x, w), 1, padding)[1:] if mask is None
+                    else _masked_reference(x, dy, mask, padding))
+            runs = []
+            for threads in (1, 2, 3):
+                fastcnn.set_num_threads(threads)
+                dw, db = ops.conv2d_backward_weight(dy, x, w, 1, padding, relu_output=mask)
+                assert_close(dw, want[0], dtype, "dw")
+                assert_close(db, want[1], dtype, "db")
+                runs.append(dw.tobytes() + db.tobytes())
+            assert runs[0] == runs[1] == runs[2]
+            plain = direct(ops.conv2d_backward_weight, dy, x, w, 1, padding, relu_output=mask)
+            assert dw.tobytes() != plain[0].tobytes()            # the Winograd pass did run
+    finally:
+        fastcnn.set_num_threads(before)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=FLOAT_DTYPE_IDS)
+@pytest.mark.parametrize("special", [np.inf, -np.inf, np.nan])
+def test_dw_of_an_input_or_gradient_that_is_not_finite_is_the_direct_one(special, dtype, rng,
+                                                                         direct):
+    """A value of x or dy that is not finite: dW and db computed directly (the same bits:
+    inf where the definition has it, not the NaN of a transform's inf - inf)."""
+    x, w, _, padding = _problem(rng, "c32_f32_same_12x12", dtype)
+    dy = random_array(rng, ops.conv2d(x, w, None, 1, padding).shape, dtype)
+    for a, at in ((x, (1, 5, 7, 3)), (dy, (2, 0, 11, 30))):
+        keep = a[at]
+        a[at] = special
+        got = ops.conv2d_backward_weight(dy, x, w, 1, padding)
+        plain = direct(ops.conv2d_backward_weight, dy, x, w, 1, padding)
+        assert got[0].tobytes() == plain[0].tobytes() and got[1].tobytes() == plain[1].tobytes()
+        assert not np.isfinite(got[0]).all() and np.isfinite(got[0]).any()
+        a[at] = keep
 
 
 @pytest.mark.parametrize("special", [np.inf, -np.inf, np.nan])
