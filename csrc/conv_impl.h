@@ -369,19 +369,21 @@ size_t FN(fcnn_conv_wino_workspace)(const fcnn_conv_wino *g)
            + sizeof(T) * (size_t)(16 * g->tb * (g->c + g->f) + g->f);
 }
 
-/* One image x (h, w, c) into y (oh, ow, f). Returns 0, having left y partly written and no
- * residual added, where an output is not finite (a value of x, a weight or the bias that is
- * not, or an intermediate sum beyond the dtype's range): the caller recomputes that image by
- * the direct convolution, whose result IEEE arithmetic over exactly the terms of the
- * definition gives. Otherwise 1: y = conv (+ bias) (+ residual (oh, ow, f)) (relu). next:
- * NULL, or the image the caller does next, requested into L2 a share per block of tiles. */
-int FN(fcnn_conv_wino_image)(const fcnn_conv_wino *g, const T *x, T *y, const T *residual,
-                             const T *next, void *work)
+/* ni consecutive images x (ni, h, w, c) into y (ni, oh, ow, f), their tiles in blocks that
+ * run across images (each output the same bits however tiles meet blocks). Returns 0, having
+ * left y partly written and no residual added, where an output is not finite (a value of x,
+ * a weight or the bias that is not, or an intermediate sum beyond the dtype's range): the
+ * caller recomputes those images by the direct convolution, whose result IEEE arithmetic
+ * over exactly the terms of the definition gives. Otherwise 1: y = conv (+ bias) (+ residual
+ * (ni, oh, ow, f)) (relu). next: NULL, or the ni images the caller does next, requested into
+ * L2 a share per block of tiles. */
+int FN(fcnn_conv_wino_images)(const fcnn_conv_wino *g, const T *x, ptrdiff_t ni, T *y,
+                              const T *residual, const T *next, void *work)
 {
     const fcnn_isa *isa = g->isa;
     const int MR = isa->MR_FIELD, NR = isa->NR_FIELD;
     const ptrdiff_t C = g->c, F = g->f, H = g->h, W = g->w, OH = g->oh, OW = g->ow;
-    const ptrdiff_t tw = (OW + 1) / 2, tiles = (OH + 1) / 2 * tw, TB = g->tb;
+    const ptrdiff_t tw = (OW + 1) / 2, th = (OH + 1) / 2, tiles = ni * th * tw, TB = g->tb;
     const ptrdiff_t block = (F + NR - 1) / NR * NR * C;
     const T **ind = (const T **)work;
     T **crow = (T **)(ind + TB);
@@ -391,8 +393,9 @@ int FN(fcnn_conv_wino_image)(const fcnn_conv_wino *g, const T *x, T *y, const T 
     T *m = v + 16 * TB * C, *junk = m + 16 * TB * F;
     const T *zeros = (const T *)g->zeros, *u = (const T *)g->u_packed;
     const int relu = g->relu && !residual;
-    const ptrdiff_t image = H * W * C;
-    const ptrdiff_t share = next ? (image + tiles - 1) / tiles * TB : 0;
+    const ptrdiff_t input = ni * H * W * C;
+    const ptrdiff_t share = next ? (input + tiles - 1) / tiles * TB : 0;
+    ptrdiff_t img = 0, a = 0, b = 0;      /* the next tile: image, row and column */
     /* row i of every position's product: A at ind[i] + pos * TB * C, C at crow[i] + pos *
      * TB * F (rows past a block's tiles read some tile's values and are not stored) */
     for (ptrdiff_t i = 0; i < TB; ++i) {
@@ -403,13 +406,20 @@ int FN(fcnn_conv_wino_image)(const fcnn_conv_wino *g, const T *x, T *y, const T 
     for (ptrdiff_t t0 = 0; t0 < tiles; t0 += TB) {
         const ptrdiff_t nt = FN(min_idx)(TB, tiles - t0);
         if (next)
-            FN(prefetch_l2)(next, t0 / TB * share, FN(min_idx)(t0 / TB * share + share, image));
-        for (ptrdiff_t t = 0; t < nt; ++t) {
-            const ptrdiff_t a = (t0 + t) / tw, b = (t0 + t) - a * tw;
-            FN(wino_tile_pixels)(x, H, W, C, 2 * a - g->pt, 2 * b - g->pl, zeros, din + 16 * t);
+            FN(prefetch_l2)(next, t0 / TB * share, FN(min_idx)(t0 / TB * share + share, input));
+        for (ptrdiff_t t = 0; t < nt; ++t, ++b) {
+            if (b == tw) {      /* the next row of tiles, or the next image's first */
+                b = 0;
+                if (++a == th) {
+                    a = 0;
+                    ++img;
+                }
+            }
+            FN(wino_tile_pixels)(x + img * H * W * C, H, W, C, 2 * a - g->pt, 2 * b - g->pl,
+                                 zeros, din + 16 * t);
             const ptrdiff_t oh = 2 * a, ow = 2 * b;
             T **o = yout + 4 * t;
-            o[0] = y + (oh * OW + ow) * F;
+            o[0] = y + ((img * OH + oh) * OW + ow) * F;
             o[1] = ow + 1 < OW ? o[0] + F : junk;
             o[2] = oh + 1 < OH ? o[0] + OW * F : junk;
             o[3] = oh + 1 < OH && ow + 1 < OW ? o[0] + (OW + 1) * F : junk;
@@ -433,7 +443,7 @@ int FN(fcnn_conv_wino_image)(const fcnn_conv_wino *g, const T *x, T *y, const T 
         ok &= isa->WINO_OUT_FIELD(m, TB * F, nt, F, (const T *)g->bias, relu, yout);
     }
     if (ok && residual)
-        isa->ADD_RESIDUAL_FIELD(y, residual, 1, OH * OW * F, 0, g->relu);
+        isa->ADD_RESIDUAL_FIELD(y, residual, 1, ni * OH * OW * F, 0, g->relu);
     return ok;
 }
 

@@ -125,7 +125,7 @@ typedef struct {
     /* the residual sum of the convolution drivers (conv_impl.h), in this set's vectors */
     fcnn_add_residual_f32 add_residual_f32;
     fcnn_add_residual_f64 add_residual_f64;
-    /* the Winograd forward's transforms (fcnn_conv_wino_image) */
+    /* the Winograd forward's transforms (fcnn_conv_wino_images) */
     fcnn_wino_in_f32 wino_in_f32;
     fcnn_wino_in_f64 wino_in_f64;
     fcnn_wino_out_f32 wino_out_f32;
@@ -406,8 +406,8 @@ typedef struct {
     void fcnn_wino_weights_##SFX(const fcnn_isa *isa, const T *w, ptrdiff_t c, ptrdiff_t f,     \
                                  int flip, T *u, T *packed);                                  \
     size_t fcnn_conv_wino_workspace_##SFX(const fcnn_conv_wino *g);                            \
-    int fcnn_conv_wino_image_##SFX(const fcnn_conv_wino *g, const T *x, T *y,                  \
-                                   const T *residual, const T *next, void *work);              \
+    int fcnn_conv_wino_images_##SFX(const fcnn_conv_wino *g, const T *x, ptrdiff_t ni, T *y,   \
+                                    const T *residual, const T *next, void *work);             \
     size_t fcnn_conv_wino_dw_workspace_##SFX(const fcnn_conv_wino_dw *g);                      \
     void fcnn_conv_wino_dw_part_##SFX(const fcnn_conv_wino_dw *g, ptrdiff_t n0, ptrdiff_t n1,  \
                                       T *u, T *db, void *work);                                \

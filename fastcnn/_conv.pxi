@@ -85,6 +85,14 @@ cdef enum:
     WINO_MIN_C = 32
     WINO_MIN_F = 32
     WINO_MIN_TILES = 25
+    # ... or 16 tiles, all whole (8x8 outputs: ResNet-20's last stage on CIFAR-10; the
+    # forward 1.3x the direct one, where 7x7 outputs (16 tiles, 49/64 of them used) broke
+    # even, 5x5 and smaller lost); images of fewer than WINO_GROUP_TILES tiles are taken
+    # several per call, their tiles in the same blocks (8x8x64 -> 64 and 14x14x32 -> 32,
+    # 128 images: the forward 1.11x / 1.18x faster in groups of 192 tiles than of 25, and
+    # 2-8% faster than in groups of 96 or 384)
+    WINO_MIN_FULL_TILES = 16
+    WINO_GROUP_TILES = 192
     WINO_BLOCK_BYTES = 96 * 1024
     # Winograd's dW (the same kernels; tiles taken across images, so any image size): the
     # batch in at most WINO_DW_PARTS parts of whole images, a number fixed by the shape
@@ -94,6 +102,9 @@ cdef enum:
     # 1.2-1.5x the direct dW of K-CNN's, ResNet-20's, S5 and S6's shapes; the 128-channel S6
     # ran 1.2x faster at 32 tiles than at 24)
     WINO_DW_PARTS = 8
+    # ... where at least this share (%) of the tiles' outputs are outputs (5x5 and 7x7:
+    # 69% and 77%, as fast as the direct dW; 3x3, 56%: 1.5x slower; 4x4 and 8x8 faster)
+    WINO_DW_MIN_FILL = 80
     WINO_DW_BLOCK_BYTES = 384 * 1024
     WINO_DW_MIN_TILES = 32
     # (the few-channel thresholds are FCNN_*_C in csrc/fastcnn_kernels.h)
@@ -426,7 +437,20 @@ cdef inline bint _wino_applies(Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_s
                                Py_ssize_t c, Py_ssize_t f, Py_ssize_t oh,
                                Py_ssize_t ow) noexcept nogil:
     return (_winograd and kh == 3 and kw == 3 and sh == 1 and sw == 1 and c >= WINO_MIN_C
-            and f >= WINO_MIN_F and (oh + 1) // 2 * ((ow + 1) // 2) >= WINO_MIN_TILES)
+            and f >= WINO_MIN_F
+            and ((oh + 1) // 2 * ((ow + 1) // 2) >= WINO_MIN_TILES
+                 or (oh % 2 == 0 and ow % 2 == 0 and oh * ow >= 4 * WINO_MIN_FULL_TILES)))
+
+
+cdef inline Py_ssize_t _wino_group(Py_ssize_t tiles) noexcept nogil:
+    """Images per call of the Winograd forward: as many as make WINO_GROUP_TILES tiles."""
+    return _cdiv(WINO_GROUP_TILES, tiles)
+
+
+def winograd_group(Py_ssize_t oh, Py_ssize_t ow):
+    """How many images (of oh x ow outputs) the Winograd forward takes per call: their tiles
+    share blocks, and an output that is not finite has all of them recomputed directly."""
+    return _wino_group((oh + 1) // 2 * ((ow + 1) // 2))
 
 
 cdef int _conv2d_forward_wino(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
@@ -437,11 +461,12 @@ cdef int _conv2d_forward_wino(const floating[:, :, :, ::1] x, const floating[:, 
                               floating *picks=NULL, const floating *residual=NULL,
                               bint flip=False) except -1:
     """Forward pass of a 3x3 convolution at stride 1 by Winograd's F(2x2, 3x3)
-    (fcnn_conv_wino), image by image, into y (N, oh, ow, F) (+ residual, laid out as y,
-    before the relu). An image with an output that is not finite is recomputed by the direct
-    GEMM (the same as conv2d_forward's without Winograd), which follows IEEE arithmetic over
-    exactly the terms of the definition. With ``pool_kernel``: as _conv2d_forward_small's,
-    each image's output pooled from a buffer of the thread's own, y not used.
+    (fcnn_conv_wino), in groups of images (_wino_group: one image of WINO_GROUP_TILES tiles
+    or more), into y (N, oh, ow, F) (+ residual, laid out as y, before the relu). A group
+    with an output that is not finite is recomputed by the direct GEMM (the same as
+    conv2d_forward's without Winograd), which follows IEEE arithmetic over exactly the terms
+    of the definition. With ``pool_kernel``: as _conv2d_forward_small's, each image's output
+    pooled from a buffer of the thread's own, y not used.
 
     ``flip``: w is (3, 3, F, C) and the kernel it runs w turned by 180 degrees with its
     channels and filters swapped: with x = dy and the padding 2 - pt, 2 - pl, the dx of a
@@ -453,6 +478,8 @@ cdef int _conv2d_forward_wino(const floating[:, :, :, ::1] x, const floating[:, 
     cdef int nr = isa.nr_f32 if floating is float else isa.nr_f64
     cdef Py_ssize_t n = x.shape[0], c = x.shape[3], f = wf, i
     cdef Py_ssize_t tiles = (oh + 1) // 2 * ((ow + 1) // 2)
+    # small images in groups of gi: their tiles in the same blocks
+    cdef Py_ssize_t gi = min(n, _wino_group(tiles)), ngroups = _cdiv(n, gi), i0, ni, j
     cdef bint pool = pool_kernel != NULL
     cdef Py_ssize_t image_rows = oh * ow
     cdef Py_ssize_t pooled = pg.oh * pg.ow * f if pool else 0
@@ -462,7 +489,7 @@ cdef int _conv2d_forward_wino(const floating[:, :, :, ::1] x, const floating[:, 
     wg.bias = NULL if b is None else <const void *>&b[0]
     wg.relu, wg.isa = relu, isa
     wg.tb = max(mr, min(WINO_BLOCK_BYTES // (16 * (c + f) * <Py_ssize_t>sizeof(floating)),
-                        _cdiv(tiles, mr) * mr) // mr * mr)
+                        _cdiv(gi * tiles, mr) * mr) // mr * mr)
     # the direct GEMM of an image whose Winograd outputs are not all finite
     cdef Py_ssize_t[::1] tap_h = np.repeat(np.arange(3, dtype=np.intp), 3)
     cdef Py_ssize_t[::1] tap_w = np.tile(np.arange(3, dtype=np.intp), 3)
@@ -492,8 +519,8 @@ cdef int _conv2d_forward_wino(const floating[:, :, :, ::1] x, const floating[:, 
     wsz, gsz = _lines(wsz), _lines(gsz)
     cdef size_t bp_bytes = _lines(<size_t>(_cdiv(f, nr) * nr * g.k) * sizeof(floating))
     cdef size_t zeros_bytes = _lines(<size_t>c * sizeof(floating))
-    cdef size_t buf_bytes = _lines(<size_t>(image_rows * f) * sizeof(floating)) if pool else 0
-    cdef int nt = _team(nthreads, n, <double>n * image_rows * f * 9 * c)
+    cdef size_t buf_bytes = _lines(<size_t>(gi * image_rows * f) * sizeof(floating)) if pool else 0
+    cdef int nt = _team(nthreads, ngroups, <double>n * image_rows * f * 9 * c)
     cdef size_t per_thread = wsz + gsz + buf_bytes
     cdef size_t total = packed_bytes + u_bytes + bp_bytes + zeros_bytes + nt * per_thread
     cdef char *block = <char *>fcnn_scratch_take(total)
@@ -522,19 +549,25 @@ cdef int _conv2d_forward_wino(const floating[:, :, :, ::1] x, const floating[:, 
                 fcnn_pack_bsource_f64(&bs, f, nr, bp)
             wg.u_packed = packed
             g.b_packed = bp
-            for i in prange(n, schedule="static", num_threads=nt):
+            for i in prange(ngroups, schedule="static", num_threads=nt):
                 mine = threads + threadid() * per_thread
-                dst = <floating *>(mine + wsz + gsz) if pool else y + i * image_rows * f
-                res = NULL if residual == NULL else residual + i * image_rows * f
-                nxt = &x[i + 1, 0, 0, 0] if i + 1 < n else NULL
+                i0 = i * gi
+                ni = min(gi, n - i0)
+                dst = <floating *>(mine + wsz + gsz) if pool else y + i0 * image_rows * f
+                res = NULL if residual == NULL else residual + i0 * image_rows * f
+                nxt = &x[i0 + gi, 0, 0, 0] if i0 + 2 * gi <= n else NULL
                 if floating is float:
-                    ok = fcnn_conv_wino_image_f32(&wg, &x[i, 0, 0, 0], dst, res, nxt, mine)
+                    ok = fcnn_conv_wino_images_f32(&wg, &x[i0, 0, 0, 0], ni, dst, res, nxt, mine)
                 else:
-                    ok = fcnn_conv_wino_image_f64(&wg, &x[i, 0, 0, 0], dst, res, nxt, mine)
-                if not ok:
-                    _gemm_image(&g, &x[i, 0, 0, 0], dst, res, mine + wsz, bp)
-                if pool:
-                    _pool_image(pg, pool_kernel, dst, py, picks, i * pooled)
+                    ok = fcnn_conv_wino_images_f64(&wg, &x[i0, 0, 0, 0], ni, dst, res, nxt, mine)
+                for j in range(ni):
+                    if not ok:
+                        _gemm_image(&g, &x[i0 + j, 0, 0, 0], dst + j * image_rows * f,
+                                    NULL if res == NULL else res + j * image_rows * f,
+                                    mine + wsz, bp)
+                    if pool:
+                        _pool_image(pg, pool_kernel, dst + j * image_rows * f, py, picks,
+                                    (i0 + j) * pooled)
     finally:
         fcnn_scratch_give(block, total)
     return 0
@@ -753,6 +786,7 @@ cdef int _conv2d_dw(const floating *dyp, Py_ssize_t n, Py_ssize_t oh, Py_ssize_t
     cdef Py_ssize_t c = x.shape[3]
     if (unpool == NULL and _winograd and kh == 3 and kw == 3 and sh == 1 and sw == 1
             and c >= WINO_MIN_C and f >= WINO_MIN_F and 0 <= pt <= 2 and 0 <= pl <= 2
+            and 100 * oh * ow >= WINO_DW_MIN_FILL * 4 * ((oh + 1) // 2) * ((ow + 1) // 2)
             and _conv2d_dw_wino(dyp, n, oh, ow, f, x, mask, pt, pl, dw, db, nthreads)):
         return 0
     cdef Py_ssize_t m = n * oh * ow, k = kh * kw * c

@@ -142,10 +142,12 @@ cdef extern from "fastcnn_kernels.h" nogil:
                                int flip, double *u, double *packed)
     size_t fcnn_conv_wino_workspace_f32(const fcnn_conv_wino *g)
     size_t fcnn_conv_wino_workspace_f64(const fcnn_conv_wino *g)
-    int fcnn_conv_wino_image_f32(const fcnn_conv_wino *g, const float *x, float *y,
-                                 const float *residual, const float *next, void *work)
-    int fcnn_conv_wino_image_f64(const fcnn_conv_wino *g, const double *x, double *y,
-                                 const double *residual, const double *next, void *work)
+    int fcnn_conv_wino_images_f32(const fcnn_conv_wino *g, const float *x, ptrdiff_t ni,
+                                  float *y, const float *residual, const float *next,
+                                  void *work)
+    int fcnn_conv_wino_images_f64(const fcnn_conv_wino *g, const double *x, ptrdiff_t ni,
+                                  double *y, const double *residual, const double *next,
+                                  void *work)
 
     ctypedef struct fcnn_conv_wino_dw:
         const void *x
