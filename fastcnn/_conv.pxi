@@ -102,6 +102,9 @@ cdef enum:
     # 1.2-1.5x the direct dW of K-CNN's, ResNet-20's, S5 and S6's shapes; the 128-channel S6
     # ran 1.2x faster at 32 tiles than at 24)
     WINO_DW_PARTS = 8
+    # ... from this many channels and filters on (ResNet-20's 16-channel stage: 1.2x the
+    # direct dW on a Zen 5, with AVX-512's 16 x 16 tile for 16 filters)
+    WINO_DW_MIN_C = 16
     # ... where at least this share (%) of the tiles' outputs are outputs (5x5 and 7x7:
     # 69% and 77%, as fast as the direct dW; 3x3, 56%: 1.5x slower; 4x4 and 8x8 faster)
     WINO_DW_MIN_FILL = 80
@@ -785,7 +788,7 @@ cdef int _conv2d_dw(const floating *dyp, Py_ssize_t n, Py_ssize_t oh, Py_ssize_t
     gradient and picks, block by block, never written out."""
     cdef Py_ssize_t c = x.shape[3]
     if (unpool == NULL and _winograd and kh == 3 and kw == 3 and sh == 1 and sw == 1
-            and c >= WINO_MIN_C and f >= WINO_MIN_F and 0 <= pt <= 2 and 0 <= pl <= 2
+            and c >= WINO_DW_MIN_C and f >= WINO_DW_MIN_C and 0 <= pt <= 2 and 0 <= pl <= 2
             and 100 * oh * ow >= WINO_DW_MIN_FILL * 4 * ((oh + 1) // 2) * ((ow + 1) // 2)
             and _conv2d_dw_wino(dyp, n, oh, ow, f, x, mask, pt, pl, dw, db, nthreads)):
         return 0

@@ -122,8 +122,8 @@ def test_winograd_is_taken_only_where_it_applies(rng, direct):
     convolution's bits (forward, dx and dW)."""
     for xs, ws, strides in [((2, 12, 12, 32), (3, 3, 32, 32), 2),
                             ((2, 12, 12, 32), (5, 5, 32, 32), 1),
-                            ((2, 12, 12, 16), (3, 3, 16, 32), 1),
-                            ((2, 12, 12, 32), (3, 3, 32, 16), 1),
+                            ((2, 12, 12, 8), (3, 3, 8, 32), 1),
+                            ((2, 12, 12, 32), (3, 3, 32, 8), 1),
                             ((2, 7, 7, 64), (3, 3, 64, 64), 1)]:
         x, w = random_array(rng, xs, np.float32), random_array(rng, ws, np.float32)
         y = ops.conv2d(x, w, None, strides, "valid")
@@ -163,13 +163,17 @@ def test_winograd_dx_matches_the_reference_and_the_direct_convolution(name, dtyp
 # (x shape, F, padding) for dW, whose tiles run across images: images of fewer than 25 tiles
 # (one tile, an odd output side), more images than parts (8) and not a multiple of them,
 # blocks of tiles that end inside an image, a 128-channel reduction, F past a panel of the
-# tile; each with at least 80% of its tiles' outputs used (WINO_DW_MIN_FILL)
+# tile; each with at least 80% of its tiles' outputs used (WINO_DW_MIN_FILL) and 16 or more
+# channels and filters (WINO_DW_MIN_C)
 DW_PROBLEMS = {
     "n11_4x4_c32_f32_same": ((11, 4, 4, 32), 32, "same"),
     "n9_10x9_c64_f40_same": ((9, 10, 9, 64), 40, "same"),
     "n3_6x7_c33_f64_valid": ((3, 6, 7, 33), 64, "valid"),
     "n2_4x4_c32_f32_valid": ((2, 4, 4, 32), 32, "valid"),
     "n17_9x9_c128_f32_same": ((17, 9, 9, 128), 32, "same"),
+    # 16 channels and filters (AVX-512's narrow tile), 16 filters after 40 channels
+    "n5_12x12_c16_f16_same": ((5, 12, 12, 16), 16, "same"),
+    "n4_9x8_c40_f16_valid": ((4, 9, 8, 40), 16, "valid"),
 }
 
 
