@@ -78,9 +78,65 @@ static inline void KN(store_row)(T *dst, VT lo, VT hi, int flags, const T *bias)
         KCAT(store_tile_, TSFX)(tile, KNR, crow, col, mr, nr, flags, bias);                    \
     }
 
+#if KNV == 2
+/* An edge panel of at most VLEN columns (a Dense layer of 100 units: its last 4): the low
+ * vector of each row only, half the multiply-adds of the whole tile. B keeps its panel
+ * stride (KNR); each sum takes the same products in the same order as in the whole tile,
+ * and the edge store is the whole tile's, so the values are the same bits. */
+#define KDECL_HALF(r) VT c##r##l = VZERO();
+#define KSPILL_HALF(r) VSTORE(tile + r * VLEN, c##r##l);
+#define KEPILOGUE_HALF                                                                         \
+    T tile[MR * VLEN];                                                                         \
+    ROWS(KSPILL_HALF)                                                                          \
+    KCAT(store_tile_, TSFX)(tile, VLEN, crow, col, mr, nr, flags, bias);
+
+static void KN(ukr_half)(ptrdiff_t kc, const T *a, const T *b, T *const *crow, ptrdiff_t col,
+                         int mr, int nr, int flags, const T *bias)
+{
+    ROWS(KDECL_HALF)
+    for (ptrdiff_t p = 0; p < kc; ++p, a += MR, b += KNR) {
+        const VT b0 = VLOAD(b);
+#define KSTEP_HALF(r) c##r##l = VFMA(VSET1(a[r]), b0, c##r##l);
+        ROWS(KSTEP_HALF)
+#undef KSTEP_HALF
+    }
+    KEPILOGUE_HALF
+}
+
+static void KN(ukr_ind_half)(ptrdiff_t ntaps, ptrdiff_t c, ptrdiff_t coff, const T *const *ind,
+                             const T *b, T *const *crow, ptrdiff_t col, int mr, int nr,
+                             int flags, const T *bias)
+{
+    ROWS(KDECL_HALF)
+    for (ptrdiff_t t = 0; t < ntaps; ++t, ind += MR) {
+#define KROWPTR(r) const T *a##r = ind[r] + coff;
+        ROWS(KROWPTR)
+#undef KROWPTR
+        for (ptrdiff_t i = 0; i < c; ++i, b += KNR) {
+            const VT b0 = VLOAD(b);
+#define KSTEP_HALF(r) c##r##l = VFMA(VSET1(a##r[i]), b0, c##r##l);
+            ROWS(KSTEP_HALF)
+#undef KSTEP_HALF
+        }
+    }
+    KEPILOGUE_HALF
+}
+#undef KDECL_HALF
+#undef KSPILL_HALF
+#undef KEPILOGUE_HALF
+#define KHALF(call)                                                                            \
+    if (nr <= VLEN) {                                                                          \
+        call;                                                                                  \
+        return;                                                                                \
+    }
+#else
+#define KHALF(call)
+#endif
+
 static void KN(ukr)(ptrdiff_t kc, const T *a, const T *b, T *const *crow, ptrdiff_t col, int mr,
                     int nr, int flags, const T *bias)
 {
+    KHALF(KN(ukr_half)(kc, a, b, crow, col, mr, nr, flags, bias))
     ROWS(KDECL)
     ptrdiff_t p = 0;
 #ifdef KASM_PACKED
@@ -101,6 +157,7 @@ static void KN(ukr_ind)(ptrdiff_t ntaps, ptrdiff_t c, ptrdiff_t coff, const T *c
                         const T *b, T *const *crow, ptrdiff_t col, int mr, int nr, int flags,
                         const T *bias)
 {
+    KHALF(KN(ukr_ind_half)(ntaps, c, coff, ind, b, crow, col, mr, nr, flags, bias))
 #ifdef KASM_IND_TILE
     /* the unit's whole reduction in one loop: the products of every tap in the same order as
      * below, into `tile`, then the same epilogue */
@@ -169,6 +226,7 @@ static void KN(ukr_str)(ptrdiff_t kc, const ptrdiff_t *koff, const T *a, ptrdiff
 }
 
 #undef KDECL
+#undef KHALF
 #undef KSTEP
 #undef KLOADB
 #undef KLOADB4
