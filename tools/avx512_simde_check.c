@@ -3,9 +3,10 @@
  * (portable implementations of the intrinsics) and links this file to it. Checks the forward
  * kernel (fwd_small_*), the dx kernel (dx_small_*) and the dW kernel (dw_small_*) over shapes
  * that reach their edge paths (rows shorter than a tile, the last tile moved back, partial
- * filter blocks, stride 2, padding, ReLU, masks, no bias), and the three GEMM micro-kernels
- * (packed, indirect, strided) on full and partial tiles with every epilogue flag. Exit status
- * 1 on any mismatch. */
+ * filter blocks, stride 2, padding, ReLU, masks, no bias), the three GEMM micro-kernels
+ * (packed, indirect, strided) on full and partial tiles (edge panels of one vector or less
+ * among them) with every epilogue flag, and the Winograd weight gradient's dY transform.
+ * Exit status 1 on any mismatch. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,6 +240,61 @@ static int check_dw_##SFX(int n, int h, int w, int c, int kh, int kw, int f, int
 DEFINE_DW_CHECK(float, f32, 1e-4)
 DEFINE_DW_CHECK(double, f64, 1e-12)
 
+/* The Winograd weight gradient's dY transform (wino_dy_*): nt tiles of 2 x 2 pixels over c
+ * values from coff, some pixels a row of zeros, with and without a mask (values not > 0,
+ * NaN among them, count as 0) and the db sums, against the definition M' = A' dY A'^T. */
+#define DEFINE_WINO_DY_CHECK(T, SFX, TOL)                                                      \
+static int check_wino_dy_##SFX(int nt, int c, int coff, int masked)                           \
+{                                                                                              \
+    static const double A[4][2] = {{1, 0}, {1, 1}, {1, -1}, {0, 1}};                           \
+    unsigned seed = 7u + nt * 13 + c * 5 + coff + masked;                                      \
+    const int width = coff + c, ts = c + 3, ms = nt * ts + 1;                                  \
+    T *px = malloc(sizeof(T) * 4 * nt * width), *mk = malloc(sizeof(T) * 4 * nt * width);      \
+    T *zeros = calloc((size_t)width, sizeof(T)), *m = malloc(sizeof(T) * 16 * ms);             \
+    T *db = malloc(sizeof(T) * c);                                                             \
+    const T **d = malloc(sizeof(T *) * 4 * nt), **dm = malloc(sizeof(T *) * 4 * nt);           \
+    for (int i = 0; i < 4 * nt * width; ++i) {                                                 \
+        px[i] = (T)rnd(&seed);                                                                 \
+        mk[i] = i % 7 == 3 ? (T)NAN : i % 5 == 1 ? (T)0 : (T)rnd(&seed);                      \
+    }                                                                                          \
+    for (int q = 0; q < 4 * nt; ++q) {  /* every fifth pixel outside the output */            \
+        d[q] = q % 5 == 4 ? zeros : px + q * width;                                            \
+        dm[q] = q % 5 == 4 ? zeros : mk + q * width;                                           \
+    }                                                                                          \
+    for (int j = 0; j < c; ++j) db[j] = (T)j;                                                  \
+    fcnn_isa_avx512.wino_dy_##SFX(d, masked ? dm : NULL, nt, c, coff, m, ms, ts, db);          \
+    int bad = 0;                                                                               \
+    for (int j = 0; j < c; ++j) {                                                              \
+        double sum = j;                                                                        \
+        for (int t = 0; t < nt; ++t) {                                                         \
+            double y[2][2];                                                                    \
+            for (int q = 0; q < 4; ++q) {                                                      \
+                const double v = d[4 * t + q][coff + j];                                       \
+                y[q / 2][q % 2] = masked && !(dm[4 * t + q][coff + j] > 0) ? 0 : v;            \
+                sum += y[q / 2][q % 2];                                                        \
+            }                                                                                  \
+            for (int i = 0; i < 4; ++i)                                                        \
+                for (int k = 0; k < 4; ++k) {                                                  \
+                    double want = 0;                                                           \
+                    for (int a = 0; a < 2; ++a)                                                \
+                        for (int b = 0; b < 2; ++b) want += A[i][a] * y[a][b] * A[k][b];       \
+                    const double got = m[(4 * i + k) * ms + t * ts + j];                       \
+                    if (far_off(got, want, TOL) && bad++ < 3)                                 \
+                        printf("  mismatch " #SFX " M' tile %d pos %d value %d: %g vs %g\n",  \
+                               t, 4 * i + k, j, got, want);                                    \
+                }                                                                              \
+        }                                                                                      \
+        if (far_off(db[j], sum, TOL) && bad++ < 3)                                            \
+            printf("  mismatch " #SFX " db at %d: %g vs %g\n", j, (double)db[j], sum);         \
+    }                                                                                          \
+    printf("wino_dy   " #SFX " tiles=%d c=%d coff=%d mask=%d: %s\n", nt, c, coff, masked,     \
+           bad ? "FAIL" : "ok");                                                               \
+    free(px); free(mk); free(zeros); free(m); free(db); free(d); free(dm);                     \
+    return bad != 0;                                                                           \
+}
+DEFINE_WINO_DY_CHECK(float, f32, 1e-5)
+DEFINE_WINO_DY_CHECK(double, f64, 1e-13)
+
 int main(void)
 {
     int fails = 0;
@@ -290,6 +346,10 @@ int main(void)
                     fails += check_ukr_f32(isa, kind, kcs[q], MR32 - 5, NR32 - 9, flags);
                     fails += check_ukr_f64(isa, kind, kcs[q], MR64, NR64, flags);
                     fails += check_ukr_f64(isa, kind, kcs[q], 1, NR64 - 1, flags);
+                    /* edge panels of one vector or less (the wide tile's low vector only) */
+                    fails += check_ukr_f32(isa, kind, kcs[q], MR32, 16, flags);
+                    fails += check_ukr_f32(isa, kind, kcs[q], MR32 - 1, 5, flags);
+                    fails += check_ukr_f64(isa, kind, kcs[q], MR64 - 2, 3, flags);
                 }
     }
     /* n, h, w, c, kh, kw, f, stride, masked, first pixel, pixels, first k, k count */
@@ -310,6 +370,13 @@ int main(void)
                               a[11], a[12]);
         fails += check_dw_f64(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10],
                               a[11], a[12]);
+    }
+    /* tiles, values (whole vectors and a tail), offset, mask */
+    int wino_cases[][4] = {{3, 32, 0, 0}, {5, 32, 32, 1}, {2, 19, 5, 1}, {1, 7, 0, 0}};
+    for (unsigned i = 0; i < sizeof wino_cases / sizeof wino_cases[0]; ++i) {
+        int *a = wino_cases[i];
+        fails += check_wino_dy_f32(a[0], a[1], a[2], a[3]);
+        fails += check_wino_dy_f64(a[0], a[1], a[2], a[3]);
     }
     printf("%d failing\n", fails);
     return fails != 0;
