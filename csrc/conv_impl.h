@@ -568,8 +568,9 @@ int FN(fcnn_wino_dw_out)(const T *u, ptrdiff_t c, ptrdiff_t f, ptrdiff_t c0, ptr
             const T *e = u + ci * f + fi;
             double t[4][3];
             for (int i = 0; i < 4; ++i) {
-                const double e0 = (double)e[(4 * i) * plane], e1 = (double)e[(4 * i + 1) * plane];
-                const double e2 = (double)e[(4 * i + 2) * plane], e3 = (double)e[(4 * i + 3) * plane];
+                const T *ei = e + 4 * i * plane;
+                const double e0 = (double)ei[0], e1 = (double)ei[plane];
+                const double e2 = (double)ei[2 * plane], e3 = (double)ei[3 * plane];
                 for (int k = 0; k < 3; ++k)
                     t[i][k] = e0 * G[0][k] + e1 * G[1][k] + e2 * G[2][k] + e3 * G[3][k];
             }

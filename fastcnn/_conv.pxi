@@ -775,7 +775,9 @@ cdef int _conv2d_dw(const floating *dyp, Py_ssize_t n, Py_ssize_t oh, Py_ssize_t
                     Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pt,
                     Py_ssize_t pl, floating[:, :, :, ::1] dw, floating[::1] db, int nthreads,
                     const fcnn_unpool *unpool=NULL) except -1:
-    """dW and db: tasks of (part of the output pixels) x (block of K); each part
+    """dW and db. 3x3 at stride 1 over WINO_DW_MIN_C or more channels and filters, with at
+    least WINO_DW_MIN_FILL % of the tiles' outputs used: by Winograd (_conv2d_dw_wino), unless
+    a value comes out not finite. Otherwise directly: tasks of (part of the output pixels) x (block of K); each part
     writes its own partial sums, which are then added in part order. Where ``mask`` (laid out
     like dy) is <= 0, dy counts as 0.
 

@@ -161,6 +161,42 @@ def test_conv2d_on_gemm_entry_matches_reference_below_at_and_above_its_tile(entr
     _kernels.run_with(e["name"], run)
 
 
+@_entries(GEMM_ENTRIES)
+def test_winograd_on_gemm_entry_matches_reference_and_runs(entry, rng):
+    """The Winograd passes on the set's kernels (its transforms, and its GEMM tiles for the
+    products): forward and dx over 5x5 tiles of 33 channels, dW also over 16 channels and
+    filters (8x8 outputs); 33 filters (the last panel of every tile one column wide). Against the
+    reference, and not the direct convolution's bits (the Winograd pass did run)."""
+    e = _runnable(entry)
+    dtype = np.dtype(e["dtype"])
+
+    def run():
+        for n, hw, c, f in ((3, 10, 33, 33), (4, 8, 16, 16)):
+            x = random_array(rng, (n, hw, hw, c), dtype)
+            w = random_array(rng, (3, 3, c, f), dtype)
+            b = random_array(rng, (f,), dtype)
+            y = ops.conv2d(x, w, b, 1, "same")
+            dy = random_array(rng, y.shape, dtype)
+            got = (y,) + ops.conv2d_backward(dy, x, w, 1, "same")
+            want = ((reference.conv2d(*widen(x, w, b), 1, "same"),)
+                    + reference.conv2d_backward(*widen(dy, x, w), 1, "same"))
+            before = _kernels.set_winograd(False)
+            try:
+                direct = (ops.conv2d(x, w, b, 1, "same"),) + ops.conv2d_backward(dy, x, w, 1,
+                                                                                  "same")
+            finally:
+                _kernels.set_winograd(before)
+            name = f"{e['name']} c={c} f={f}"
+            for a, ref, what in zip(got, want, ("y", "dx", "dw", "db")):
+                assert_close(a, ref, dtype, f"{name} {what}")
+            # Winograd: forward and dx from 32 channels, dW from 16
+            taken = ("y", "dx", "dw") if c >= 32 else ("dw",)
+            for a, d, what in zip(got, direct, ("y", "dx", "dw")):
+                assert (a.tobytes() != d.tobytes()) == (what in taken), f"{name} {what}"
+
+    _kernels.run_with(e["name"], run)
+
+
 # --- pooling ------------------------------------------------------------------------------------
 
 # (pool, strides, padding): windows with gaps between them, and overlapping padded ones
