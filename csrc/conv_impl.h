@@ -18,15 +18,19 @@ static inline ptrdiff_t FN(min_idx)(ptrdiff_t a, ptrdiff_t b) { return a < b ? a
     default: memcpy((dst), (src), (size_t)(n) * sizeof(T)); break;                             \
     }
 
+/* values of T in a cache line */
+static inline ptrdiff_t FN(line)(void) { return 64 / (ptrdiff_t)sizeof(T); }
+
 /* Requests p[from, to) into L2, a line at a time (data read a little later: the next image
  * a loop copies, a residual added after a block's products). */
 static inline void FN(prefetch_l2)(const T *p, ptrdiff_t from, ptrdiff_t to)
 {
-    for (ptrdiff_t v = from; v < to; v += 64 / (ptrdiff_t)sizeof(T))
+    for (ptrdiff_t v = from; v < to; v += FN(line)())
         __builtin_prefetch(p + v, 0, 2);
 }
 
-/* A GEMM row's position: image n, base pixel (bh, bw); advanced one row at a time. */
+/* A GEMM row's position: image n, base pixel (bh, bw); advanced one row at a time. Also a
+ * Winograd tile's: image, row and column of tiles. */
 typedef struct {
     ptrdiff_t n, a, b;
 } FN(rowpos);
@@ -280,7 +284,7 @@ void FN(fcnn_conv_gemm_block)(const fcnn_conv_gemm *g, ptrdiff_t m0, ptrdiff_t m
                     const T *base = panel_base[i0 / MR];
                     if (residual && last)   /* requested now, read after the reduction */
                         for (int r = 0; r < mr; ++r)
-                            for (int j = 0; j < nr; j += (int)(64 / sizeof(T)))
+                            for (int j = 0; j < nr; j += (int)FN(line)())
                                 __builtin_prefetch(rows[i0 + r] + j0 + res_off + j);
                     if (base)   /* cb == C here: the run is steps [t0*C, (t0 + nt)*C) */
                         isa->UKR_STR_FIELD(nt * C, koff + t0 * C, base, rs, bp, rows + i0, j0,
@@ -340,23 +344,6 @@ void FN(fcnn_wino_weights)(const fcnn_isa *isa, const T *w, ptrdiff_t c, ptrdiff
         FN(fcnn_pack_b)(u + pos * c * f, f, c, f, nr, packed + pos * block);
 }
 
-/* A Winograd tile's place: image, row and column of tiles; tilepos_next steps to the next
- * tile of the row, the next row's first or the next image's first. */
-typedef struct {
-    ptrdiff_t img, a, b;
-} FN(tilepos);
-
-static inline void FN(tilepos_next)(FN(tilepos) *p, ptrdiff_t tw, ptrdiff_t th)
-{
-    if (++p->b == tw) {
-        p->b = 0;
-        if (++p->a == th) {
-            p->a = 0;
-            ++p->img;
-        }
-    }
-}
-
 /* The 16 pixels of the 4 x 4 input tile at (h0, w0) of image x (h, w, c) into d: row by
  * row, zeros for a pixel outside the image. */
 static inline void FN(wino_tile_pixels)(const T *x, ptrdiff_t h, ptrdiff_t w, ptrdiff_t c,
@@ -412,7 +399,7 @@ int FN(fcnn_conv_wino_images)(const fcnn_conv_wino *g, const T *x, ptrdiff_t ni,
     const int relu = g->relu && !residual;
     const ptrdiff_t input = ni * H * W * C;
     const ptrdiff_t share = next ? (input + tiles - 1) / tiles * TB : 0;
-    FN(tilepos) p = {0, 0, 0};
+    FN(rowpos) p = {0, 0, 0};
     /* row i of every position's product: A at ind[i] + pos * TB * C, C at crow[i] + pos *
      * TB * F (rows past a block's tiles read some tile's values and are not stored) */
     for (ptrdiff_t i = 0; i < TB; ++i) {
@@ -424,12 +411,12 @@ int FN(fcnn_conv_wino_images)(const fcnn_conv_wino *g, const T *x, ptrdiff_t ni,
         const ptrdiff_t nt = FN(min_idx)(TB, tiles - t0);
         if (next)
             FN(prefetch_l2)(next, t0 / TB * share, FN(min_idx)(t0 / TB * share + share, input));
-        for (ptrdiff_t t = 0; t < nt; ++t, FN(tilepos_next)(&p, tw, th)) {
-            FN(wino_tile_pixels)(x + p.img * H * W * C, H, W, C, 2 * p.a - g->pt,
+        for (ptrdiff_t t = 0; t < nt; ++t, FN(rowpos_next)(&p, th, tw)) {
+            FN(wino_tile_pixels)(x + p.n * H * W * C, H, W, C, 2 * p.a - g->pt,
                                  2 * p.b - g->pl, zeros, din + 16 * t);
             const ptrdiff_t oh = 2 * p.a, ow = 2 * p.b;
             T **o = yout + 4 * t;
-            o[0] = y + ((p.img * OH + oh) * OW + ow) * F;
+            o[0] = y + ((p.n * OH + oh) * OW + ow) * F;
             o[1] = ow + 1 < OW ? o[0] + F : junk;
             o[2] = oh + 1 < OH ? o[0] + OW * F : junk;
             o[3] = oh + 1 < OH && ow + 1 < OW ? o[0] + (OW + 1) * F : junk;
@@ -457,9 +444,6 @@ int FN(fcnn_conv_wino_images)(const fcnn_conv_wino *g, const T *x, ptrdiff_t ni,
     return ok;
 }
 
-/* values of T in a cache line */
-static inline ptrdiff_t FN(line)(void) { return 64 / (ptrdiff_t)sizeof(T); }
-
 size_t FN(fcnn_conv_wino_dw_workspace)(const fcnn_conv_wino_dw *g)
 {
     const ptrdiff_t MR = g->isa->MR_FIELD, NR = g->isa->NR_FIELD, TB = g->tb;
@@ -483,7 +467,7 @@ void FN(fcnn_conv_wino_dw_part)(const fcnn_conv_wino_dw *g, ptrdiff_t n0, ptrdif
     const int MR = isa->MR_FIELD, NR = isa->NR_FIELD;
     const ptrdiff_t C = g->c, F = g->f, H = g->h, W = g->w, OH = g->oh, OW = g->ow, TB = g->tb;
     const ptrdiff_t tw = (OW + 1) / 2, th = (OH + 1) / 2, tiles = (n1 - n0) * th * tw;
-    FN(tilepos) p = {n0, 0, 0};
+    FN(rowpos) p = {n0, 0, 0};
     /* the 16 rows of a tile a line more than a block apart: 16 rows a power of two of
      * lines apart would all fall in one set of L1 (4x slower transforms at 64 x 64) */
     const ptrdiff_t npf = (F + NR - 1) / NR, ms = npf * TB * NR + FN(line)();
@@ -517,10 +501,10 @@ void FN(fcnn_conv_wino_dw_part)(const fcnn_conv_wino_dw *g, ptrdiff_t n0, ptrdif
             y0 = (ptrdiff_t)(f0 * (double)yn), y1 = (ptrdiff_t)(f1 * (double)yn);
         }
         const ptrdiff_t xs = (x1 - x0 + 15) / 16, ys = (y1 - y0 + 15) / 16;
-        for (ptrdiff_t t = 0; t < nt; ++t, FN(tilepos_next)(&p, tw, th)) {
-            FN(wino_tile_pixels)(x + p.img * H * W * C, H, W, C, 2 * p.a - g->pt,
+        for (ptrdiff_t t = 0; t < nt; ++t, FN(rowpos_next)(&p, th, tw)) {
+            FN(wino_tile_pixels)(x + p.n * H * W * C, H, W, C, 2 * p.a - g->pt,
                                  2 * p.b - g->pl, zeros, din + 16 * t);
-            const ptrdiff_t oh = 2 * p.a, ow = 2 * p.b, at = ((p.img * OH + oh) * OW + ow) * F;
+            const ptrdiff_t oh = 2 * p.a, ow = 2 * p.b, at = ((p.n * OH + oh) * OW + ow) * F;
             const int right = ow + 1 < OW, down = oh + 1 < OH;
             const ptrdiff_t off[4] = {0, F, OW * F, (OW + 1) * F};
             const int in[4] = {1, right, down, right && down};

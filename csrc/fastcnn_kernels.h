@@ -256,12 +256,13 @@ typedef struct fcnn_conv_small_s {
     ptrdiff_t next_n;
 } fcnn_conv_small;
 
-/* Forward 3x3 convolution at stride 1 by Winograd's F(2x2, 3x3), one image at a time: the
- * output in tiles of 2 x 2 pixels, each from a 4 x 4 input tile; per block of tb tiles, the
- * input tiles transformed (16 rows of c values each), 16 products (tb x c) * (c x f) by the
- * indirect micro-kernel with the transformed weights u, and the output transform (+ bias,
- * relu). 2.25 times fewer multiplications than the direct convolution, rounding differently
- * (within the direct sum's error bound times a small constant). */
+/* Forward 3x3 convolution at stride 1 by Winograd's F(2x2, 3x3), a few consecutive images
+ * per call: the output in tiles of 2 x 2 pixels, each from a 4 x 4 input tile; per block of
+ * tb tiles (which may span images), the input tiles transformed (16 rows of c values each),
+ * 16 products (tb x c) * (c x f) by the indirect micro-kernel with the transformed weights u,
+ * and the output transform (+ bias, relu). 2.25 times fewer multiplications than the direct
+ * convolution, rounding differently (within the direct sum's error bound times a small
+ * constant). */
 typedef struct {
     ptrdiff_t h, w, c, f;    /* input image (h, w, c), f filters */
     ptrdiff_t oh, ow, pt, pl;
@@ -279,9 +280,10 @@ typedef struct {
  * tiles of 2 x 2 pixels, each beside the 4 x 4 input tile of the forward pass; per block of
  * tb tiles (across images), the input tiles transformed (V = B^T d B, as the forward's), the
  * dY tiles (M' = A' dY A'^T, fcnn_wino_dy_*), and for each of the 16 positions the product
- * V^T M' (c x f, reduced over the block's tiles) added into u (16, c, f) by the packed
- * micro-kernel; dW = G'^T u G' at the end (fcnn_wino_dw_out_*). 2.25 times fewer
- * multiplications than the direct reduction (fewer where tiles overhang an odd output). */
+ * V^T M' (c x f, reduced over the block's tiles) added into u (16, c, f) by the strided
+ * micro-kernel, which reads V^T in place; dW = G'^T u G' at the end (fcnn_wino_dw_out_*).
+ * 2.25 times fewer multiplications than the direct reduction (fewer where tiles overhang an
+ * odd output). */
 typedef struct {
     const void *x;           /* (n, h, w, c) */
     const void *dy;          /* (n, oh, ow, f) */

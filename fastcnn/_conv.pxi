@@ -436,13 +436,28 @@ def set_winograd(bint on):
     return before
 
 
+cdef inline Py_ssize_t _wino_tiles(Py_ssize_t oh, Py_ssize_t ow) noexcept nogil:
+    """The 2x2 tiles that cover an image of oh x ow outputs."""
+    return (oh + 1) // 2 * ((ow + 1) // 2)
+
+
 cdef inline bint _wino_applies(Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
                                Py_ssize_t c, Py_ssize_t f, Py_ssize_t oh,
                                Py_ssize_t ow) noexcept nogil:
+    """Whether the forward pass (or dx, as a forward pass over dy) takes Winograd."""
     return (_winograd and kh == 3 and kw == 3 and sh == 1 and sw == 1 and c >= WINO_MIN_C
             and f >= WINO_MIN_F
-            and ((oh + 1) // 2 * ((ow + 1) // 2) >= WINO_MIN_TILES
+            and (_wino_tiles(oh, ow) >= WINO_MIN_TILES
                  or (oh % 2 == 0 and ow % 2 == 0 and oh * ow >= 4 * WINO_MIN_FULL_TILES)))
+
+
+cdef inline bint _wino_dw_applies(Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
+                                  Py_ssize_t pt, Py_ssize_t pl, Py_ssize_t c, Py_ssize_t f,
+                                  Py_ssize_t oh, Py_ssize_t ow) noexcept nogil:
+    """Whether dW takes Winograd (_conv2d_dw_wino)."""
+    return (_winograd and kh == 3 and kw == 3 and sh == 1 and sw == 1
+            and c >= WINO_DW_MIN_C and f >= WINO_DW_MIN_C and 0 <= pt <= 2 and 0 <= pl <= 2
+            and 100 * oh * ow >= WINO_DW_MIN_FILL * 4 * _wino_tiles(oh, ow))
 
 
 cdef inline Py_ssize_t _wino_group(Py_ssize_t tiles) noexcept nogil:
@@ -453,7 +468,7 @@ cdef inline Py_ssize_t _wino_group(Py_ssize_t tiles) noexcept nogil:
 def winograd_group(Py_ssize_t oh, Py_ssize_t ow):
     """How many images (of oh x ow outputs) the Winograd forward takes per call: their tiles
     share blocks, and an output that is not finite has all of them recomputed directly."""
-    return _wino_group((oh + 1) // 2 * ((ow + 1) // 2))
+    return _wino_group(_wino_tiles(oh, ow))
 
 
 cdef int _conv2d_forward_wino(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
@@ -480,7 +495,7 @@ cdef int _conv2d_forward_wino(const floating[:, :, :, ::1] x, const floating[:, 
     cdef int mr = isa.mr_f32 if floating is float else isa.mr_f64
     cdef int nr = isa.nr_f32 if floating is float else isa.nr_f64
     cdef Py_ssize_t n = x.shape[0], c = x.shape[3], f = wf, i
-    cdef Py_ssize_t tiles = (oh + 1) // 2 * ((ow + 1) // 2)
+    cdef Py_ssize_t tiles = _wino_tiles(oh, ow)
     # small images in groups of gi: their tiles in the same blocks
     cdef Py_ssize_t gi = min(n, _wino_group(tiles)), ngroups = _cdiv(n, gi), i0, ni, j
     cdef bint pool = pool_kernel != NULL
@@ -682,6 +697,31 @@ cdef void _forward_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, 
     bs.rows, bs.row_stride, bs.col_stride = g.k, f, 1
 
 
+cdef void _sum_parts(const floating *partials, Py_ssize_t nparts, Py_ssize_t size,
+                     floating *out, const floating *dbp, Py_ssize_t f, floating *db,
+                     int nthreads) noexcept nogil:
+    """A weight gradient's parts added in part order (fcnn_sum_parts: the order, not the
+    threads, fixes the bits): partials (nparts, size) into out (part 0 itself allowed; with
+    one part, out is left as it is), in chunks over threads; their db sums dbp (nparts, f)
+    into db."""
+    cdef Py_ssize_t chunk = 4096, nchunks = _cdiv(size, chunk), e, q, ff
+    cdef int nt = _team(nthreads, nchunks, <double>nparts * size, MIN_VALUES_PER_THREAD)
+    cdef floating acc
+    if nparts > 1:
+        for e in prange(nchunks, schedule="static", num_threads=nt):
+            if floating is float:
+                fcnn_sum_parts_f32(partials, nparts, size, e * chunk,
+                                   min(size, (e + 1) * chunk), out)
+            else:
+                fcnn_sum_parts_f64(partials, nparts, size, e * chunk,
+                                   min(size, (e + 1) * chunk), out)
+    for ff in range(f):
+        acc = dbp[ff]
+        for q in range(1, nparts):
+            acc = acc + dbp[q * f + ff]
+        db[ff] = acc
+
+
 cdef int _conv2d_dw_wino(const floating *dyp, Py_ssize_t n, Py_ssize_t oh, Py_ssize_t ow,
                          Py_ssize_t f, const floating[:, :, :, ::1] x, const floating *mask,
                          Py_ssize_t pt, Py_ssize_t pl, floating[:, :, :, ::1] dw,
@@ -715,8 +755,6 @@ cdef int _conv2d_dw_wino(const floating *dyp, Py_ssize_t n, Py_ssize_t oh, Py_ss
     cdef size_t dbp_bytes = _lines(<size_t>(nparts * f) * sizeof(floating))
     cdef size_t zeros_bytes = _lines(<size_t>max(c, f) * sizeof(floating))
     cdef int nt = _team(nthreads, nparts, <double>n * oh * ow * f * 9 * c)
-    cdef Py_ssize_t chunk = 4096, nchunks = _cdiv(size, chunk)
-    cdef int nt_reduce = _team(nthreads, nchunks, <double>nparts * size, MIN_VALUES_PER_THREAD)
     cdef Py_ssize_t cstep = max(1, _cdiv(c, 4 * max(1, nthreads)))
     cdef Py_ssize_t cchunks = _cdiv(c, cstep)
     cdef int nt_out = _team(nthreads, cchunks, <double>size, MIN_VALUES_PER_THREAD)
@@ -728,9 +766,8 @@ cdef int _conv2d_dw_wino(const floating *dyp, Py_ssize_t n, Py_ssize_t oh, Py_ss
     cdef floating *dbp = <floating *>(block + partial_bytes)
     cdef floating *zeros = <floating *>(block + partial_bytes + dbp_bytes)
     cdef char *work = block + partial_bytes + dbp_bytes + zeros_bytes
-    cdef Py_ssize_t p, e, q, ff
+    cdef Py_ssize_t p, e
     cdef int bad = 0
-    cdef floating acc
     try:
         with nogil:
             memset(zeros, 0, <size_t>max(c, f) * sizeof(floating))
@@ -744,15 +781,7 @@ cdef int _conv2d_dw_wino(const floating *dyp, Py_ssize_t n, Py_ssize_t oh, Py_ss
                     fcnn_conv_wino_dw_part_f64(&g, p * per_part, min(n, (p + 1) * per_part),
                                                partials + p * size, dbp + p * f,
                                                work + threadid() * wsz)
-            if nparts > 1:
-                # the parts in order, in place into part 0
-                for e in prange(nchunks, schedule="static", num_threads=nt_reduce):
-                    if floating is float:
-                        fcnn_sum_parts_f32(partials, nparts, size, e * chunk,
-                                           min(size, (e + 1) * chunk), partials)
-                    else:
-                        fcnn_sum_parts_f64(partials, nparts, size, e * chunk,
-                                           min(size, (e + 1) * chunk), partials)
+            _sum_parts(partials, nparts, size, partials, dbp, f, &db[0], nthreads)
             for e in prange(cchunks, schedule="static", num_threads=nt_out):
                 if floating is float:
                     bad += 1 - fcnn_wino_dw_out_f32(partials, c, f, e * cstep,
@@ -760,11 +789,6 @@ cdef int _conv2d_dw_wino(const floating *dyp, Py_ssize_t n, Py_ssize_t oh, Py_ss
                 else:
                     bad += 1 - fcnn_wino_dw_out_f64(partials, c, f, e * cstep,
                                                     min(c, (e + 1) * cstep), &dw[0, 0, 0, 0])
-            for ff in range(f):
-                acc = dbp[ff]
-                for q in range(1, nparts):
-                    acc = acc + dbp[q * f + ff]
-                db[ff] = acc
     finally:
         fcnn_scratch_give(block, total)
     return bad == 0
@@ -775,11 +799,10 @@ cdef int _conv2d_dw(const floating *dyp, Py_ssize_t n, Py_ssize_t oh, Py_ssize_t
                     Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t pt,
                     Py_ssize_t pl, floating[:, :, :, ::1] dw, floating[::1] db, int nthreads,
                     const fcnn_unpool *unpool=NULL) except -1:
-    """dW and db. 3x3 at stride 1 over WINO_DW_MIN_C or more channels and filters, with at
-    least WINO_DW_MIN_FILL % of the tiles' outputs used: by Winograd (_conv2d_dw_wino), unless
-    a value comes out not finite. Otherwise directly: tasks of (part of the output pixels) x (block of K); each part
-    writes its own partial sums, which are then added in part order. Where ``mask`` (laid out
-    like dy) is <= 0, dy counts as 0.
+    """dW and db. Where _wino_dw_applies: by Winograd (_conv2d_dw_wino), unless a value
+    comes out not finite. Otherwise directly: tasks of (part of the output pixels) x (block
+    of K); each part writes its own partial sums, which are then added in part order. Where
+    ``mask`` (laid out like dy) is <= 0, dy counts as 0.
 
     Few channels: partial dW (K x F) by the ISA's direct kernel, without packing, from a
     zero-padded copy of x when windows would leave it (fcnn_conv_dw_tile). Many channels:
@@ -789,9 +812,7 @@ cdef int _conv2d_dw(const floating *dyp, Py_ssize_t n, Py_ssize_t oh, Py_ssize_t
     dY is (n, oh, ow, f) at dyp, or (unpool, few channels only) made from a max pooling's
     gradient and picks, block by block, never written out."""
     cdef Py_ssize_t c = x.shape[3]
-    if (unpool == NULL and _winograd and kh == 3 and kw == 3 and sh == 1 and sw == 1
-            and c >= WINO_DW_MIN_C and f >= WINO_DW_MIN_C and 0 <= pt <= 2 and 0 <= pl <= 2
-            and 100 * oh * ow >= WINO_DW_MIN_FILL * 4 * ((oh + 1) // 2) * ((ow + 1) // 2)
+    if (unpool == NULL and _wino_dw_applies(kh, kw, sh, sw, pt, pl, c, f, oh, ow)
             and _conv2d_dw_wino(dyp, n, oh, ow, f, x, mask, pt, pl, dw, db, nthreads)):
         return 0
     cdef Py_ssize_t m = n * oh * ow, k = kh * kw * c
@@ -833,9 +854,7 @@ cdef int _conv2d_dw(const floating *dyp, Py_ssize_t n, Py_ssize_t oh, Py_ssize_t
     else:
         wsz = fcnn_conv_dw_workspace_f64(g.isa, f)
     cdef int nt = _team(nthreads, nparts * kblocks, <double>m * k * f)
-    cdef Py_ssize_t size = k * f, chunk = 4096
-    cdef Py_ssize_t nchunks = _cdiv(size, chunk)
-    cdef int nt_reduce = _team(nthreads, nchunks, <double>nparts * size, MIN_VALUES_PER_THREAD)
+    cdef Py_ssize_t size = k * f
     # One scratch block: partial sums (a single part of the K x F orientation writes straight
     # into dw) | partial db | per-thread packing buffers.
     cdef bint direct = nparts == 1 and not transposed
@@ -865,9 +884,8 @@ cdef int _conv2d_dw(const floating *dyp, Py_ssize_t n, Py_ssize_t oh, Py_ssize_t
     cdef int nt_pad = _team(nthreads, n, <double>n * hp * wp * c, MIN_VALUES_PER_THREAD)
     cdef Py_ssize_t i
     cdef floating *summed = partials if transposed else &dw[0, 0, 0, 0]
-    cdef Py_ssize_t task, p, p0, pn, k0, kn, e, q, ff
+    cdef Py_ssize_t task, p, p0, pn, k0, kn
     cdef int tid
-    cdef floating acc
     cdef floating *dbq
     cdef fcnn_conv_dw gt
     cdef Py_ssize_t n0, n1
@@ -909,25 +927,13 @@ cdef int _conv2d_dw(const floating *dyp, Py_ssize_t n, Py_ssize_t oh, Py_ssize_t
                     else:
                         fcnn_conv_dw_tile_f64(&gt, p0, pn, k0, kn, partials + p * size, dbq,
                                               <double *>(work + tid * work_bytes))
-            if nparts > 1:
-                # the parts in order into dw (K x F), or in place into part 0 (F x K)
-                for e in prange(nchunks, schedule="static", num_threads=nt_reduce):
-                    if floating is float:
-                        fcnn_sum_parts_f32(partials, nparts, size, e * chunk,
-                                           min(size, (e + 1) * chunk), summed)
-                    else:
-                        fcnn_sum_parts_f64(partials, nparts, size, e * chunk,
-                                           min(size, (e + 1) * chunk), summed)
+            # the parts in order into dw (K x F), or in place into part 0 (F x K)
+            _sum_parts(partials, nparts, size, summed, dbp, f, &db[0], nthreads)
             if transposed:
                 if floating is float:
                     fcnn_transpose_f32(summed, f, k, 0, f, &dw[0, 0, 0, 0])
                 else:
                     fcnn_transpose_f64(summed, f, k, 0, f, &dw[0, 0, 0, 0])
-            for ff in range(f):
-                acc = dbp[ff]
-                for q in range(1, nparts):
-                    acc = acc + dbp[q * f + ff]
-                db[ff] = acc
     finally:
         fcnn_scratch_give(block, total)
     return 0
